@@ -1,0 +1,6 @@
+/** Exit statuses shared by every command (interface.md). */
+export const EXIT_OK = 0;
+/** Some input was rejected; everything else was processed. */
+export const EXIT_REJECTS = 1;
+/** Bad usage, or input/output that could not be read or written. */
+export const EXIT_USAGE = 2;

@@ -1,0 +1,52 @@
+#!/usr/bin/env node
+/**
+ * The `exotrace` command: one file per subcommand in this folder; this one only wires them.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { registerParseCommand } from './parse.js';
+import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+
+function packageVersion(): string {
+  // dist/cli/main.js and src/cli/main.ts are both two levels below package.json.
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = new Command('exotrace')
+    .description('Microsoft 365 message trace, collected without losing a row, normalized to ECS')
+    .version(packageVersion())
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+  registerParseCommand(
+    program,
+    { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
+    (code) => {
+      exitCode = code;
+    },
+  );
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      const benign = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code);
+      return benign ? EXIT_OK : EXIT_USAGE;
+    }
+    throw error;
+  }
+  return exitCode;
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`exotrace: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = EXIT_USAGE;
+  },
+);

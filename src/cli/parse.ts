@@ -1,0 +1,211 @@
+/**
+ * `exotrace parse [FILE…]`: records to ECS NDJSON on stdout, rejects as JSON lines on stderr (or
+ * `--rejects FILE`). Exit 0 when every record was normalized, 1 when some were rejected (the good
+ * ones are still written), 2 for usage or I/O errors.
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import type { Readable, Writable } from 'node:stream';
+import type { Command } from 'commander';
+import { createNormalizer, type NormalizeReject } from '../normalize/normalizer.js';
+import { readRecordBatches, type InputRecord } from '../normalize/reader.js';
+import { PROFILES, type Profile } from '../normalize/ecs.js';
+import { EXIT_OK, EXIT_REJECTS, EXIT_USAGE } from './exit-codes.js';
+
+export interface ParseOptions {
+  readonly profile: Profile;
+  readonly organization?: string;
+  readonly acceptedDomains: readonly string[];
+  /** Where rejects go instead of stderr. */
+  readonly rejectsPath?: string;
+}
+
+export interface ParseStreams {
+  readonly stdin: Readable;
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+}
+
+export interface ParseSummary {
+  readonly exitCode: number;
+  readonly events: number;
+  readonly rejects: number;
+}
+
+// Output is written in chunks of about this size: one write per event would dominate the cost.
+const WRITE_CHUNK_CHARS = 256 * 1024;
+
+/** The work of `parse`, callable without the CLI: files ('-' is stdin) in order, to `stdout`. */
+export async function runParse(
+  files: readonly string[],
+  options: ParseOptions,
+  io: ParseStreams,
+): Promise<ParseSummary> {
+  const normalizer = createNormalizer({
+    profile: options.profile,
+    acceptedDomains: options.acceptedDomains,
+    ...(options.organization === undefined ? {} : { organization: options.organization }),
+  });
+  const out = createChunkedWriter(io.stdout);
+  const rejectStream = options.rejectsPath === undefined ? io.stderr : createWriteStream(options.rejectsPath);
+  const rejectsOut = createChunkedWriter(rejectStream);
+  let events = 0;
+  let rejects = 0;
+  let ioFailed = false;
+
+  const inputs = files.length === 0 ? ['-'] : files;
+  for (const file of inputs) {
+    const fromStdin = file === '-';
+    const stream = fromStdin ? io.stdin : createReadStream(file, { highWaterMark: 1024 * 1024 });
+    try {
+      for await (const batch of readRecordBatches(stream)) {
+        for (const record of batch) {
+          const result = normalizer.normalizeText(record.text, record.verbatim);
+          for (const event of result.events) await out.write(JSON.stringify(event) + '\n');
+          events += result.events.length;
+          for (const reject of result.rejects) {
+            await rejectsOut.write(renderReject(fromStdin ? undefined : file, record, reject) + '\n');
+          }
+          rejects += result.rejects.length;
+        }
+        if (out.closed) break;
+      }
+    } catch (error) {
+      ioFailed = true;
+      await out.flush();
+      io.stderr.write(
+        `exotrace parse: cannot read ${fromStdin ? 'standard input' : file}: ${describeIoError(error)}\n`,
+      );
+    }
+    if (out.closed) break; // the reader went away (`parse … | head`): nothing more to do
+  }
+  await out.flush();
+  await rejectsOut.flush();
+  if (rejectStream !== io.stderr) {
+    rejectStream.end();
+    await once(rejectStream, 'close');
+  }
+  const exitCode = ioFailed ? EXIT_USAGE : rejects > 0 ? EXIT_REJECTS : EXIT_OK;
+  return { exitCode, events, rejects };
+}
+
+/** One reject as a JSON line: where it was, why, and the input itself. */
+export function renderReject(file: string | undefined, record: InputRecord, reject: NormalizeReject): string {
+  return JSON.stringify({
+    ...(file === undefined ? {} : { file }),
+    line: record.line,
+    ...(record.index === undefined ? {} : { index: record.index }),
+    ...(reject.row === undefined ? {} : { row: reject.row }),
+    reason: reject.reason,
+    input: reject.input,
+  });
+}
+
+function describeIoError(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'no such file';
+    if (code === 'EISDIR') return 'is a directory';
+    if (code === 'EACCES') return 'permission denied';
+    return error.message;
+  }
+  return String(error);
+}
+
+interface ChunkedWriter {
+  write(text: string): Promise<void>;
+  flush(): Promise<void>;
+  /** The destination was closed by its reader (EPIPE). */
+  readonly closed: boolean;
+}
+
+/** Buffers small writes into large ones and honours the destination's backpressure. */
+function createChunkedWriter(stream: Writable): ChunkedWriter {
+  let pending = '';
+  let closed = false;
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') closed = true;
+    else throw error;
+  });
+  const flush = async (): Promise<void> => {
+    if (pending.length === 0 || closed) return;
+    const text = pending;
+    pending = '';
+    if (!stream.write(text)) {
+      await Promise.race([once(stream, 'drain'), once(stream, 'close')]);
+    }
+  };
+  return {
+    async write(text) {
+      pending += text;
+      if (pending.length >= WRITE_CHUNK_CHARS) await flush();
+    },
+    flush,
+    get closed() {
+      return closed;
+    },
+  };
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export function registerParseCommand(
+  program: Command,
+  io: ParseStreams,
+  setExitCode: (code: number) => void,
+): void {
+  program
+    .command('parse')
+    .description(
+      'normalize message trace records (any API, envelope, page or PowerShell array) to ECS NDJSON on stdout',
+    )
+    .argument('[files...]', "input files; none or '-' reads standard input")
+    .option('--profile <profile>', `output profile: ${PROFILES.join(' | ')}`, 'full')
+    .option('--organization <name>', 'organization.name for rows that carry none (Graph, PowerShell)')
+    .option(
+      '--accepted-domain <domain>',
+      'an accepted domain of the tenant, for email.direction (repeatable)',
+      collect,
+      [],
+    )
+    .option('--rejects <file>', 'write rejects to this file instead of stderr')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  exotrace parse examples/reporting-verbose.ndjson
+  exotrace parse --profile seed < rows.ndjson
+  Get-MessageTraceV2 | ConvertTo-Json > trace.json; exotrace parse --organization contoso.onmicrosoft.com trace.json
+  exotrace parse --accepted-domain contoso.com --rejects rejects.ndjson page.json
+
+Exit status: 0 all records normalized, 1 some rejected (the others are written), 2 usage or I/O error.`,
+    )
+    .action(
+      async (
+        files: string[],
+        opts: { profile: string; organization?: string; acceptedDomain: string[]; rejects?: string },
+      ) => {
+        if (!(PROFILES as readonly string[]).includes(opts.profile)) {
+          program.error(
+            `error: option '--profile' must be one of: ${PROFILES.join(', ')} (got '${opts.profile}')`,
+            {
+              exitCode: EXIT_USAGE,
+            },
+          );
+        }
+        const summary = await runParse(
+          files,
+          {
+            profile: opts.profile as Profile,
+            acceptedDomains: opts.acceptedDomain,
+            ...(opts.organization === undefined ? {} : { organization: opts.organization }),
+            ...(opts.rejects === undefined ? {} : { rejectsPath: opts.rejects }),
+          },
+          io,
+        );
+        setExitCode(summary.exitCode);
+      },
+    );
+}

@@ -1,0 +1,4 @@
+/**
+ * exotrace as a library: `import { normalize } from 'exotrace'`.
+ */
+export * from './normalize/index.js';

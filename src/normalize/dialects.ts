@@ -1,0 +1,218 @@
+/**
+ * Dialect detection and extraction: from a parsed JSON record to a canonical row or detail.
+ * Key names are matched exactly as each API spells them (Graph camelCase, Reporting Web Service
+ * and PowerShell PascalCase); values are cleaned the same way for all of them.
+ */
+import type { CanonicalDetail, CanonicalRecord, CanonicalRow, SourceApi } from './canonical.js';
+import { validIp } from './ip.js';
+import { canonicalStatus } from './status.js';
+import { parseInstant } from './timestamp.js';
+
+export type JsonObject = Record<string, unknown>;
+
+/** What a parsed JSON value is, as far as message trace goes. */
+export type Shape =
+  | { kind: 'page'; rows: unknown[] }
+  | { kind: 'envelope'; message: string }
+  | { kind: 'graph-row' | 'reporting-row' | 'graph-detail' | 'reporting-detail'; record: JsonObject }
+  | { kind: 'list'; items: unknown[] }
+  | { kind: 'unknown'; reason: string };
+
+const GRAPH_ROW_KEYS = ['receivedDateTime', 'recipientAddress', 'senderAddress', 'fromIP', 'toIP'];
+const REPORTING_ROW_KEYS = [
+  'MessageTraceId',
+  'Received',
+  'RecipientAddress',
+  'SenderAddress',
+  'FromIP',
+  'ToIP',
+];
+
+export function shapeOf(value: unknown): Shape {
+  if (Array.isArray(value)) return { kind: 'list', items: value };
+  if (value === null || typeof value !== 'object') {
+    return { kind: 'unknown', reason: `not a JSON object (got ${describe(value)})` };
+  }
+  const record = value as JsonObject;
+  // Details first: a Graph detail carries `id` and `messageId` like a row does.
+  if ('Event' in record && 'Date' in record && !('Received' in record)) {
+    return { kind: 'reporting-detail', record };
+  }
+  if ('event' in record && 'dateTime' in record && !('receivedDateTime' in record)) {
+    return { kind: 'graph-detail', record };
+  }
+  if (REPORTING_ROW_KEYS.some((key) => key in record)) return { kind: 'reporting-row', record };
+  if (GRAPH_ROW_KEYS.some((key) => key in record)) return { kind: 'graph-row', record };
+  if (Array.isArray(record.value)) return { kind: 'page', rows: record.value };
+  const d = record.d;
+  if (Array.isArray(d)) return { kind: 'page', rows: d };
+  if (d !== null && typeof d === 'object' && Array.isArray((d as JsonObject).results)) {
+    return { kind: 'page', rows: (d as { results: unknown[] }).results };
+  }
+  if (typeof record.message === 'string') return { kind: 'envelope', message: record.message };
+  return {
+    kind: 'unknown',
+    reason:
+      'not a message trace record: no Graph fields (id, receivedDateTime…), no Reporting Web ' +
+      'Service fields (MessageTraceId, Received…), no page (value, d.results) and no envelope (message)',
+  };
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  return typeof value;
+}
+
+export type Extracted = { ok: true; record: CanonicalRecord } | { ok: false; reason: string };
+
+export interface ExtractContext {
+  /** The `message` text for this record. */
+  readonly original: string;
+  /** organization.name when the row has none (Graph rows). */
+  readonly organization: string | undefined;
+}
+
+/** A non-empty string, else undefined: the APIs use null and "" alike for "no value". */
+function text(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length > 0 ? value : undefined;
+}
+
+function size(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
+  if (typeof value === 'string' && /^\s*\d+(?:\.\d+)?\s*$/.test(value)) return Number(value);
+  return undefined;
+}
+
+function status(value: unknown): string | undefined {
+  const raw = text(value);
+  return raw === undefined ? undefined : canonicalStatus(raw);
+}
+
+function traceIdOf(value: unknown, key: string): { ok: true; id: string } | { ok: false; reason: string } {
+  const id = text(value);
+  if (id !== undefined) return { ok: true, id };
+  if (value === undefined || value === null || value === '') {
+    return { ok: false, reason: `missing trace id (${key})` };
+  }
+  return { ok: false, reason: `trace id (${key}) is not a string: ${JSON.stringify(value)}` };
+}
+
+export function extract(shape: Shape, ctx: ExtractContext): Extracted {
+  switch (shape.kind) {
+    case 'reporting-row':
+      return reportingRow(shape.record, ctx);
+    case 'graph-row':
+      return graphRow(shape.record, ctx);
+    case 'reporting-detail':
+      return reportingDetail(shape.record, ctx);
+    case 'graph-detail':
+      return graphDetail(shape.record, ctx);
+    case 'unknown':
+      return { ok: false, reason: shape.reason };
+    case 'page':
+    case 'envelope':
+    case 'list':
+      return { ok: false, reason: `a ${shape.kind} is not a single record` };
+  }
+}
+
+function reportingRow(r: JsonObject, ctx: ExtractContext): Extracted {
+  const id = traceIdOf(r.MessageTraceId, 'MessageTraceId');
+  if (!id.ok) return id;
+  const received = parseInstant(r.Received);
+  if (!received.ok) return { ok: false, reason: `received time (Received) ${received.reason}` };
+  // Get-MessageTraceV2 | ConvertTo-Json has the same PascalCase keys but no Organization.
+  const api: SourceApi = 'Organization' in r ? 'reporting' : 'powershell';
+  const row: CanonicalRow = {
+    kind: 'row',
+    traceId: id.id,
+    recipient: text(r.RecipientAddress),
+    sender: text(r.SenderAddress),
+    messageId: text(r.MessageId),
+    subject: text(r.Subject),
+    received: received.instant,
+    status: status(r.Status),
+    size: size(r.Size),
+    fromIp: validIp(r.FromIP),
+    toIp: validIp(r.ToIP),
+    organization: text(r.Organization) ?? ctx.organization,
+    api,
+    original: ctx.original,
+  };
+  return { ok: true, record: row };
+}
+
+function graphRow(r: JsonObject, ctx: ExtractContext): Extracted {
+  const id = traceIdOf(r.id, 'id');
+  if (!id.ok) return id;
+  const received = parseInstant(r.receivedDateTime);
+  if (!received.ok) {
+    return { ok: false, reason: `received time (receivedDateTime) ${received.reason}` };
+  }
+  const row: CanonicalRow = {
+    kind: 'row',
+    traceId: id.id,
+    recipient: text(r.recipientAddress),
+    sender: text(r.senderAddress),
+    messageId: text(r.messageId),
+    subject: text(r.subject),
+    received: received.instant,
+    status: status(r.status),
+    size: size(r.size),
+    fromIp: validIp(r.fromIP),
+    toIp: validIp(r.toIP),
+    organization: ctx.organization,
+    api: 'graph',
+    original: ctx.original,
+  };
+  return { ok: true, record: row };
+}
+
+function graphDetail(r: JsonObject, ctx: ExtractContext): Extracted {
+  const id = traceIdOf(r.id, 'id');
+  if (!id.ok) return id;
+  const at = parseInstant(r.dateTime);
+  if (!at.ok) return { ok: false, reason: `detail time (dateTime) ${at.reason}` };
+  const detail: CanonicalDetail = {
+    kind: 'detail',
+    traceId: id.id,
+    // Graph details are fetched per recipient; the row does not repeat it.
+    recipient: text(r.recipientAddress),
+    sender: text(r.senderAddress),
+    messageId: text(r.messageId),
+    subject: undefined,
+    at: at.instant,
+    event: text(r.event),
+    action: text(r.action),
+    description: text(r.description),
+    data: text(r.data),
+    organization: ctx.organization,
+    api: 'graph',
+    original: ctx.original,
+  };
+  return { ok: true, record: detail };
+}
+
+function reportingDetail(r: JsonObject, ctx: ExtractContext): Extracted {
+  const id = traceIdOf(r.MessageTraceId, 'MessageTraceId');
+  if (!id.ok) return id;
+  const at = parseInstant(r.Date);
+  if (!at.ok) return { ok: false, reason: `detail time (Date) ${at.reason}` };
+  const detail: CanonicalDetail = {
+    kind: 'detail',
+    traceId: id.id,
+    recipient: text(r.RecipientAddress),
+    sender: text(r.SenderAddress),
+    messageId: text(r.MessageId),
+    subject: undefined,
+    at: at.instant,
+    event: text(r.Event),
+    action: text(r.Action),
+    description: text(r.Detail),
+    data: text(r.Data),
+    organization: text(r.Organization) ?? ctx.organization,
+    api: 'Organization' in r ? 'reporting' : 'powershell',
+    original: ctx.original,
+  };
+  return { ok: true, record: detail };
+}

@@ -1,0 +1,51 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * `event.id`: the idempotency key downstream (Elasticsearch `_id`, Kafka key). It is derived
+ * only from what identifies a row in a given state — lower-cased trace id, lower-cased recipient,
+ * lower-cased canonical status — so the same row in the same state gets the same id from every
+ * API and every run, and a status change gets a new one.
+ *
+ * Lower-casing the status as well keeps an unknown status (kept as given, so `unknownFutureValue`
+ * from Graph v1.0 but `UnknownFutureValue` from beta) from splitting one row into two ids.
+ *
+ * The id is an RFC 9562 version 8 UUID (custom, name-based) built from SHA-256: 36 characters,
+ * valid anywhere a UUID or a keyword is.
+ */
+export function rowEventId(
+  traceId: string,
+  recipient: string | undefined,
+  status: string | undefined,
+): string {
+  return uuidFromParts([
+    'row',
+    traceId.toLowerCase(),
+    (recipient ?? '').toLowerCase(),
+    (status ?? '').toLowerCase(),
+  ]);
+}
+
+/** Detail events: one per (row, step); the step is its time, event and description. */
+export function detailEventId(
+  traceId: string,
+  recipient: string | undefined,
+  at: string,
+  event: string | undefined,
+  description: string | undefined,
+): string {
+  return uuidFromParts([
+    'detail',
+    traceId.toLowerCase(),
+    (recipient ?? '').toLowerCase(),
+    at,
+    event ?? '',
+    description ?? '',
+  ]);
+}
+
+function uuidFromParts(parts: readonly string[]): string {
+  // NUL cannot occur in the parts' meaningful text, so joining on it keeps them apart.
+  const hex = createHash('sha256').update(parts.join('\u0000')).digest('hex');
+  const variant = ((parseInt(hex[16] ?? '0', 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}

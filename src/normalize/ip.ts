@@ -1,0 +1,11 @@
+import { isIP } from 'node:net';
+
+/**
+ * The address when the value is a valid IPv4 or IPv6 address, else undefined. The APIs send `null`,
+ * `""` (Graph's `toIP` for inbound mail) or occasionally junk; none of those may reach an `ip` field.
+ */
+export function validIp(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length === 0) return undefined;
+  const trimmed = value.trim();
+  return isIP(trimmed) === 0 ? undefined : trimmed;
+}
