@@ -3,8 +3,8 @@
  * `--rejects FILE`). Exit 0 when every record was normalized, 1 when some were rejected (the good
  * ones are still written), 2 for usage or I/O errors.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { once } from 'node:events';
+import { createReadStream, createWriteStream, openSync } from 'node:fs';
+import { finished } from 'node:stream/promises';
 import type { Readable, Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { createNormalizer, type NormalizeReject } from '../normalize/normalizer.js';
@@ -46,8 +46,19 @@ export async function runParse(
     acceptedDomains: options.acceptedDomains,
     ...(options.organization === undefined ? {} : { organization: options.organization }),
   });
+  let rejectStream: Writable = io.stderr;
+  if (options.rejectsPath !== undefined) {
+    // Open it now: a rejects file that cannot be written is a usage error before any input is read.
+    try {
+      rejectStream = createWriteStream('', { fd: openSync(options.rejectsPath, 'w') });
+    } catch (error) {
+      io.stderr.write(
+        `exotrace parse: cannot write --rejects ${options.rejectsPath}: ${describeIoError(error)}\n`,
+      );
+      return { exitCode: EXIT_USAGE, events: 0, rejects: 0 };
+    }
+  }
   const out = createChunkedWriter(io.stdout);
-  const rejectStream = options.rejectsPath === undefined ? io.stderr : createWriteStream(options.rejectsPath);
   const rejectsOut = createChunkedWriter(rejectStream);
   let events = 0;
   let rejects = 0;
@@ -83,7 +94,16 @@ export async function runParse(
   await rejectsOut.flush();
   if (rejectStream !== io.stderr) {
     rejectStream.end();
-    await once(rejectStream, 'close');
+    await finished(rejectStream).catch(() => undefined); // a failure is reported just below
+  }
+  for (const [what, writer] of [
+    ['output', out],
+    ['rejects', rejectsOut],
+  ] as const) {
+    if (writer.failure !== undefined) {
+      ioFailed = true;
+      io.stderr.write(`exotrace parse: cannot write ${what}: ${describeIoError(writer.failure)}\n`);
+    }
   }
   const exitCode = ioFailed ? EXIT_USAGE : rejects > 0 ? EXIT_REJECTS : EXIT_OK;
   return { exitCode, events, rejects };
@@ -104,9 +124,10 @@ export function renderReject(file: string | undefined, record: InputRecord, reje
 function describeIoError(error: unknown): string {
   if (error instanceof Error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return 'no such file';
+    if (code === 'ENOENT') return 'no such file or directory';
     if (code === 'EISDIR') return 'is a directory';
     if (code === 'EACCES') return 'permission denied';
+    if (code === 'ENOTDIR') return 'a part of the path is not a directory';
     return error.message;
   }
   return String(error);
@@ -115,24 +136,34 @@ function describeIoError(error: unknown): string {
 interface ChunkedWriter {
   write(text: string): Promise<void>;
   flush(): Promise<void>;
-  /** The destination was closed by its reader (EPIPE). */
+  /** The destination is gone: its reader closed it (EPIPE) or it failed (see `failure`). */
   readonly closed: boolean;
+  /** A write error other than the reader going away. */
+  readonly failure: Error | undefined;
 }
 
 /** Buffers small writes into large ones and honours the destination's backpressure. */
 function createChunkedWriter(stream: Writable): ChunkedWriter {
   let pending = '';
   let closed = false;
+  let failure: Error | undefined;
   stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') closed = true;
-    else throw error;
+    closed = true;
+    // EPIPE is `parse … | head`: the reader has what it wanted, which is no failure of ours.
+    if (error.code !== 'EPIPE') failure = error;
   });
   const flush = async (): Promise<void> => {
     if (pending.length === 0 || closed) return;
     const text = pending;
     pending = '';
     if (!stream.write(text)) {
-      await Promise.race([once(stream, 'drain'), once(stream, 'close')]);
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          stream.off('drain', done).off('close', done).off('error', done);
+          resolve();
+        };
+        stream.once('drain', done).once('close', done).once('error', done);
+      });
     }
   };
   return {
@@ -143,6 +174,9 @@ function createChunkedWriter(stream: Writable): ChunkedWriter {
     flush,
     get closed() {
       return closed;
+    },
+    get failure() {
+      return failure;
     },
   };
 }

@@ -5,7 +5,7 @@
  */
 import type { Profile } from './ecs.js';
 
-export type FieldType = 'date' | 'keyword' | 'ip' | 'long' | 'match_only_text';
+export type FieldType = 'date' | 'keyword' | 'wildcard' | 'ip' | 'long' | 'match_only_text';
 
 export interface FieldSpec {
   /** Dotted ECS name. */
@@ -80,7 +80,7 @@ export const FIELDS: readonly FieldSpec[] = [
   },
   {
     name: 'email.message_id',
-    type: 'keyword',
+    type: 'wildcard',
     profile: 'seed',
     events: 'both',
     source: 'MessageId / messageId, verbatim with its angle brackets; absent when null or empty',

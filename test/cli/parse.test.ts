@@ -1,0 +1,227 @@
+/**
+ * `exotrace parse` as a user runs it: the built binary, real files and pipes, exit statuses.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import type { MessageTraceEvent } from '../../src/normalize/index.js';
+import { CLI, jsonLines, runCli } from '../helpers/cli.js';
+import { ecsProblems } from '../helpers/ecs.js';
+import { SEED_FIXTURES, fixturePath, readFixture, type SeedFixture } from '../helpers/fixtures.js';
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'exotrace-parse-'));
+function file(name: string, content: string | Buffer): string {
+  const p = path.join(tmp, name);
+  writeFileSync(p, content);
+  return p;
+}
+
+const seeds = SEED_FIXTURES.map((name) => readFixture<SeedFixture>(name));
+const seedNdjson = seeds.map((s) => JSON.stringify(s.input)).join('\n') + '\n';
+
+describe('exotrace parse', () => {
+  it('--profile seed on the seed samples prints exactly the documented events', async () => {
+    const result = await runCli(['parse', '--profile', 'seed', file('seed.ndjson', seedNdjson)]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(seeds.map((s) => JSON.stringify(s.expected)).join('\n') + '\n');
+  });
+
+  it('reads standard input when no file or - is given', async () => {
+    for (const args of [
+      ['parse', '--profile', 'seed'],
+      ['parse', '--profile', 'seed', '-'],
+    ]) {
+      const result = await runCli(args, { input: seedNdjson });
+      expect(result.code).toBe(0);
+      expect(jsonLines(result.stdout)).toEqual(seeds.map((s) => s.expected));
+    }
+  });
+
+  it('full profile by default, with --organization and repeated --accepted-domain', async () => {
+    const graph = readFixture<{ input: { message: string } }>('sekoia-graph/test_messagetrace_1.json').input
+      .message;
+    const result = await runCli(
+      [
+        'parse',
+        '--organization',
+        'example.onmicrosoft.com',
+        '--accepted-domain',
+        'other.org',
+        '--accepted-domain',
+        'example.com',
+      ],
+      { input: graph },
+    );
+    expect(result.code).toBe(0);
+    const [event] = jsonLines(result.stdout) as MessageTraceEvent[];
+    expect(event?.organization).toEqual({ name: 'example.onmicrosoft.com' });
+    expect(event?.email?.direction).toBe('internal');
+    expect(event?.event.kind).toBe('event');
+    expect(ecsProblems(event)).toEqual([]);
+  });
+
+  it('rejects go to stderr with line numbers; good records are written; exit 1', async () => {
+    const result = await runCli(['parse', 'examples/with-rejects.ndjson']);
+    expect(result.code).toBe(1);
+    expect(jsonLines(result.stdout)).toHaveLength(2);
+    const rejects = jsonLines(result.stderr) as {
+      file: string;
+      line: number;
+      reason: string;
+      input: string;
+    }[];
+    expect(rejects.map((r) => [r.line, r.reason])).toEqual([
+      [2, 'received time (receivedDateTime) is not a date: "sometime"'],
+      [3, 'missing trace id (id)'],
+      [4, 'invalid JSON: Unterminated string in JSON at position 17'],
+    ]);
+    expect(rejects[0]?.file).toBe('examples/with-rejects.ndjson');
+    expect(rejects[2]?.input).toBe('{"id": "truncated');
+  });
+
+  it('--rejects FILE takes the rejects off stderr', async () => {
+    const rejectsFile = path.join(tmp, 'rejects.ndjson');
+    const result = await runCli(['parse', '--rejects', rejectsFile, 'examples/with-rejects.ndjson']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe('');
+    expect(jsonLines(readFileSync(rejectsFile, 'utf8'))).toHaveLength(3);
+  });
+
+  it('a --rejects file that cannot be written is a usage error before any input is read', async () => {
+    const result = await runCli([
+      'parse',
+      '--rejects',
+      path.join(tmp, 'no/such/dir/r.ndjson'),
+      'examples/with-rejects.ndjson',
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toMatch(/cannot write --rejects .*r\.ndjson: no such file or directory/);
+  });
+
+  it('a PowerShell array: a bad element is rejected with the line it starts on and its index', async () => {
+    const rows = [
+      { MessageTraceId: 'a', Received: '2025-11-25T08:12:09Z', Status: 'Delivered' },
+      { MessageTraceId: 'b', Received: 'never', Status: 'Delivered' },
+    ];
+    const result = await runCli([
+      'parse',
+      '--organization',
+      'o',
+      file('ps.json', JSON.stringify(rows, null, 4)),
+    ]);
+    expect(result.code).toBe(1);
+    expect(jsonLines(result.stdout)).toHaveLength(1);
+    expect(jsonLines(result.stderr)).toEqual([
+      expect.objectContaining({
+        line: 7,
+        index: 1,
+        reason: 'received time (Received) is not a date: "never"',
+      }),
+    ]);
+  });
+
+  it('a pretty-printed page (one JSON object over many lines) is expanded; a bad row names its position', async () => {
+    const page = {
+      '@odata.context': 'x',
+      value: [
+        { id: 'a', receivedDateTime: '2026-01-01T00:00:00Z', status: 'delivered', recipientAddress: 'a@b.c' },
+        { id: 'a', receivedDateTime: '2026-01-01T00:00:00Z', status: 'delivered', recipientAddress: 'd@b.c' },
+        { id: '', receivedDateTime: '2026-01-01T00:00:00Z' },
+      ],
+    };
+    const result = await runCli(['parse', file('page.json', JSON.stringify(page, null, 2))]);
+    expect(result.code).toBe(1);
+    const events = jsonLines(result.stdout) as { message: string }[];
+    expect(events.map((e) => e.message)).toEqual(page.value.slice(0, 2).map((r) => JSON.stringify(r)));
+    expect(jsonLines(result.stderr)).toEqual([
+      expect.objectContaining({ line: 1, row: 2, reason: 'missing trace id (id)' }),
+    ]);
+  });
+
+  it("Elastic's test rows, including the empty page: every row, no reject", async () => {
+    const result = await runCli(['parse', fixturePath('elastic/test-log.log')]);
+    expect(result.code).toBe(0);
+    expect(jsonLines(result.stdout)).toHaveLength(4);
+  });
+
+  it.each(['examples/mixed.ndjson', 'examples/powershell.json'])(
+    '%s parses cleanly into valid ECS',
+    async (example) => {
+      const result = await runCli([
+        'parse',
+        '--organization',
+        'contoso.onmicrosoft.com',
+        '--accepted-domain',
+        'contoso.com',
+        example,
+      ]);
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      const events = jsonLines(result.stdout);
+      expect(events.length).toBeGreaterThan(1);
+      for (const event of events) expect(ecsProblems(event)).toEqual([]);
+    },
+  );
+
+  it('several files in order; a missing one is an I/O error (exit 2) and the others are still read', async () => {
+    const result = await runCli([
+      'parse',
+      '--profile',
+      'seed',
+      path.join(tmp, 'missing.ndjson'),
+      file('s2.ndjson', seedNdjson),
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('exotrace parse: cannot read');
+    expect(result.stderr).toContain('missing.ndjson: no such file or directory');
+    expect(jsonLines(result.stdout)).toHaveLength(2);
+  });
+
+  it.each([
+    [['parse', '--profile', 'fancy'], "option '--profile' must be one of: seed, full"],
+    [['parse', '--no-such-option'], "unknown option '--no-such-option'"],
+    [['frobnicate'], "unknown command 'frobnicate'"],
+  ])('usage error %j exits 2 and says why', async (args, message) => {
+    const result = await runCli(args, { input: '' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(message);
+  });
+
+  it('--help exits 0 and shows the examples', async () => {
+    const result = await runCli(['parse', '--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('--accepted-domain');
+    expect(result.stdout).toContain('Exit status');
+  });
+
+  it('empty input is no error', async () => {
+    const result = await runCli(['parse'], { input: '' });
+    expect(result).toEqual({ code: 0, stdout: '', stderr: '' });
+  });
+
+  it('a reader that goes away early (parse | head -1) ends it quietly', async () => {
+    const big = file('big.ndjson', seedNdjson.repeat(20_000));
+    const result = await new Promise<{ code: number | null; stderr: string; firstLine: string }>(
+      (resolve) => {
+        const child = spawn(process.execPath, [CLI, 'parse', big], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        let firstLine = '';
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        child.stdout.setEncoding('utf8').once('data', (d: string) => {
+          firstLine = d.split('\n')[0] ?? '';
+          child.stdout.destroy();
+        });
+        child.on('close', (code) => {
+          resolve({ code, stderr, firstLine });
+        });
+      },
+    );
+    expect(JSON.parse(result.firstLine)).toHaveProperty('@timestamp');
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+  });
+});
