@@ -5,7 +5,16 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, createWriteStream, existsSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  createWriteStream,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -299,97 +308,124 @@ function naiveGraph(line: string): string {
 
 // ---------------------------------------------------------------------------------------------
 // Part 1: throughput
-
-const seed = createNormalizer({ profile: 'seed' });
-const full = createNormalizer({
-  profile: 'full',
-  organization: ORGANIZATION,
-  acceptedDomains: ACCEPTED_DOMAINS,
-});
-
-// A rejected line costs less than a normalized one, so a generator bug would flatter the figures.
-for (const [name, lines] of [
-  ['reporting', reportingLines],
-  ['graph', graphLines],
-] as const) {
-  for (const normalizer of [seed, full]) {
-    for (const line of lines) {
-      const result = normalizer.normalizeText(line);
-      if (result.events.length !== 1 || result.rejects.length !== 0) {
-        throw new Error(
-          `${name} line not normalized to one event: ${JSON.stringify(result.rejects)}\n${line}`,
-        );
-      }
-    }
-  }
-}
-
-// Summing output lengths keeps the engine from discarding work whose result is never used.
-let sink = 0;
+//
+// Each (dialect, variant) is measured in a process of its own: in one process the JIT would
+// specialise the shared code for whichever task ran first, and the order would decide the figures.
 
 type Variant = 'baseline' | 'seed' | 'full';
+const VARIANTS: readonly Variant[] = ['baseline', 'seed', 'full'];
 const dialects = [
   { dialect: 'reporting', lines: reportingLines, naive: naiveReporting },
   { dialect: 'graph', lines: graphLines, naive: naiveGraph },
 ] as const;
+const TASK_TIME_MS = 2000;
 
-// A minimum of a few iterations: the default (64) would take minutes at 20,000 lines each.
-const bench = new Bench({
-  time: 1500,
-  iterations: 3,
-  warmup: true,
-  warmupIterations: 3,
-  warmupTime: 500,
-  throws: true,
-});
-const rows: { dialect: string; variant: Variant; taskName: string; lines: number }[] = [];
-for (const { dialect, lines, naive } of dialects) {
-  const add = (variant: Variant, fn: () => void): void => {
-    const taskName = `${dialect}/${variant}`;
-    bench.add(taskName, fn);
-    rows.push({ dialect, variant, taskName, lines: lines.length });
-  };
-  add('baseline', () => {
-    for (const line of lines) sink += naive(line).length;
-  });
-  for (const [variant, normalizer] of [
-    ['seed', seed],
-    ['full', full],
-  ] as const) {
-    add(variant, () => {
+interface TaskResult {
+  readonly rate: number;
+  readonly rme: number;
+}
+
+/** In a child: measure one task and print its result as JSON. */
+async function measureTask(dialectName: string, variant: Variant): Promise<TaskResult> {
+  const entry = dialects.find((d) => d.dialect === dialectName);
+  if (entry === undefined) throw new Error(`unknown dialect ${dialectName}`);
+  const { lines, naive } = entry;
+  // Summing output lengths keeps the engine from discarding work whose result is never used.
+  let sink = 0;
+  let task: () => void;
+  if (variant === 'baseline') {
+    task = () => {
+      for (const line of lines) sink += naive(line).length;
+    };
+  } else {
+    const normalizer =
+      variant === 'seed'
+        ? createNormalizer({ profile: 'seed' })
+        : createNormalizer({
+            profile: 'full',
+            organization: ORGANIZATION,
+            acceptedDomains: ACCEPTED_DOMAINS,
+          });
+    // A rejected line costs less than a normalized one, so a generator bug would flatter the figures.
+    for (const line of lines) {
+      const result = normalizer.normalizeText(line);
+      if (result.events.length !== 1 || result.rejects.length !== 0) {
+        throw new Error(
+          `${dialectName} line not normalized to one event: ${JSON.stringify(result.rejects)}\n${line}`,
+        );
+      }
+    }
+    task = () => {
       for (const line of lines) {
         for (const event of normalizer.normalizeText(line).events) sink += JSON.stringify(event).length;
       }
-    });
+    };
   }
+  // A minimum of a few iterations: the default (64) would take minutes at 20,000 lines each.
+  const bench = new Bench({
+    time: TASK_TIME_MS,
+    iterations: 3,
+    warmup: true,
+    warmupIterations: 3,
+    warmupTime: 500,
+    throws: true,
+  });
+  bench.add('task', task);
+  await bench.run();
+  const result = bench.getTask('task')?.result;
+  if (result?.state !== 'completed')
+    throw new Error(`${dialectName}/${variant}: ${result?.state ?? 'missing'}`);
+  if (sink === 0) throw new Error('the benchmarked task produced no output');
+  return { rate: lines.length / (result.latency.mean / 1000), rme: result.latency.rme };
+}
+
+/** In the parent: run one task in a fresh process (same loader, same script). */
+async function measureTaskInChild(dialectName: string, variant: Variant): Promise<TaskResult> {
+  const scriptPath = process.argv[1];
+  if (scriptPath === undefined) throw new Error('cannot find the bench script path');
+  const child = spawn(process.execPath, [...process.execArgv, scriptPath], {
+    env: { ...process.env, BENCH_TASK: `${dialectName}/${variant}` },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const [code] = (await once(child, 'close')) as [number | null];
+  if (code !== 0) throw new Error(`${dialectName}/${variant} failed (exit ${String(code)})`);
+  return JSON.parse(output) as TaskResult;
+}
+
+const onlyTask = process.env.BENCH_TASK;
+if (onlyTask !== undefined) {
+  const [dialectName = '', variant = 'baseline'] = onlyTask.split('/');
+  process.stdout.write(JSON.stringify(await measureTask(dialectName, variant as Variant)));
+  process.exit(0);
 }
 
 const cpu = cpus();
 console.log(
   `exotrace bench — node ${process.version}, ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ` +
-    `${N} lines per dialect, tinybench time ${bench.time} ms per task`,
+    `${N} lines per dialect, tinybench time ${TASK_TIME_MS} ms per task, one process per task`,
 );
 console.log('');
 console.log('Part 1: normalize throughput (JSON.parse → ECS object → JSON.stringify, one event per line)');
-await bench.run();
 
 const table: string[][] = [['dialect', 'variant', 'events/s', '±', 'vs baseline']];
-const baselineRate = new Map<string, number>();
 const fullRatios: number[] = [];
-for (const row of rows) {
-  const result = bench.getTask(row.taskName)?.result;
-  if (result?.state !== 'completed') throw new Error(`${row.taskName}: ${result?.state ?? 'missing'}`);
-  const rate = row.lines / (result.latency.mean / 1000);
-  if (row.variant === 'baseline') baselineRate.set(row.dialect, rate);
-  const ratio = rate / (baselineRate.get(row.dialect) ?? Number.NaN);
-  if (row.variant === 'full') fullRatios.push(ratio);
-  table.push([
-    row.dialect,
-    row.variant,
-    Math.round(rate).toLocaleString('en-US'),
-    `${result.latency.rme.toFixed(1)}%`,
-    `${ratio.toFixed(2)}×`,
-  ]);
+for (const { dialect } of dialects) {
+  let baselineRate = Number.NaN;
+  for (const variant of VARIANTS) {
+    const { rate, rme } = await measureTaskInChild(dialect, variant);
+    if (variant === 'baseline') baselineRate = rate;
+    const ratio = rate / baselineRate;
+    if (variant === 'full') fullRatios.push(ratio);
+    table.push([
+      dialect,
+      variant,
+      Math.round(rate).toLocaleString('en-US'),
+      `${rme.toFixed(1)}%`,
+      `${ratio.toFixed(2)}×`,
+    ]);
+  }
 }
 printTable(table, [false, false, true, true, true]);
 const met = fullRatios.every((r) => r >= GOAL_RATIO);
@@ -397,7 +433,6 @@ console.log(
   `Goal: full ≥ ${GOAL_RATIO}× baseline for each dialect — ${met ? 'met' : 'NOT met'} ` +
     `(${fullRatios.map((r) => `${r.toFixed(2)}×`).join(', ')}).`,
 );
-if (sink === 0) throw new Error('the benchmarked tasks produced no output');
 
 // ---------------------------------------------------------------------------------------------
 // Part 2: parse memory
@@ -437,6 +472,7 @@ process.stdout.write(pending);`,
 process.on('exit', () => { writeSync(3, String(process.resourceUsage().maxRSS)); });
 process.argv = ['node', 'exotrace', 'parse', ${JSON.stringify(file)}];
 await import(${JSON.stringify(pathToFileURL(cliMain).href)});`,
+    shebangNodeFlags(cliMain),
   );
   const fileMiB = written.bytes / MIB;
   const line = (name: string, run: ProcessRun): string[] => [
@@ -494,6 +530,13 @@ async function writeParseFile(path: string, targetBytes: number): Promise<{ byte
   return { bytes, lines };
 }
 
+/** The node flags the binary's `#!/usr/bin/env -S node …` line gives it when run as `exotrace`. */
+function shebangNodeFlags(path: string): string[] {
+  const first = readFileSync(path, 'utf8').split('\n', 1)[0] ?? '';
+  const match = /^#!\/usr\/bin\/env -S node(?<flags>(?: \S+)*)\s*$/.exec(first);
+  return (match?.groups?.flags ?? '').split(' ').filter((flag) => flag.length > 0);
+}
+
 interface ProcessRun {
   readonly seconds: number;
   readonly maxRssKiB: number;
@@ -503,10 +546,10 @@ interface ProcessRun {
  * Runs an ES module text in a fresh `node` (no tsx loader, so nothing but the code under test is
  * in memory), stdout on /dev/null, and reads the peak RSS the child reports on fd 3 as it exits.
  */
-async function measureProcess(code: string): Promise<ProcessRun> {
+async function measureProcess(code: string, nodeFlags: readonly string[] = []): Promise<ProcessRun> {
   const devNull = openSync('/dev/null', 'w');
   const started = performance.now();
-  const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
+  const child = spawn(process.execPath, [...nodeFlags, '--input-type=module', '-e', code], {
     stdio: ['ignore', devNull, 'pipe', 'pipe'],
   });
   closeSync(devNull);

@@ -1,6 +1,11 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 /**
  * The `exotrace` command: one file per subcommand in this folder; this one only wires them.
+ *
+ * Why the flag in the first line: exotrace allocates many short-lived objects (a record, an event,
+ * its JSON) and keeps few. V8's default young generation (16 MiB semi-spaces) then lets the
+ * process grow to ~180 MiB while holding a few MiB; 4 MiB semi-spaces keep `parse` of any size
+ * near 120 MiB at the same speed (`npm run bench`, part 2).
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';

@@ -58,8 +58,8 @@ export async function runParse(
       return { exitCode: EXIT_USAGE, events: 0, rejects: 0 };
     }
   }
-  const out = createChunkedWriter(io.stdout);
-  const rejectsOut = createChunkedWriter(rejectStream);
+  const out = createLineWriter(io.stdout);
+  const rejectsOut = createLineWriter(rejectStream);
   let events = 0;
   let rejects = 0;
   let ioFailed = false;
@@ -72,10 +72,13 @@ export async function runParse(
       for await (const batch of readRecordBatches(stream)) {
         for (const record of batch) {
           const result = normalizer.normalizeText(record.text, record.verbatim);
-          for (const event of result.events) await out.write(JSON.stringify(event) + '\n');
+          for (const event of result.events) {
+            if (out.add(JSON.stringify(event))) await out.flush();
+          }
           events += result.events.length;
           for (const reject of result.rejects) {
-            await rejectsOut.write(renderReject(fromStdin ? undefined : file, record, reject) + '\n');
+            if (rejectsOut.add(renderReject(fromStdin ? undefined : file, record, reject)))
+              await rejectsOut.flush();
           }
           rejects += result.rejects.length;
         }
@@ -133,8 +136,10 @@ function describeIoError(error: unknown): string {
   return String(error);
 }
 
-interface ChunkedWriter {
-  write(text: string): Promise<void>;
+interface LineWriter {
+  /** Queues one line (without its newline); true when enough is queued that `flush` is due. */
+  add(line: string): boolean;
+  /** Writes what is queued, waiting when the destination asks to (backpressure). */
   flush(): Promise<void>;
   /** The destination is gone: its reader closed it (EPIPE) or it failed (see `failure`). */
   readonly closed: boolean;
@@ -142,9 +147,13 @@ interface ChunkedWriter {
   readonly failure: Error | undefined;
 }
 
-/** Buffers small writes into large ones and honours the destination's backpressure. */
-function createChunkedWriter(stream: Writable): ChunkedWriter {
-  let pending = '';
+/**
+ * Lines are queued and written in large chunks: a write, or even an `await`, per event would cost
+ * more than normalizing it.
+ */
+function createLineWriter(stream: Writable): LineWriter {
+  let lines: string[] = [];
+  let queuedChars = 0;
   let closed = false;
   let failure: Error | undefined;
   stream.on('error', (error: NodeJS.ErrnoException) => {
@@ -152,11 +161,18 @@ function createChunkedWriter(stream: Writable): ChunkedWriter {
     // EPIPE is `parse … | head`: the reader has what it wanted, which is no failure of ours.
     if (error.code !== 'EPIPE') failure = error;
   });
-  const flush = async (): Promise<void> => {
-    if (pending.length === 0 || closed) return;
-    const text = pending;
-    pending = '';
-    if (!stream.write(text)) {
+  return {
+    add(line) {
+      lines.push(line);
+      queuedChars += line.length + 1;
+      return queuedChars >= WRITE_CHUNK_CHARS;
+    },
+    async flush() {
+      if (lines.length === 0 || closed) return;
+      const text = lines.join('\n') + '\n';
+      lines = [];
+      queuedChars = 0;
+      if (stream.write(text)) return;
       await new Promise<void>((resolve) => {
         const done = (): void => {
           stream.off('drain', done).off('close', done).off('error', done);
@@ -164,14 +180,7 @@ function createChunkedWriter(stream: Writable): ChunkedWriter {
         };
         stream.once('drain', done).once('close', done).once('error', done);
       });
-    }
-  };
-  return {
-    async write(text) {
-      pending += text;
-      if (pending.length >= WRITE_CHUNK_CHARS) await flush();
     },
-    flush,
     get closed() {
       return closed;
     },

@@ -34,7 +34,10 @@ export function shapeOf(value: unknown): Shape {
     return { kind: 'unknown', reason: `not a JSON object (got ${describe(value)})` };
   }
   const record = value as JsonObject;
-  // Details first: a Graph detail carries `id` and `messageId` like a row does.
+  // The usual cases first, on their most telling key: this runs for every record.
+  if ('MessageTraceId' in record && 'Received' in record) return { kind: 'reporting-row', record };
+  if ('receivedDateTime' in record) return { kind: 'graph-row', record };
+  // Details before the other row checks: a Graph detail carries `id` and `messageId` like a row does.
   if ('Event' in record && 'Date' in record && !('Received' in record)) {
     return { kind: 'reporting-detail', record };
   }
@@ -84,8 +87,7 @@ function size(value: unknown): number | undefined {
 }
 
 function status(value: unknown): string | undefined {
-  const raw = text(value);
-  return raw === undefined ? undefined : canonicalStatus(raw);
+  return typeof value === 'string' && value.length > 0 ? canonicalStatus(value) : undefined;
 }
 
 function traceIdOf(value: unknown, key: string): { ok: true; id: string } | { ok: false; reason: string } {

@@ -163,7 +163,8 @@ export function rowToEcs(row: CanonicalRow, ctx: EcsContext): MessageTraceEvent 
   );
   const trace: MessageTraceEvent['office365']['message_trace'] = { MessageTraceId: row.traceId };
   if (row.size !== undefined) trace.Size = row.size;
-  const event: MessageTraceEvent = Object.assign(out, { office365: { message_trace: trace } });
+  const event = out as MessageTraceEvent; // complete from here on
+  event.office365 = { message_trace: trace };
   if (row.organization !== undefined) event.organization = { name: row.organization };
   return finishEvent(event, full, row.fromIp, row.toIp, row.sender, row.recipient);
 }
@@ -193,7 +194,8 @@ export function detailToEcs(detail: CanonicalDetail, ctx: EcsContext): MessageTr
   if (detail.data !== undefined) step.data = detail.data;
   const trace: MessageTraceEvent['office365']['message_trace'] = { MessageTraceId: detail.traceId };
   if (Object.keys(step).length > 0) trace.detail = step;
-  const event: MessageTraceEvent = Object.assign(out, { office365: { message_trace: trace } });
+  const event = out as MessageTraceEvent; // complete from here on
+  event.office365 = { message_trace: trace };
   if (detail.organization !== undefined) event.organization = { name: detail.organization };
   return finishEvent(event, full, undefined, undefined, detail.sender, detail.recipient);
 }

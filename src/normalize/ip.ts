@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
  */
 export function validIp(value: unknown): string | undefined {
   if (typeof value !== 'string' || value.length === 0) return undefined;
+  if (isIP(value) !== 0) return value;
   const trimmed = value.trim();
-  return isIP(trimmed) === 0 ? undefined : trimmed;
+  return trimmed !== value && isIP(trimmed) !== 0 ? trimmed : undefined;
 }

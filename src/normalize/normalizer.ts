@@ -60,12 +60,8 @@ export function createNormalizer(options: NormalizeOptions = {}): Normalizer {
     depth: number,
     out: NormalizeResult,
   ): void {
-    const reject = (reason: string): void => {
-      const input = original ?? safeStringify(value);
-      out.rejects.push(row === undefined ? { reason, input } : { reason, input, row });
-    };
     if (depth > MAX_NESTING) {
-      reject(`nested more than ${MAX_NESTING} levels deep`);
+      pushReject(out, `nested more than ${MAX_NESTING} levels deep`, original ?? safeStringify(value), row);
       return;
     }
     const shape = shapeOf(value);
@@ -84,7 +80,12 @@ export function createNormalizer(options: NormalizeOptions = {}): Normalizer {
         try {
           inner = JSON.parse(shape.message);
         } catch (error) {
-          reject(`envelope field "message" is not JSON: ${errorText(error)}`);
+          pushReject(
+            out,
+            `envelope field "message" is not JSON: ${errorText(error)}`,
+            original ?? safeStringify(value),
+            row,
+          );
           return;
         }
         // The envelope's text, trailing newline included, is the record's original text.
@@ -92,9 +93,10 @@ export function createNormalizer(options: NormalizeOptions = {}): Normalizer {
         return;
       }
       default: {
-        const extracted = extract(shape, { original: original ?? safeStringify(value), organization });
+        const text = original ?? safeStringify(value);
+        const extracted = extract(shape, { original: text, organization });
         if (!extracted.ok) {
-          reject(extracted.reason);
+          pushReject(out, extracted.reason, text, row);
           return;
         }
         const record = extracted.record;
@@ -131,6 +133,10 @@ export function createNormalizer(options: NormalizeOptions = {}): Normalizer {
 export function normalize(input: unknown, options: NormalizeOptions = {}): NormalizeResult {
   const normalizer = createNormalizer(options);
   return typeof input === 'string' ? normalizer.normalizeText(input) : normalizer.normalizeValue(input);
+}
+
+function pushReject(out: NormalizeResult, reason: string, input: string, row: number | undefined): void {
+  out.rejects.push(row === undefined ? { reason, input } : { reason, input, row });
 }
 
 function errorText(error: unknown): string {

@@ -21,13 +21,21 @@ export type KnownStatus = (typeof CANONICAL_STATUSES)[number];
 const BY_LOWER_CASE = new Map<string, KnownStatus>(
   CANONICAL_STATUSES.map((status) => [status.toLowerCase(), status]),
 );
+// The spellings the APIs actually send (PascalCase, Graph v1.0 camelCase), found without
+// lower-casing first: this runs for every row.
+const AS_SENT = new Map<string, KnownStatus>(
+  CANONICAL_STATUSES.flatMap((status) => [
+    [status, status],
+    [status.charAt(0).toLowerCase() + status.slice(1), status],
+  ]),
+);
 
 /**
  * The canonical spelling of a status; a value we do not know (Graph's `unknownFutureValue`, or
  * anything Microsoft adds later) is kept exactly as given: never dropped, never an error.
  */
 export function canonicalStatus(raw: string): string {
-  return BY_LOWER_CASE.get(raw.toLowerCase()) ?? raw;
+  return AS_SENT.get(raw) ?? BY_LOWER_CASE.get(raw.toLowerCase()) ?? raw;
 }
 
 export type EventOutcome = 'success' | 'failure' | 'unknown';
