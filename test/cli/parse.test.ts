@@ -4,12 +4,13 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { MessageTraceEvent } from '../../src/normalize/index.js';
 import { CLI, jsonLines, runCli } from '../helpers/cli.js';
 import { ecsProblems } from '../helpers/ecs.js';
-import { SEED_FIXTURES, fixturePath, readFixture, type SeedFixture } from '../helpers/fixtures.js';
+import { REPO_ROOT, SEED_FIXTURES, fixturePath, readFixture, type SeedFixture } from '../helpers/fixtures.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'exotrace-parse-'));
 function file(name: string, content: string | Buffer): string {
@@ -189,6 +190,13 @@ describe('exotrace parse', () => {
     const result = await runCli(args, { input: '' });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(message);
+  });
+
+  it('the built binary runs as a program through its first line (as npx and npm link run it)', async () => {
+    const { stdout } = await promisify(execFile)(CLI, ['--version']);
+    expect(stdout.trim()).toBe(
+      (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version,
+    );
   });
 
   it('--help exits 0 and shows the examples', async () => {
