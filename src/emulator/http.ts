@@ -1,0 +1,57 @@
+/**
+ * The emulator's small HTTP vocabulary: a request with its body read, and replies in the shapes
+ * Microsoft's services use.
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+
+export interface EmulatorRequest {
+  readonly method: string;
+  /** Absolute URL as the client addressed it (scheme, host and port of this emulator). */
+  readonly url: URL;
+  readonly headers: IncomingHttpHeaders;
+  /** The request body as text ('' when none). */
+  readonly body: string;
+}
+
+/** A handler answers the request and returns true, or returns false when the path is not its own. */
+export type Handler = (req: EmulatorRequest, res: ServerResponse) => Promise<boolean> | boolean;
+
+// Bodies here are forms and small JSON documents; anything larger is not a client of ours.
+const MAX_BODY_BYTES = 1024 * 1024;
+
+export async function readRequest(req: IncomingMessage, baseUrl: string): Promise<EmulatorRequest> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new Error('request body too large');
+    chunks.push(chunk);
+  }
+  return {
+    method: req.method ?? 'GET',
+    url: new URL(req.url ?? '/', baseUrl),
+    headers: req.headers,
+    body: Buffer.concat(chunks).toString('utf8'),
+  };
+}
+
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): void {
+  sendText(res, status, JSON.stringify(body), 'application/json; charset=utf-8', headers);
+}
+
+export function sendText(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  contentType: string,
+  headers: Readonly<Record<string, string>> = {},
+): void {
+  const body = Buffer.from(text, 'utf8');
+  res.writeHead(status, { 'content-type': contentType, 'content-length': String(body.length), ...headers });
+  res.end(body);
+}
