@@ -38,8 +38,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
-      const benign = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code);
-      return benign ? EXIT_OK : EXIT_USAGE;
+      // --help and --version exit 0; help shown because something was missing is a usage error.
+      return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
     throw error;
   }

@@ -71,7 +71,10 @@ export async function runParse(
     try {
       for await (const batch of readRecordBatches(stream)) {
         for (const record of batch) {
-          const result = normalizer.normalizeText(record.text, record.verbatim);
+          const result =
+            record.problem === undefined
+              ? normalizer.normalizeText(record.text, record.verbatim)
+              : { events: [], rejects: [{ reason: record.problem, input: record.text }] };
           for (const event of result.events) {
             if (out.add(JSON.stringify(event))) await out.flush();
           }

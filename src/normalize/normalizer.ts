@@ -53,15 +53,24 @@ export function createNormalizer(options: NormalizeOptions = {}): Normalizer {
   const organization =
     options.organization !== undefined && options.organization.length > 0 ? options.organization : undefined;
 
+  /**
+   * `original` is the record's own text when it has one (an NDJSON line, an envelope's message);
+   * `inputText` is what a reject shows when it has none (the whole input text, for a record that
+   * came as a pretty-printed document or array element).
+   */
   function visit(
     value: unknown,
     original: string | undefined,
+    inputText: string | undefined,
     row: number | undefined,
     depth: number,
     out: NormalizeResult,
   ): void {
+    const reject = (reason: string): void => {
+      pushReject(out, reason, original ?? inputText ?? compactJson(value) ?? UNPRINTABLE, row);
+    };
     if (depth > MAX_NESTING) {
-      pushReject(out, `nested more than ${MAX_NESTING} levels deep`, original ?? safeStringify(value), row);
+      reject(`nested more than ${MAX_NESTING} levels deep`);
       return;
     }
     const shape = shapeOf(value);
@@ -71,7 +80,7 @@ export function createNormalizer(options: NormalizeOptions = {}): Normalizer {
         // Each row of a page or array is its own record; its message is its compact JSON.
         const items = shape.kind === 'list' ? shape.items : shape.rows;
         items.forEach((item, i) => {
-          visit(item, undefined, i, depth + 1, out);
+          visit(item, undefined, undefined, i, depth + 1, out);
         });
         return;
       }
@@ -80,23 +89,22 @@ export function createNormalizer(options: NormalizeOptions = {}): Normalizer {
         try {
           inner = JSON.parse(shape.message);
         } catch (error) {
-          pushReject(
-            out,
-            `envelope field "message" is not JSON: ${errorText(error)}`,
-            original ?? safeStringify(value),
-            row,
-          );
+          reject(`envelope field "message" is not JSON: ${errorText(error)}`);
           return;
         }
         // The envelope's text, trailing newline included, is the record's original text.
-        visit(inner, shape.message, row, depth + 1, out);
+        visit(inner, shape.message, undefined, row, depth + 1, out);
         return;
       }
       default: {
-        const text = original ?? safeStringify(value);
+        const text = original ?? compactJson(value);
+        if (text === undefined) {
+          reject('record too deeply nested to serialize as its message');
+          return;
+        }
         const extracted = extract(shape, { original: text, organization });
         if (!extracted.ok) {
-          pushReject(out, extracted.reason, text, row);
+          reject(extracted.reason);
           return;
         }
         const record = extracted.record;
@@ -115,12 +123,12 @@ export function createNormalizer(options: NormalizeOptions = {}): Normalizer {
         out.rejects.push({ reason: `invalid JSON: ${errorText(error)}`, input: text });
         return out;
       }
-      visit(value, verbatim ? text : undefined, undefined, 0, out);
+      visit(value, verbatim ? text : undefined, text, undefined, 0, out);
       return out;
     },
     normalizeValue(value, original) {
       const out: NormalizeResult = { events: [], rejects: [] };
-      visit(value, original, undefined, 0, out);
+      visit(value, original, undefined, undefined, 0, out);
       return out;
     },
   };
@@ -135,6 +143,8 @@ export function normalize(input: unknown, options: NormalizeOptions = {}): Norma
   return typeof input === 'string' ? normalizer.normalizeText(input) : normalizer.normalizeValue(input);
 }
 
+const UNPRINTABLE = '(input too deeply nested to print)';
+
 function pushReject(out: NormalizeResult, reason: string, input: string, row: number | undefined): void {
   out.rejects.push(row === undefined ? { reason, input } : { reason, input, row });
 }
@@ -143,12 +153,13 @@ function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function safeStringify(value: unknown): string {
+/** The value's compact JSON, or undefined when it has none (too deep for the stack, or not JSON). */
+function compactJson(value: unknown): string | undefined {
   try {
     // JSON.stringify returns undefined for undefined, functions and symbols, whatever its type says.
-    const text = JSON.stringify(value) as string | undefined;
-    return text ?? String(value);
+    const json: string | undefined = JSON.stringify(value);
+    return json;
   } catch {
-    return String(value);
+    return undefined;
   }
 }

@@ -21,6 +21,11 @@ export interface InputRecord {
    * keep; false for array elements and pretty-printed documents, whose compact JSON is kept.
    */
   readonly verbatim: boolean;
+  /**
+   * Set when the input itself is broken here (an empty element, an unterminated array): the
+   * record is to be rejected with this reason.
+   */
+  readonly problem?: string;
 }
 
 export interface ReadRecordsOptions {
@@ -33,86 +38,143 @@ export interface ReadRecordsOptions {
 
 const DEFAULT_MAX_DOCUMENT_CHARS = 64 * 1024 * 1024;
 
-/** Records in input order, in batches (one per chunk read) to keep per-record overhead low. */
+/**
+ * Records in input order, in batches (one per chunk read) to keep per-record overhead low.
+ * Every chunk is scanned once: a long line or a one-line document arriving in many small pipe
+ * chunks costs time in proportion to its length, not to its square.
+ */
 export async function* readRecordBatches(
   input: AsyncIterable<Buffer | string>,
   options: ReadRecordsOptions = {},
 ): AsyncGenerator<InputRecord[]> {
   const maxDocumentChars = options.maxDocumentChars ?? DEFAULT_MAX_DOCUMENT_CHARS;
-  const chunks = input[Symbol.asyncIterator]();
-  const decode = createDecoder();
-  let text = '';
+  const source = decodedChunks(input)[Symbol.asyncIterator]();
+  // Chunks read before the input's kind is known; they are replayed once it is.
+  const head: string[] = [];
+  let headChars = 0;
   let ended = false;
-  const more = async (): Promise<boolean> => {
-    if (ended) return false;
-    const next = await chunks.next();
+  const more = async (): Promise<string | undefined> => {
+    if (ended) return undefined;
+    const next = await source.next();
     if (next.done === true) {
       ended = true;
-      text += decode.end();
-      return false;
+      return undefined;
     }
-    text += decode.write(next.value);
-    return true;
+    head.push(next.value);
+    headChars += next.value.length;
+    return next.value;
   };
 
-  // Read until the first non-blank character and the end of its line are known.
-  let first = -1;
-  let firstLineEnd = -1;
-  for (;;) {
-    if (first < 0) first = text.search(/\S/);
-    if (first >= 0) {
-      firstLineEnd = text.indexOf('\n', first);
-      if (firstLineEnd >= 0) break;
+  // 1. The first non-blank character (and the line it is on).
+  let firstChar = '';
+  let firstLineNumber = 1;
+  for (let chunk = await more(); chunk !== undefined; chunk = await more()) {
+    const at = chunk.search(/\S/);
+    firstLineNumber += countLines(chunk, 0, at < 0 ? chunk.length : at);
+    if (at >= 0) {
+      firstChar = chunk.charAt(at);
+      break;
     }
-    if (!(await more())) break;
   }
-  if (first < 0) return; // empty or blank input: nothing to do, nothing wrong
-  const firstLineNumber = countLines(text, 0, first) + 1;
+  if (firstChar === '') return; // empty or blank input: nothing to do, nothing wrong
 
-  if (text[first] === '[') {
-    while (await more());
-    yield splitArray(text, first, firstLineNumber);
+  // 2. One JSON array: read whole, then cut into elements.
+  if (firstChar === '[') {
+    while ((await more()) !== undefined);
+    const whole = head.join('');
+    yield splitArray(whole, whole.search(/\S/), firstLineNumber);
     return;
   }
 
-  const firstLine = text.slice(first, firstLineEnd < 0 ? text.length : firstLineEnd);
-  if (text[first] === '{' && !isJson(firstLine)) {
-    let complete = false;
-    while (!complete && text.length <= maxDocumentChars) complete = !(await more());
-    if (complete) {
-      const whole = text.slice(first).trim();
-      if (isJson(whole)) {
-        yield [{ text: whole, line: firstLineNumber, verbatim: false }];
-        return;
+  // 3. One pretty-printed object: its first line is no JSON value on its own.
+  if (firstChar === '{') {
+    // Read on until the first line is complete, looking at each new chunk only.
+    let lineDone = (head.at(-1) ?? '').slice((head.at(-1) ?? '').search(/\S/)).includes('\n');
+    while (!lineDone) {
+      const chunk = await more();
+      if (chunk === undefined) break;
+      lineDone = chunk.includes('\n');
+    }
+    const sofar = head.join('');
+    head.length = 0;
+    head.push(sofar);
+    const start = sofar.search(/\S/);
+    const newline = sofar.indexOf('\n', start);
+    if (!isJson(sofar.slice(start, newline < 0 ? sofar.length : newline))) {
+      let complete = false;
+      while (!complete && headChars <= maxDocumentChars) complete = (await more()) === undefined;
+      if (complete) {
+        const whole = head.join('').trim();
+        if (isJson(whole)) {
+          yield [{ text: whole, line: firstLineNumber, verbatim: false }];
+          return;
+        }
       }
     }
   }
 
-  // NDJSON: whatever has been read so far, then the rest of the stream.
-  let lineNumber = 1;
-  for (;;) {
+  // 4. NDJSON: what has been read so far, then the rest of the stream.
+  const lines = createLineSplitter();
+  const replay: InputRecord[] = [];
+  for (const chunk of head) lines.feed(chunk, replay);
+  head.length = 0;
+  if (replay.length > 0) yield replay;
+  for (let chunk = await more(); chunk !== undefined; chunk = await more()) {
+    head.length = 0; // `more` keeps what it reads for the phases above; not needed any more
     const batch: InputRecord[] = [];
-    let start = 0;
-    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
-      pushLine(batch, text, start, nl, lineNumber++);
-      start = nl + 1;
-    }
-    text = text.slice(start);
-    if (!(await more())) {
-      if (text.length > 0) pushLine(batch, text, 0, text.length, lineNumber);
-      if (batch.length > 0) yield batch;
-      return;
-    }
+    lines.feed(chunk, batch);
     if (batch.length > 0) yield batch;
   }
+  const last: InputRecord[] = [];
+  lines.end(last);
+  if (last.length > 0) yield last;
 }
 
-function pushLine(batch: InputRecord[], text: string, start: number, end: number, line: number): void {
-  let stop = end;
-  if (stop > start && text.charCodeAt(stop - 1) === 13) stop--; // CRLF
-  const content = text.slice(start, stop);
-  if (content.trim().length === 0) return; // blank lines separate nothing and mean nothing
-  batch.push({ text: content, line, verbatim: true });
+interface LineSplitter {
+  feed(chunk: string, into: InputRecord[]): void;
+  end(into: InputRecord[]): void;
+}
+
+/** Lines across chunk boundaries; a line's pieces are joined once, when its newline arrives. */
+function createLineSplitter(): LineSplitter {
+  let pieces: string[] = [];
+  let lineNumber = 1;
+  const emit = (line: string, into: InputRecord[]): void => {
+    const content = line.endsWith('\r') ? line.slice(0, -1) : line; // CRLF
+    // Blank lines separate nothing and mean nothing.
+    if (content.trim().length > 0) into.push({ text: content, line: lineNumber, verbatim: true });
+    lineNumber++;
+  };
+  return {
+    feed(chunk, into) {
+      let start = 0;
+      for (let nl = chunk.indexOf('\n'); nl >= 0; nl = chunk.indexOf('\n', start)) {
+        const piece = chunk.slice(start, nl);
+        if (pieces.length === 0) emit(piece, into);
+        else {
+          pieces.push(piece);
+          emit(pieces.join(''), into);
+          pieces = [];
+        }
+        start = nl + 1;
+      }
+      if (start < chunk.length) pieces.push(chunk.slice(start));
+    },
+    end(into) {
+      if (pieces.length > 0) emit(pieces.join(''), into);
+      pieces = [];
+    },
+  };
+}
+
+async function* decodedChunks(input: AsyncIterable<Buffer | string>): AsyncGenerator<string> {
+  const decode = createDecoder();
+  for await (const chunk of input) {
+    const text = decode.write(chunk);
+    if (text.length > 0) yield text;
+  }
+  const rest = decode.end();
+  if (rest.length > 0) yield rest;
 }
 
 function isJson(text: string): boolean {
@@ -133,8 +195,9 @@ function countLines(text: string, from: number, to: number): number {
 /**
  * The top-level elements of a JSON array, found by scanning (strings and nesting respected), so
  * that each element is parsed on its own: one broken element is one reject, and each element
- * knows the line it starts on. Text after the closing bracket becomes a record of its own (and
- * so a reject naming its line).
+ * knows the line it starts on. What makes the array itself broken — an empty element, a missing
+ * closing bracket (an export cut short), text after it — becomes a record with a `problem`, so
+ * that it is reported with its line instead of passing for success.
  */
 function splitArray(text: string, open: number, openLine: number): InputRecord[] {
   const records: InputRecord[] = [];
@@ -144,10 +207,24 @@ function splitArray(text: string, open: number, openLine: number): InputRecord[]
   let elementStart = -1;
   let elementLine = line;
   let index = 0;
-  const flush = (end: number): void => {
-    if (elementStart < 0) return;
-    const element = text.slice(elementStart, end).trim();
-    if (element.length > 0) records.push({ text: element, line: elementLine, index, verbatim: false });
+  let afterComma = false;
+  let closed = false;
+  const flush = (end: number, atClose: boolean): void => {
+    if (elementStart < 0) {
+      // `[]` is an empty array; `[,`, `[a,,b]` and `[a,]` have an empty element.
+      if (!atClose || afterComma) {
+        records.push({
+          text: '',
+          line,
+          index,
+          verbatim: false,
+          problem: 'empty element in the JSON array (a comma too many)',
+        });
+        index++;
+      }
+      return;
+    }
+    records.push({ text: text.slice(elementStart, end).trim(), line: elementLine, index, verbatim: false });
     index++;
     elementStart = -1;
   };
@@ -165,21 +242,33 @@ function splitArray(text: string, open: number, openLine: number): InputRecord[]
     else if (c === 91 || c === 123) depth++;
     else if (c === 93 || c === 125) {
       if (depth === 0 && c === 93) {
-        flush(i);
+        flush(i, true);
+        closed = true;
         i++;
         break;
       }
       depth--;
     } else if (c === 44 && depth === 0) {
-      flush(i);
+      flush(i, false);
+      afterComma = true;
       continue;
     }
     if (elementStart < 0 && c !== 32 && c !== 9 && c !== 10 && c !== 13) {
       elementStart = i;
       elementLine = line;
+      afterComma = false;
     }
   }
-  if (i >= text.length && elementStart >= 0) flush(text.length); // unterminated array
+  if (!closed) {
+    if (elementStart >= 0) flush(text.length, true);
+    records.push({
+      text: '',
+      line,
+      verbatim: false,
+      problem: 'unterminated JSON array: the input ends before its closing ] (cut short?)',
+    });
+    return records;
+  }
   const restStart = text.slice(i).search(/\S/);
   if (restStart >= 0) {
     const at = i + restStart;

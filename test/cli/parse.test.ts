@@ -199,6 +199,38 @@ describe('exotrace parse', () => {
     );
   });
 
+  it('a deeply nested line is one reject; the lines after it are still written', async () => {
+    const good = JSON.stringify({ id: 'a', receivedDateTime: '2026-01-01T00:00:00Z', status: 'delivered' });
+    const deep = '{"value":' + '['.repeat(20_000) + ']'.repeat(20_000) + '}';
+    const result = await runCli(['parse', file('deep.ndjson', [good, deep, good, good].join('\n') + '\n')]);
+    expect(result.code).toBe(1);
+    expect(jsonLines(result.stdout)).toHaveLength(3);
+    expect(jsonLines(result.stderr)).toEqual([
+      expect.objectContaining({ line: 2, reason: 'nested more than 4 levels deep' }),
+    ]);
+  });
+
+  it.each([
+    ['[{"MessageTraceId":"a","Received":"2025-01-01T00:00:00Z"},', 'unterminated JSON array'],
+    [
+      '[{"MessageTraceId":"a","Received":"2025-01-01T00:00:00Z"},,\n{"MessageTraceId":"b","Received":"2025-01-01T00:00:00Z"}]',
+      'empty element',
+    ],
+    ['[', 'unterminated JSON array'],
+  ])('a broken array %j is reported (exit 1), not taken for success', async (text, reason) => {
+    const result = await runCli(['parse', '--organization', 'o', file('broken.json', text)]);
+    expect(result.code).toBe(1);
+    const rejects = jsonLines(result.stderr) as { reason: string; line: number }[];
+    expect(rejects).toHaveLength(1);
+    expect(rejects[0]?.reason).toContain(reason);
+  });
+
+  it('no command at all is a usage error (exit 2) that shows the help', async () => {
+    const result = await runCli([]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('Usage: exotrace');
+  });
+
   it('--help exits 0 and shows the examples', async () => {
     const result = await runCli(['parse', '--help']);
     expect(result.code).toBe(0);

@@ -69,8 +69,12 @@ export function ecsProblems(event: unknown): string[] {
   const problems: string[] = [];
   for (const [name, value] of Object.entries(flatten(event))) {
     if (name.startsWith(CUSTOM_NAMESPACE)) {
-      if (typeof value !== 'string' && typeof value !== 'number')
-        problems.push(`${name}: custom field must be a scalar`);
+      if (name === `${CUSTOM_NAMESPACE}Size`) {
+        if (!Number.isSafeInteger(value) || (value as number) < 0)
+          problems.push(`${name}: must be a whole number of bytes`);
+      } else if (typeof value !== 'string') {
+        problems.push(`${name}: custom field must be a string`);
+      }
       continue;
     }
     const def = FLAT[name];

@@ -178,6 +178,10 @@ describe('values', () => {
     expect(one(rwsRow({ Size: 'big' })).office365.message_trace).not.toHaveProperty('Size');
     expect(one(rwsRow({ Size: -5 })).office365.message_trace).not.toHaveProperty('Size');
     expect(one(rwsRow({ Size: null })).office365.message_trace).not.toHaveProperty('Size');
+    // ECS long: whole, finite, exact.
+    for (const size of ['9'.repeat(400), 1.5, '1.5', 1e20, Number.MAX_SAFE_INTEGER + 2]) {
+      expect(one(rwsRow({ Size: size })).office365.message_trace, String(size)).not.toHaveProperty('Size');
+    }
   });
 
   it("toIP '' (Graph inbound) and null mean no destination", () => {
@@ -358,6 +362,23 @@ describe('envelopes, pages and arrays', () => {
 
   it('absurd nesting is a reject, not a stack overflow', () => {
     expect(rejectReason('[[[[[[[[1]]]]]]]]')).toMatch(/nested more than/);
+    const deep = '{"value":' + '['.repeat(20_000) + ']'.repeat(20_000) + '}';
+    expect(rejectReason(deep)).toMatch(/nested more than/);
+    const { rejects } = normalize(deep);
+    expect(rejects).toHaveLength(1);
+    // Too deep to print as JSON: a placeholder (parse still names the line).
+    expect(rejects[0]?.input).toBe('(input too deeply nested to print)');
+  });
+
+  it('a row too deep to serialize is rejected, never given a message of "[object Object]"', () => {
+    let field = '1';
+    for (let i = 0; i < 20_000; i++) field = `{"a":${field}}`;
+    const row = `{"MessageTraceId":"t1","Received":"2022-09-05T18:10:13Z","x":${field}}`;
+    const { events, rejects } = normalize(`[${row}]`);
+    expect(events).toEqual([]);
+    expect(rejects.map((r) => r.reason)).toEqual(['record too deeply nested to serialize as its message']);
+    // Verbatim text needs no serializing: the same row as an NDJSON line is fine.
+    expect(normalize(row).events[0]?.message).toBe(row);
   });
 });
 

@@ -78,12 +78,45 @@ describe('one JSON array', () => {
     expect(records.at(-1)).toEqual({ text: 'garbage', line: 3, verbatim: true });
   });
 
-  it('an unterminated array still yields what it has, the broken tail as a record', async () => {
+  it('an unterminated array yields what it has, then a problem naming the line where input ended', async () => {
     const records = await read(['[{"a":1},\n{"b":']);
     expect(records).toEqual([
       { text: '{"a":1}', line: 1, index: 0, verbatim: false },
       { text: '{"b":', line: 2, index: 1, verbatim: false },
+      {
+        text: '',
+        line: 2,
+        verbatim: false,
+        problem: 'unterminated JSON array: the input ends before its closing ] (cut short?)',
+      },
     ]);
+    for (const cut of ['[', '[{"a":1}', '[{"a":1},', '[\n{"a":1},\n']) {
+      const last = (await read([cut])).at(-1);
+      expect(last?.problem, cut).toMatch(/^unterminated JSON array/);
+    }
+  });
+
+  it.each([
+    ['[{"a":1},,{"b":2}]', [0, 2], 1],
+    ['[{"a":1},]', [0], 1],
+    ['[,{"a":1}]', [1], 0],
+  ])('%s: an empty element is a problem at its index', async (text, elementIndexes, problemIndex) => {
+    const records = await read([text]);
+    expect(records.filter((r) => r.problem === undefined).map((r) => r.index)).toEqual(elementIndexes);
+    expect(records.filter((r) => r.problem !== undefined).map((r) => r.index)).toEqual([problemIndex]);
+    expect(records.find((r) => r.problem !== undefined)?.problem).toMatch(/^empty element/);
+  });
+
+  it('a long line or one-line array arriving in small chunks is read whole', async () => {
+    const row = JSON.stringify({ s: 'x'.repeat(1000) });
+    const array = '[' + Array.from({ length: 200 }, () => row).join(',') + ']';
+    const chunks = array.match(/[\s\S]{1,64}/g) ?? [];
+    const records = await read(chunks);
+    expect(records).toHaveLength(200);
+    expect(records.every((r) => r.text === row)).toBe(true);
+    const line = JSON.stringify({ s: 'y'.repeat(100_000) });
+    const ndjson = (await read((line + '\n' + line + '\n').match(/[\s\S]{1,64}/g) ?? [])).map((r) => r.text);
+    expect(ndjson).toEqual([line, line]);
   });
 });
 
