@@ -104,7 +104,8 @@ export const FIELDS: readonly FieldSpec[] = [
     type: 'long',
     profile: 'seed',
     events: 'rows',
-    source: 'Size / size in bytes; `0` kept; a numeric string becomes a number',
+    source:
+      'Size / size in bytes; `0` kept; a numeric string becomes a number; anything but a whole number of bytes is left out',
   },
   {
     name: 'organization.name',
