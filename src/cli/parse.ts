@@ -49,8 +49,9 @@ export async function runParse(
   let rejectStream: Writable = io.stderr;
   if (options.rejectsPath !== undefined) {
     // Open it now: a rejects file that cannot be written is a usage error before any input is read.
+    // Owner-only: rejects carry message data (addresses, subjects).
     try {
-      rejectStream = createWriteStream('', { fd: openSync(options.rejectsPath, 'w') });
+      rejectStream = createWriteStream('', { fd: openSync(options.rejectsPath, 'w', 0o600) });
     } catch (error) {
       io.stderr.write(
         `exotrace parse: cannot write --rejects ${options.rejectsPath}: ${describeIoError(error)}\n`,
