@@ -9,6 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerEmulatorCommand } from './emulator.js';
 import { registerParseCommand } from './parse.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 
@@ -27,13 +28,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     .version(packageVersion())
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
+  const setExitCode = (code: number): void => {
+    exitCode = code;
+  };
   registerParseCommand(
     program,
     { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
-    (code) => {
-      exitCode = code;
-    },
+    setExitCode,
   );
+  registerEmulatorCommand(program, setExitCode);
   try {
     await program.parseAsync(argv);
   } catch (error) {

@@ -55,3 +55,50 @@ export function sendText(
   res.writeHead(status, { 'content-type': contentType, 'content-length': String(body.length), ...headers });
   res.end(body);
 }
+
+/** How a response is spoiled on its way out (see faults.ts). */
+export type SendFault =
+  { readonly kind: 'slow-headers' | 'slow-body'; readonly delayMs: number } | { readonly kind: 'truncate' };
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** sendJson, with a delivery fault applied when one is given. */
+export async function sendJsonWith(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Readonly<Record<string, string>>,
+  fault: SendFault | undefined,
+): Promise<void> {
+  const text = JSON.stringify(body);
+  if (fault === undefined) {
+    sendText(res, status, text, 'application/json; charset=utf-8', headers);
+    return;
+  }
+  if (fault.kind === 'truncate') {
+    // A complete HTTP response whose JSON stops in the middle, as a broken proxy would send it.
+    sendText(
+      res,
+      status,
+      text.slice(0, Math.floor(text.length / 2)),
+      'application/json; charset=utf-8',
+      headers,
+    );
+    return;
+  }
+  if (fault.kind === 'slow-headers') {
+    await sleep(fault.delayMs);
+    if (!res.destroyed) sendText(res, status, text, 'application/json; charset=utf-8', headers);
+    return;
+  }
+  const bytes = Buffer.from(text, 'utf8');
+  const half = Math.floor(bytes.length / 2);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(bytes.length),
+    ...headers,
+  });
+  res.write(bytes.subarray(0, half));
+  await sleep(fault.delayMs);
+  if (!res.destroyed) res.end(bytes.subarray(half));
+}

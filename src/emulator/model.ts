@@ -6,13 +6,7 @@
 
 /** Statuses in the Reporting Web Service spelling; each API renders its own (see render.ts). */
 export type TraceStatus =
-  | 'GettingStatus'
-  | 'Pending'
-  | 'Delivered'
-  | 'Expanded'
-  | 'Failed'
-  | 'Quarantined'
-  | 'FilteredAsSpam';
+  'GettingStatus' | 'Pending' | 'Delivered' | 'Expanded' | 'Failed' | 'Quarantined' | 'FilteredAsSpam';
 
 export interface StatusStep {
   /** When the row starts to show this status. */
@@ -130,7 +124,13 @@ export interface TraceData {
    * Rows received in [fromMs, toMs] (both inclusive) that are visible at `asOf`, newest first
    * (compareNewestFirst), starting strictly after `after` when given. Lazy: callers stop early.
    */
-  rows(tenant: EmulatorTenant, fromMs: number, toMs: number, asOf: number, after?: RowKey): Iterable<TraceRow>;
+  rows(
+    tenant: EmulatorTenant,
+    fromMs: number,
+    toMs: number,
+    asOf: number,
+    after?: RowKey,
+  ): Iterable<TraceRow>;
   /**
    * Every row received in [fromMs, toMs], visible yet or not, newest first: the ground truth that
    * tests compare a collector's output with.

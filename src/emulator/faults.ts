@@ -1,0 +1,122 @@
+/**
+ * Fault injection: the rough edges of the real services, on demand. A test queues exact faults
+ * through the control API ("the next 3 Graph list calls answer 503"); a demo or soak run sets
+ * rates instead. Queued faults come first; rates draw from a seeded generator, so a run with the
+ * same seed and the same requests meets the same faults.
+ */
+
+/** Which requests a fault may hit. */
+export type FaultTarget = 'graph-list' | 'graph-detail' | 'reporting' | 'token';
+
+export type FaultKind =
+  /** Answer with this HTTP status (500, 502, 503, 504, or anything else) and an error body. */
+  | 'status'
+  /** Close the connection without an answer. */
+  | 'reset'
+  /** Wait `delayMs` before sending the headers. */
+  | 'slow-headers'
+  /** Send the headers and half the body, wait `delayMs`, then the rest. */
+  | 'slow-body'
+  /** A complete response whose JSON is cut in the middle. */
+  | 'truncate'
+  /** Revoke the tenant's tokens before answering: the request gets 401. */
+  | 'revoke-token'
+  /** Treat the request's skip token as expired (400). */
+  | 'expire-next-link'
+  /** A page shorter than asked that still has a next link (legal, and it trips naive pagers). */
+  | 'short-page'
+  /** The next link points back a few rows, so the next page repeats them. */
+  | 'duplicate-rows';
+
+export interface Fault {
+  readonly kind: FaultKind;
+  /** For `status`; default 503. */
+  readonly status?: number;
+  /** For the slow kinds; default 2000 ms. */
+  readonly delayMs?: number;
+  /** Requests it may hit; default: all data requests (not `token`). */
+  readonly targets?: readonly FaultTarget[];
+  /** Tenant name or id it is limited to; default any. */
+  readonly tenant?: string;
+}
+
+export interface FaultRates {
+  /** Share of data requests answered with a random status of `errorStatuses`. */
+  readonly errorRate: number;
+  readonly errorStatuses: readonly number[];
+  readonly resetRate: number;
+  readonly truncateRate: number;
+  readonly slowRate: number;
+  readonly slowMs: number;
+  readonly shortPageRate: number;
+  readonly duplicateRate: number;
+}
+
+export const NO_FAULTS: FaultRates = {
+  errorRate: 0,
+  errorStatuses: [500, 502, 503, 504],
+  resetRate: 0,
+  truncateRate: 0,
+  slowRate: 0,
+  slowMs: 2000,
+  shortPageRate: 0,
+  duplicateRate: 0,
+};
+
+const DATA_TARGETS: readonly FaultTarget[] = ['graph-list', 'graph-detail', 'reporting'];
+
+export interface Faults {
+  /** Queue faults; each hits the next matching request once (`times` copies of each). */
+  enqueue(faults: readonly Fault[], times?: number): void;
+  clear(): void;
+  setRates(rates: Partial<FaultRates>): void;
+  readonly rates: FaultRates;
+  readonly queued: number;
+  /** The fault for this request, if any: the first matching queued one, else one drawn by rate. */
+  draw(target: FaultTarget, tenant: { name: string; tenantId: string }): Fault | undefined;
+}
+
+export function createFaults(random: () => number, initial: Partial<FaultRates> = {}): Faults {
+  let rates: FaultRates = { ...NO_FAULTS, ...initial };
+  let queue: Fault[] = [];
+  const matches = (fault: Fault, target: FaultTarget, tenant: { name: string; tenantId: string }): boolean =>
+    (fault.targets ?? DATA_TARGETS).includes(target) &&
+    (fault.tenant === undefined || fault.tenant === tenant.name || fault.tenant === tenant.tenantId);
+
+  return {
+    enqueue(faults, times = 1) {
+      for (let i = 0; i < times; i++) queue.push(...faults);
+    },
+    clear() {
+      queue = [];
+    },
+    setRates(next) {
+      rates = { ...rates, ...next };
+    },
+    get rates() {
+      return rates;
+    },
+    get queued() {
+      return queue.length;
+    },
+    draw(target, tenant) {
+      const index = queue.findIndex((fault) => matches(fault, target, tenant));
+      if (index >= 0) return queue.splice(index, 1)[0];
+      if (target === 'token') return undefined;
+      // One draw per kind keeps each rate independent of the others' settings.
+      if (random() < rates.resetRate) return { kind: 'reset' };
+      if (random() < rates.errorRate) {
+        const statuses = rates.errorStatuses.length > 0 ? rates.errorStatuses : [503];
+        return { kind: 'status', status: statuses[Math.floor(random() * statuses.length)] ?? 503 };
+      }
+      if (random() < rates.slowRate)
+        return { kind: random() < 0.5 ? 'slow-headers' : 'slow-body', delayMs: rates.slowMs };
+      if (random() < rates.truncateRate) return { kind: 'truncate' };
+      if (target === 'graph-list' || target === 'reporting') {
+        if (random() < rates.shortPageRate) return { kind: 'short-page' };
+        if (random() < rates.duplicateRate) return { kind: 'duplicate-rows' };
+      }
+      return undefined;
+    },
+  };
+}

@@ -1,0 +1,227 @@
+/**
+ * The emulator as one HTTPS server on loopback: identity platform, Graph, Reporting Web Service
+ * and the control API, each a handler tried in turn. `startEmulator` is what the CLI, the demo and
+ * the tests use.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DEFAULT_API_OPTIONS, type ApiContext, type ApiOptions } from './api.js';
+import { createClock, type EmulatorClock } from './clock.js';
+import { CONTROL_PREFIX, createControlApi } from './control.js';
+import { createTraceData } from './data/index.js';
+import { createRandom } from './data/prng.js';
+import { createFaults, type FaultRates, type Faults } from './faults.js';
+import { createGraphApi } from './graph.js';
+import { readRequest, sendJson, type Handler } from './http.js';
+import { createIdentity } from './identity.js';
+import type { EmulatorTenant, TraceData } from './model.js';
+import { createReportingApi } from './reporting.js';
+import { createStats, type ApiName, type Stats } from './stats.js';
+import { buildTenant, defaultTenantSpecs, type TenantSpec } from './tenants.js';
+import { createThrottle, DEFAULT_THROTTLE, type ThrottleOptions } from './throttle.js';
+import { generateTlsMaterial } from './tls.js';
+
+export interface EmulatorOptions {
+  /** Loopback address to listen on; anything else is refused. Default 127.0.0.1. */
+  readonly host?: string;
+  /** Default 0: any free port. */
+  readonly port?: number;
+  /** Where the CA and server certificate are written; default a new temporary folder. */
+  readonly dir?: string;
+  /** Seed of the generated tenants, credentials and mail flow. Default 1. */
+  readonly seed?: number;
+  /** Tenants, or how many to make up. Default 1. */
+  readonly tenants?: readonly TenantSpec[] | number;
+  /** Messages a day for made-up tenants. Default 2000. */
+  readonly messagesPerDay?: number;
+  /** Access token lifetime. Default 3599 s, as Entra's. */
+  readonly tokenLifetimeSeconds?: number;
+  readonly throttle?: Partial<ThrottleOptions>;
+  readonly api?: Partial<ApiOptions>;
+  readonly faults?: Partial<FaultRates>;
+  /** Default: the real clock. */
+  readonly clock?: EmulatorClock;
+}
+
+export interface Emulator {
+  /** `https://127.0.0.1:PORT`: login, Graph, Reporting Web Service and control share it. */
+  readonly url: string;
+  /** The CA certificate clients must trust. */
+  readonly caFile: string;
+  readonly caCertPem: string;
+  readonly clock: EmulatorClock;
+  readonly faults: Faults;
+  readonly stats: Stats;
+  readonly data: TraceData;
+  tenants(): readonly EmulatorTenant[];
+  close(): Promise<void>;
+}
+
+/** True for 127.0.0.0/8, ::1 and localhost: the emulator never listens anywhere else. */
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1' || host === '[::1]';
+}
+
+function apiOf(pathname: string): ApiName {
+  if (pathname.startsWith(CONTROL_PREFIX)) return 'control';
+  if (/\/getDetailsByRecipient\(/i.test(pathname)) return 'graph-detail';
+  if (/^\/(v1\.0|beta)\//i.test(pathname)) return 'graph-list';
+  if (/^\/ecp\//i.test(pathname)) return 'reporting';
+  if (/\/oauth2\/|\/\.well-known\//i.test(pathname)) return 'token';
+  return 'other';
+}
+
+export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const host = options.host ?? '127.0.0.1';
+  if (!isLoopback(host)) {
+    throw new Error(
+      `the emulator listens on loopback only (127.0.0.1, ::1, localhost); refused host ${host}`,
+    );
+  }
+  const seed = options.seed ?? 1;
+  const dir = options.dir ?? (await mkdtemp(path.join(tmpdir(), 'exotrace-emulator-')));
+  const tls = await generateTlsMaterial(dir);
+  const clock = options.clock ?? createClock();
+  const specs =
+    typeof options.tenants === 'number' || options.tenants === undefined
+      ? defaultTenantSpecs(options.tenants ?? 1)
+      : options.tenants;
+  let tenants: EmulatorTenant[] = specs.map((spec) =>
+    buildTenant(spec, seed, options.messagesPerDay ?? 2000),
+  );
+  const identity = createIdentity({
+    tenants: () => tenants,
+    now: () => clock.now(),
+    tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 3599,
+  });
+  const data = createTraceData();
+  const stats = createStats();
+  const faults = createFaults(createRandom(seed), options.faults);
+  const ctx: ApiContext = {
+    data,
+    tokens: identity,
+    throttle: createThrottle({ ...DEFAULT_THROTTLE, ...options.throttle }),
+    faults,
+    clock,
+    stats,
+    options: { ...DEFAULT_API_OPTIONS, ...options.api },
+  };
+
+  let url = '';
+  const control = createControlApi({
+    clock,
+    faults,
+    stats,
+    data,
+    tenants: () => tenants,
+    updateTenant(name, change) {
+      let updated: EmulatorTenant | undefined;
+      tenants = tenants.map((t) => (t.name === name ? (updated = { ...t, ...change }) : t));
+      return updated;
+    },
+    revokeTokens: (tenantId) => {
+      identity.revokeTokens(tenantId);
+    },
+    describe: () => ({
+      loginUrl: url,
+      graphUrl: url,
+      reportingUrl: `${url}/ecp/ReportingWebService/Reporting.svc`,
+      caFile: tls.caFile,
+    }),
+  });
+  const tokenFaults: Handler = (req, res) => {
+    // The token endpoint can fail too; the tenant is the first path segment.
+    if (req.method !== 'POST' || !/\/oauth2\//.test(req.url.pathname)) return false;
+    const key = decodeURIComponent(req.url.pathname.split('/')[1] ?? '').toLowerCase();
+    const tenant = tenants.find((t) => t.tenantId.toLowerCase() === key || t.domain.toLowerCase() === key);
+    const fault = tenant === undefined ? undefined : faults.draw('token', tenant);
+    if (fault?.kind === 'reset') {
+      res.socket?.destroy();
+      return true;
+    }
+    if (fault?.kind === 'status') {
+      sendJson(res, fault.status ?? 503, {
+        error: 'temporarily_unavailable',
+        error_description: 'AADSTS50001: The service is temporarily unavailable.',
+      });
+      return true;
+    }
+    return false;
+  };
+  const handlers: readonly Handler[] = [
+    control,
+    tokenFaults,
+    identity.handle,
+    createGraphApi(ctx),
+    createReportingApi(ctx),
+  ];
+
+  const dispatch = async (incoming: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const api = apiOf(incoming.url ?? '/');
+    try {
+      // The client's own Host: discovery documents and next links then name the address it used.
+      const req = await readRequest(
+        incoming,
+        incoming.headers.host === undefined ? url : `https://${incoming.headers.host}`,
+      );
+      for (const handler of handlers) {
+        if (await handler(req, res)) {
+          stats.record(res, api);
+          return;
+        }
+      }
+      sendJson(res, 404, {
+        error: { code: 'NotFound', message: `No emulated API at ${req.method} ${req.url.pathname}` },
+      });
+      stats.record(res, api);
+    } catch (error) {
+      if (!res.headersSent)
+        sendJson(res, 500, {
+          error: { code: 'EmulatorError', message: error instanceof Error ? error.message : String(error) },
+        });
+      else res.destroy();
+      stats.record(res, api);
+    }
+  };
+
+  const server: Server = createServer({ key: tls.serverKeyPem, cert: tls.serverCertPem }, (req, res) => {
+    void dispatch(req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  url = `https://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    caFile: tls.caFile,
+    caCertPem: tls.caCertPem,
+    clock,
+    faults,
+    stats,
+    data,
+    tenants: () => tenants,
+    close() {
+      closing ??= new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}
