@@ -178,7 +178,9 @@ async function listMessageTraces(
     const last = page[page.length - 1 - back];
     if (last !== undefined) {
       const next = new URL(req.url);
-      next.searchParams.delete('$skipToken');
+      // Replace the token whatever its spelling ($skiptoken, beta's $skipToken, …).
+      for (const key of [...next.searchParams.keys()])
+        if (key.toLowerCase() === '$skiptoken') next.searchParams.delete(key);
       next.searchParams.set('$skiptoken', encodeSkipToken(last, fingerprint, now));
       body['@odata.nextLink'] = next.toString();
     }

@@ -5,7 +5,7 @@
  */
 import type { TraceRow } from '../model.js';
 import type { Directory, ExternalDomain } from './directory.js';
-import { randomGuid } from './ids.js';
+import { randomMessageId } from './ids.js';
 import {
   timelineOf,
   visibilityDelay,
@@ -31,8 +31,8 @@ const KB = 1024;
 const LOG_MEDIAN_SIZE = Math.log(30 * KB);
 const MAX_SIZE = 30 * KB * KB;
 
-/** The facts every recipient row of one message shares; rows keep a reference for their details. */
-interface Message extends MessageContext {
+/** The facts every recipient row of one message shares. */
+interface Message {
   readonly kind: Kind;
   readonly verdict: Verdict;
   readonly traceId: string;
@@ -44,6 +44,8 @@ interface Message extends MessageContext {
   readonly received: number;
   readonly receivedTicks: number;
   readonly visibleAt: number;
+  /** The part rows keep for their details: small, since every cached row holds one. */
+  readonly context: MessageContext;
 }
 
 /** Appends the rows of one message to `out`, sorted by recipient as compareNewestFirst needs. */
@@ -73,7 +75,7 @@ export function generateMessage(
   if (list !== undefined) {
     const expansion: Expansion = {
       list: list.address,
-      at: (m.submittedAt ?? received) + Math.round(rng.logUniform(200, 5000)),
+      at: (m.context.submittedAt ?? received) + Math.round(rng.logUniform(200, 5000)),
       members: list.members.length,
     };
     rows.push(row(rng, m, list.address, EXPANDED, expansion, undefined));
@@ -94,7 +96,7 @@ export function generateMessage(
   for (const r of rows) out.push(r);
 }
 
-const LIST_CHANCE = { inbound: 0.012, internal: 0.035, outbound: 0.01 } as const;
+const LIST_CHANCE = { inbound: 0.008, internal: 0.025, outbound: 0.005 } as const;
 const GHOST_CHANCE = { inbound: 0.02, internal: 0.008, outbound: 0.002, bounce: 0 } as const;
 
 /** Who sent the message, how, and what it looks like. */
@@ -143,7 +145,7 @@ function describe(
       break;
     }
   }
-  const messageId = `<${randomGuid(rng)}@${idHost}>`;
+  const messageId = randomMessageId(rng, idHost);
   // Lognormal around 30 KB: replies and notifications are small, a few carry large attachments.
   const size =
     kind === 'bounce'
@@ -163,9 +165,11 @@ function describe(
     receivedTicks,
     // Rows of a message appear together, except for the odd straggler (see row()).
     visibleAt: received + visibilityDelay(rng),
-    server: rng.pick(dir.servers),
-    submittedAt: originating ? received + rng.between(20, 900) : undefined,
-    gettingStatus: { at: received, status: 'GettingStatus' },
+    context: {
+      server: rng.pick(dir.servers),
+      submittedAt: originating ? received + rng.between(20, 900) : undefined,
+      gettingStatus: { at: received, status: 'GettingStatus' },
+    },
   };
 }
 
@@ -204,8 +208,8 @@ function row(
     m.received,
     m.receivedTicks,
     rng.chance(0.005) ? Math.max(m.visibleAt, m.received + visibilityDelay(rng)) : m.visibleAt,
-    timelineOf(rng, m.received, m, expansion, outcome),
-    m,
+    timelineOf(rng, m.received, m.context, expansion, outcome),
+    m.context,
     expansion,
     outcome,
     remote,
