@@ -154,6 +154,12 @@ export async function runEmulator(
     }
     throw error;
   }
+  // Checked before the emulator starts (and writes its certificates).
+  const at = flags.time === undefined ? undefined : Date.parse(flags.time);
+  if (at !== undefined && Number.isNaN(at)) {
+    err.write(`exotrace emulator: --time must be an ISO 8601 instant (got '${flags.time ?? ''}')\n`);
+    return EXIT_USAGE;
+  }
   let emulator: Emulator;
   try {
     emulator = await startEmulator(options);
@@ -161,15 +167,7 @@ export async function runEmulator(
     err.write(`exotrace emulator: ${error instanceof Error ? error.message : String(error)}\n`);
     return EXIT_USAGE;
   }
-  if (flags.time !== undefined) {
-    const at = Date.parse(flags.time);
-    if (Number.isNaN(at)) {
-      await emulator.close();
-      err.write(`exotrace emulator: --time must be an ISO 8601 instant (got '${flags.time}')\n`);
-      return EXIT_USAGE;
-    }
-    emulator.clock.set(at);
-  }
+  if (at !== undefined) emulator.clock.set(at);
   if (flags.freeze === true) emulator.clock.freeze(true);
   out.write(renderBanner(emulator));
   const stop = new AbortController();
@@ -194,8 +192,9 @@ export function registerEmulatorCommand(program: Command, setExitCode: (code: nu
       'serve the Microsoft message trace APIs (identity, Graph, Reporting Web Service) on loopback, over HTTPS',
     )
     .option('--config <file>', 'YAML file with tenants and behaviours (flags override it)')
-    .option('--host <address>', 'loopback address to listen on (127.0.0.1, ::1 or localhost)', '127.0.0.1')
-    .option('--port <port>', 'port; 0 picks a free one', '0')
+    // No commander defaults for these two: a default would override the config file's host and port.
+    .option('--host <address>', 'loopback address to listen on: 127.0.0.1 (default), ::1 or localhost')
+    .option('--port <port>', 'port; 0 (default) picks a free one')
     .option('--seed <n>', 'seed of the tenants, credentials and mail flow (same seed, same data)')
     .option('--tenants <n>', 'how many tenants to make up (when the config file lists none)')
     .option('--messages-per-day <n>', 'average messages a day per made-up tenant')

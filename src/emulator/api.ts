@@ -105,7 +105,8 @@ export function admit(
     refuse.throttled(res, decision.retryAfter);
     return { ok: false };
   }
-  const fault = ctx.faults.draw(target, tenant);
+  const paging = [...req.url.searchParams.keys()].some((key) => key.toLowerCase() === '$skiptoken');
+  const fault = ctx.faults.draw(target, tenant, paging);
   switch (fault?.kind) {
     case 'status':
       refuse.failed(res, fault.status ?? 503);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
-import { stripUndefined } from '../util/objects.js';
+import { issuePath, stripUndefined } from '../util/objects.js';
 import type { EmulatorOptions } from './server.js';
 import type { TenantSpec } from './tenants.js';
 
@@ -116,9 +116,7 @@ export function loadEmulatorConfig(file: string): EmulatorOptions {
   }
   const parsed = emulatorConfigSchema.safeParse(raw ?? {});
   if (!parsed.success) {
-    const lines = parsed.error.issues.map(
-      (issue) => `  ${issue.path.join('.') || '(top)'}: ${issue.message}`,
-    );
+    const lines = parsed.error.issues.map((issue) => `  ${issuePath(issue) || '(top)'}: ${issue.message}`);
     throw new EmulatorConfigError(`${file}: invalid emulator configuration\n${lines.join('\n')}`);
   }
   return toOptions(parsed.data, path.dirname(file));

@@ -7,9 +7,9 @@ import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
 import type { EmulatorClock } from './clock.js';
-import { stripUndefined } from '../util/objects.js';
+import { issuePath, stripUndefined } from '../util/objects.js';
 import { faultRatesSchema, faultSchema } from './config.js';
-import type { Faults } from './faults.js';
+import { NO_FAULTS, type Fault, type FaultRates, type Faults } from './faults.js';
 import { sendJson, type EmulatorRequest, type Handler } from './http.js';
 import { statusAt, type EmulatorTenant, type TraceData } from './model.js';
 import type { Stats } from './stats.js';
@@ -48,14 +48,18 @@ function parseBody(req: EmulatorRequest): Record<string, unknown> | undefined {
   }
 }
 
+// The range of a JavaScript Date: beyond it the clock could no longer be printed.
+const MAX_INSTANT_MS = 8.64e15;
+// Copies of a queued fault one request may ask for; more would only exhaust memory.
+const MAX_FAULT_TIMES = 10_000;
+
 /** An instant given as ISO 8601 text or epoch milliseconds. */
 function parseInstant(value: unknown): number | undefined {
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
-  if (typeof value === 'string' && value.trim() !== '') {
-    const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
-    return Number.isNaN(ms) ? undefined : ms;
-  }
-  return undefined;
+  let ms: number | undefined;
+  if (typeof value === 'number') ms = value;
+  else if (typeof value === 'string' && value.trim() !== '')
+    ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  return ms !== undefined && Number.isFinite(ms) && Math.abs(ms) <= MAX_INSTANT_MS ? ms : undefined;
 }
 
 function tenantView(t: EmulatorTenant): Record<string, unknown> {
@@ -81,9 +85,7 @@ export function createControlApi(ctx: ControlContext): Handler {
       .tenants()
       .find(
         (t) =>
-          t.name === key?.toLowerCase() ||
-          t.tenantId === key?.toLowerCase() ||
-          t.domain === key?.toLowerCase(),
+          key !== null && [t.name, t.tenantId, t.domain].some((k) => k.toLowerCase() === key.toLowerCase()),
       );
 
   return async (req, res) => {
@@ -106,25 +108,25 @@ export function createControlApi(ctx: ControlContext): Handler {
       if (method === 'POST') {
         const body = parseBody(req);
         if (body === undefined) return badRequest(res, 'body must be a JSON object');
-        if (body.set !== undefined) {
-          const at = parseInstant(body.set);
-          if (at === undefined)
-            return badRequest(res, '"set" must be an ISO 8601 instant or epoch milliseconds');
-          ctx.clock.set(at);
-        }
-        if (body.advance !== undefined) {
-          const ms =
-            typeof body.advance === 'number' || typeof body.advance === 'string'
-              ? parseDuration(body.advance)
-              : undefined;
-          if (ms === undefined)
-            return badRequest(res, '"advance" must be a duration such as "5m" or milliseconds');
-          ctx.clock.advance(ms);
-        }
-        if (body.freeze !== undefined) {
-          if (typeof body.freeze !== 'boolean') return badRequest(res, '"freeze" must be true or false');
-          ctx.clock.freeze(body.freeze);
-        }
+        // Everything is checked before anything changes: a refused request leaves the clock alone.
+        const at = body.set === undefined ? undefined : parseInstant(body.set);
+        if (body.set !== undefined && at === undefined)
+          return badRequest(res, '"set" must be an ISO 8601 instant or epoch milliseconds');
+        const ms =
+          typeof body.advance === 'number' || typeof body.advance === 'string'
+            ? parseDuration(body.advance)
+            : undefined;
+        if (body.advance !== undefined && ms === undefined)
+          return badRequest(res, '"advance" must be a duration such as "5m" or milliseconds');
+        if (ms !== undefined && (at ?? ctx.clock.now()) + ms > MAX_INSTANT_MS)
+          return badRequest(res, '"advance" would move the clock past the year 275760');
+        if (body.freeze !== undefined && typeof body.freeze !== 'boolean')
+          return badRequest(res, '"freeze" must be true or false');
+        // Freeze first, so that a set-and-freeze lands exactly on the instant asked for.
+        if (body.freeze === true) ctx.clock.freeze(true);
+        if (at !== undefined) ctx.clock.set(at);
+        if (ms !== undefined) ctx.clock.advance(ms);
+        if (body.freeze === false) ctx.clock.freeze(false);
       } else if (method !== 'GET') {
         return false;
       }
@@ -138,34 +140,38 @@ export function createControlApi(ctx: ControlContext): Handler {
 
     if (route === '/faults') {
       if (method === 'DELETE') {
+        // No fault injection at all afterwards: neither queued faults nor rates.
         ctx.faults.clear();
+        ctx.faults.setRates(NO_FAULTS);
       } else if (method === 'POST') {
         const body = parseBody(req);
         if (body === undefined) return badRequest(res, 'body must be a JSON object');
+        // Everything is checked before anything changes: a refused request queues nothing.
+        let queue: Fault[] | undefined;
         if (body.queue !== undefined) {
-          const queue = z.array(faultSchema).safeParse(body.queue);
-          if (!queue.success) {
-            const detail = queue.error.issues
-              .map((i) => `queue.${i.path.join('.')}: ${i.message}`)
+          const parsed = z.array(faultSchema).safeParse(body.queue);
+          if (!parsed.success) {
+            const detail = parsed.error.issues.map((i) => `queue.${issuePath(i)}: ${i.message}`).join('; ');
+            return badRequest(res, detail);
+          }
+          queue = parsed.data.map((fault) => stripUndefined(fault));
+        }
+        const times = body.times ?? 1;
+        if (typeof times !== 'number' || !Number.isInteger(times) || times < 1 || times > MAX_FAULT_TIMES)
+          return badRequest(res, `"times" must be a whole number from 1 to ${MAX_FAULT_TIMES}`);
+        let rates: Partial<FaultRates> | undefined;
+        if (body.rates !== undefined) {
+          const parsed = faultRatesSchema.safeParse(body.rates);
+          if (!parsed.success) {
+            const detail = parsed.error.issues
+              .map((i) => `rates${issuePath(i) === '' ? '' : '.' + issuePath(i)}: ${i.message}`)
               .join('; ');
             return badRequest(res, detail);
           }
-          const times = typeof body.times === 'number' ? body.times : 1;
-          ctx.faults.enqueue(
-            queue.data.map((fault) => stripUndefined(fault)),
-            times,
-          );
+          rates = stripUndefined(parsed.data);
         }
-        if (body.rates !== undefined) {
-          const rates = faultRatesSchema.safeParse(body.rates);
-          if (!rates.success) {
-            const detail = rates.error.issues
-              .map((i) => `${i.path.join('.') || 'rates'}: ${i.message}`)
-              .join('; ');
-            return badRequest(res, `"rates": ${detail}`);
-          }
-          ctx.faults.setRates(stripUndefined(rates.data));
-        }
+        if (queue !== undefined) ctx.faults.enqueue(queue, times);
+        if (rates !== undefined) ctx.faults.setRates(rates);
       } else if (method !== 'GET') {
         return false;
       }

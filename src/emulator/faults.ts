@@ -73,7 +73,11 @@ export interface Faults {
   readonly rates: FaultRates;
   readonly queued: number;
   /** The fault for this request, if any: the first matching queued one, else one drawn by rate. */
-  draw(target: FaultTarget, tenant: { name: string; tenantId: string }): Fault | undefined;
+  /**
+   * `paging`: the request carries a skip token. A queued `expire-next-link` waits for such a
+   * request instead of being spent on a first page it cannot affect.
+   */
+  draw(target: FaultTarget, tenant: { name: string; tenantId: string }, paging?: boolean): Fault | undefined;
 }
 
 export function createFaults(random: () => number, initial: Partial<FaultRates> = {}): Faults {
@@ -99,8 +103,10 @@ export function createFaults(random: () => number, initial: Partial<FaultRates> 
     get queued() {
       return queue.length;
     },
-    draw(target, tenant) {
-      const index = queue.findIndex((fault) => matches(fault, target, tenant));
+    draw(target, tenant, paging = false) {
+      const index = queue.findIndex(
+        (fault) => matches(fault, target, tenant) && (fault.kind !== 'expire-next-link' || paging),
+      );
       if (index >= 0) return queue.splice(index, 1)[0];
       if (target === 'token') return undefined;
       // One draw per kind keeps each rate independent of the others' settings.

@@ -62,7 +62,7 @@ export type SendFault =
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** sendJson, with a delivery fault applied when one is given. */
+/** sendJson, with a delivery fault applied when one is given. A string body is JSON text already. */
 export async function sendJsonWith(
   res: ServerResponse,
   status: number,
@@ -70,7 +70,7 @@ export async function sendJsonWith(
   headers: Readonly<Record<string, string>>,
   fault: SendFault | undefined,
 ): Promise<void> {
-  const text = JSON.stringify(body);
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
   if (fault === undefined) {
     sendText(res, status, text, 'application/json; charset=utf-8', headers);
     return;

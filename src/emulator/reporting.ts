@@ -8,7 +8,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { admit, sendFaultOf, type ApiContext, type Refusals } from './api.js';
-import { parseReportingQuery } from './filters.js';
+import { matchesReportingFilter, parseReportingQuery } from './filters.js';
 import { sendJson, sendJsonWith, sendText, type EmulatorRequest, type Handler } from './http.js';
 import { statusAt, type TraceRow } from './model.js';
 import { renderReportingDetail, renderReportingRow, type ReportingDialect } from './render.js';
@@ -80,7 +80,10 @@ export function createReportingApi(ctx: ApiContext): Handler {
 }
 
 function dialectOf(req: EmulatorRequest): ReportingDialect | undefined {
-  if (req.url.searchParams.get('$format')?.toLowerCase() === 'json') return 'verbose';
+  const format = req.url.searchParams.get('$format')?.toLowerCase();
+  if (format === 'json') return 'verbose';
+  // An explicit Atom request is not turned into JSON light by an Accept header.
+  if (format === 'atom') return undefined;
   if ((req.headers.accept ?? '').toLowerCase().includes('application/json')) return 'light';
   return undefined;
 }
@@ -116,13 +119,15 @@ async function serveReport(
   }
   const query = parsed.query;
   if (query.skipToken !== undefined && fault?.kind === 'expire-next-link') {
-    sendJson(res, 400, {
-      'odata.error': { code: '', message: { lang: 'en-US', value: 'The skip token is no longer valid.' } },
-    });
+    const error = { code: '', message: { lang: 'en-US', value: 'The skip token is no longer valid.' } };
+    sendJson(res, 400, dialect === 'verbose' ? { error } : { 'odata.error': error });
     return;
   }
-  const pageSize = Math.min(query.top ?? ctx.options.reportingPageSize, ctx.options.reportingPageSize);
+  const pageSize = ctx.options.reportingPageSize;
   const want = fault?.kind === 'short-page' ? Math.max(1, Math.floor(pageSize / 3)) : pageSize;
+  // OData's $top caps the whole result (WCF Data Services pages it server-side), not each page:
+  // rows from Index $top on are never served, and the last page within it has no next link.
+  const limit = query.top ?? Number.POSITIVE_INFINITY;
   const skip = query.skipToken === undefined ? 0 : query.skipToken + 1;
   const entityUrl = `${req.url.origin}${ENTITY_BASE}/${report}`;
   const window = { from: query.from, to: query.to };
@@ -132,14 +137,18 @@ async function serveReport(
   let more = false;
   const eq = query.eq;
   const matches = (row: TraceRow): boolean =>
-    (eq.SenderAddress === undefined || row.sender?.toLowerCase() === eq.SenderAddress.toLowerCase()) &&
-    (eq.RecipientAddress === undefined ||
-      row.recipient.toLowerCase() === eq.RecipientAddress.toLowerCase()) &&
-    (eq.MessageTraceId === undefined || row.traceId === eq.MessageTraceId.toLowerCase()) &&
-    (eq.MessageId === undefined || row.messageId === eq.MessageId) &&
-    (eq.Status === undefined || statusAt(row, now).toLowerCase() === eq.Status.toLowerCase()) &&
-    (eq.FromIP === undefined || row.fromIp === eq.FromIP) &&
-    (eq.ToIP === undefined || row.toIp === eq.ToIP);
+    matchesReportingFilter(
+      {
+        traceId: row.traceId,
+        messageId: row.messageId,
+        sender: row.sender,
+        recipient: row.recipient,
+        status: statusAt(row, now),
+        fromIp: row.fromIp,
+        toIp: row.toIp,
+      },
+      query,
+    );
 
   const rows =
     report === 'MessageTraceDetail' && eq.MessageTraceId !== undefined
@@ -150,6 +159,7 @@ async function serveReport(
     const items = report === 'MessageTrace' ? [undefined] : row.details.filter((step) => step.at <= now);
     for (const step of items) {
       if (index >= skip) {
+        if (index >= limit) break outer;
         if (results.length === want) {
           more = true;
           break outer;
@@ -181,5 +191,10 @@ async function serveReport(
           value: results,
           ...(nextLink === undefined ? {} : { 'odata.nextLink': nextLink }),
         };
-  await sendJsonWith(res, 200, body, {}, sendFaultOf(fault));
+  // On the wire, OData verbose JSON escapes the slashes of its dates: "\/Date(1658751973240)\/".
+  const text =
+    dialect === 'verbose'
+      ? JSON.stringify(body).replace(/"\/Date\((-?\d+)\)\/"/g, '"\\/Date($1)\\/"')
+      : JSON.stringify(body);
+  await sendJsonWith(res, 200, text, {}, sendFaultOf(fault));
 }

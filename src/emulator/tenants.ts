@@ -63,7 +63,8 @@ export function buildTenant(spec: TenantSpec, seed: number, defaultMessagesPerDa
   };
   return {
     name,
-    tenantId: spec.tenantId ?? derivedGuid('tenant', seed, name),
+    // GUIDs compare case-insensitively; keep one spelling.
+    tenantId: (spec.tenantId ?? derivedGuid('tenant', seed, name)).toLowerCase(),
     domain: `${name}.onmicrosoft.com`,
     acceptedDomains: spec.acceptedDomains ?? [`${name}.com`],
     messagesPerDay: spec.messagesPerDay ?? defaultMessagesPerDay,

@@ -1,16 +1,17 @@
 /**
- * A least-recently-used cache of generated buckets, bounded twice: by bucket count (the option
- * callers know) and by total rows, because one hour of a 50,000-messages-a-day tenant outweighs
- * a hundred hours of a small one, and memory must stay flat whatever the mix.
+ * A least-recently-used cache of buckets, bounded twice: by bucket count (the option callers know)
+ * and by total rows, because one hour of a 50,000-messages-a-day tenant outweighs a hundred hours
+ * of a small one, and memory must stay flat whatever the mix. Buckets grow as walks generate their
+ * messages, so the weight is read again at each trim rather than recorded at insertion.
  */
-export class BucketCache<V extends { readonly length: number }> {
+export class LruCache<V> {
   // A Map iterates in insertion order: re-inserting on each hit keeps the oldest use first.
   private readonly entries = new Map<string, V>();
-  private rowCount = 0;
 
   constructor(
-    private readonly maxBuckets: number,
-    private readonly maxRows: number,
+    private readonly maxEntries: number,
+    private readonly maxWeight: number,
+    private readonly weigh: (value: V) => number,
   ) {}
 
   get(key: string): V | undefined {
@@ -23,20 +24,24 @@ export class BucketCache<V extends { readonly length: number }> {
   }
 
   set(key: string, value: V): void {
-    if (this.maxBuckets <= 0) return;
-    const old = this.entries.get(key);
-    if (old !== undefined) {
-      this.entries.delete(key);
-      this.rowCount -= old.length;
-    }
+    if (this.maxEntries <= 0) return;
+    this.entries.delete(key);
     this.entries.set(key, value);
-    this.rowCount += value.length;
-    // Evict the least recently used, but never the bucket just added: a caller is about to read it.
-    for (const [oldest, rows] of this.entries) {
-      if (this.entries.size <= this.maxBuckets && this.rowCount <= this.maxRows) break;
-      if (oldest === key) break;
-      this.entries.delete(oldest);
-      this.rowCount -= rows.length;
+    this.trim();
+  }
+
+  /**
+   * Evicts the least recently used until both bounds hold, but never the most recent entry: a
+   * caller is reading it (so one bucket larger than the row bound still stays while in use).
+   */
+  trim(): void {
+    let weight = this.weight;
+    let remaining = this.entries.size;
+    for (const [key, value] of this.entries) {
+      if (remaining <= 1 || (remaining <= this.maxEntries && weight <= this.maxWeight)) break;
+      this.entries.delete(key);
+      weight -= this.weigh(value);
+      remaining--;
     }
   }
 
@@ -44,12 +49,9 @@ export class BucketCache<V extends { readonly length: number }> {
     return this.entries.size;
   }
 
-  get rows(): number {
-    return this.rowCount;
-  }
-
-  clear(): void {
-    this.entries.clear();
-    this.rowCount = 0;
+  get weight(): number {
+    let total = 0;
+    for (const value of this.entries.values()) total += this.weigh(value);
+    return total;
   }
 }

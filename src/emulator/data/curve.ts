@@ -31,7 +31,9 @@ export function hourWeight(hour: number, utcOffsetHours: number): number {
 
 /** The mean number of messages in that hour. */
 export function expectedMessages(messagesPerDay: number, hour: number, utcOffsetHours: number): number {
-  return (Math.max(0, messagesPerDay) * 7 * hourWeight(hour, utcOffsetHours)) / WEEK_WEIGHT;
+  // A misconfigured volume (negative, NaN) means no mail rather than an exception mid-walk.
+  const perDay = Number.isFinite(messagesPerDay) ? Math.max(0, messagesPerDay) : 0;
+  return (perDay * 7 * hourWeight(hour, utcOffsetHours)) / WEEK_WEIGHT;
 }
 
 /**

@@ -34,8 +34,6 @@ export interface ExternalDomain {
 }
 
 export interface Directory {
-  /** Lowercase; mail between two of these is internal. The first is the primary domain. */
-  readonly internalDomains: readonly string[];
   /** Ordered by activity: pickSkewed makes the first users the busiest senders. */
   readonly users: readonly string[];
   readonly lists: readonly DistributionList[];
@@ -63,12 +61,12 @@ export function buildDirectory(tenant: EmulatorTenant): Directory {
   const rng = new Rng(DIRECTORY_STREAM, ...seedWords(tenant.seed));
   const accepted = tenant.acceptedDomains.map((d) => d.toLowerCase());
   const initial = tenant.domain.toLowerCase();
-  const internalDomains = [...new Set(accepted.length > 0 ? [...accepted, initial] : [initial])];
   const mailDomains = accepted.length > 0 ? [...new Set(accepted)] : [initial];
   const primary = mailDomains[0] ?? initial;
 
   // About one mailbox per 25 messages a day: a busy tenant has more people, not busier people.
-  const userCount = Math.min(20_000, Math.max(20, Math.round(tenant.messagesPerDay / 25)));
+  const perDay = Number.isFinite(tenant.messagesPerDay) ? tenant.messagesPerDay : 0;
+  const userCount = Math.min(20_000, Math.max(20, Math.round(perDay / 25)));
   const users = makeUsers(rng, userCount, primary, mailDomains);
   const lists = makeLists(rng, users, primary);
   const taken = new Set(users);
@@ -79,7 +77,8 @@ export function buildDirectory(tenant: EmulatorTenant): Directory {
     taken.add(candidate);
   }
 
-  const internal = new Set(internalDomains);
+  // Mail between accepted domains is internal: none of them may pose as an outside partner.
+  const internal = new Set([...accepted, initial]);
   const partners = shuffle(rng, [...EXTERNAL_DOMAINS])
     .filter((d) => !internal.has(d))
     .map((name) => makeExternal(rng, name, 0.25));
@@ -94,7 +93,6 @@ export function buildDirectory(tenant: EmulatorTenant): Directory {
   const internalIps = Array.from({ length: 24 }, () => privateIp(rng, 0.2));
 
   return {
-    internalDomains,
     users,
     lists,
     ghosts,

@@ -1,7 +1,8 @@
 /**
- * The data source behind every API handler: a tenant's mail flow cut into one-hour buckets, each
- * generated on demand from (tenant seed, hour) alone, cached in a small LRU, and walked newest
- * first. Nothing but the buckets a caller is reading (and the cache) is ever in memory.
+ * The data source behind every API handler: a tenant's mail flow cut into one-hour buckets (see
+ * bucket.ts), cached in a small LRU, and walked newest first. A walk fetches a bucket only when it
+ * reaches it and generates a message only when it reads it, so memory holds the cache and nothing
+ * else, and a caller that stops early pays only for what it read.
  */
 import {
   compareNewestFirst,
@@ -10,19 +11,19 @@ import {
   type TraceData,
   type TraceRow,
 } from '../model.js';
-import { BucketCache } from './cache.js';
-import { HOUR_MS, messageCount } from './curve.js';
-import { buildDirectory, tenantKey, type Directory } from './directory.js';
-import { decodeTraceHour, encodeTraceId } from './ids.js';
-import { generateMessage } from './message.js';
-import { Rng, seedWords } from './prng.js';
+import { Bucket, MAX_HOUR, tenantState, type TenantState } from './bucket.js';
+import { LruCache } from './cache.js';
+import { HOUR_MS } from './curve.js';
+import { tenantKey } from './directory.js';
+import { decodeTraceId } from './ids.js';
 
 export interface TraceDataOptions {
-  /** Buckets (tenant-hours) kept after generation; 0 disables the cache. Default 256. */
+  /** Buckets (tenant-hours) kept after use; 0 disables the cache. Default 256. */
   readonly cacheBuckets?: number;
   /**
-   * Rows kept across all cached buckets, whatever their count (default 200,000, roughly 150 MB):
-   * a busy tenant's hour holds thousands of rows, so the bucket bound alone would not bound memory.
+   * Rows kept across all cached buckets (default 50,000, about 25 MB of heap): a busy tenant's
+   * hour holds thousands of rows, so the bucket bound alone would not bound memory. The bucket a
+   * walk is reading is kept whatever its size.
    */
   readonly cacheRows?: number;
 }
@@ -30,86 +31,28 @@ export interface TraceDataOptions {
 export interface TraceDataStats {
   readonly cachedBuckets: number;
   readonly cachedRows: number;
-  /** Buckets generated since creation, cache misses included: lets tests prove laziness. */
+  /** Buckets (their arrival schedules) built since creation, cache misses included. */
   readonly generatedBuckets: number;
+  /** Rows generated since creation: lets tests prove that walks stop when their callers do. */
+  readonly generatedRows: number;
 }
 
 export interface GeneratedTraceData extends TraceData {
   stats(): TraceDataStats;
 }
 
-// Salt of the bucket PRNG stream, distinct from the directory's.
-const BUCKET_STREAM = 0xb0c4e7;
-// The last hour a Date can represent (8.64e15 ms); trace ids carry the hour in 32 bits.
-const MAX_HOUR = Math.floor(8.64e15 / HOUR_MS);
-const TICKS = 10_000;
+// Directories are small (users, lists, domains) but not free to build: keep the latest tenants'.
 const MAX_TENANTS = 64;
 
-interface TenantState {
-  readonly key: string;
-  readonly directory: Directory;
-  readonly seedLo: number;
-  readonly seedHi: number;
-}
-
-/** What a bucket's generation needs; kept separate from the cache so it can be called alone. */
-function tenantState(tenant: EmulatorTenant): TenantState {
-  const [seedLo, seedHi] = seedWords(tenant.seed);
-  return { key: tenantKey(tenant), directory: buildDirectory(tenant), seedLo, seedHi };
-}
-
-/**
- * Every row received in UTC hour `hour` (hours since the epoch), newest first. Pure: the same
- * tenant and hour give the same rows whichever buckets were generated before.
- */
-export function generateBucket(tenant: EmulatorTenant, hour: number): TraceRow[] {
-  return generateFor(tenant, tenantState(tenant), hour);
-}
-
-function generateFor(tenant: EmulatorTenant, state: TenantState, hour: number): TraceRow[] {
-  const rows: TraceRow[] = [];
-  if (!Number.isInteger(hour) || hour < 0 || hour > MAX_HOUR) return rows;
-  const { directory, seedLo, seedHi } = state;
-  const rng = new Rng(BUCKET_STREAM, seedLo, seedHi, hour);
-  const count = messageCount(rng, tenant.messagesPerDay, hour, directory.utcOffsetHours);
-  // Arrival instants first, as one sortable number (ms in the hour × 10⁴ + ticks), so messages
-  // come out newest first without sorting row objects.
-  const keys = new Float64Array(count);
-  for (let i = 0; i < count; i++) keys[i] = rng.int(HOUR_MS) * TICKS + rng.int(TICKS);
-  keys.sort();
-  const start = hour * HOUR_MS;
-  let previous = Infinity;
-  for (let i = count - 1; i >= 0; i--) {
-    // Two messages in the same tick would make the order depend on trace ids; nudge them apart.
-    const key = Math.min(keys[i] ?? 0, previous - 1);
-    if (key < 0) break;
-    previous = key;
-    const traceId = encodeTraceId(rng, hour, seedLo, seedHi);
-    generateMessage(rng, directory, traceId, start + Math.floor(key / TICKS), key % TICKS, rows);
-  }
-  return rows;
-}
-
-/** The first index whose row satisfies `ok`, for `ok` false then true along the array. */
-function firstWhere(rows: readonly TraceRow[], ok: (row: TraceRow) => boolean): number {
-  let lo = 0;
-  let hi = rows.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ok(rows[mid] as TraceRow)) hi = mid;
-    else lo = mid + 1;
-  }
-  return lo;
-}
-
 export function createTraceData(options: TraceDataOptions = {}): GeneratedTraceData {
-  const cache = new BucketCache<readonly TraceRow[]>(
+  const cache = new LruCache<Bucket>(
     options.cacheBuckets ?? 256,
-    options.cacheRows ?? 200_000,
+    options.cacheRows ?? 50_000,
+    (bucket) => bucket.rowCount,
   );
-  // Directories are small (users, lists, domains) but not free to build: keep the latest tenants'.
   const tenants = new Map<string, TenantState>();
   let generatedBuckets = 0;
+  let generatedRows = 0;
 
   const stateOf = (tenant: EmulatorTenant): TenantState => {
     const key = tenantKey(tenant);
@@ -124,13 +67,21 @@ export function createTraceData(options: TraceDataOptions = {}): GeneratedTraceD
     return state;
   };
 
-  const bucket = (tenant: EmulatorTenant, state: TenantState, hour: number): readonly TraceRow[] => {
+  const bucketOf = (state: TenantState, hour: number): Bucket => {
     const key = `${state.key}#${hour}`;
     const cached = cache.get(key);
     if (cached !== undefined) return cached;
-    const rows = generateFor(tenant, state, hour);
+    const bucket = new Bucket(state, hour);
     generatedBuckets++;
-    cache.set(key, rows);
+    cache.set(key, bucket);
+    return bucket;
+  };
+
+  /** A message's rows, counting the ones this call generates. */
+  const rowsOf = (bucket: Bucket, index: number): readonly TraceRow[] => {
+    const before = bucket.rowCount;
+    const rows = bucket.rows(index);
+    generatedRows += bucket.rowCount - before;
     return rows;
   };
 
@@ -148,28 +99,30 @@ export function createTraceData(options: TraceDataOptions = {}): GeneratedTraceD
     if (!(fromMs <= upper)) return;
     const state = stateOf(tenant);
     const lowest = Math.max(0, Math.floor(fromMs / HOUR_MS));
-    let hour = Math.min(MAX_HOUR, Math.floor(upper / HOUR_MS));
-    let first = true;
-    // Each bucket is fetched only when the walk reaches it: a caller that stops early never pays
-    // for older hours.
-    for (; hour >= lowest; hour--) {
-      const rows = bucket(tenant, state, hour);
-      let i = 0;
-      if (first) {
-        first = false;
-        i = firstWhere(rows, (row) => row.received <= upper);
-        if (after !== undefined)
-          i = Math.max(
-            i,
-            firstWhere(rows, (row) => compareNewestFirst(row, after) > 0),
-          );
+    // Until the first row past `after` (and at or before `toMs`), rows are checked; after it,
+    // newest-first order guarantees every later row passes both.
+    let skipping = true;
+    try {
+      for (let hour = Math.min(MAX_HOUR, Math.floor(upper / HOUR_MS)); hour >= lowest; hour--) {
+        const bucket = bucketOf(state, hour);
+        const count = bucket.messageCount;
+        for (let i = skipping ? bucket.firstAtOrBefore(upper) : 0; i < count; i++) {
+          for (const row of rowsOf(bucket, i)) {
+            if (row.received < fromMs) return;
+            if (skipping) {
+              if (row.received > toMs || (after !== undefined && compareNewestFirst(row, after) <= 0))
+                continue;
+              skipping = false;
+            }
+            if (asOf !== undefined && row.visibleAt > asOf) continue;
+            yield row;
+          }
+        }
+        // The bucket grew while read: bring the cache back within its row bound.
+        cache.trim();
       }
-      for (; i < rows.length; i++) {
-        const row = rows[i] as TraceRow;
-        if (row.received < fromMs) return;
-        if (asOf !== undefined && row.visibleAt > asOf) continue;
-        yield row;
-      }
+    } finally {
+      cache.trim();
     }
   }
 
@@ -178,11 +131,16 @@ export function createTraceData(options: TraceDataOptions = {}): GeneratedTraceD
     everyRow: (tenant, fromMs, toMs) => walk(tenant, fromMs, toMs, undefined, undefined),
     message(tenant, traceId) {
       const state = stateOf(tenant);
-      const hour = decodeTraceHour(traceId, state.seedLo, state.seedHi);
-      if (hour === undefined || hour > MAX_HOUR) return [];
+      const origin = decodeTraceId(traceId, state.seedLo, state.seedHi);
+      if (origin === undefined || origin.hour > MAX_HOUR) return [];
+      const bucket = bucketOf(state, origin.hour);
+      if (origin.index >= bucket.messageCount) return [];
+      const rows = rowsOf(bucket, origin.index);
+      cache.trim();
+      // Any GUID decodes to some (hour, index): only the message's own id is a match.
       const id = traceId.toLowerCase();
-      return bucket(tenant, state, hour).filter((row) => row.traceId === id);
+      return rows[0]?.traceId === id ? [...rows] : [];
     },
-    stats: () => ({ cachedBuckets: cache.size, cachedRows: cache.rows, generatedBuckets }),
+    stats: () => ({ cachedBuckets: cache.size, cachedRows: cache.weight, generatedBuckets, generatedRows }),
   };
 }

@@ -1,12 +1,13 @@
 /**
  * The emulator's mail flow: `createTraceData()` gives the `TraceData` every API handler reads.
- * See generator.ts for the bucket scheme and the modules it imports for what a message is made of.
+ * generator.ts walks and caches buckets; bucket.ts generates them; the modules it imports say
+ * what a message is made of.
  */
 export {
   createTraceData,
-  generateBucket,
   type GeneratedTraceData,
   type TraceDataOptions,
   type TraceDataStats,
 } from './generator.js';
+export { generateBucket } from './bucket.js';
 export { HOUR_MS } from './curve.js';

@@ -4,7 +4,7 @@
  * explain it, and when the row becomes visible to the APIs. Details are derived from the row's
  * own timeline, so the two can never disagree.
  */
-import type { DetailStep, StatusStep, TraceRow, TraceStatus } from '../model.js';
+import type { DetailStep, StatusStep, TraceRow } from '../model.js';
 import type { ExternalDomain } from './directory.js';
 import type { Rng } from './prng.js';
 import { DEFERRALS } from './vocabulary.js';
@@ -59,7 +59,7 @@ export interface Expansion {
 }
 
 /** The instant after which the outcome can happen: the last of Receive, Submit and Expand. */
-export function lastPreparation(received: number, message: MessageContext, expansion?: Expansion): number {
+function lastPreparation(received: number, message: MessageContext, expansion?: Expansion): number {
   return expansion?.at ?? message.submittedAt ?? received;
 }
 
@@ -203,13 +203,8 @@ function finalStep(
 }
 
 /** Escapes text for an XML attribute value. */
-export function xmlEscape(text: string): string {
+function xmlEscape(text: string): string {
   return text.replace(/[<>&"]/g, (c) =>
     c === '<' ? '&lt;' : c === '>' ? '&gt;' : c === '&' ? '&amp;' : '&quot;',
   );
-}
-
-/** The final status a timeline reaches (its last step). */
-export function finalStatus(timeline: readonly StatusStep[]): TraceStatus {
-  return timeline[timeline.length - 1]?.status ?? 'GettingStatus';
 }

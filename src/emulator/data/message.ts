@@ -48,15 +48,14 @@ interface Message {
   readonly context: MessageContext;
 }
 
-/** Appends the rows of one message to `out`, sorted by recipient as compareNewestFirst needs. */
+/** The rows of one message, sorted by recipient as compareNewestFirst needs. */
 export function generateMessage(
   rng: Rng,
   dir: Directory,
   traceId: string,
   received: number,
   receivedTicks: number,
-  out: TraceRow[],
-): void {
+): TraceRow[] {
   const m = describe(rng, dir, traceId, received, receivedTicks);
   const count = m.kind === 'bounce' ? 1 : recipientCount(rng);
   // Lists are addressed by colleagues more than by outsiders; one per message at most keeps fan-out sane.
@@ -66,8 +65,7 @@ export function generateMessage(
       : undefined;
   if (list === undefined && count === 1) {
     // The common case, without the bookkeeping of fan-out.
-    out.push(recipientRow(rng, dir, m, true));
-    return;
+    return [recipientRow(rng, dir, m, true)];
   }
 
   const rows: GeneratedRow[] = [];
@@ -92,12 +90,11 @@ export function generateMessage(
     seen.add(r.recipient);
     rows.push(r);
   }
-  rows.sort((a, b) => (a.recipient < b.recipient ? -1 : a.recipient > b.recipient ? 1 : 0));
-  for (const r of rows) out.push(r);
+  return rows.sort((a, b) => (a.recipient < b.recipient ? -1 : a.recipient > b.recipient ? 1 : 0));
 }
 
 const LIST_CHANCE = { inbound: 0.008, internal: 0.025, outbound: 0.005 } as const;
-const GHOST_CHANCE = { inbound: 0.02, internal: 0.008, outbound: 0.002, bounce: 0 } as const;
+const GHOST_CHANCE = { inbound: 0.025, internal: 0.01, outbound: 0.002, bounce: 0 } as const;
 
 /** Who sent the message, how, and what it looks like. */
 function describe(
@@ -117,7 +114,7 @@ function describe(
   switch (kind) {
     case 'inbound': {
       const v = rng.float();
-      verdict = v < 0.085 ? 'spam' : v < 0.12 ? 'quarantine' : 'clean';
+      verdict = v < 0.095 ? 'spam' : v < 0.135 ? 'quarantine' : 'clean';
       // Most junk comes from junk domains; the rest from compromised partner mailboxes.
       const fromSpammer = verdict !== 'clean' && rng.chance(0.7);
       const domain = fromSpammer ? rng.pick(dir.spammers) : rng.pickSkewed(dir.partners);
@@ -219,24 +216,24 @@ function row(
 /** Mostly one recipient, some a handful, a few dozens, and rarely more than 100. */
 function recipientCount(rng: Rng): number {
   const u = rng.float();
-  if (u < 0.85) return 1;
-  if (u < 0.96) return rng.between(2, 4);
-  if (u < 0.99) return rng.between(5, 15);
-  if (u < 0.9985) return rng.between(16, 60);
+  if (u < 0.86) return 1;
+  if (u < 0.97) return rng.between(2, 4);
+  if (u < 0.993) return rng.between(5, 15);
+  if (u < 0.999) return rng.between(16, 60);
   return rng.between(101, 220);
 }
 
-/** A recipient's outcome, including whether it waits in Pending first. */
+/** A recipient's outcome, including whether it waits in Pending first (deferred). */
 function fate(rng: Rng, verdict: Verdict, type: 'user' | 'ghost' | 'external', address: string): Outcome {
   // Filtering applies to the whole message, so every recipient shares the verdict.
-  if (verdict === 'spam') return SPAM[rng.int(SPAM.length)] ?? EXPANDED;
-  if (verdict === 'quarantine') return QUARANTINE[rng.int(QUARANTINE.length)] ?? EXPANDED;
-  if (type === 'ghost') return NOT_FOUND[rng.int(NOT_FOUND.length)] ?? EXPANDED;
+  if (verdict === 'spam') return rng.pick(SPAM);
+  if (verdict === 'quarantine') return rng.pick(QUARANTINE);
+  if (type === 'ghost') return rng.pick(NOT_FOUND);
   const external = type === 'external';
   // Remote servers are slower and less reliable than Exchange Online's own mailboxes.
   if (rng.chance(external ? 0.025 : 0.004)) return rng.chance(0.75) ? DELIVERED_LATE : EXPIRED;
-  if (rng.chance(external ? 0.05 : 0.012)) {
-    if (!external) return MAILBOX_FAILURES[rng.int(MAILBOX_FAILURES.length)] ?? EXPANDED;
+  if (rng.chance(external ? 0.06 : 0.015)) {
+    if (!external) return rng.pick(MAILBOX_FAILURES);
     return { status: 'Failed', reason: rng.pick(REMOTE_FAILURES).replace('{to}', address) };
   }
   return DELIVERED;

@@ -14,13 +14,6 @@ export function fmix32(h: number): number {
   return h >>> 0;
 }
 
-/** Folds any number of 32-bit words into one hash; order matters. */
-export function hash32(...words: readonly number[]): number {
-  let h = 0x9e3779b9;
-  for (const word of words) h = fmix32((h ^ fmix32(word >>> 0)) + 0x6d2b79f5);
-  return h;
-}
-
 /**
  * The two 32-bit halves of a tenant seed. Seeds are plain numbers in the model, so a seed above
  * 2^32 or a negative one must still map to distinct words rather than wrap onto another tenant.
@@ -37,10 +30,19 @@ export class Rng {
   private c: number;
   private d: number;
 
-  constructor(...seed: readonly number[]) {
-    this.a = hash32(1, ...seed);
-    this.b = hash32(2, ...seed);
-    this.c = hash32(3, ...seed);
+  /**
+   * Seeded by up to five 32-bit words (stream salt, tenant seed halves, hour, message index).
+   * Fixed arity rather than rest parameters: one generator is built per message.
+   */
+  constructor(s0: number, s1 = 0, s2 = 0, s3 = 0, s4 = 0) {
+    let h = fmix32(s0 ^ 0x9e3779b9);
+    h = fmix32(h ^ (s1 >>> 0));
+    h = fmix32(h ^ (s2 >>> 0));
+    h = fmix32(h ^ (s3 >>> 0));
+    h = fmix32(h ^ (s4 >>> 0));
+    this.a = h;
+    this.b = fmix32(h ^ 0x6d2b79f5);
+    this.c = fmix32(h ^ 0x1b873593);
     this.d = 1;
     // The first outputs of sfc32 still echo the seed; discard them as its author recommends.
     for (let i = 0; i < 12; i++) this.next();
