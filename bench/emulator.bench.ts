@@ -18,6 +18,7 @@ import { cpus } from 'node:os';
 import { Bench } from 'tinybench';
 import { createTraceData } from '../src/emulator/data/index.js';
 import { statusAt, type EmulatorTenant, type TraceData, type TraceRow } from '../src/emulator/model.js';
+import { printTable } from './table.js';
 
 const TENANT: EmulatorTenant = {
   name: 'bench',
@@ -164,20 +165,6 @@ async function measurePages(): Promise<PageResult[]> {
   });
   if (sink === 0) throw new Error('the page tasks produced nothing');
   return [cold, warmed, baseline];
-}
-
-function printTable(cells: readonly (readonly string[])[]): void {
-  const widths = (cells[0] ?? []).map((_, c) => Math.max(...cells.map((row) => (row[c] ?? '').length)));
-  const render = (row: readonly string[]): string =>
-    row
-      .map((cell, c) => (c === 0 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  const [header, ...body] = cells;
-  if (header === undefined) return;
-  console.log(render(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const row of body) console.log(render(row));
 }
 
 const only = process.env.BENCH_TASK;

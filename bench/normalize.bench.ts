@@ -21,6 +21,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Bench } from 'tinybench';
 import { createNormalizer } from '../src/normalize/index.js';
+import { printTable } from './table.js';
 
 const N = 20_000;
 const SEED = 0x5eed_2026;
@@ -569,23 +570,6 @@ async function measureProcess(code: string, nodeFlags: readonly string[] = []): 
     throw new Error(`child failed (exit ${exitCode ?? signal ?? '?'}): ${stderr.slice(0, 4096)}`);
   }
   return { seconds, maxRssKiB };
-}
-
-function printTable(cells: readonly (readonly string[])[], alignRight: readonly boolean[]): void {
-  const widths = (cells[0] ?? []).map((_, c) => Math.max(...cells.map((row) => (row[c] ?? '').length)));
-  const render = (row: readonly string[]): string =>
-    row
-      .map((cell, c) => {
-        const width = widths[c] ?? 0;
-        return alignRight[c] === true ? cell.padStart(width) : cell.padEnd(width);
-      })
-      .join('  ')
-      .trimEnd();
-  const [header, ...body] = cells;
-  if (header === undefined) return;
-  console.log(render(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const row of body) console.log(render(row));
 }
 
 function newestMtime(dir: string): number {

@@ -7,27 +7,13 @@ import type { ServerResponse } from 'node:http';
 import type { EmulatorClock } from './clock.js';
 import type { Fault, FaultTarget, Faults } from './faults.js';
 import type { EmulatorRequest } from './http.js';
-import type { EmulatorApp, EmulatorTenant, TraceData } from './model.js';
+import type { Identity, TokenCheck } from './identity.js';
+import type { EmulatorTenant, TraceData } from './model.js';
 import type { Stats } from './stats.js';
 import type { Throttle } from './throttle.js';
 
-export type TokenCheck =
-  | {
-      readonly ok: true;
-      readonly tenant: EmulatorTenant;
-      readonly app: EmulatorApp;
-      readonly roles: readonly string[];
-    }
-  | {
-      readonly ok: false;
-      readonly reason: 'missing' | 'malformed' | 'invalid' | 'expired' | 'revoked' | 'audience';
-      readonly message: string;
-    };
-
-export interface TokenVerifier {
-  verifyAccessToken(authorization: string | undefined, resource: 'graph' | 'reporting'): TokenCheck;
-  revokeTokens(tenantId: string): void;
-}
+/** What the data APIs need of the identity platform. */
+export type TokenVerifier = Pick<Identity, 'verifyAccessToken' | 'revokeTokens'>;
 
 export interface ApiOptions {
   /** Graph `$filter` handling: Microsoft's observed leniency, or strict 400s. */

@@ -75,17 +75,36 @@ export function reportingTime(
   return isoTicks(ms, ticks) + (withZone ? 'Z' : '');
 }
 
+/** What every row of one Reporting Web Service page shares. */
+export interface ReportingPage {
+  readonly tenant: EmulatorTenant;
+  readonly window: ReportingWindow;
+  readonly dialect: ReportingDialect;
+  /** `https://…/ecp/ReportingWebService/Reporting.svc/MessageTrace`, for `__metadata`. */
+  readonly entityUrl: string;
+}
+
+/** Verbose OData puts each entity's address and type first; JSON light has neither. */
+function entity(
+  body: Record<string, unknown>,
+  page: ReportingPage,
+  index: number,
+  type: string,
+): Record<string, unknown> {
+  if (page.dialect === 'light') return body;
+  const id = `${page.entityUrl}(${index})`;
+  return { __metadata: { id, uri: id, type }, ...body };
+}
+
 export function renderReportingRow(
   row: TraceRow,
   asOf: number,
-  tenant: EmulatorTenant,
-  window: ReportingWindow,
   index: number,
-  dialect: ReportingDialect,
-  entityUrl: string,
+  page: ReportingPage,
 ): Record<string, unknown> {
+  const { dialect, window } = page;
   const body = {
-    Organization: tenant.domain,
+    Organization: page.tenant.domain,
     MessageId: row.messageId,
     // JSON light prints Received without a zone although it is UTC (as the real service does).
     Received: reportingTime(row.received, row.receivedTicks, dialect, false),
@@ -101,22 +120,18 @@ export function renderReportingRow(
     EndDate: reportingTime(window.to, 0, dialect, true),
     Index: index,
   };
-  if (dialect === 'light') return body;
-  const id = `${entityUrl}(${index})`;
-  return { __metadata: { id, uri: id, type: 'TenantReporting.MessageTrace' }, ...body };
+  return entity(body, page, index, 'TenantReporting.MessageTrace');
 }
 
 export function renderReportingDetail(
   row: TraceRow,
   step: DetailStep,
-  tenant: EmulatorTenant,
-  window: ReportingWindow,
   index: number,
-  dialect: ReportingDialect,
-  entityUrl: string,
+  page: ReportingPage,
 ): Record<string, unknown> {
+  const { dialect, window } = page;
   const body = {
-    Organization: tenant.domain,
+    Organization: page.tenant.domain,
     MessageId: row.messageId,
     Date: reportingTime(step.at, 0, dialect, false),
     Event: step.event,
@@ -130,7 +145,5 @@ export function renderReportingDetail(
     EndDate: reportingTime(window.to, 0, dialect, true),
     Index: index,
   };
-  if (dialect === 'light') return body;
-  const id = `${entityUrl}(${index})`;
-  return { __metadata: { id, uri: id, type: 'TenantReporting.MessageTraceDetail' }, ...body };
+  return entity(body, page, index, 'TenantReporting.MessageTraceDetail');
 }

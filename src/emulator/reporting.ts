@@ -11,7 +11,12 @@ import { admit, sendFaultOf, type ApiContext, type Refusals } from './api.js';
 import { matchesReportingFilter, parseReportingQuery } from './filters.js';
 import { sendJson, sendJsonWith, sendText, type EmulatorRequest, type Handler } from './http.js';
 import { statusAt, type TraceRow } from './model.js';
-import { renderReportingDetail, renderReportingRow, type ReportingDialect } from './render.js';
+import {
+  renderReportingDetail,
+  renderReportingRow,
+  type ReportingDialect,
+  type ReportingPage,
+} from './render.js';
 
 export const REPORTING_ROLE = 'ReportingWebService.Read.All';
 const SERVICE_PATH = '/ecp/reportingwebservice/reporting.svc';
@@ -129,8 +134,12 @@ async function serveReport(
   // rows from Index $top on are never served, and the last page within it has no next link.
   const limit = query.top ?? Number.POSITIVE_INFINITY;
   const skip = query.skipToken === undefined ? 0 : query.skipToken + 1;
-  const entityUrl = `${req.url.origin}${ENTITY_BASE}/${report}`;
-  const window = { from: query.from, to: query.to };
+  const page: ReportingPage = {
+    tenant,
+    window: { from: query.from, to: query.to },
+    dialect,
+    entityUrl: `${req.url.origin}${ENTITY_BASE}/${report}`,
+  };
 
   const results: Record<string, unknown>[] = [];
   let index = 0;
@@ -166,8 +175,8 @@ async function serveReport(
         }
         results.push(
           step === undefined
-            ? renderReportingRow(row, now, tenant, window, index, dialect, entityUrl)
-            : renderReportingDetail(row, step, tenant, window, index, dialect, entityUrl),
+            ? renderReportingRow(row, now, index, page)
+            : renderReportingDetail(row, step, index, page),
         );
       }
       index++;
