@@ -1,0 +1,547 @@
+/**
+ * The collector's YAML configuration, as `../shared/spec/interface.md` fixes its keys. This file
+ * validates the shape and fills defaults; `load.ts` does what needs the file system or the
+ * environment (interpolation, relative paths, reading certificates).
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import { z } from 'zod';
+import { parseDuration } from '../util/duration.js';
+
+export const DEFAULT_LOGIN_URL = 'https://login.microsoftonline.com';
+export const DEFAULT_GRAPH_URL = 'https://graph.microsoft.com';
+export const DEFAULT_REPORTING_URL = 'https://reports.office365.com';
+export const DEFAULT_SEKOIA_URL = 'https://intake.sekoia.io';
+export const DEFAULT_ELASTICSEARCH_INDEX = 'logs-office365.message_trace-default';
+export const DEFAULT_STATE_DIR = './exotrace-state';
+export const DEFAULT_HEALTH_LISTEN = '127.0.0.1:9464';
+/** Graph's limit per tenant, shared by every app of the tenant: a budget above it only earns 429s. */
+export const MAX_REQUESTS_PER_5_MIN = 100;
+
+export const DEFAULTS = {
+  api: 'graph',
+  startFromMs: 24 * 3_600_000,
+  minAgeMs: 5 * 60_000,
+  reconcileLookbackMs: 24 * 3_600_000,
+  reconcileEveryMs: 3_600_000,
+  requestsPer5Min: 90,
+  httpTimeoutMs: 60_000,
+} as const;
+
+export type Api = 'graph' | 'graph-beta' | 'reporting';
+
+// ---------------------------------------------------------------------------------------------
+// Scalars
+
+/**
+ * A type error message for present-but-wrong values only: a missing key falls through to the
+ * loader's "required" message, which says what is actually wrong.
+ */
+function whenPresent(message: string) {
+  return (issue: { input?: unknown }) => (issue.input === undefined ? undefined : message);
+}
+
+const nonEmpty = z.string().min(1, 'must not be empty');
+
+// Values that came from `${VAR}` are always text, so numbers and booleans also accept their
+// spelling as text: `port: ${SYSLOG_PORT}` must work.
+function integer(min: number, max: number, hint = ''): z.ZodType<number> {
+  return z.preprocess(
+    (value) => (typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value),
+    z
+      .number({ error: whenPresent('expected a whole number') })
+      .int('expected a whole number')
+      .min(min, `must be at least ${min}`)
+      .max(max, `must be at most ${max}${hint}`),
+  );
+}
+
+const boolean = z.preprocess(
+  (value) => (value === 'true' ? true : value === 'false' ? false : value),
+  z.boolean({ error: whenPresent('expected true or false') }),
+);
+
+// A unit is required: a bare `300` could mean seconds or milliseconds, and guessing wrong by a
+// factor of 1000 is worse than asking.
+const DURATION_TEXT = /^\s*\d+(?:\.\d+)?\s*(?:ms|s|m|h|d)\s*$/i;
+const DURATION_HINT = 'use a number and a unit: 30s, 5m, 24h, 90d';
+
+function duration(options: { positive: boolean }): z.ZodType<number> {
+  return z.unknown().transform((value, ctx) => {
+    const ms = durationMs(value);
+    if (typeof ms === 'string') {
+      ctx.addIssue({ code: 'custom', message: ms });
+      return z.NEVER;
+    }
+    if (options.positive && ms <= 0) {
+      ctx.addIssue({ code: 'custom', message: 'must be longer than 0' });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+/** Milliseconds, or the message saying what is wrong. */
+function durationMs(value: unknown): number | string {
+  if (typeof value === 'number') return `${value} has no unit: ${DURATION_HINT}`;
+  if (typeof value !== 'string') return `expected a duration: ${DURATION_HINT}`;
+  if (/^\s*-/.test(value)) return `must not be negative: ${DURATION_HINT}`;
+  const ms = DURATION_TEXT.test(value) ? parseDuration(value) : undefined;
+  return ms ?? `not a duration: "${value}" (${DURATION_HINT})`;
+}
+
+/** Where the first run starts: a duration back from now, or a fixed instant. */
+export type StartFrom =
+  { readonly kind: 'ago'; readonly ms: number } | { readonly kind: 'at'; readonly at: Date };
+
+// Date-times need an offset: without one, JavaScript reads them in local time, which differs
+// between the laptop that wrote the config and the server that runs it.
+const ISO_INSTANT =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2}))?$/i;
+
+const startFrom: z.ZodType<StartFrom> = z.unknown().transform((value, ctx): StartFrom => {
+  if (typeof value === 'string') {
+    const text = value.trim();
+    const instant = ISO_INSTANT.exec(text);
+    if (instant) {
+      const at = parseInstant(text, instant);
+      if (at === undefined) {
+        ctx.addIssue({ code: 'custom', message: `not a valid date: "${text}"` });
+        return z.NEVER;
+      }
+      if (at.getTime() > Date.now()) {
+        ctx.addIssue({ code: 'custom', message: `"${text}" is in the future` });
+        return z.NEVER;
+      }
+      return { kind: 'at', at };
+    }
+    if (/^\d{4}-\d{2}-\d{2}T/i.test(text)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${text}" has no time zone: add Z for UTC (2026-01-31T00:00:00Z) or an offset (+01:00)`,
+      });
+      return z.NEVER;
+    }
+  }
+  const ms = durationMs(value);
+  if (typeof ms === 'string') {
+    ctx.addIssue({
+      code: 'custom',
+      message: `${ms}, or an ISO 8601 instant such as 2026-01-31T00:00:00Z`,
+    });
+    return z.NEVER;
+  }
+  return { kind: 'ago', ms };
+});
+
+function parseInstant(text: string, parts: RegExpExecArray): Date | undefined {
+  const [, year, month, day, hour = '0', minute = '0', second = '0'] = parts;
+  const y = Number(year);
+  const m = Number(month);
+  const d = Number(day);
+  // Date.parse rolls 2026-02-30 over to March: check the calendar fields ourselves.
+  const probe = new Date(Date.UTC(y, m - 1, d));
+  if (probe.getUTCMonth() !== m - 1 || probe.getUTCDate() !== d) return undefined;
+  if (Number(hour) > 23 || Number(minute) > 59 || Number(second) > 59) return undefined;
+  const ms = Date.parse(parts[4] === undefined ? `${text}T00:00:00Z` : text.replace(' ', 'T'));
+  return Number.isNaN(ms) ? undefined : new Date(ms);
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9]$/i;
+
+// z.uuid() checks RFC 9562 version and variant bits, which Entra app ids need not have (the
+// interface.md example itself would fail): any 8-4-4-4-12 hex string is accepted.
+const guid = z
+  .string({ error: whenPresent('expected a GUID such as 11111111-2222-3333-4444-555555555555') })
+  .trim()
+  .regex(GUID, 'not a GUID: expected 8-4-4-4-12 hex digits, as the app registration shows it');
+
+const domain = z
+  .string({ error: whenPresent('expected a domain name such as contoso.com') })
+  .trim()
+  .regex(DOMAIN, 'not a domain name (expected something like contoso.com)');
+
+const tenantId = z
+  .string({ error: whenPresent('expected the tenant GUID or a domain such as contoso.onmicrosoft.com') })
+  .trim()
+  .refine(
+    (value) => GUID.test(value) || DOMAIN.test(value),
+    'not a tenant id: use the directory (tenant) GUID or a domain such as contoso.onmicrosoft.com',
+  );
+
+/** True for hosts that cannot leave the machine, the only ones plain http:// is allowed to. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (host === 'localhost') return true;
+  if (isIPv4(host)) return host.startsWith('127.');
+  if (isIPv6(host)) return host === '::1' || /^::ffff:127\./.test(host) || host === '::ffff:7f00:1';
+  return false;
+}
+
+/**
+ * An http(s) URL. Plain http:// only to loopback, because tokens, secrets and mail metadata
+ * travel on it. `base` URLs lose their trailing slashes: paths get appended to them, and a
+ * doubled slash broke another collector's authentication.
+ */
+function url(options: { base: boolean; allowCredentials?: boolean; anyHttp?: boolean }) {
+  return z
+    .string({ error: whenPresent('expected a URL such as https://example.com') })
+    .transform((value, ctx) => {
+      let parsed: URL;
+      try {
+        parsed = new URL(value.trim());
+      } catch {
+        // Not echoed: a query string can carry a token.
+        ctx.addIssue({ code: 'custom', message: 'not a URL: expected https://host[:port][/path]' });
+        return z.NEVER;
+      }
+      if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+        ctx.addIssue({ code: 'custom', message: `use https:// (got ${parsed.protocol}//)` });
+        return z.NEVER;
+      }
+      if (parsed.protocol === 'http:' && options.anyHttp !== true && !isLoopbackHost(parsed.hostname)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `plain http:// is accepted only for loopback hosts (127.0.0.1, ::1, localhost): use https://${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`,
+        });
+        return z.NEVER;
+      }
+      // The message cannot echo the URL here: its user info is exactly what must not be printed.
+      if (options.allowCredentials !== true && (parsed.username !== '' || parsed.password !== '')) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'credentials do not belong in the URL (they would end up in logs): use the keys for them',
+        });
+        return z.NEVER;
+      }
+      if (options.base && (parsed.search !== '' || parsed.hash !== '')) {
+        ctx.addIssue({ code: 'custom', message: 'a base URL takes no ?query or #fragment' });
+        return z.NEVER;
+      }
+      return options.base ? parsed.href.replace(/\/+$/, '') : parsed.href;
+    });
+}
+
+const hostPort = z
+  .string({ error: whenPresent('expected host:port') })
+  .trim()
+  .regex(/^(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+):\d{1,5}$/i, 'expected host:port, such as 127.0.0.1:9464');
+
+// ---------------------------------------------------------------------------------------------
+// Tenants
+
+const certificateSchema = z.strictObject({
+  certFile: nonEmpty,
+  keyFile: nonEmpty,
+  passphrase: z.string().optional(),
+});
+
+export const TENANT_NAME = /^[a-z0-9-]+$/;
+
+const tenantShape = z.strictObject({
+  name: z
+    .string({ error: whenPresent('expected a name such as contoso') })
+    .regex(TENANT_NAME, 'use lower-case letters, digits and dashes only (it names state and metrics)'),
+  tenantId,
+  clientId: guid,
+  clientSecret: nonEmpty.optional(),
+  certificate: certificateSchema.optional(),
+  api: z
+    .enum(['graph', 'graph-beta', 'reporting'], {
+      error: whenPresent('expected graph, graph-beta or reporting'),
+    })
+    .default(DEFAULTS.api),
+  loginUrl: url({ base: true }).default(DEFAULT_LOGIN_URL),
+  apiUrl: url({ base: true }).optional(),
+  organization: nonEmpty.optional(),
+  acceptedDomains: z.array(domain).default([]),
+  startFrom: startFrom.default({ kind: 'ago', ms: DEFAULTS.startFromMs }),
+  minAge: duration({ positive: false }).default(DEFAULTS.minAgeMs),
+  reconcileLookback: duration({ positive: true }).default(DEFAULTS.reconcileLookbackMs),
+  reconcileEvery: duration({ positive: true }).default(DEFAULTS.reconcileEveryMs),
+  requestsPer5Min: integer(
+    1,
+    MAX_REQUESTS_PER_5_MIN,
+    ' (Microsoft allows 100 per 5 minutes per tenant, shared by every app; the default is 90)',
+  ).default(DEFAULTS.requestsPer5Min),
+  details: boolean.default(false),
+});
+
+export const tenantSchema = tenantShape
+  .superRefine(
+    (tenant, ctx) => {
+      // `when` below runs this even when other keys failed, so every problem is reported at
+      // once: the values may be unvalidated here.
+      const loose = tenant as Partial<Record<keyof typeof tenant, unknown>>;
+      if (loose.clientSecret !== undefined && loose.certificate !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['certificate'],
+          message: 'give clientSecret or certificate, not both: remove one of them',
+        });
+      } else if (loose.clientSecret === undefined && loose.certificate === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['clientSecret'],
+          message:
+            'no credential: add clientSecret (e.g. clientSecret: ${MY_SECRET}) or certificate: { certFile, keyFile }',
+        });
+      }
+      if (
+        typeof loose.reconcileLookback === 'number' &&
+        typeof loose.minAge === 'number' &&
+        loose.reconcileLookback <= loose.minAge
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['reconcileLookback'],
+          message: 'must be longer than minAge, or the reconcile pass re-reads nothing',
+        });
+      }
+    },
+    { when: isObjectPayload },
+  )
+  .transform((tenant) => ({
+    ...tenant,
+    apiUrl: tenant.apiUrl ?? (tenant.api === 'reporting' ? DEFAULT_REPORTING_URL : DEFAULT_GRAPH_URL),
+  }));
+
+// ---------------------------------------------------------------------------------------------
+// Outputs
+
+const outputCommon = {
+  name: z
+    .string({ error: whenPresent('expected a name') })
+    .regex(/^[a-z0-9][a-z0-9_-]*$/i, 'use letters, digits, dashes and underscores')
+    .optional(),
+  caFile: nonEmpty.optional(),
+};
+
+const fileOutput = z.strictObject({
+  type: z.literal('file'),
+  ...outputCommon,
+  path: nonEmpty,
+  rotateBytes: integer(1024, Number.MAX_SAFE_INTEGER).optional(),
+});
+
+const stdoutOutput = z.strictObject({ type: z.literal('stdout'), ...outputCommon });
+
+const elasticsearchOutput = z
+  .strictObject({
+    type: z.literal('elasticsearch'),
+    ...outputCommon,
+    url: url({ base: true }),
+    index: nonEmpty.default(DEFAULT_ELASTICSEARCH_INDEX),
+    apiKey: nonEmpty.optional(),
+    username: nonEmpty.optional(),
+    password: nonEmpty.optional(),
+    pipeline: nonEmpty.optional(),
+  })
+  .superRefine((output, ctx) => {
+    if (output.apiKey !== undefined && (output.username !== undefined || output.password !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['apiKey'],
+        message: 'give apiKey or username + password, not both',
+      });
+    } else if ((output.username === undefined) !== (output.password === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [output.username === undefined ? 'username' : 'password'],
+        message: 'username and password go together: add the missing one',
+      });
+    }
+  });
+
+const splunkHecOutput = z.strictObject({
+  type: z.literal('splunk-hec'),
+  ...outputCommon,
+  url: url({ base: true }),
+  token: nonEmpty,
+  index: nonEmpty.optional(),
+  sourcetype: nonEmpty.optional(),
+  source: nonEmpty.optional(),
+});
+
+const sekoiaOutput = z.strictObject({
+  type: z.literal('sekoia'),
+  ...outputCommon,
+  url: url({ base: true }).default(DEFAULT_SEKOIA_URL),
+  intakeKey: nonEmpty,
+  payload: z.enum(['raw', 'ecs'], { error: whenPresent('expected raw or ecs') }).default('raw'),
+});
+
+const httpOutput = z.strictObject({
+  type: z.literal('http'),
+  ...outputCommon,
+  url: url({ base: false }),
+  format: z
+    .enum(['ndjson', 'json-array'], { error: whenPresent('expected ndjson or json-array') })
+    .default('ndjson'),
+  headers: z
+    .record(z.string(), z.string({ error: whenPresent('header values are text: quote them') }))
+    .default({}),
+  gzip: boolean.default(false),
+});
+
+const kafkaOutput = z
+  .strictObject({
+    type: z.literal('kafka'),
+    ...outputCommon,
+    // A list, or one comma-separated string, which is how `${KAFKA_BROKERS}` arrives.
+    brokers: z.preprocess(
+      (value) =>
+        typeof value === 'string'
+          ? value
+              .split(',')
+              .map((s) => s.trim())
+              .filter((s) => s !== '')
+          : value,
+      z.array(hostPort).min(1, 'list at least one broker as host:port'),
+    ),
+    topic: nonEmpty,
+    tls: boolean.default(false),
+    sasl: z
+      .strictObject({
+        mechanism: z
+          .enum(['plain', 'scram-sha-256', 'scram-sha-512'], {
+            error: whenPresent('expected plain, scram-sha-256 or scram-sha-512'),
+          })
+          .default('plain'),
+        username: nonEmpty,
+        password: nonEmpty,
+      })
+      .optional(),
+  })
+  .superRefine((output, ctx) => {
+    // The same rule as http:// URLs: a password sent in clear must not leave the machine.
+    const remote = output.brokers.some((broker) => !isLoopbackHost(broker.replace(/:\d+$/, '')));
+    if (output.sasl !== undefined && !output.tls && remote) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tls'],
+        message: 'sasl without TLS would send the password in clear to a remote broker: set tls: true',
+      });
+    }
+  });
+
+const syslogOutput = z
+  .strictObject({
+    type: z.literal('syslog'),
+    ...outputCommon,
+    host: nonEmpty,
+    port: integer(1, 65535).optional(),
+    protocol: z
+      .enum(['tcp', 'tls', 'udp'], { error: whenPresent('expected tcp, tls or udp') })
+      .default('tcp'),
+    appName: nonEmpty.default('exotrace'),
+  })
+  // 6514 is syslog over TLS (RFC 5425); 514 the plain port for TCP and UDP.
+  .transform((output) => ({ ...output, port: output.port ?? (output.protocol === 'tls' ? 6514 : 514) }));
+
+export const OUTPUT_TYPES = [
+  'file',
+  'stdout',
+  'elasticsearch',
+  'splunk-hec',
+  'sekoia',
+  'http',
+  'kafka',
+  'syslog',
+] as const;
+export type OutputType = (typeof OUTPUT_TYPES)[number];
+
+export const outputSchema = z.discriminatedUnion(
+  'type',
+  [
+    fileOutput,
+    stdoutOutput,
+    elasticsearchOutput,
+    splunkHecOutput,
+    sekoiaOutput,
+    httpOutput,
+    kafkaOutput,
+    syslogOutput,
+  ],
+  { error: whenPresent(`unknown output type: expected one of ${OUTPUT_TYPES.join(', ')}`) },
+);
+
+// ---------------------------------------------------------------------------------------------
+// The file
+
+export const configSchema = z
+  .strictObject({
+    stateDir: nonEmpty.default(DEFAULT_STATE_DIR),
+    tls: z.strictObject({ caFile: nonEmpty.optional() }).optional(),
+    http: z
+      .strictObject({
+        timeout: duration({ positive: true }).default(DEFAULTS.httpTimeoutMs),
+        // Proxies are commonly plain http:// on the LAN: requests to the APIs go through them as
+        // CONNECT tunnels, so TLS still protects them end to end.
+        proxy: url({ base: false, allowCredentials: true, anyHttp: true }).optional(),
+      })
+      .default({ timeout: DEFAULTS.httpTimeoutMs }),
+    health: z.strictObject({ listen: hostPort.default(DEFAULT_HEALTH_LISTEN) }).optional(),
+    tenants: z
+      .array(tenantSchema, { error: whenPresent('expected a list of tenants') })
+      .min(1, 'add at least one tenant (see interface.md)'),
+    outputs: z
+      .array(outputSchema, { error: whenPresent('expected a list of outputs') })
+      .min(1, 'add at least one output, e.g. "- type: stdout"'),
+  })
+  .superRefine(
+    (config, ctx) => {
+      // Runs even when some tenants or outputs are invalid (see `when`): read names defensively.
+      const loose = config as { tenants?: unknown; outputs?: unknown };
+      duplicates(
+        ctx,
+        'tenants',
+        loose.tenants,
+        (item) => stringKey(item, 'name'),
+        (name, first) =>
+          `duplicate tenant name "${name}" (also tenants[${first}]): names key state and metrics, make them unique`,
+      );
+      duplicates(
+        ctx,
+        'outputs',
+        loose.outputs,
+        (item) => stringKey(item, 'name') ?? stringKey(item, 'type'),
+        (name, first) =>
+          `duplicate output name "${name}" (also outputs[${first}]): give each output of the same type its own name`,
+      );
+    },
+    { when: isObjectPayload },
+  );
+
+function isObjectPayload(payload: { value: unknown }): boolean {
+  return payload.value !== null && typeof payload.value === 'object';
+}
+
+function stringKey(item: unknown, key: string): string | undefined {
+  if (item === null || typeof item !== 'object') return undefined;
+  const value = (item as Record<string, unknown>)[key];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function duplicates(
+  ctx: z.RefinementCtx,
+  list: string,
+  items: unknown,
+  nameOf: (item: unknown) => string | undefined,
+  message: (name: string, first: number) => string,
+): void {
+  if (!Array.isArray(items)) return;
+  const seen = new Map<string, number>();
+  items.forEach((item: unknown, index) => {
+    const name = nameOf(item);
+    if (name === undefined) return;
+    const first = seen.get(name);
+    if (first === undefined) seen.set(name, index);
+    else ctx.addIssue({ code: 'custom', path: [list, index, 'name'], message: message(name, first) });
+  });
+}
+
+/** The file as validated, before paths are resolved and certificates read. */
+export type ConfigFile = z.output<typeof configSchema>;
+export type TenantFile = z.output<typeof tenantSchema>;
+export type OutputFile = z.output<typeof outputSchema>;

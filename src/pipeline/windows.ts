@@ -1,0 +1,93 @@
+/**
+ * Time windows of the collector (collection.md "Windows"). Pure functions over milliseconds, so
+ * that the rules — contiguous, whole seconds, at most 10 days, never newer than now − minAge,
+ * never older than the API keeps — are tested on their own.
+ *
+ * Windows are inclusive at both ends (`ge from and le to`) and consecutive windows share their
+ * boundary second: a row received at 12:00:00.5 is inside `le 12:00:00`? No — so the next window
+ * must start at 12:00:00, not 12:00:01, or that row would fall between them. Rows exactly on the
+ * boundary come twice and the seen-set drops the second.
+ */
+export interface TimeWindow {
+  readonly from: number;
+  readonly to: number;
+}
+
+export const SECOND = 1000;
+export const DAY = 86_400_000;
+/** Graph's limit for one query. */
+export const MAX_WINDOW_MS = 10 * DAY;
+
+export type ApiKind = 'graph' | 'graph-beta' | 'reporting';
+
+/** How far back each API answers: Graph 90 days, the Reporting Web Service 10. */
+export function historyMs(api: ApiKind): number {
+  return api === 'reporting' ? 10 * DAY : 90 * DAY;
+}
+
+/** A margin inside the API's history, so that a request built now is still valid when it lands. */
+export const HISTORY_MARGIN_MS = 60 * 60 * 1000;
+
+const floorSecond = (ms: number): number => Math.floor(ms / SECOND) * SECOND;
+
+/** The earliest start the API accepts now (with the margin), in whole seconds. */
+export function oldestStart(api: ApiKind, now: number): number {
+  return Math.ceil((now - historyMs(api) + HISTORY_MARGIN_MS) / SECOND) * SECOND;
+}
+
+/** Clamp a requested start into the API's history; `clamped` says whether it moved (to log it). */
+export function clampStart(
+  requested: number,
+  api: ApiKind,
+  now: number,
+): { start: number; clamped: boolean } {
+  const oldest = oldestStart(api, now);
+  return requested < oldest
+    ? { start: oldest, clamped: true }
+    : { start: floorSecond(requested), clamped: false };
+}
+
+/**
+ * The fast pass: contiguous windows from the cursor up to now − minAge, each at most
+ * `maxWindowMs` long (large windows while catching up: a backfill then costs about one request per
+ * 5,000 rows, not one per minute). Empty when the cursor is already there.
+ */
+export function fastWindows(
+  cursor: number,
+  now: number,
+  minAgeMs: number,
+  maxWindowMs = MAX_WINDOW_MS,
+): TimeWindow[] {
+  const end = floorSecond(now - minAgeMs);
+  // Whole seconds: Graph's filter literals have no fractions.
+  const step = Math.max(SECOND, floorSecond(maxWindowMs));
+  const windows: TimeWindow[] = [];
+  for (let from = floorSecond(cursor); from < end;) {
+    const to = Math.min(from + step, end);
+    windows.push({ from, to });
+    from = to;
+  }
+  return windows;
+}
+
+/** The reconcile pass: re-read [now − lookback, now − minAge] for late rows and status changes. */
+export function reconcileWindows(
+  now: number,
+  lookbackMs: number,
+  minAgeMs: number,
+  api: ApiKind,
+  maxWindowMs = MAX_WINDOW_MS,
+): TimeWindow[] {
+  const start = clampStart(now - lookbackMs, api, now).start;
+  return fastWindows(start, now, minAgeMs, maxWindowMs);
+}
+
+/** Whether the reconcile pass is due. */
+export function reconcileDue(lastReconcileAt: number | undefined, now: number, everyMs: number): boolean {
+  return lastReconcileAt === undefined || now - lastReconcileAt >= everyMs;
+}
+
+/** `2026-01-20T00:00:00Z`: Graph's DateTimeOffset literal, whole seconds. */
+export function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19) + 'Z';
+}

@@ -1,0 +1,144 @@
+/**
+ * The innermost layer: undici `request()` with an explicit dispatcher (never the global one, which
+ * Node's bundled fetch does not share), and the fold that composes policies around it.
+ */
+import { rootCertificates } from 'node:tls';
+import { isIP } from 'node:net';
+import { Agent, EnvHttpProxyAgent, ProxyAgent, request as undiciRequest, type Dispatcher } from 'undici';
+import { ExotraceError, networkError, safeUrl } from './errors.js';
+import type { HttpPolicy, HttpRequest, HttpResponse, SendNext } from './types.js';
+
+export interface DispatcherOptions {
+  /** Extra CA certificates (PEM) trusted on top of Node's roots (`tls.caFile`). */
+  readonly caPem?: string;
+  /** TCP + TLS connect; default 10 000 ms. */
+  readonly connectTimeoutMs?: number;
+  /** Until the response headers arrive; default 60 000 ms (Graph pages of 5000 rows are slow). */
+  readonly headersTimeoutMs?: number;
+  /** Between body chunks; default 60 000 ms. */
+  readonly bodyTimeoutMs?: number;
+  /** Idle keep-alive sockets are closed after this; default 30 000 ms. */
+  readonly keepAliveTimeoutMs?: number;
+  /** Sockets per origin; default 4. */
+  readonly connections?: number;
+  /** An explicit proxy (config); wins over the environment. */
+  readonly proxyUrl?: string;
+  /** Where HTTPS_PROXY / NO_PROXY are read; default process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+/**
+ * One dispatcher per upstream (login host, API host): a keep-alive pool with our timeouts and CA,
+ * behind a proxy when the config names one or HTTPS_PROXY is set (NO_PROXY honoured).
+ */
+export function createDispatcher(options: DispatcherOptions = {}): Dispatcher {
+  // `ca` replaces Node's trust store, so the extra CA is added to the public roots, not swapped in.
+  const tls = options.caPem === undefined ? {} : { ca: [...rootCertificates, options.caPem] };
+  const agentOptions = {
+    connect: { timeout: options.connectTimeoutMs ?? 10_000, ...tls },
+    headersTimeout: options.headersTimeoutMs ?? 60_000,
+    bodyTimeout: options.bodyTimeoutMs ?? 60_000,
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
+    connections: options.connections ?? 4,
+  };
+  if (options.proxyUrl !== undefined) {
+    return new ProxyAgent({ ...agentOptions, uri: options.proxyUrl, requestTls: tls, proxyTls: tls });
+  }
+  const env = options.env ?? process.env;
+  const httpsProxy = env['HTTPS_PROXY'] ?? env['https_proxy'];
+  const httpProxy = env['HTTP_PROXY'] ?? env['http_proxy'];
+  if (nonEmpty(httpsProxy) || nonEmpty(httpProxy)) {
+    const noProxy = env['NO_PROXY'] ?? env['no_proxy'];
+    return new EnvHttpProxyAgent({
+      ...agentOptions,
+      ...(nonEmpty(httpsProxy) ? { httpsProxy } : {}),
+      ...(nonEmpty(httpProxy) ? { httpProxy } : {}),
+      ...(nonEmpty(noProxy) ? { noProxy } : {}),
+      requestTls: tls,
+      proxyTls: tls,
+    });
+  }
+  return new Agent(agentOptions);
+}
+
+function nonEmpty(value: string | undefined): value is string {
+  return value !== undefined && value !== '';
+}
+
+/** 127.0.0.0/8, ::1 and localhost: the only places plain http is allowed (the emulator, tests). */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}
+
+/** Refuses anything but https, except plain http to loopback. */
+export function assertSecureUrl(url: URL): void {
+  if (url.protocol === 'https:') return;
+  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return;
+  throw new ExotraceError({
+    code: 'insecure_url',
+    message: `refused ${safeUrl(url)}: only https is allowed (plain http only to loopback)`,
+    fix: 'use an https:// URL in the config',
+    retryable: false,
+  });
+}
+
+/** Sends one request on the dispatcher and reads the whole body. */
+export function undiciSender(dispatcher: Dispatcher): SendNext {
+  return async (request: HttpRequest): Promise<HttpResponse> => {
+    assertSecureUrl(request.url);
+    try {
+      const res = await undiciRequest(request.url, {
+        method: request.method,
+        headers: request.headers,
+        body: request.body ?? null,
+        signal: request.signal,
+        dispatcher,
+      });
+      // Always read the body: an unread body keeps its socket out of the pool.
+      const text = await res.body.text();
+      return { status: res.statusCode, headers: flattenHeaders(res.headers), text };
+    } catch (error) {
+      if (request.signal.aborted) throw error;
+      throw networkError(error, `${request.method} ${safeUrl(request.url)}`);
+    }
+  };
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+export interface HttpClient {
+  send(request: HttpRequest): Promise<HttpResponse>;
+}
+
+export interface HttpClientOptions {
+  /** Outermost first: retry → bearer → budget → attempt. */
+  readonly policies: readonly HttpPolicy[];
+  /** The dispatcher requests go out on (see `createDispatcher`). */
+  readonly agent: Dispatcher;
+  /** Replaces undici at the bottom of the stack: for tests of the composition only. */
+  readonly transport?: SendNext;
+}
+
+/** Folds the policies around the sender; each policy sees only `next`. Duplicate names are refused. */
+export function createHttpClient(options: HttpClientOptions): HttpClient {
+  const names = new Set<string>();
+  for (const policy of options.policies) {
+    if (names.has(policy.name)) throw new Error(`HTTP policy '${policy.name}' added twice`);
+    names.add(policy.name);
+  }
+  const send = options.policies.reduceRight<SendNext>(
+    (next, policy) => (request) => policy.send(request, next),
+    options.transport ?? undiciSender(options.agent),
+  );
+  return { send };
+}

@@ -1,0 +1,3 @@
+export * from './store.js';
+export { createMemoryStore, type MemoryStoreOptions } from './memory.js';
+export { openSqliteStore, DB_FILE, SCHEMA_VERSION, type SqliteStoreOptions } from './sqlite.js';

@@ -1,0 +1,383 @@
+import {
+  StateStoreError,
+  validateCommit,
+  validateReadOptions,
+  type CommitResult,
+  type DeadLetter,
+  type OutboxEvent,
+  type PageCommit,
+  type Pass,
+  type ReadOutboxOptions,
+  type SinkStart,
+  type SinkState,
+  type StateStore,
+  type StoredCheckpoint,
+  type StoredReject,
+} from './store.js';
+
+export interface MemoryStoreOptions {
+  /** Clock for `updatedAt`/`at` of acknowledgements, sinks and dead letters. Default `Date.now`. */
+  readonly clock?: () => number;
+}
+
+interface OutboxEntry extends OutboxEvent {
+  readonly bytes: number;
+  /** Set on dead letters moved back: only that sink delivers them again. */
+  readonly onlySink?: string;
+}
+
+/**
+ * A `StateStore` in memory with the same behaviour as the SQLite one (the same contract tests run
+ * against both), for pipeline and sink tests that need no disk. Nothing survives the process.
+ *
+ * Atomicity: each method validates everything that can fail before it changes anything, so a
+ * throw leaves the store as it was, like a rolled-back transaction.
+ */
+export function createMemoryStore(options: MemoryStoreOptions = {}): StateStore {
+  return new MemoryStore(options.clock ?? Date.now);
+}
+
+function run<T>(fn: () => T): Promise<T> {
+  return new Promise<T>((resolve) => {
+    resolve(fn());
+  });
+}
+
+class MemoryStore implements StateStore {
+  #closing: Promise<void> | undefined;
+  readonly #clock: () => number;
+  readonly #checkpoints = new Map<string, StoredCheckpoint>();
+  /** tenant → key → expiry (ms). */
+  readonly #seen = new Map<string, Map<string, number>>();
+  /** Ordered by seq. */
+  #outbox: OutboxEntry[] = [];
+  #head = 0;
+  readonly #sinks = new Map<string, SinkState>();
+  /** sink → seq → dead letter. */
+  readonly #dead = new Map<string, Map<number, DeadLetter>>();
+  readonly #rejects: StoredReject[] = [];
+  #rejectId = 0;
+
+  constructor(clock: () => number) {
+    this.#clock = clock;
+  }
+
+  #open(): void {
+    if (this.#closing !== undefined) throw new StateStoreError('state store is closed');
+  }
+
+  #sink(name: string): SinkState {
+    const sink = this.#sinks.get(name);
+    if (sink === undefined) throw new StateStoreError(`unknown sink ${name}`);
+    return sink;
+  }
+
+  /** Index of the first outbox entry with a sequence above `seq` (binary search). */
+  #firstAfter(seq: number): number {
+    let lo = 0;
+    let hi = this.#outbox.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const entry = this.#outbox[mid];
+      if (entry !== undefined && entry.seq <= seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  #append(entry: Omit<OutboxEntry, 'seq'>): void {
+    this.#head++;
+    this.#outbox.push({ ...entry, seq: this.#head });
+  }
+
+  getCheckpoint(tenant: string, pass: Pass): Promise<StoredCheckpoint | undefined> {
+    return run(() => {
+      this.#open();
+      return this.#checkpoints.get(`${tenant}\u0000${pass}`);
+    });
+  }
+
+  listCheckpoints(tenant?: string): Promise<StoredCheckpoint[]> {
+    return run(() => {
+      this.#open();
+      return [...this.#checkpoints.values()]
+        .filter((c) => tenant === undefined || c.tenant === tenant)
+        .sort((a, b) => cmp(a.tenant, b.tenant) || cmp(a.pass, b.pass));
+    });
+  }
+
+  commitPage(tenant: string, page: PageCommit): Promise<CommitResult> {
+    return run(() => {
+      this.#open();
+      validateCommit(tenant, page);
+      const { now, checkpoint } = page;
+      const expiresAt = now + page.seenTtlMs;
+      let seen = this.#seen.get(tenant);
+      if (seen === undefined) {
+        seen = new Map();
+        this.#seen.set(tenant, seen);
+      }
+      let inserted = 0;
+      let duplicates = 0;
+      for (const event of page.events) {
+        const expires = seen.get(event.key);
+        // An expired key that is not yet pruned counts as unseen (same rule as SQLite).
+        const isNew = expires === undefined || expires <= now;
+        seen.set(event.key, Math.max(expires ?? 0, expiresAt));
+        if (isNew) {
+          this.#append({
+            tenant,
+            pass: page.pass,
+            key: event.key,
+            eventId: event.eventId,
+            json: event.json,
+            bytes: Buffer.byteLength(event.json, 'utf8'),
+          });
+          inserted++;
+        } else {
+          duplicates++;
+        }
+      }
+      for (const reject of page.rejects) {
+        this.#rejects.push({
+          id: ++this.#rejectId,
+          tenant,
+          pass: page.pass,
+          reason: reject.reason,
+          input: reject.input,
+          at: now,
+        });
+      }
+      this.#checkpoints.set(`${tenant}\u0000${page.pass}`, {
+        tenant,
+        pass: page.pass,
+        cursor: checkpoint.cursor,
+        ...(checkpoint.window !== undefined
+          ? { window: { from: checkpoint.window.from, to: checkpoint.window.to } }
+          : {}),
+        ...(checkpoint.nextLink !== undefined ? { nextLink: checkpoint.nextLink } : {}),
+        updatedAt: now,
+      });
+      return { inserted, duplicates, rejected: page.rejects.length, headSeq: this.#head };
+    });
+  }
+
+  registerSinks(names: readonly string[], start: SinkStart): Promise<void> {
+    return run(() => {
+      this.#open();
+      for (const name of names) if (name === '') throw new StateStoreError('sink name must not be empty');
+      const at = start === 'head' ? this.#head : 0;
+      const now = this.#clock();
+      for (const name of names) {
+        if (!this.#sinks.has(name)) this.#sinks.set(name, { name, ackedSeq: at, updatedAt: now });
+      }
+    });
+  }
+
+  unregisterSink(name: string): Promise<void> {
+    return run(() => {
+      this.#open();
+      if (!this.#sinks.delete(name)) return;
+      this.#dead.delete(name);
+      this.#outbox = this.#outbox.filter((e) => e.onlySink !== name);
+    });
+  }
+
+  sinkState(sink: string): Promise<SinkState | undefined> {
+    return run(() => {
+      this.#open();
+      return this.#sinks.get(sink);
+    });
+  }
+
+  listSinks(): Promise<SinkState[]> {
+    return run(() => {
+      this.#open();
+      return [...this.#sinks.values()].sort((a, b) => cmp(a.name, b.name));
+    });
+  }
+
+  readOutbox(sink: string, options: ReadOutboxOptions): Promise<OutboxEvent[]> {
+    return run(() => {
+      this.#open();
+      validateReadOptions(options);
+      const after = options.afterSeq ?? this.#sink(sink).ackedSeq;
+      const out: OutboxEvent[] = [];
+      let bytes = 0;
+      for (let i = this.#firstAfter(after); i < this.#outbox.length; i++) {
+        const entry = this.#outbox[i];
+        if (entry === undefined) break;
+        if (entry.onlySink !== undefined && entry.onlySink !== sink) continue;
+        if (out.length > 0 && bytes + entry.bytes > options.maxBytes) break;
+        out.push({
+          seq: entry.seq,
+          tenant: entry.tenant,
+          pass: entry.pass,
+          key: entry.key,
+          eventId: entry.eventId,
+          json: entry.json,
+        });
+        bytes += entry.bytes;
+        if (out.length >= options.limit) break;
+      }
+      return out;
+    });
+  }
+
+  ack(sink: string, seq: number, meta?: string): Promise<void> {
+    return run(() => {
+      this.#open();
+      const state = this.#sink(sink);
+      if (!Number.isSafeInteger(seq) || seq < state.ackedSeq) {
+        throw new StateStoreError(`ack of ${sink} would go back from ${state.ackedSeq} to ${seq}`);
+      }
+      if (seq > this.#head)
+        throw new StateStoreError(`ack of ${sink} at ${seq} is past the outbox head ${this.#head}`);
+      this.#sinks.set(sink, {
+        name: sink,
+        ackedSeq: seq,
+        ...(meta !== undefined ? { meta } : {}),
+        updatedAt: this.#clock(),
+      });
+    });
+  }
+
+  outboxDepth(sink: string): Promise<number> {
+    return run(() => {
+      this.#open();
+      const after = this.#sink(sink).ackedSeq;
+      let n = 0;
+      for (let i = this.#firstAfter(after); i < this.#outbox.length; i++) {
+        const entry = this.#outbox[i];
+        if (entry !== undefined && (entry.onlySink === undefined || entry.onlySink === sink)) n++;
+      }
+      return n;
+    });
+  }
+
+  outboxHead(): Promise<number> {
+    return run(() => {
+      this.#open();
+      return this.#head;
+    });
+  }
+
+  pruneOutbox(): Promise<number> {
+    return run(() => {
+      this.#open();
+      if (this.#sinks.size === 0) return 0;
+      const min = Math.min(...[...this.#sinks.values()].map((s) => s.ackedSeq));
+      const before = this.#outbox.length;
+      this.#outbox = this.#outbox.filter((e) =>
+        e.onlySink === undefined ? e.seq > min : e.seq > (this.#sinks.get(e.onlySink)?.ackedSeq ?? 0),
+      );
+      return before - this.#outbox.length;
+    });
+  }
+
+  pruneSeen(now: number): Promise<number> {
+    return run(() => {
+      this.#open();
+      let n = 0;
+      for (const keys of this.#seen.values()) {
+        for (const [key, expires] of keys) {
+          if (expires <= now) {
+            keys.delete(key);
+            n++;
+          }
+        }
+      }
+      return n;
+    });
+  }
+
+  seenCount(tenant?: string): Promise<number> {
+    return run(() => {
+      this.#open();
+      if (tenant !== undefined) return this.#seen.get(tenant)?.size ?? 0;
+      let n = 0;
+      for (const keys of this.#seen.values()) n += keys.size;
+      return n;
+    });
+  }
+
+  rejects(options: { readonly tenant?: string; readonly limit: number }): Promise<StoredReject[]> {
+    return run(() => {
+      this.#open();
+      return this.#rejects
+        .filter((r) => options.tenant === undefined || r.tenant === options.tenant)
+        .slice(0, options.limit);
+    });
+  }
+
+  deadLetter(sink: string, seq: number, reason: string): Promise<void> {
+    return run(() => {
+      this.#open();
+      this.#sink(sink);
+      const entry = this.#outbox[this.#firstAfter(seq - 1)];
+      if (entry?.seq !== seq)
+        throw new StateStoreError(`outbox event ${seq} is gone (acknowledged and pruned?)`);
+      let dead = this.#dead.get(sink);
+      if (dead === undefined) {
+        dead = new Map();
+        this.#dead.set(sink, dead);
+      }
+      dead.set(seq, {
+        sink,
+        seq,
+        tenant: entry.tenant,
+        pass: entry.pass,
+        key: entry.key,
+        eventId: entry.eventId,
+        json: entry.json,
+        reason,
+        at: this.#clock(),
+      });
+    });
+  }
+
+  #sortedDead(sink: string): DeadLetter[] {
+    return [...(this.#dead.get(sink)?.values() ?? [])].sort((a, b) => a.seq - b.seq);
+  }
+
+  deadLetters(sink: string, limit: number): Promise<DeadLetter[]> {
+    return run(() => {
+      this.#open();
+      return this.#sortedDead(sink).slice(0, limit);
+    });
+  }
+
+  retryDeadLetters(sink: string, seqs?: readonly number[]): Promise<number> {
+    return run(() => {
+      this.#open();
+      this.#sink(sink);
+      const wanted = seqs === undefined ? undefined : new Set(seqs);
+      let moved = 0;
+      for (const d of this.#sortedDead(sink)) {
+        if (wanted !== undefined && !wanted.has(d.seq)) continue;
+        this.#append({
+          tenant: d.tenant,
+          pass: d.pass,
+          key: d.key,
+          eventId: d.eventId,
+          json: d.json,
+          bytes: Buffer.byteLength(d.json, 'utf8'),
+          onlySink: sink,
+        });
+        this.#dead.get(sink)?.delete(d.seq);
+        moved++;
+      }
+      return moved;
+    });
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= Promise.resolve();
+    return this.#closing;
+  }
+}
+
+/** Code-unit order: SQLite's BINARY collation gives the same below U+10000. */
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

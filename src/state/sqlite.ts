@@ -1,0 +1,655 @@
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  PASSES,
+  StateStoreError,
+  validateCommit,
+  validateReadOptions,
+  type CommitResult,
+  type DeadLetter,
+  type OutboxEvent,
+  type PageCommit,
+  type Pass,
+  type ReadOutboxOptions,
+  type SinkStart,
+  type SinkState,
+  type StateStore,
+  type StoredCheckpoint,
+  type StoredReject,
+} from './store.js';
+
+export interface SqliteStoreOptions {
+  /** Clock for `updatedAt`/`at` of acknowledgements, sinks and dead letters. Default `Date.now`. */
+  readonly clock?: () => number;
+  /**
+   * Hold an exclusive lock on the database for as long as the store is open (default true): one
+   * collector per state directory, since two would write the same file output and move the same
+   * checkpoints. A second process fails after `busyTimeoutMs` instead of corrupting delivery.
+   * The lock is the operating system's, so a killed process releases it.
+   */
+  readonly exclusive?: boolean;
+  /** How long to wait for a lock held by another connection. Default 5000 ms. */
+  readonly busyTimeoutMs?: number;
+}
+
+export const DB_FILE = 'exotrace.db';
+
+/**
+ * Schema migrations, in order; version N is `MIGRATIONS[N - 1]`. Append only: a released
+ * migration is never edited, since databases in the field already ran it.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE checkpoint (
+    tenant      TEXT    NOT NULL,
+    pass        TEXT    NOT NULL CHECK (pass IN ('fast', 'reconcile', 'backfill')),
+    cursor      INTEGER NOT NULL,
+    window_from INTEGER,
+    window_to   INTEGER,
+    next_link   TEXT,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (tenant, pass)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE seen (
+    tenant     TEXT    NOT NULL,
+    key        TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (tenant, key)
+  ) WITHOUT ROWID;
+  CREATE INDEX seen_expires ON seen (expires_at);
+
+  CREATE TABLE sink (
+    name       TEXT    PRIMARY KEY,
+    acked_seq  INTEGER NOT NULL,
+    meta       TEXT,
+    updated_at INTEGER NOT NULL
+  );
+
+  -- AUTOINCREMENT: a sequence must never be reused after the tail is pruned, or a sink whose
+  -- cursor is past the reused numbers would skip new events.
+  CREATE TABLE outbox (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant     TEXT    NOT NULL,
+    pass       TEXT    NOT NULL,
+    key        TEXT    NOT NULL,
+    event_id   TEXT    NOT NULL,
+    json       TEXT    NOT NULL,
+    bytes      INTEGER NOT NULL,
+    -- Set on dead letters moved back: only that sink delivers them again.
+    only_sink  TEXT    REFERENCES sink (name) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL
+  );
+  CREATE INDEX outbox_only_sink ON outbox (only_sink, seq) WHERE only_sink IS NOT NULL;
+
+  CREATE TABLE dead_letter (
+    sink     TEXT    NOT NULL REFERENCES sink (name) ON DELETE CASCADE,
+    seq      INTEGER NOT NULL,
+    tenant   TEXT    NOT NULL,
+    pass     TEXT    NOT NULL,
+    key      TEXT    NOT NULL,
+    event_id TEXT    NOT NULL,
+    json     TEXT    NOT NULL,
+    reason   TEXT    NOT NULL,
+    at       INTEGER NOT NULL,
+    PRIMARY KEY (sink, seq)
+  );
+
+  CREATE TABLE reject (
+    id     INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT    NOT NULL,
+    pass   TEXT    NOT NULL,
+    reason TEXT    NOT NULL,
+    input  TEXT    NOT NULL,
+    at     INTEGER NOT NULL
+  );
+  CREATE INDEX reject_tenant ON reject (tenant, id);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+interface CheckpointRow {
+  tenant: string;
+  pass: string;
+  cursor: number;
+  window_from: number | null;
+  window_to: number | null;
+  next_link: string | null;
+  updated_at: number;
+}
+
+interface OutboxRow {
+  seq: number;
+  tenant: string;
+  pass: string;
+  key: string;
+  event_id: string;
+  json: string;
+  bytes: number;
+}
+
+interface SinkRow {
+  name: string;
+  acked_seq: number;
+  meta: string | null;
+  updated_at: number;
+}
+
+interface DeadLetterRow {
+  sink: string;
+  seq: number;
+  tenant: string;
+  pass: string;
+  key: string;
+  event_id: string;
+  json: string;
+  reason: string;
+  at: number;
+}
+
+interface RejectRow {
+  id: number;
+  tenant: string;
+  pass: string;
+  reason: string;
+  input: string;
+  at: number;
+}
+
+function toPass(value: string): Pass {
+  const pass = PASSES.find((p) => p === value);
+  if (pass === undefined) throw new StateStoreError(`unknown pass in state: ${value}`);
+  return pass;
+}
+
+function toCheckpoint(row: CheckpointRow): StoredCheckpoint {
+  return {
+    tenant: row.tenant,
+    pass: toPass(row.pass),
+    cursor: row.cursor,
+    ...(row.window_from !== null && row.window_to !== null
+      ? { window: { from: row.window_from, to: row.window_to } }
+      : {}),
+    ...(row.next_link !== null ? { nextLink: row.next_link } : {}),
+    updatedAt: row.updated_at,
+  };
+}
+
+function toSinkState(row: SinkRow): SinkState {
+  return {
+    name: row.name,
+    ackedSeq: row.acked_seq,
+    ...(row.meta !== null ? { meta: row.meta } : {}),
+    updatedAt: row.updated_at,
+  };
+}
+
+/** Run synchronous work as a promise: the interface is asynchronous for databases that are. */
+function run<T>(fn: () => T): Promise<T> {
+  return new Promise<T>((resolve) => {
+    resolve(fn());
+  });
+}
+
+function migrate(db: Database.Database): void {
+  db.exec(
+    'CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at INTEGER NOT NULL)',
+  );
+  const current =
+    db.prepare<[], { v: number | null }>('SELECT max(version) AS v FROM schema_version').get()?.v ?? 0;
+  if (current > MIGRATIONS.length) {
+    // Written by a newer exotrace: its tables may mean things this version does not know.
+    throw new StateStoreError(
+      `state schema version ${current} is newer than this exotrace supports (${MIGRATIONS.length}); upgrade exotrace`,
+    );
+  }
+  const record = db.prepare<[number, number]>(
+    'INSERT INTO schema_version (version, applied_at) VALUES (?, ?)',
+  );
+  for (let version = current + 1; version <= MIGRATIONS.length; version++) {
+    const sql = MIGRATIONS[version - 1] ?? '';
+    db.transaction(() => {
+      db.exec(sql);
+      record.run(version, Date.now());
+    })();
+  }
+}
+
+function isBusy(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    'code' in error &&
+    (error.code === 'SQLITE_BUSY' || error.code === 'SQLITE_LOCKED')
+  );
+}
+
+/**
+ * Open (creating if needed) the state in `dir/exotrace.db`. The directory is created with mode
+ * 0700 and the database file with 0600: the state holds message metadata (addresses, subjects).
+ */
+export function openSqliteStore(dir: string, options: SqliteStoreOptions = {}): StateStore {
+  const clock = options.clock ?? Date.now;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, DB_FILE);
+  // Create the file ourselves: SQLite would create it with the umask (often 0644). Its -wal
+  // file then inherits these permissions.
+  closeSync(openSync(file, 'a', 0o600));
+  const db = new Database(file);
+  try {
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    // Before WAL: in exclusive mode SQLite keeps the WAL index in process memory (no -shm file).
+    if (options.exclusive ?? true) db.pragma('locking_mode = EXCLUSIVE');
+    const mode: unknown = db.pragma('journal_mode = WAL', { simple: true });
+    if (mode !== 'wal') throw new StateStoreError(`could not enable WAL on ${file} (got ${String(mode)})`);
+    // FULL: a commit survives power loss too; it costs one more fsync per page, little at poll rates.
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    // Take the write lock now (exclusive mode keeps it), so a second collector fails at start.
+    db.exec('BEGIN IMMEDIATE; COMMIT');
+    migrate(db);
+  } catch (error) {
+    db.close();
+    if (isBusy(error)) {
+      throw new StateStoreError(`state directory ${dir} is in use by another exotrace process`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  return new SqliteStore(db, clock);
+}
+
+class SqliteStore implements StateStore {
+  #closing: Promise<void> | undefined;
+  readonly #db: Database.Database;
+  readonly #clock: () => number;
+
+  readonly #getCheckpoint;
+  readonly #listCheckpoints;
+  readonly #listTenantCheckpoints;
+  readonly #putCheckpoint;
+  readonly #getSeen;
+  readonly #insertSeen;
+  readonly #extendSeen;
+  readonly #insertOutbox;
+  readonly #insertReject;
+  readonly #head;
+  readonly #getSink;
+  readonly #listSinks;
+  readonly #insertSink;
+  readonly #deleteSink;
+  readonly #ackSink;
+  readonly #readOutbox;
+  readonly #depth;
+  readonly #minAcked;
+  readonly #pruneShared;
+  readonly #pruneOwned;
+  readonly #pruneSeen;
+  readonly #seenCount;
+  readonly #seenCountTenant;
+  readonly #rejects;
+  readonly #rejectsTenant;
+  readonly #outboxRow;
+  readonly #putDeadLetter;
+  readonly #deadLetters;
+  readonly #deadLettersLimit;
+  readonly #deleteDeadLetter;
+
+  constructor(db: Database.Database, clock: () => number) {
+    this.#db = db;
+    this.#clock = clock;
+    const cp = 'tenant, pass, cursor, window_from, window_to, next_link, updated_at';
+    this.#getCheckpoint = db.prepare<[string, string], CheckpointRow>(
+      `SELECT ${cp} FROM checkpoint WHERE tenant = ? AND pass = ?`,
+    );
+    this.#listCheckpoints = db.prepare<[], CheckpointRow>(
+      `SELECT ${cp} FROM checkpoint ORDER BY tenant, pass`,
+    );
+    this.#listTenantCheckpoints = db.prepare<[string], CheckpointRow>(
+      `SELECT ${cp} FROM checkpoint WHERE tenant = ? ORDER BY pass`,
+    );
+    this.#putCheckpoint = db.prepare<
+      [string, string, number, number | null, number | null, string | null, number]
+    >(`INSERT OR REPLACE INTO checkpoint (${cp}) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    this.#getSeen = db.prepare<[string, string], { expires_at: number }>(
+      'SELECT expires_at FROM seen WHERE tenant = ? AND key = ?',
+    );
+    this.#insertSeen = db.prepare<[string, string, number]>(
+      'INSERT OR IGNORE INTO seen (tenant, key, expires_at) VALUES (?, ?, ?)',
+    );
+    this.#extendSeen = db.prepare<[number, string, string]>(
+      'UPDATE seen SET expires_at = max(expires_at, ?) WHERE tenant = ? AND key = ?',
+    );
+    this.#insertOutbox = db.prepare<[string, string, string, string, string, number, string | null, number]>(
+      `INSERT INTO outbox (tenant, pass, key, event_id, json, bytes, only_sink, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#insertReject = db.prepare<[string, string, string, string, number]>(
+      'INSERT INTO reject (tenant, pass, reason, input, at) VALUES (?, ?, ?, ?, ?)',
+    );
+    // sqlite_sequence keeps the highest sequence ever used, even when the outbox is empty.
+    this.#head = db.prepare<[], { seq: number }>("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'");
+    this.#getSink = db.prepare<[string], SinkRow>(
+      'SELECT name, acked_seq, meta, updated_at FROM sink WHERE name = ?',
+    );
+    this.#listSinks = db.prepare<[], SinkRow>(
+      'SELECT name, acked_seq, meta, updated_at FROM sink ORDER BY name',
+    );
+    this.#insertSink = db.prepare<[string, number, number]>(
+      'INSERT OR IGNORE INTO sink (name, acked_seq, meta, updated_at) VALUES (?, ?, NULL, ?)',
+    );
+    this.#deleteSink = db.prepare<[string]>('DELETE FROM sink WHERE name = ?');
+    this.#ackSink = db.prepare<[number, string | null, number, string]>(
+      'UPDATE sink SET acked_seq = ?, meta = ?, updated_at = ? WHERE name = ?',
+    );
+    this.#readOutbox = db.prepare<[number, string], OutboxRow>(
+      `SELECT seq, tenant, pass, key, event_id, json, bytes FROM outbox
+       WHERE seq > ? AND (only_sink IS NULL OR only_sink = ?) ORDER BY seq`,
+    );
+    this.#depth = db.prepare<[number, string], { n: number }>(
+      'SELECT count(*) AS n FROM outbox WHERE seq > ? AND (only_sink IS NULL OR only_sink = ?)',
+    );
+    this.#minAcked = db.prepare<[], { m: number | null }>('SELECT min(acked_seq) AS m FROM sink');
+    this.#pruneShared = db.prepare<[number]>('DELETE FROM outbox WHERE seq <= ? AND only_sink IS NULL');
+    this.#pruneOwned = db.prepare<[]>(
+      `DELETE FROM outbox WHERE only_sink IS NOT NULL
+       AND seq <= (SELECT acked_seq FROM sink WHERE sink.name = outbox.only_sink)`,
+    );
+    this.#pruneSeen = db.prepare<[number]>('DELETE FROM seen WHERE expires_at <= ?');
+    this.#seenCount = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM seen');
+    this.#seenCountTenant = db.prepare<[string], { n: number }>(
+      'SELECT count(*) AS n FROM seen WHERE tenant = ?',
+    );
+    const rj = 'id, tenant, pass, reason, input, at';
+    this.#rejects = db.prepare<[number], RejectRow>(`SELECT ${rj} FROM reject ORDER BY id LIMIT ?`);
+    this.#rejectsTenant = db.prepare<[string, number], RejectRow>(
+      `SELECT ${rj} FROM reject WHERE tenant = ? ORDER BY id LIMIT ?`,
+    );
+    this.#outboxRow = db.prepare<[number], OutboxRow>(
+      'SELECT seq, tenant, pass, key, event_id, json, bytes FROM outbox WHERE seq = ?',
+    );
+    this.#putDeadLetter = db.prepare<
+      [string, number, string, string, string, string, string, string, number]
+    >(
+      `INSERT OR REPLACE INTO dead_letter (sink, seq, tenant, pass, key, event_id, json, reason, at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#deadLetters = db.prepare<[string], DeadLetterRow>(
+      'SELECT sink, seq, tenant, pass, key, event_id, json, reason, at FROM dead_letter WHERE sink = ? ORDER BY seq',
+    );
+    this.#deadLettersLimit = db.prepare<[string, number], DeadLetterRow>(
+      'SELECT sink, seq, tenant, pass, key, event_id, json, reason, at FROM dead_letter WHERE sink = ? ORDER BY seq LIMIT ?',
+    );
+    this.#deleteDeadLetter = db.prepare<[string, number]>(
+      'DELETE FROM dead_letter WHERE sink = ? AND seq = ?',
+    );
+  }
+
+  #open(): void {
+    if (this.#closing !== undefined) throw new StateStoreError('state store is closed');
+  }
+
+  #headSeq(): number {
+    return this.#head.get()?.seq ?? 0;
+  }
+
+  #sink(name: string): SinkRow {
+    const row = this.#getSink.get(name);
+    if (row === undefined) throw new StateStoreError(`unknown sink ${name}`);
+    return row;
+  }
+
+  getCheckpoint(tenant: string, pass: Pass): Promise<StoredCheckpoint | undefined> {
+    return run(() => {
+      this.#open();
+      const row = this.#getCheckpoint.get(tenant, pass);
+      return row === undefined ? undefined : toCheckpoint(row);
+    });
+  }
+
+  listCheckpoints(tenant?: string): Promise<StoredCheckpoint[]> {
+    return run(() => {
+      this.#open();
+      const rows =
+        tenant === undefined ? this.#listCheckpoints.all() : this.#listTenantCheckpoints.all(tenant);
+      return rows.map(toCheckpoint);
+    });
+  }
+
+  commitPage(tenant: string, page: PageCommit): Promise<CommitResult> {
+    return run(() => {
+      this.#open();
+      validateCommit(tenant, page);
+      const { now, checkpoint } = page;
+      const expiresAt = now + page.seenTtlMs;
+      return this.#db.transaction((): CommitResult => {
+        let inserted = 0;
+        let duplicates = 0;
+        for (const event of page.events) {
+          // One statement for the common case (a key never seen); the lookup only for the rest.
+          let isNew = this.#insertSeen.run(tenant, event.key, expiresAt).changes === 1;
+          if (!isNew) {
+            // An expired key that is not yet pruned counts as unseen, so the outcome does not
+            // depend on when pruning last ran.
+            isNew = (this.#getSeen.get(tenant, event.key)?.expires_at ?? 0) <= now;
+            this.#extendSeen.run(expiresAt, tenant, event.key);
+          }
+          if (isNew) {
+            const bytes = Buffer.byteLength(event.json, 'utf8');
+            this.#insertOutbox.run(tenant, page.pass, event.key, event.eventId, event.json, bytes, null, now);
+            inserted++;
+          } else {
+            duplicates++;
+          }
+        }
+        for (const reject of page.rejects) {
+          this.#insertReject.run(tenant, page.pass, reject.reason, reject.input, now);
+        }
+        this.#putCheckpoint.run(
+          tenant,
+          page.pass,
+          checkpoint.cursor,
+          checkpoint.window?.from ?? null,
+          checkpoint.window?.to ?? null,
+          checkpoint.nextLink ?? null,
+          now,
+        );
+        return { inserted, duplicates, rejected: page.rejects.length, headSeq: this.#headSeq() };
+      })();
+    });
+  }
+
+  registerSinks(names: readonly string[], start: SinkStart): Promise<void> {
+    return run(() => {
+      this.#open();
+      for (const name of names) if (name === '') throw new StateStoreError('sink name must not be empty');
+      this.#db.transaction(() => {
+        const at = start === 'head' ? this.#headSeq() : 0;
+        const now = this.#clock();
+        for (const name of names) this.#insertSink.run(name, at, now);
+      })();
+    });
+  }
+
+  unregisterSink(name: string): Promise<void> {
+    return run(() => {
+      this.#open();
+      // Cascades to its dead letters and to the events re-queued for it alone.
+      this.#deleteSink.run(name);
+    });
+  }
+
+  sinkState(sink: string): Promise<SinkState | undefined> {
+    return run(() => {
+      this.#open();
+      const row = this.#getSink.get(sink);
+      return row === undefined ? undefined : toSinkState(row);
+    });
+  }
+
+  listSinks(): Promise<SinkState[]> {
+    return run(() => {
+      this.#open();
+      return this.#listSinks.all().map(toSinkState);
+    });
+  }
+
+  readOutbox(sink: string, options: ReadOutboxOptions): Promise<OutboxEvent[]> {
+    return run(() => {
+      this.#open();
+      validateReadOptions(options);
+      const after = options.afterSeq ?? this.#sink(sink).acked_seq;
+      const out: OutboxEvent[] = [];
+      let bytes = 0;
+      // iterate() rather than LIMIT: the byte cap usually stops first, and rows past it are never read.
+      for (const row of this.#readOutbox.iterate(after, sink)) {
+        if (out.length > 0 && bytes + row.bytes > options.maxBytes) break;
+        out.push({
+          seq: row.seq,
+          tenant: row.tenant,
+          pass: toPass(row.pass),
+          key: row.key,
+          eventId: row.event_id,
+          json: row.json,
+        });
+        bytes += row.bytes;
+        if (out.length >= options.limit) break;
+      }
+      return out;
+    });
+  }
+
+  ack(sink: string, seq: number, meta?: string): Promise<void> {
+    return run(() => {
+      this.#open();
+      this.#db.transaction(() => {
+        const row = this.#sink(sink);
+        if (!Number.isSafeInteger(seq) || seq < row.acked_seq) {
+          throw new StateStoreError(`ack of ${sink} would go back from ${row.acked_seq} to ${seq}`);
+        }
+        const head = this.#headSeq();
+        if (seq > head) throw new StateStoreError(`ack of ${sink} at ${seq} is past the outbox head ${head}`);
+        this.#ackSink.run(seq, meta ?? null, this.#clock(), sink);
+      })();
+    });
+  }
+
+  outboxDepth(sink: string): Promise<number> {
+    return run(() => {
+      this.#open();
+      return this.#depth.get(this.#sink(sink).acked_seq, sink)?.n ?? 0;
+    });
+  }
+
+  outboxHead(): Promise<number> {
+    return run(() => {
+      this.#open();
+      return this.#headSeq();
+    });
+  }
+
+  pruneOutbox(): Promise<number> {
+    return run(() => {
+      this.#open();
+      return this.#db.transaction(() => {
+        const min = this.#minAcked.get()?.m ?? null;
+        if (min === null) return 0;
+        return this.#pruneShared.run(min).changes + this.#pruneOwned.run().changes;
+      })();
+    });
+  }
+
+  pruneSeen(now: number): Promise<number> {
+    return run(() => {
+      this.#open();
+      return this.#pruneSeen.run(now).changes;
+    });
+  }
+
+  seenCount(tenant?: string): Promise<number> {
+    return run(() => {
+      this.#open();
+      return (tenant === undefined ? this.#seenCount.get() : this.#seenCountTenant.get(tenant))?.n ?? 0;
+    });
+  }
+
+  rejects(options: { readonly tenant?: string; readonly limit: number }): Promise<StoredReject[]> {
+    return run(() => {
+      this.#open();
+      const rows =
+        options.tenant === undefined
+          ? this.#rejects.all(options.limit)
+          : this.#rejectsTenant.all(options.tenant, options.limit);
+      return rows.map((r) => ({ ...r, pass: toPass(r.pass) }));
+    });
+  }
+
+  deadLetter(sink: string, seq: number, reason: string): Promise<void> {
+    return run(() => {
+      this.#open();
+      this.#db.transaction(() => {
+        this.#sink(sink);
+        const row = this.#outboxRow.get(seq);
+        if (row === undefined)
+          throw new StateStoreError(`outbox event ${seq} is gone (acknowledged and pruned?)`);
+        this.#putDeadLetter.run(
+          sink,
+          seq,
+          row.tenant,
+          row.pass,
+          row.key,
+          row.event_id,
+          row.json,
+          reason,
+          this.#clock(),
+        );
+      })();
+    });
+  }
+
+  deadLetters(sink: string, limit: number): Promise<DeadLetter[]> {
+    return run(() => {
+      this.#open();
+      return this.#deadLettersLimit.all(sink, limit).map((r) => ({
+        sink: r.sink,
+        seq: r.seq,
+        tenant: r.tenant,
+        pass: toPass(r.pass),
+        key: r.key,
+        eventId: r.event_id,
+        json: r.json,
+        reason: r.reason,
+        at: r.at,
+      }));
+    });
+  }
+
+  retryDeadLetters(sink: string, seqs?: readonly number[]): Promise<number> {
+    return run(() => {
+      this.#open();
+      return this.#db.transaction(() => {
+        this.#sink(sink);
+        const wanted = seqs === undefined ? undefined : new Set(seqs);
+        const now = this.#clock();
+        let moved = 0;
+        for (const r of this.#deadLetters.all(sink)) {
+          if (wanted !== undefined && !wanted.has(r.seq)) continue;
+          const bytes = Buffer.byteLength(r.json, 'utf8');
+          this.#insertOutbox.run(r.tenant, r.pass, r.key, r.event_id, r.json, bytes, sink, now);
+          this.#deleteDeadLetter.run(sink, r.seq);
+          moved++;
+        }
+        return moved;
+      })();
+    });
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= run(() => {
+      this.#db.close();
+    });
+    return this.#closing;
+  }
+}

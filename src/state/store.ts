@@ -1,0 +1,255 @@
+/**
+ * The collector's only durable state: checkpoints, in-progress next links, the dedupe seen-set,
+ * the outbox with one acknowledgement cursor per sink, dead letters and rejects.
+ *
+ * Everything durable goes through this interface so that nothing else knows which database is
+ * behind it: SQLite today (`sqlite.ts`), PostgreSQL with leases when several instances share
+ * tenants (collection.md, "Ahead: more than one machine"). That is also why every method returns
+ * a promise although better-sqlite3 is synchronous: a network database will not be.
+ *
+ * Times are epoch milliseconds. Each method is atomic: it happens entirely or not at all, also
+ * across a crash of the process.
+ */
+
+export type Pass = 'fast' | 'reconcile' | 'backfill';
+export const PASSES: readonly Pass[] = ['fast', 'reconcile', 'backfill'];
+
+/** A window `[from, to]` in epoch milliseconds. */
+export interface TimeWindow {
+  readonly from: number;
+  readonly to: number;
+}
+
+/**
+ * Where a pass of a tenant stands. A checkpoint is written only together with the events it
+ * covers (`commitPage`), so it never claims more than the outbox holds.
+ */
+export interface Checkpoint {
+  /** End of the time already collected by this pass (ms). The next window starts here. */
+  readonly cursor: number;
+  /** The window being collected, when one is in progress (some of its pages are committed). */
+  readonly window?: TimeWindow;
+  /**
+   * The next link of the in-progress window: the page after the last committed one. Next links
+   * carry no secret (the token travels in a header), so storing them is safe.
+   */
+  readonly nextLink?: string;
+}
+
+export interface StoredCheckpoint extends Checkpoint {
+  readonly tenant: string;
+  readonly pass: Pass;
+  /** When it was last written (the `now` of that commit). */
+  readonly updatedAt: number;
+}
+
+/** One normalized event of a page. */
+export interface PageEvent {
+  /** Dedupe key: `lower(trace id)|lower(recipient)|canonical status`; scoped to the tenant. */
+  readonly key: string;
+  /** The deterministic `event.id` (downstream idempotency key). */
+  readonly eventId: string;
+  /** The event as it will be delivered (one NDJSON line, without the newline). */
+  readonly json: string;
+}
+
+/** A row that could not be normalized: kept with its reason, and the window still commits. */
+export interface RejectInput {
+  readonly reason: string;
+  /** The raw input (a row as received); it never contains a secret. */
+  readonly input: string;
+}
+
+export interface PageCommit {
+  readonly pass: Pass;
+  /**
+   * The pass's checkpoint after this page; it replaces the stored one as a whole. A last page
+   * advances `cursor` and omits `window` and `nextLink`; an intermediate page keeps `cursor` and
+   * sets `window` and the `nextLink` to resume from.
+   */
+  readonly checkpoint: Checkpoint;
+  readonly events: readonly PageEvent[];
+  readonly rejects: readonly RejectInput[];
+  /** Commit time; seen-set expiries are computed from it. */
+  readonly now: number;
+  /**
+   * How long a key stays in the seen-set after it was last seen: the tenant's
+   * `reconcileLookback` plus a margin, so that no overlap can re-read a row after its key expired.
+   */
+  readonly seenTtlMs: number;
+}
+
+export interface CommitResult {
+  /** Events appended to the outbox (keys not seen before, or seen but expired). */
+  readonly inserted: number;
+  /** Events suppressed because their key was already in the seen-set. */
+  readonly duplicates: number;
+  readonly rejected: number;
+  /** The last outbox sequence after this commit (the head). */
+  readonly headSeq: number;
+}
+
+export interface OutboxEvent {
+  /** Outbox sequence: strictly increasing, never reused, even after pruning. */
+  readonly seq: number;
+  readonly tenant: string;
+  readonly pass: Pass;
+  readonly key: string;
+  readonly eventId: string;
+  readonly json: string;
+}
+
+export interface ReadOutboxOptions {
+  /**
+   * Read after this sequence instead of the sink's acknowledged one, so that a sink can have
+   * several batches in flight before the first is acknowledged.
+   */
+  readonly afterSeq?: number;
+  /** At most this many events. */
+  readonly limit: number;
+  /**
+   * At most this many bytes of `json` (UTF-8), except that the first event is always returned,
+   * so that one large event cannot stall a sink forever.
+   */
+  readonly maxBytes: number;
+}
+
+export interface SinkState {
+  readonly name: string;
+  /** Every outbox event up to this sequence is durably written by the sink. */
+  readonly ackedSeq: number;
+  /** Opaque, stored with the acknowledgement (the file output keeps its byte offset here). */
+  readonly meta?: string;
+  readonly updatedAt: number;
+}
+
+/** Where a sink that is registered for the first time starts reading. */
+export type SinkStart = 'head' | 'beginning';
+
+export interface DeadLetter {
+  readonly sink: string;
+  /** The event's outbox sequence when it was dead-lettered. */
+  readonly seq: number;
+  readonly tenant: string;
+  readonly pass: Pass;
+  readonly key: string;
+  readonly eventId: string;
+  readonly json: string;
+  readonly reason: string;
+  readonly at: number;
+}
+
+export interface StoredReject {
+  readonly id: number;
+  readonly tenant: string;
+  readonly pass: Pass;
+  readonly reason: string;
+  readonly input: string;
+  readonly at: number;
+}
+
+export interface StateStore {
+  /** The checkpoint of one pass of a tenant, or undefined when that pass never committed. */
+  getCheckpoint(tenant: string, pass: Pass): Promise<StoredCheckpoint | undefined>;
+  /** All checkpoints, of one tenant or of all, ordered by tenant then pass. */
+  listCheckpoints(tenant?: string): Promise<StoredCheckpoint[]>;
+
+  /**
+   * Commit one page in one transaction: add every key to the tenant's seen-set (expiring at
+   * `now + seenTtlMs`, extended if already there), append to the outbox only the events whose
+   * key was not seen (a key repeated inside the page counts once), record the rejects and
+   * replace the pass's checkpoint. A crash leaves either all of it or none of it.
+   */
+  commitPage(tenant: string, page: PageCommit): Promise<CommitResult>;
+
+  /**
+   * Declare the sinks that read the outbox. A sink already known keeps its cursor; a new one
+   * starts at `start`: `'head'` (only what is committed from now on) or `'beginning'` (every
+   * event still in the outbox).
+   */
+  registerSinks(names: readonly string[], start: SinkStart): Promise<void>;
+  /** Forget a sink removed from the configuration so that it no longer holds back pruning. */
+  unregisterSink(name: string): Promise<void>;
+  /** The sinks' cursors, or one sink's (undefined when unknown). */
+  sinkState(sink: string): Promise<SinkState | undefined>;
+  listSinks(): Promise<SinkState[]>;
+
+  /**
+   * Events after the sink's acknowledged sequence (or `afterSeq`), in sequence order, capped by
+   * count and bytes. Events re-queued for another sink (`retryDeadLetters`) are skipped.
+   */
+  readOutbox(sink: string, options: ReadOutboxOptions): Promise<OutboxEvent[]>;
+  /**
+   * Acknowledge every event up to `seq` for this sink, storing `meta` (or clearing it when
+   * omitted) in the same transaction. Acknowledging the current sequence again is allowed (it
+   * updates `meta`); going backwards or past the head is a bug and throws.
+   */
+  ack(sink: string, seq: number, meta?: string): Promise<void>;
+  /** Events this sink has yet to acknowledge (back pressure: a lagging sink pauses polling). */
+  outboxDepth(sink: string): Promise<number>;
+  /** The last sequence ever appended (0 when none). */
+  outboxHead(): Promise<number>;
+  /**
+   * Delete the events every registered sink has acknowledged. With no sink registered nothing
+   * is deleted, so that a sink registered later from the beginning still finds them.
+   * Returns how many rows were deleted.
+   */
+  pruneOutbox(): Promise<number>;
+
+  /** Delete seen-set keys that expired at or before `now`; returns how many. */
+  pruneSeen(now: number): Promise<number>;
+  /** How many keys the seen-set holds (expired ones included until pruned). */
+  seenCount(tenant?: string): Promise<number>;
+
+  /** Rejected input rows, oldest first. */
+  rejects(options: { readonly tenant?: string; readonly limit: number }): Promise<StoredReject[]>;
+
+  /**
+   * Put an event the sink refused for good aside, with the reason. Call it before acknowledging
+   * the batch that contained it: the event must still be in the outbox. Idempotent per (sink, seq).
+   */
+  deadLetter(sink: string, seq: number, reason: string): Promise<void>;
+  /** Dead letters of a sink, oldest first. */
+  deadLetters(sink: string, limit: number): Promise<DeadLetter[]>;
+  /**
+   * Move dead letters of a sink (all, or those of the given sequences) back to the outbox, as new
+   * events addressed to that sink only. Returns how many were moved.
+   */
+  retryDeadLetters(sink: string, seqs?: readonly number[]): Promise<number>;
+
+  /** Close the store; idempotent (a second call returns the first call's promise). */
+  close(): Promise<void>;
+}
+
+/** A bug in how the store is used (unknown sink, ack going backwards…), not a runtime condition. */
+export class StateStoreError extends Error {
+  override readonly name = 'StateStoreError';
+}
+
+/** Checks shared by every implementation, run before anything is written. */
+export function validateCommit(tenant: string, page: PageCommit): void {
+  if (tenant === '') throw new StateStoreError('tenant must not be empty');
+  if (!PASSES.includes(page.pass)) throw new StateStoreError(`unknown pass ${JSON.stringify(page.pass)}`);
+  const { cursor, window, nextLink } = page.checkpoint;
+  if (!Number.isSafeInteger(cursor)) throw new StateStoreError('checkpoint.cursor must be an integer (ms)');
+  if (window !== undefined) {
+    if (!Number.isSafeInteger(window.from) || !Number.isSafeInteger(window.to) || window.from > window.to) {
+      throw new StateStoreError('checkpoint.window must be integers (ms) with from <= to');
+    }
+  }
+  if (nextLink !== undefined && window === undefined) {
+    // A next link is only meaningful inside the window it belongs to.
+    throw new StateStoreError('checkpoint.nextLink needs checkpoint.window');
+  }
+  if (!Number.isSafeInteger(page.now)) throw new StateStoreError('now must be an integer (ms)');
+  if (!Number.isSafeInteger(page.seenTtlMs) || page.seenTtlMs <= 0) {
+    throw new StateStoreError('seenTtlMs must be a positive integer');
+  }
+}
+
+export function validateReadOptions(options: ReadOutboxOptions): void {
+  if (!Number.isSafeInteger(options.limit) || options.limit < 1) {
+    throw new StateStoreError('limit must be a positive integer');
+  }
+  if (!(options.maxBytes >= 1)) throw new StateStoreError('maxBytes must be positive');
+}

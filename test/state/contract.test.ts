@@ -1,0 +1,358 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createMemoryStore } from '../../src/state/memory.js';
+import { openSqliteStore } from '../../src/state/sqlite.js';
+import type { PageCommit, PageEvent, StateStore } from '../../src/state/store.js';
+
+// The same behaviour is required of every StateStore: pipeline tests use the memory one and
+// trust it to behave like SQLite (and, later, PostgreSQL).
+const dirs: string[] = [];
+const stores: StateStore[] = [];
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const factories: [string, () => StateStore][] = [
+  ['memory', () => createMemoryStore({ clock: () => 1000 })],
+  [
+    'sqlite',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'exotrace-state-'));
+      dirs.push(dir);
+      return openSqliteStore(join(dir, 'state'), { clock: () => 1000 });
+    },
+  ],
+];
+
+const HOUR = 3_600_000;
+
+function ev(key: string, json = `{"k":"${key}"}`): PageEvent {
+  return { key, eventId: `id-${key}`, json };
+}
+
+function page(events: PageEvent[], over: Partial<PageCommit> = {}): PageCommit {
+  return {
+    pass: 'fast',
+    checkpoint: { cursor: 100 },
+    events,
+    rejects: [],
+    now: 10_000,
+    seenTtlMs: HOUR,
+    ...over,
+  };
+}
+
+describe.each(factories)('StateStore contract: %s', (_name, factory) => {
+  function open(): StateStore {
+    const s = factory();
+    stores.push(s);
+    return s;
+  }
+
+  it('starts empty', async () => {
+    const s = open();
+    expect(await s.getCheckpoint('t', 'fast')).toBeUndefined();
+    expect(await s.listCheckpoints()).toEqual([]);
+    expect(await s.outboxHead()).toBe(0);
+    expect(await s.listSinks()).toEqual([]);
+  });
+
+  it('dedupes: the same key twice gives one outbox row; a status change is a new row', async () => {
+    const s = open();
+    await s.registerSinks(['out'], 'beginning');
+    const r1 = await s.commitPage('t', page([ev('a|x|delivered'), ev('a|y|delivered'), ev('a|x|delivered')]));
+    expect(r1).toEqual({ inserted: 2, duplicates: 1, rejected: 0, headSeq: 2 });
+    const r2 = await s.commitPage('t', page([ev('a|x|delivered'), ev('a|x|failed')]));
+    expect(r2).toMatchObject({ inserted: 1, duplicates: 1, headSeq: 3 });
+    const rows = await s.readOutbox('out', { limit: 100, maxBytes: 1e6 });
+    expect(rows.map((r) => r.key)).toEqual(['a|x|delivered', 'a|y|delivered', 'a|x|failed']);
+    expect(rows.map((r) => r.seq)).toEqual([1, 2, 3]);
+    expect(rows[0]).toEqual({
+      seq: 1,
+      tenant: 't',
+      pass: 'fast',
+      key: 'a|x|delivered',
+      eventId: 'id-a|x|delivered',
+      json: '{"k":"a|x|delivered"}',
+    });
+  });
+
+  it('scopes the seen-set per tenant', async () => {
+    const s = open();
+    expect((await s.commitPage('t1', page([ev('k')]))).inserted).toBe(1);
+    expect((await s.commitPage('t2', page([ev('k')]))).inserted).toBe(1);
+    expect(await s.seenCount()).toBe(2);
+    expect(await s.seenCount('t1')).toBe(1);
+  });
+
+  it('writes the checkpoint with the events and replaces it as a whole', async () => {
+    const s = open();
+    await s.commitPage(
+      't',
+      page([ev('a')], {
+        pass: 'reconcile',
+        checkpoint: { cursor: 5, window: { from: 5, to: 9 }, nextLink: 'n1' },
+      }),
+    );
+    expect(await s.getCheckpoint('t', 'reconcile')).toEqual({
+      tenant: 't',
+      pass: 'reconcile',
+      cursor: 5,
+      window: { from: 5, to: 9 },
+      nextLink: 'n1',
+      updatedAt: 10_000,
+    });
+    await s.commitPage('t', page([], { pass: 'reconcile', checkpoint: { cursor: 9 }, now: 11_000 }));
+    expect(await s.getCheckpoint('t', 'reconcile')).toEqual({
+      tenant: 't',
+      pass: 'reconcile',
+      cursor: 9,
+      updatedAt: 11_000,
+    });
+    await s.commitPage('a', page([]));
+    await s.commitPage('t', page([]));
+    const list = await s.listCheckpoints();
+    expect(list.map((c) => `${c.tenant}/${c.pass}`)).toEqual(['a/fast', 't/fast', 't/reconcile']);
+    expect((await s.listCheckpoints('t')).length).toBe(2);
+  });
+
+  it('rejects an invalid commit without writing any part of it', async () => {
+    const s = open();
+    await expect(
+      s.commitPage('t', page([ev('a')], { checkpoint: { cursor: 1, nextLink: 'x' } })),
+    ).rejects.toThrow(/nextLink needs checkpoint.window/);
+    await expect(s.commitPage('t', page([ev('a')], { checkpoint: { cursor: 1.5 } }))).rejects.toThrow(
+      /cursor/,
+    );
+    await expect(s.commitPage('', page([ev('a')]))).rejects.toThrow(/tenant/);
+    expect(await s.outboxHead()).toBe(0);
+    expect(await s.seenCount()).toBe(0);
+    expect(await s.getCheckpoint('t', 'fast')).toBeUndefined();
+  });
+
+  it('records rejects with their reason, and the page still commits', async () => {
+    const s = open();
+    const r = await s.commitPage(
+      't',
+      page([ev('a')], { rejects: [{ reason: 'no trace id', input: '{"x":1}' }], pass: 'backfill' }),
+    );
+    expect(r.rejected).toBe(1);
+    await s.commitPage('u', page([], { rejects: [{ reason: 'bad date', input: '{}' }] }));
+    expect(await s.rejects({ limit: 10 })).toEqual([
+      { id: 1, tenant: 't', pass: 'backfill', reason: 'no trace id', input: '{"x":1}', at: 10_000 },
+      { id: 2, tenant: 'u', pass: 'fast', reason: 'bad date', input: '{}', at: 10_000 },
+    ]);
+    expect((await s.rejects({ tenant: 'u', limit: 10 })).map((r) => r.reason)).toEqual(['bad date']);
+    expect(await s.rejects({ limit: 1 })).toHaveLength(1);
+    expect(await s.outboxHead()).toBe(1);
+  });
+
+  it('keeps per-sink cursors independent: a lagging sink does not block another', async () => {
+    const s = open();
+    await s.registerSinks(['fast', 'slow'], 'beginning');
+    await s.commitPage('t', page(['a', 'b', 'c', 'd'].map((k) => ev(k))));
+    await s.ack('fast', 4, 'offset=400');
+    expect(await s.readOutbox('fast', { limit: 10, maxBytes: 1e6 })).toEqual([]);
+    expect((await s.readOutbox('slow', { limit: 10, maxBytes: 1e6 })).map((e) => e.seq)).toEqual([
+      1, 2, 3, 4,
+    ]);
+    expect(await s.outboxDepth('fast')).toBe(0);
+    expect(await s.outboxDepth('slow')).toBe(4);
+    expect(await s.sinkState('fast')).toEqual({
+      name: 'fast',
+      ackedSeq: 4,
+      meta: 'offset=400',
+      updatedAt: 1000,
+    });
+    await s.commitPage('t', page([ev('e')]));
+    expect((await s.readOutbox('fast', { limit: 10, maxBytes: 1e6 })).map((e) => e.key)).toEqual(['e']);
+    // afterSeq: a second batch in flight before the first is acknowledged.
+    expect((await s.readOutbox('slow', { afterSeq: 3, limit: 10, maxBytes: 1e6 })).map((e) => e.seq)).toEqual(
+      [4, 5],
+    );
+  });
+
+  it('acknowledges forward only, with meta stored or cleared', async () => {
+    const s = open();
+    await s.registerSinks(['f'], 'beginning');
+    await s.commitPage('t', page([ev('a'), ev('b')]));
+    await s.ack('f', 1, 'm1');
+    await s.ack('f', 1, 'm1b');
+    expect((await s.sinkState('f'))?.meta).toBe('m1b');
+    await expect(s.ack('f', 0)).rejects.toThrow(/go back/);
+    await expect(s.ack('f', 3)).rejects.toThrow(/past the outbox head/);
+    await expect(s.ack('nope', 1)).rejects.toThrow(/unknown sink/);
+    await s.ack('f', 2);
+    expect(await s.sinkState('f')).toEqual({ name: 'f', ackedSeq: 2, updatedAt: 1000 });
+    await expect(s.readOutbox('nope', { limit: 1, maxBytes: 1 })).rejects.toThrow(/unknown sink/);
+  });
+
+  it('caps readOutbox by count and by bytes, always returning at least one event', async () => {
+    const s = open();
+    await s.registerSinks(['o'], 'beginning');
+    // 10 bytes each; the last is 9 bytes, as é is two bytes in UTF-8.
+    await s.commitPage('t', page(['1', '2', '3', '4', '5'].map((k) => ev(k, `"${k}abcdefg"`))));
+    await s.commitPage('t', page([ev('big', 'x'.repeat(100)), ev('6', '"éabcde"')]));
+    expect((await s.readOutbox('o', { limit: 2, maxBytes: 1e6 })).map((e) => e.key)).toEqual(['1', '2']);
+    expect((await s.readOutbox('o', { limit: 100, maxBytes: 30 })).map((e) => e.key)).toEqual([
+      '1',
+      '2',
+      '3',
+    ]);
+    expect((await s.readOutbox('o', { limit: 100, maxBytes: 29 })).map((e) => e.key)).toEqual(['1', '2']);
+    expect((await s.readOutbox('o', { afterSeq: 5, limit: 100, maxBytes: 10 })).map((e) => e.key)).toEqual([
+      'big',
+    ]);
+    expect((await s.readOutbox('o', { afterSeq: 6, limit: 100, maxBytes: 9 })).map((e) => e.key)).toEqual([
+      '6',
+    ]);
+    expect(await s.readOutbox('o', { afterSeq: 7, limit: 100, maxBytes: 9 })).toEqual([]);
+    await expect(s.readOutbox('o', { limit: 0, maxBytes: 10 })).rejects.toThrow(/limit/);
+  });
+
+  it('prunes only what every registered sink acknowledged, and never reuses a sequence', async () => {
+    const s = open();
+    await s.commitPage('t', page([ev('a'), ev('b'), ev('c')]));
+    expect(await s.pruneOutbox()).toBe(0); // no sink yet: keep everything
+    await s.registerSinks(['x', 'y'], 'beginning');
+    await s.ack('x', 3);
+    await s.ack('y', 1);
+    expect(await s.pruneOutbox()).toBe(1);
+    expect((await s.readOutbox('x', { afterSeq: 0, limit: 10, maxBytes: 1e6 })).map((e) => e.seq)).toEqual([
+      2, 3,
+    ]);
+    await s.ack('y', 3);
+    expect(await s.pruneOutbox()).toBe(2);
+    expect(await s.outboxHead()).toBe(3);
+    await s.commitPage('t', page([ev('d')]));
+    expect((await s.readOutbox('x', { limit: 10, maxBytes: 1e6 })).map((e) => e.seq)).toEqual([4]);
+  });
+
+  it('registers a new sink at the head or at the beginning; known sinks keep their cursor', async () => {
+    const s = open();
+    await s.registerSinks(['old'], 'beginning');
+    await s.commitPage('t', page([ev('a'), ev('b')]));
+    await s.ack('old', 1);
+    await s.registerSinks(['old', 'fromHead'], 'head');
+    await s.registerSinks(['fromStart'], 'beginning');
+    expect((await s.sinkState('old'))?.ackedSeq).toBe(1);
+    expect((await s.sinkState('fromHead'))?.ackedSeq).toBe(2);
+    expect(await s.outboxDepth('fromStart')).toBe(2);
+    expect((await s.listSinks()).map((x) => x.name)).toEqual(['fromHead', 'fromStart', 'old']);
+    // A removed sink no longer holds back pruning.
+    await s.ack('fromHead', 2);
+    await s.ack('old', 2);
+    await s.unregisterSink('fromStart');
+    expect(await s.sinkState('fromStart')).toBeUndefined();
+    expect(await s.pruneOutbox()).toBe(2);
+  });
+
+  it('expires seen keys: an expired key is new again, pruned or not; seeing a key extends it', async () => {
+    const s = open();
+    await s.commitPage('t', page([ev('a'), ev('b')], { now: 0, seenTtlMs: 100 }));
+    // 'a' seen again at 50: a duplicate, and its expiry moves to 150.
+    expect(await s.commitPage('t', page([ev('a')], { now: 50, seenTtlMs: 100 }))).toMatchObject({
+      duplicates: 1,
+    });
+    // At 100, 'b' has expired (not yet pruned): new again. 'a' still seen.
+    expect(await s.commitPage('t', page([ev('a'), ev('b')], { now: 100, seenTtlMs: 100 }))).toMatchObject({
+      inserted: 1,
+      duplicates: 1,
+    });
+    expect(await s.pruneSeen(199)).toBe(0);
+    expect(await s.pruneSeen(200)).toBe(2);
+    expect(await s.seenCount()).toBe(0);
+    expect((await s.commitPage('t', page([ev('a')], { now: 300, seenTtlMs: 100 }))).inserted).toBe(1);
+  });
+
+  it('dead-letters per sink, lists them, and moves them back for that sink only', async () => {
+    const s = open();
+    await s.registerSinks(['es', 'file'], 'beginning');
+    await s.commitPage('t', page([ev('a'), ev('b'), ev('c')]));
+    await s.deadLetter('es', 2, 'mapper_parsing_exception');
+    await s.deadLetter('es', 2, 'mapper_parsing_exception'); // idempotent after a crash and resend
+    await s.ack('es', 3);
+    await s.ack('file', 3);
+    expect(await s.pruneOutbox()).toBe(3);
+    await expect(s.deadLetter('es', 1, 'x')).rejects.toThrow(/gone/);
+    const dead = await s.deadLetters('es', 10);
+    expect(dead).toEqual([
+      {
+        sink: 'es',
+        seq: 2,
+        tenant: 't',
+        pass: 'fast',
+        key: 'b',
+        eventId: 'id-b',
+        json: '{"k":"b"}',
+        reason: 'mapper_parsing_exception',
+        at: 1000,
+      },
+    ]);
+    expect(await s.deadLetters('file', 10)).toEqual([]);
+    expect(await s.retryDeadLetters('es')).toBe(1);
+    expect(await s.deadLetters('es', 10)).toEqual([]);
+    expect((await s.readOutbox('es', { limit: 10, maxBytes: 1e6 })).map((e) => [e.seq, e.key])).toEqual([
+      [4, 'b'],
+    ]);
+    expect(await s.readOutbox('file', { limit: 10, maxBytes: 1e6 })).toEqual([]);
+    expect(await s.outboxDepth('file')).toBe(0);
+    expect(await s.outboxDepth('es')).toBe(1);
+    // 'file' is at 3 and has nothing to deliver; the row is pruned once 'es' acknowledges it.
+    expect(await s.pruneOutbox()).toBe(0);
+    await s.ack('es', 4);
+    expect(await s.pruneOutbox()).toBe(1);
+  });
+
+  it('retries only the chosen dead letters; unregistering drops the rest', async () => {
+    const s = open();
+    await s.registerSinks(['es'], 'beginning');
+    await s.commitPage('t', page([ev('a'), ev('b')]));
+    await s.deadLetter('es', 1, 'r1');
+    await s.deadLetter('es', 2, 'r2');
+    expect(await s.retryDeadLetters('es', [2])).toBe(1);
+    expect((await s.deadLetters('es', 10)).map((d) => d.seq)).toEqual([1]);
+    await s.unregisterSink('es');
+    await s.registerSinks(['es'], 'beginning');
+    expect(await s.deadLetters('es', 10)).toEqual([]);
+    expect((await s.readOutbox('es', { limit: 10, maxBytes: 1e6 })).map((e) => e.seq)).toEqual([1, 2]);
+  });
+
+  it('closes idempotently and refuses use after close', async () => {
+    const s = factory();
+    const first = s.close();
+    expect(s.close()).toBe(first);
+    await first;
+    await expect(s.outboxHead()).rejects.toThrow(/closed/);
+  });
+
+  it('property: the outbox holds each distinct live key exactly once, in first-seen order', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.array(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f'), { maxLength: 6 }), { maxLength: 8 }),
+        async (pages) => {
+          const s = factory();
+          try {
+            await s.registerSinks(['o'], 'beginning');
+            let duplicates = 0;
+            for (const keys of pages) {
+              duplicates += (await s.commitPage('t', page(keys.map((k) => ev(k))))).duplicates;
+            }
+            const all = pages.flat();
+            const distinct = [...new Set(all)];
+            const rows = await s.readOutbox('o', { limit: 1000, maxBytes: 1e9 });
+            expect(rows.map((r) => r.key)).toEqual(distinct);
+            expect(duplicates).toBe(all.length - distinct.length);
+          } finally {
+            await s.close();
+          }
+        },
+      ),
+      { numRuns: 25, seed: 42 },
+    );
+  });
+});

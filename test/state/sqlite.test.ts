@@ -1,0 +1,113 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DB_FILE, SCHEMA_VERSION, openSqliteStore } from '../../src/state/sqlite.js';
+
+let root: string;
+let dir: string;
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'exotrace-sqlite-'));
+  dir = join(root, 'state');
+});
+afterEach(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('openSqliteStore', () => {
+  it('creates the directory 0700 and the database 0600', async () => {
+    const s = openSqliteStore(dir);
+    await s.close();
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir, DB_FILE)).mode & 0o777).toBe(0o600);
+  });
+
+  it('keeps everything across a reopen', async () => {
+    const s = openSqliteStore(dir, { clock: () => 7 });
+    await s.registerSinks(['file', 'es'], 'beginning');
+    await s.commitPage('t', {
+      pass: 'backfill',
+      checkpoint: { cursor: 10, window: { from: 10, to: 20 }, nextLink: 'https://graph/next?skip=1' },
+      events: [
+        { key: 'a', eventId: 'ia', json: '{"a":1}' },
+        { key: 'b', eventId: 'ib', json: '{"b":1}' },
+      ],
+      rejects: [{ reason: 'bad', input: 'x' }],
+      now: 100,
+      seenTtlMs: 1000,
+    });
+    await s.ack('file', 2, '{"offset":16}');
+    await s.ack('es', 1);
+    await s.deadLetter('es', 2, 'rejected');
+    await s.close();
+
+    const r = openSqliteStore(dir);
+    try {
+      expect(await r.getCheckpoint('t', 'backfill')).toEqual({
+        tenant: 't',
+        pass: 'backfill',
+        cursor: 10,
+        window: { from: 10, to: 20 },
+        nextLink: 'https://graph/next?skip=1',
+        updatedAt: 100,
+      });
+      expect(await r.sinkState('file')).toEqual({
+        name: 'file',
+        ackedSeq: 2,
+        meta: '{"offset":16}',
+        updatedAt: 7,
+      });
+      expect((await r.readOutbox('es', { limit: 10, maxBytes: 1e6 })).map((e) => e.key)).toEqual(['b']);
+      expect(await r.rejects({ limit: 10 })).toHaveLength(1);
+      expect(await r.deadLetters('es', 10)).toHaveLength(1);
+      expect(await r.seenCount('t')).toBe(2);
+      // The seen-set survived: the same keys are still duplicates.
+      const again = await r.commitPage('t', {
+        pass: 'backfill',
+        checkpoint: { cursor: 20 },
+        events: [{ key: 'a', eventId: 'ia', json: '{"a":1}' }],
+        rejects: [],
+        now: 200,
+        seenTtlMs: 1000,
+      });
+      expect(again).toEqual({ inserted: 0, duplicates: 1, rejected: 0, headSeq: 2 });
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('uses WAL and records the schema version', async () => {
+    const s = openSqliteStore(dir);
+    await s.close();
+    const db = new Database(join(dir, DB_FILE), { readonly: true });
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      const versions = db.prepare<[], { version: number }>('SELECT version FROM schema_version').all();
+      expect(versions.map((v) => v.version)).toEqual([SCHEMA_VERSION]);
+    } finally {
+      db.close();
+    }
+    // Reopening runs no migration twice.
+    await openSqliteStore(dir).close();
+    const db2 = new Database(join(dir, DB_FILE), { readonly: true });
+    expect(db2.prepare('SELECT count(*) AS n FROM schema_version').get()).toEqual({ n: SCHEMA_VERSION });
+    db2.close();
+  });
+
+  it('refuses a database written by a newer exotrace', async () => {
+    await openSqliteStore(dir).close();
+    const db = new Database(join(dir, DB_FILE));
+    db.prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, 0)').run(SCHEMA_VERSION + 1);
+    db.close();
+    expect(() => openSqliteStore(dir)).toThrow(/newer than this exotrace supports/);
+  });
+
+  it('lets only one collector use a state directory at a time', async () => {
+    const s = openSqliteStore(dir);
+    expect(() => openSqliteStore(dir, { busyTimeoutMs: 50 })).toThrow(/in use by another exotrace process/);
+    await s.close();
+    const again = openSqliteStore(dir, { busyTimeoutMs: 50 });
+    await again.close();
+  });
+});
