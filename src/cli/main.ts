@@ -9,8 +9,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerBackfillCommand } from './backfill.js';
+import { registerDemoCommand } from './demo.js';
+import { registerDoctorCommand } from './doctor.js';
 import { registerEmulatorCommand } from './emulator.js';
 import { registerParseCommand } from './parse.js';
+import { registerRunCommand } from './run.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 
 function packageVersion(): string {
@@ -37,6 +41,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     setExitCode,
   );
   registerEmulatorCommand(program, setExitCode);
+  registerRunCommand(program, setExitCode);
+  registerBackfillCommand(program, setExitCode);
+  registerDoctorCommand(program, setExitCode);
+  registerDemoCommand(program, setExitCode);
   try {
     await program.parseAsync(argv);
   } catch (error) {

@@ -1,0 +1,190 @@
+/**
+ * One tenant's collection: windows → pages → normalized events → one transaction per page with
+ * the checkpoint (collection.md). The cursor is a window end, never a row's time (rows come newest
+ * first); a page's next link is stored with its rows, so a crash resumes inside the window; a
+ * window's checkpoint only moves once its last page is committed.
+ */
+import type { TenantConfig } from '../config/load.js';
+import { createNormalizer, type Normalizer } from '../normalize/normalizer.js';
+import type { MessageTraceSource } from '../sources/source.js';
+import type { Pass, PageEvent, StateStore } from '../state/store.js';
+import { clampStart, fastWindows, reconcileDue, reconcileWindows, type TimeWindow } from './windows.js';
+
+export interface PassSummary {
+  readonly pass: Pass;
+  readonly windows: number;
+  readonly pages: number;
+  readonly rows: number;
+  readonly inserted: number;
+  readonly duplicates: number;
+  readonly rejected: number;
+}
+
+export interface CollectorEvents {
+  /** A requested start older than the API keeps was moved (worth a log line). */
+  onClamp?(tenant: string, requested: number, start: number): void;
+  onPage?(tenant: string, pass: Pass, window: TimeWindow, rows: number, inserted: number): void;
+}
+
+export interface TenantCollectorOptions {
+  readonly tenant: TenantConfig;
+  readonly source: MessageTraceSource;
+  readonly store: StateStore;
+  readonly now: () => number;
+  readonly events?: CollectorEvents;
+  /** Default: the full profile with the tenant's organization and accepted domains. */
+  readonly normalizer?: Normalizer;
+}
+
+export interface TenantCollector {
+  /** The fast pass from the checkpoint up to now − minAge. */
+  fastPass(signal: AbortSignal): Promise<PassSummary>;
+  /** Re-read [now − reconcileLookback, now − minAge]; `force` ignores reconcileEvery. */
+  reconcilePass(signal: AbortSignal, force: boolean): Promise<PassSummary | undefined>;
+  /** A bounded historical window, with its own checkpoint. */
+  backfill(
+    from: number,
+    to: number,
+    signal: AbortSignal,
+    onWindow?: (done: number, total: number) => void,
+  ): Promise<PassSummary>;
+}
+
+// The seen-set must outlive every re-read of a row: the reconcile lookback plus a margin.
+const SEEN_MARGIN_MS = 6 * 3_600_000;
+
+export function createTenantCollector(options: TenantCollectorOptions): TenantCollector {
+  const { tenant, source, store, now } = options;
+  const normalizer =
+    options.normalizer ??
+    createNormalizer({
+      profile: 'full',
+      acceptedDomains: tenant.acceptedDomains,
+      ...(tenant.organization === undefined ? {} : { organization: tenant.organization }),
+    });
+  const seenTtlMs = tenant.reconcileLookbackMs + tenant.minAgeMs + SEEN_MARGIN_MS;
+
+  const toEvents = (
+    rows: readonly Record<string, unknown>[],
+  ): { events: PageEvent[]; rejects: { reason: string; input: string }[] } => {
+    const events: PageEvent[] = [];
+    const rejects: { reason: string; input: string }[] = [];
+    for (const row of rows) {
+      const result = normalizer.normalizeValue(row);
+      for (const event of result.events) {
+        // event.id is derived from (trace id, recipient, status): the dedupe key itself.
+        const id = event.event.id ?? '';
+        events.push({ key: id, eventId: id, json: JSON.stringify(event) });
+      }
+      for (const reject of result.rejects) rejects.push({ reason: reject.reason, input: reject.input });
+    }
+    return { events, rejects };
+  };
+
+  /** Collects one window from `nextLink` (or its start); every page commits with its checkpoint. */
+  async function collectWindow(
+    pass: Pass,
+    window: TimeWindow,
+    cursorBefore: number,
+    nextLink: string | undefined,
+    summary: { pages: number; rows: number; inserted: number; duplicates: number; rejected: number },
+    signal: AbortSignal,
+  ): Promise<void> {
+    for await (const page of source.pages(window, {
+      ...(nextLink === undefined ? {} : { nextLink }),
+      signal,
+    })) {
+      const { events, rejects } = toEvents(page.rows);
+      const checkpoint =
+        page.nextLink === undefined
+          ? { cursor: window.to }
+          : { cursor: cursorBefore, window, nextLink: page.nextLink };
+      const result = await store.commitPage(tenant.name, {
+        pass,
+        checkpoint,
+        events,
+        rejects,
+        now: now(),
+        seenTtlMs,
+      });
+      summary.pages++;
+      summary.rows += page.rows.length;
+      summary.inserted += result.inserted;
+      summary.duplicates += result.duplicates;
+      summary.rejected += result.rejected;
+      options.events?.onPage?.(tenant.name, pass, window, page.rows.length, result.inserted);
+    }
+  }
+
+  /**
+   * Runs windows in order. A window interrupted mid-way (crash, stop) is finished first from its
+   * stored next link, when it lies in the range now asked for; windows already behind the
+   * checkpoint's cursor are skipped (a re-read is the reconcile pass's job, not this one's).
+   */
+  async function runWindows(
+    pass: Pass,
+    windows: readonly TimeWindow[],
+    signal: AbortSignal,
+    onWindow?: (done: number, total: number) => void,
+  ): Promise<PassSummary> {
+    const summary = { pages: 0, rows: 0, inserted: 0, duplicates: 0, rejected: 0 };
+    const first = windows[0];
+    const last = windows.at(-1);
+    if (first === undefined || last === undefined) return { pass, windows: 0, ...summary };
+    const stored = await store.getCheckpoint(tenant.name, pass);
+    const inRange = stored !== undefined && stored.cursor >= first.from && stored.cursor <= last.to;
+    let cursor = inRange && pass !== 'reconcile' ? stored.cursor : first.from;
+    if (inRange && stored.window !== undefined && stored.nextLink !== undefined) {
+      await collectWindow(pass, stored.window, cursor, stored.nextLink, summary, signal);
+      cursor = Math.max(cursor, stored.window.to);
+    }
+    let done = 0;
+    for (const planned of windows) {
+      if (signal.aborted) break;
+      done++;
+      // After a resumed window, start where it ended (sharing its boundary second).
+      const window = planned.from < cursor ? { from: cursor, to: planned.to } : planned;
+      if (window.to > window.from) {
+        await collectWindow(pass, window, cursor, undefined, summary, signal);
+        cursor = window.to;
+      }
+      onWindow?.(done, windows.length);
+    }
+    return { pass, windows: windows.length, ...summary };
+  }
+
+  function startOf(): number {
+    const current = now();
+    const requested =
+      tenant.startFrom.kind === 'ago' ? current - tenant.startFrom.ms : tenant.startFrom.at.getTime();
+    const { start, clamped } = clampStart(requested, tenant.api, current);
+    if (clamped) options.events?.onClamp?.(tenant.name, requested, start);
+    return start;
+  }
+
+  return {
+    async fastPass(signal) {
+      const checkpoint = await store.getCheckpoint(tenant.name, 'fast');
+      const current = now();
+      // Never ask for what the API no longer keeps, even after a long stop.
+      const cursor = clampStart(checkpoint?.cursor ?? startOf(), tenant.api, current).start;
+      return runWindows('fast', fastWindows(cursor, current, tenant.minAgeMs), signal);
+    },
+    async reconcilePass(signal, force) {
+      const checkpoint = await store.getCheckpoint(tenant.name, 'reconcile');
+      const inProgress = checkpoint?.nextLink !== undefined;
+      if (!force && !inProgress && !reconcileDue(checkpoint?.updatedAt, now(), tenant.reconcileEveryMs))
+        return undefined;
+      const windows = reconcileWindows(now(), tenant.reconcileLookbackMs, tenant.minAgeMs, tenant.api);
+      return runWindows('reconcile', windows, signal);
+    },
+    async backfill(from, to, signal, onWindow) {
+      const current = now();
+      const start = clampStart(from, tenant.api, current);
+      if (start.clamped) options.events?.onClamp?.(tenant.name, from, start.start);
+      const end = Math.min(to, current - tenant.minAgeMs);
+      const windows = fastWindows(start.start, end + tenant.minAgeMs, tenant.minAgeMs);
+      return runWindows('backfill', windows, signal, onWindow);
+    },
+  };
+}

@@ -1,0 +1,160 @@
+/**
+ * The delivery loop: the outbox decides what each sink gets, sinks only send (style.md, "For
+ * exotrace" 6). Each sink has its own acknowledged cursor and is driven on its own, so a sink that
+ * keeps failing holds back only itself (and pruning), never another sink.
+ */
+import { abortReason, systemSleep, type Sleep } from '../sources/http/types.js';
+import type { OutboxEvent, StateStore } from '../state/store.js';
+import { SinkError, type SendResult, type Sink } from './sink.js';
+
+export const DEFAULT_BATCH_SIZE = 5000;
+export const DEFAULT_MAX_BATCH_BYTES = 8 * 1024 * 1024;
+
+export interface DeliverRetryOptions {
+  /** Sends of one batch within one call, the first included; default 5. */
+  readonly maxAttempts?: number;
+  /** First backoff ceiling; doubles per retry (full jitter). Default 500 ms. */
+  readonly backoffMs?: number;
+  /**
+   * Longest wait within one call, default 30 s. A sink asking for a longer `retryAfterMs` is left
+   * for the next call instead: the delay is honoured, not shortened (shortening it is how
+   * collectors get throttled again).
+   */
+  readonly maxDelayMs?: number;
+}
+
+export interface DeliverOptions {
+  /** Events per batch; default 5000. */
+  readonly batchSize?: number;
+  /** UTF-8 bytes of `json` per batch (one larger event still goes alone); default 8 MiB. */
+  readonly maxBatchBytes?: number;
+  readonly signal?: AbortSignal;
+  /** Clock, for the time a sink takes (reported as `elapsedMs`). */
+  readonly now?: () => number;
+  readonly retry?: DeliverRetryOptions;
+  /** Injected for tests; default a real timer that an abort ends. */
+  readonly sleep?: Sleep;
+  /** In [0, 1), for the jitter; default Math.random. */
+  readonly random?: () => number;
+}
+
+export interface SinkDelivery {
+  readonly sink: string;
+  /** Events durably written and acknowledged. */
+  readonly delivered: number;
+  /** Sends that were tried again. */
+  readonly retried: number;
+  readonly deadLettered: number;
+  readonly elapsedMs: number;
+  /** Why this sink stopped before its outbox was empty (gave up retrying, a bug, an abort). */
+  readonly error?: Error;
+}
+
+/**
+ * Register the sinks (a new one reads the outbox from the beginning) and start each from its
+ * acknowledged state. A sink that records a state on start (the file output's offset) has it
+ * stored before anything is sent. Throws when a sink cannot start.
+ */
+export async function startSinks(store: StateStore, sinks: readonly Sink[]): Promise<void> {
+  const names = sinks.map((s) => s.name);
+  if (new Set(names).size !== names.length)
+    throw new SinkError(`two outputs share a name: ${names.join(', ')}`);
+  await store.registerSinks(names, 'beginning');
+  for (const sink of sinks) {
+    const state = await store.sinkState(sink.name);
+    if (state === undefined) throw new SinkError(`output ${sink.name} is not registered`);
+    const meta = await sink.start(state.meta);
+    if (meta !== undefined && meta !== state.meta) await store.ack(sink.name, state.ackedSeq, meta);
+  }
+}
+
+/**
+ * Deliver each sink's outbox until it is empty, all sinks concurrently, then prune what every sink
+ * has acknowledged. Failures are reported per sink (`error`), never thrown, except store errors
+ * from the final prune.
+ */
+export async function deliverOnce(
+  store: StateStore,
+  sinks: readonly Sink[],
+  options: DeliverOptions = {},
+): Promise<SinkDelivery[]> {
+  const results = await Promise.all(sinks.map((sink) => deliverSink(store, sink, options)));
+  await store.pruneOutbox();
+  return results;
+}
+
+async function deliverSink(store: StateStore, sink: Sink, options: DeliverOptions): Promise<SinkDelivery> {
+  const now = options.now ?? Date.now;
+  const signal = options.signal ?? new AbortController().signal;
+  const limit = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  const maxBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+  const maxAttempts = Math.max(1, options.retry?.maxAttempts ?? 5);
+  const backoffMs = options.retry?.backoffMs ?? 500;
+  const maxDelayMs = options.retry?.maxDelayMs ?? 30_000;
+  const sleep = options.sleep ?? systemSleep;
+  const random = options.random ?? Math.random;
+  const started = now();
+  let delivered = 0;
+  let retried = 0;
+  let deadLettered = 0;
+  const report = (error?: Error): SinkDelivery => ({
+    sink: sink.name,
+    delivered,
+    retried,
+    deadLettered,
+    elapsedMs: now() - started,
+    ...(error === undefined ? {} : { error }),
+  });
+
+  try {
+    for (;;) {
+      if (signal.aborted) return report(abortReason(signal));
+      const batch = await store.readOutbox(sink.name, { limit, maxBytes });
+      const last = batch.at(-1);
+      if (last === undefined) return report();
+
+      // What is left to send of this batch: all of it, then only what a partial send asks again.
+      let pending: readonly OutboxEvent[] = batch;
+      const dead = new Map<number, string>();
+      let meta: string | undefined;
+      for (let attempt = 1; ; attempt++) {
+        const result: SendResult = await sink.send(pending, signal);
+        if (result.status === 'ok') {
+          meta = result.meta;
+          break;
+        }
+        if (result.status === 'rejected' || result.status === 'partial') {
+          const refused =
+            result.status === 'rejected' ? (result.seqs ?? pending.map((e) => e.seq)) : result.rejected;
+          for (const seq of refused) {
+            if (!pending.some((e) => e.seq === seq)) {
+              throw new SinkError(`output ${sink.name} refused seq ${seq}, which was not in the batch`);
+            }
+            dead.set(seq, result.error.message);
+          }
+          if (result.status === 'rejected') break;
+          const retry = new Set(result.retry);
+          pending = pending.filter((e) => retry.has(e.seq) && !dead.has(e.seq));
+          if (pending.length === 0) break;
+        }
+        // Retryable, or the retryable part of a partial send.
+        if (attempt >= maxAttempts) return report(result.error);
+        const hinted = result.retryAfterMs;
+        if (hinted !== undefined && hinted > maxDelayMs) return report(result.error);
+        const delay =
+          hinted ?? Math.min(maxDelayMs, Math.floor(random() * backoffMs * 2 ** Math.min(attempt - 1, 30)));
+        retried += 1;
+        await sleep(delay, signal);
+      }
+
+      // Dead letters first: the store wants the events still in the outbox, i.e. not yet acked.
+      for (const [seq, reason] of dead) await store.deadLetter(sink.name, seq, reason);
+      await store.ack(sink.name, last.seq, meta);
+      deadLettered += dead.size;
+      delivered += batch.length - dead.size;
+    }
+  } catch (error) {
+    if (signal.aborted) return report(abortReason(signal));
+    return report(error instanceof Error ? error : new Error(String(error)));
+  }
+}

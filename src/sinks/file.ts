@@ -1,0 +1,382 @@
+/**
+ * The file output: NDJSON appended to one file, exactly once across crashes (collection.md,
+ * "Identity, dedupe and delivery").
+ *
+ * How: `send` writes a batch and fsyncs it before answering ok with `meta` = where the file stands
+ * (which file, its byte offset, the rotation generation); the delivery loop stores that meta in the
+ * same transaction as the acknowledgement. On `start`, anything after the acknowledged offset was
+ * written but never acknowledged (a crash between write and ack, a half-written line): it is cut
+ * off, and the outbox delivers those events again. A reader therefore never sees a duplicate or a
+ * torn line.
+ *
+ * Files are identified by device and inode, not by name, so that a crash in the middle of a
+ * rotation (old file renamed, new one holding an unacknowledged batch) is told apart from a file
+ * that is simply shorter or longer than expected.
+ */
+import { constants } from 'node:fs';
+import { access, mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+import { abortReason } from '../sources/http/types.js';
+import type { OutboxEvent } from '../state/store.js';
+import {
+  SinkError,
+  encodeNdjson,
+  once,
+  type HealthResult,
+  type SendResult,
+  type Sink,
+  type SinkNotice,
+} from './sink.js';
+
+export interface FileSinkOptions {
+  readonly name: string;
+  readonly path: string;
+  /** Rotate when the next batch would make the file larger than this; a batch is never split. */
+  readonly rotateBytes?: number;
+  /** Rotated files kept (`path.1` newest … `path.N`); default 5. */
+  readonly keep?: number;
+  readonly onNotice?: (notice: SinkNotice) => void;
+}
+
+export const DEFAULT_KEEP = 5;
+
+/** What `meta` holds: enough to find the acknowledged end of the output again. */
+export interface FileMeta {
+  readonly v: 1;
+  /** `dev:ino` of the file the offset refers to; absent where the file system has no inodes. */
+  readonly file?: string;
+  /** Bytes of that file that are acknowledged. */
+  readonly offset: number;
+  /** Files started so far (rotations, or new files after the file disappeared). */
+  readonly generation: number;
+}
+
+export function createFileSink(options: FileSinkOptions): Sink {
+  return new FileSink(options);
+}
+
+export function parseFileMeta(meta: string): FileMeta {
+  let value: unknown;
+  try {
+    value = JSON.parse(meta);
+  } catch {
+    throw new SinkError(`file output: unreadable acknowledged state ${JSON.stringify(meta)}`);
+  }
+  const m = value as Partial<Record<keyof FileMeta, unknown>> | null;
+  if (
+    typeof m !== 'object' ||
+    m === null ||
+    m.v !== 1 ||
+    !Number.isSafeInteger(m.offset) ||
+    !Number.isSafeInteger(m.generation) ||
+    (m.file !== undefined && typeof m.file !== 'string')
+  ) {
+    throw new SinkError(`file output: unreadable acknowledged state ${JSON.stringify(meta)}`);
+  }
+  return {
+    v: 1,
+    offset: m.offset as number,
+    generation: m.generation as number,
+    ...(typeof m.file === 'string' ? { file: m.file } : {}),
+  };
+}
+
+interface FileInfo {
+  /** Undefined where inodes are meaningless (0). */
+  readonly id: string | undefined;
+  readonly size: number;
+}
+
+async function fileInfo(path: string): Promise<FileInfo | undefined> {
+  try {
+    return toInfo(await stat(path, { bigint: true }));
+  } catch (error) {
+    if (isCode(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+}
+
+function toInfo(s: { dev: bigint; ino: bigint; size: bigint }): FileInfo {
+  return { id: s.ino === 0n ? undefined : `${s.dev}:${s.ino}`, size: Number(s.size) };
+}
+
+function isCode(error: unknown, code: string): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
+}
+
+/** Make a created or renamed entry durable (a fsync of the file does not cover its name). */
+async function syncDir(dir: string): Promise<void> {
+  let handle: FileHandle | undefined;
+  try {
+    handle = await open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // Windows and some file systems cannot open or fsync a directory; the data itself is synced.
+  } finally {
+    await handle?.close();
+  }
+}
+
+class FileSink implements Sink {
+  readonly name: string;
+  readonly #path: string;
+  readonly #rotateBytes: number | undefined;
+  readonly #keep: number;
+  readonly #onNotice: ((notice: SinkNotice) => void) | undefined;
+  #handle: FileHandle | undefined;
+  #id: string | undefined;
+  /** Bytes of the current file that are ours and complete; anything beyond is cut before writing. */
+  #size = 0;
+  #generation = 0;
+  #started = false;
+  /** The last batch written, so that sending it again (its ack failed) replaces it. */
+  #last: { firstSeq: number; lastSeq: number; offsetBefore: number; generation: number } | undefined;
+  readonly close: () => Promise<void>;
+
+  constructor(options: FileSinkOptions) {
+    this.name = options.name;
+    this.#path = options.path;
+    this.#rotateBytes = options.rotateBytes;
+    this.#keep = Math.max(1, options.keep ?? DEFAULT_KEEP);
+    this.#onNotice = options.onNotice;
+    this.close = once(async () => {
+      const handle = this.#handle;
+      this.#handle = undefined;
+      await handle?.close();
+    });
+  }
+
+  #notice(kind: SinkNotice['kind'], message: string): void {
+    this.#onNotice?.({ sink: this.name, kind, message: `file output ${this.name}: ${message}` });
+  }
+
+  #meta(): string {
+    const meta: FileMeta = {
+      v: 1,
+      ...(this.#id === undefined ? {} : { file: this.#id }),
+      offset: this.#size,
+      generation: this.#generation,
+    };
+    return JSON.stringify(meta);
+  }
+
+  /** Open (creating with 0600) the file at `path` for appending. */
+  async #openCurrent(): Promise<FileInfo> {
+    await this.#handle?.close();
+    this.#handle = undefined;
+    const handle = await open(this.#path, 'a', 0o600);
+    this.#handle = handle;
+    const info = toInfo(await handle.stat({ bigint: true }));
+    this.#id = info.id;
+    await syncDir(dirname(this.#path));
+    return info;
+  }
+
+  async #truncate(size: number): Promise<void> {
+    if (this.#handle === undefined) throw new SinkError(`file output ${this.name}: not started`);
+    await this.#handle.truncate(size);
+    await this.#handle.sync();
+  }
+
+  async start(meta: string | undefined): Promise<string | undefined> {
+    const acked = meta === undefined ? undefined : parseFileMeta(meta);
+    // 0700: the folder holds message data, like the state folder.
+    await mkdir(dirname(this.#path), { recursive: true, mode: 0o700 });
+    this.#last = undefined;
+    this.#started = true;
+
+    if (acked === undefined) {
+      // Nothing acknowledged yet: keep what the file holds (it is not ours to delete) and record
+      // where our output begins before anything is sent, so a crash before the first ack is undone.
+      const info = await this.#openCurrent();
+      this.#size = info.size;
+      this.#generation = 0;
+      if (info.size > 0)
+        this.#notice('new-file', `appending after ${info.size} bytes already in ${this.#path}`);
+      return this.#meta();
+    }
+
+    this.#generation = acked.generation;
+    const current = await fileInfo(this.#path);
+    if (current !== undefined && (acked.file === undefined || current.id === acked.file)) {
+      const info = await this.#openCurrent();
+      if (info.size > acked.offset) {
+        await this.#truncate(acked.offset);
+        this.#size = acked.offset;
+        this.#notice(
+          'truncated',
+          `removed ${info.size - acked.offset} unacknowledged bytes after offset ${acked.offset} (written before a crash; they are delivered again)`,
+        );
+        return undefined;
+      }
+      this.#size = info.size;
+      if (info.size < acked.offset) {
+        this.#notice(
+          'new-file',
+          `${this.#path} is shorter than acknowledged (${info.size} < ${acked.offset} bytes): it was truncated by someone else; appending at its end`,
+        );
+        return this.#meta();
+      }
+      return undefined;
+    }
+
+    // The acknowledged file is no longer at `path`: renamed (by our rotation, with a crash before
+    // the next ack, or by someone else) or deleted.
+    const rotated = await fileInfo(`${this.#path}.1`);
+    if (rotated !== undefined && rotated.id !== undefined && rotated.id === acked.file) {
+      if (rotated.size > acked.offset) {
+        const handle = await open(`${this.#path}.1`, 'r+');
+        try {
+          await handle.truncate(acked.offset);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+        this.#notice(
+          'truncated',
+          `removed ${rotated.size - acked.offset} unacknowledged bytes from ${this.#path}.1`,
+        );
+      }
+    }
+    const info = await this.#openCurrent();
+    this.#generation = acked.generation + 1;
+    if (info.size > 0) {
+      // Written after the last acknowledgement (by us before a crash, since the acknowledged file
+      // was moved away): those events are delivered again, so keeping them would duplicate them.
+      await this.#truncate(0);
+      this.#notice(
+        'truncated',
+        `removed ${info.size} unacknowledged bytes from ${this.#path}, written after the acknowledged file was rotated away`,
+      );
+    } else {
+      this.#notice(
+        'new-file',
+        `the acknowledged file is no longer at ${this.#path} (rotated or deleted): starting a new file`,
+      );
+    }
+    this.#size = 0;
+    return this.#meta();
+  }
+
+  async send(batch: readonly OutboxEvent[], signal: AbortSignal): Promise<SendResult> {
+    if (signal.aborted) throw abortReason(signal);
+    if (!this.#started) throw new SinkError(`file output ${this.name}: send before start`);
+    const first = batch[0];
+    const lastEvent = batch.at(-1);
+    if (first === undefined || lastEvent === undefined) return { status: 'ok', meta: this.#meta() };
+
+    const last = this.#last;
+    if (last !== undefined && first.seq <= last.lastSeq) {
+      // The previous batch was written but not acknowledged (its ack failed) and is sent again.
+      if (first.seq !== last.firstSeq || last.generation !== this.#generation) {
+        throw new SinkError(
+          `file output ${this.name}: events from ${first.seq} were already written; restart the sink from its acknowledged state`,
+        );
+      }
+      this.#size = last.offsetBefore;
+    }
+
+    try {
+      if (this.#handle === undefined) await this.#reopenAfterFailure();
+      else await this.#followPath();
+      const handle = this.#handle;
+      if (handle === undefined) throw new SinkError(`file output ${this.name}: no open file`);
+      // Cut anything past what we know is complete (a failed write, a batch sent again).
+      const actual = Number((await handle.stat({ bigint: true })).size);
+      if (actual > this.#size) await handle.truncate(this.#size);
+      else if (actual < this.#size) {
+        this.#notice('truncated', `${this.#path} was truncated by someone else to ${actual} bytes`);
+        this.#size = actual;
+      }
+
+      const data = encodeNdjson(batch);
+      if (this.#rotateBytes !== undefined && this.#size > 0 && this.#size + data.length > this.#rotateBytes) {
+        await this.#rotate();
+      }
+      const offsetBefore = this.#size;
+      const current = this.#handle;
+      if (current === undefined) throw new SinkError(`file output ${this.name}: no open file`);
+      let written = 0;
+      while (written < data.length) {
+        const { bytesWritten } = await current.write(data, written, data.length - written);
+        written += bytesWritten;
+      }
+      await current.sync();
+      this.#size = offsetBefore + data.length;
+      this.#last = {
+        firstSeq: first.seq,
+        lastSeq: lastEvent.seq,
+        offsetBefore,
+        generation: this.#generation,
+      };
+      return { status: 'ok', meta: this.#meta() };
+    } catch (error) {
+      // Disk full, I/O error: nothing is acknowledged, and the next send cuts the partial write.
+      return {
+        status: 'retryable',
+        error: new Error(`file output ${this.name}: writing ${this.#path} failed`, { cause: error }),
+      };
+    }
+  }
+
+  /** A rotation failed half-way (the old file closed, maybe renamed): open whatever is at `path`. */
+  async #reopenAfterFailure(): Promise<void> {
+    const previous = this.#id;
+    const info = await this.#openCurrent();
+    if (previous !== undefined && info.id === previous) return;
+    this.#generation += 1;
+    this.#size = 0;
+    this.#last = undefined;
+  }
+
+  /** Someone renamed or deleted the file while we run: start a new one at `path`. */
+  async #followPath(): Promise<void> {
+    if (this.#id === undefined) return;
+    const info = await fileInfo(this.#path);
+    if (info?.id === this.#id) return;
+    await this.#openCurrent();
+    this.#generation += 1;
+    this.#size = 0;
+    this.#last = undefined;
+    this.#notice('reopened', `${this.#path} was renamed or deleted by someone else: started a new file`);
+  }
+
+  /** `path` → `path.1` → … → `path.keep` (the oldest is overwritten), then a new `path`. */
+  async #rotate(): Promise<void> {
+    await this.#handle?.close();
+    this.#handle = undefined;
+    for (let i = this.#keep - 1; i >= 1; i--) {
+      try {
+        await rename(`${this.#path}.${i}`, `${this.#path}.${i + 1}`);
+      } catch (error) {
+        // A gap (fewer rotations so far, or a crash in the middle of a previous shift).
+        if (!isCode(error, 'ENOENT')) throw error;
+      }
+    }
+    await rename(this.#path, `${this.#path}.1`);
+    await this.#openCurrent();
+    this.#generation += 1;
+    this.#size = 0;
+    this.#notice('rotated', `rotated ${this.#path} to ${this.#path}.1`);
+  }
+
+  async healthcheck(signal: AbortSignal): Promise<HealthResult> {
+    if (signal.aborted) throw abortReason(signal);
+    try {
+      await access(dirname(this.#path), constants.W_OK);
+      return { status: 'ok' };
+    } catch (error) {
+      return {
+        status: 'failed',
+        error: new Error(`file output ${this.name}: cannot write in ${dirname(this.#path)}`, {
+          cause: error,
+        }),
+      };
+    }
+  }
+
+  async flush(): Promise<void> {
+    // Every ok send is already fsynced.
+  }
+}

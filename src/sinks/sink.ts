@@ -1,0 +1,116 @@
+/**
+ * The output interface every sink implements (file and stdout now; Elasticsearch, Splunk, Kafka…
+ * later). The outbox decides what to deliver and when (`deliver.ts`); a sink only sends a batch and
+ * says what became of it. Expected outcomes are values, so the delivery loop can retry, dead-letter
+ * or acknowledge without parsing exceptions; a sink throws only for bugs and aborts.
+ */
+import type { Writable } from 'node:stream';
+
+import type { OutputConfig } from '../config/load.js';
+import type { OutboxEvent } from '../state/store.js';
+import { createFileSink } from './file.js';
+import { createStdoutSink } from './stdout.js';
+
+export type SendResult =
+  /**
+   * Every event of the batch is durably written. `meta` is stored with the acknowledgement in the
+   * same transaction and handed back to `start` after a restart (the file output's byte offset).
+   */
+  | { readonly status: 'ok'; readonly meta?: string }
+  /** Nothing may be assumed written; send the same events again later. */
+  | { readonly status: 'retryable'; readonly error: Error; readonly retryAfterMs?: number }
+  /**
+   * Refused for good: the events in `seqs` (every event of the batch when omitted) will never be
+   * accepted and go to the dead letters; the others are durably written.
+   */
+  | { readonly status: 'rejected'; readonly error: Error; readonly seqs?: readonly number[] }
+  /**
+   * Bulk outputs: `rejected` refused for good, `retry` to send again, the others written. The
+   * cursor only moves past the batch once the `retry` ones are written too.
+   */
+  | {
+      readonly status: 'partial';
+      readonly error: Error;
+      readonly retry: readonly number[];
+      readonly rejected: readonly number[];
+      readonly retryAfterMs?: number;
+    };
+
+export type HealthResult = { readonly status: 'ok' } | { readonly status: 'failed'; readonly error: Error };
+
+export interface Sink {
+  readonly name: string;
+  /**
+   * Resume from the acknowledged state: `meta` is what the last acknowledged `send` returned
+   * (undefined for a sink that never acknowledged). Returns a new `meta` to record before anything
+   * is sent when the sink's state changed while starting (the file output records which file and
+   * offset it starts from, so that a crash before the first acknowledgement is undone too), or
+   * undefined when there is nothing to record. Throws when the sink cannot work at all (no
+   * permission on the output folder): that stops the collector at start.
+   */
+  start(meta: string | undefined): Promise<string | undefined>;
+  /**
+   * Send one batch, in sequence order. Sending again the batch that was last sent (because its
+   * acknowledgement failed) must not duplicate it for exactly-once outputs.
+   */
+  send(batch: readonly OutboxEvent[], signal: AbortSignal): Promise<SendResult>;
+  /** Does what `send` does, minus writing data (reachability, permission). */
+  healthcheck(signal: AbortSignal): Promise<HealthResult>;
+  /** Push anything buffered; the sinks of this issue buffer nothing past `send`. */
+  flush(): Promise<void>;
+  /** Release resources; idempotent (a second call returns the first call's promise). */
+  close(): Promise<void>;
+}
+
+/** Something a sink wants an operator to know (a file truncated after a crash, a rotation…). */
+export interface SinkNotice {
+  readonly sink: string;
+  readonly kind: 'truncated' | 'new-file' | 'rotated' | 'reopened';
+  readonly message: string;
+}
+
+export interface SinkIo {
+  /** Where the `stdout` output writes; default `process.stdout`. */
+  readonly stdout?: Writable;
+  /** Receives notices (for the log); default: none. */
+  readonly onNotice?: (notice: SinkNotice) => void;
+}
+
+/** A bug or an unsupported configuration, not a runtime condition. */
+export class SinkError extends Error {
+  override readonly name = 'SinkError';
+}
+
+export function createSink(output: OutputConfig, io: SinkIo = {}): Sink {
+  switch (output.type) {
+    case 'file':
+      return createFileSink({
+        name: output.name,
+        path: output.path,
+        ...(output.rotateBytes === undefined ? {} : { rotateBytes: output.rotateBytes }),
+        ...(io.onNotice === undefined ? {} : { onNotice: io.onNotice }),
+      });
+    case 'stdout':
+      return createStdoutSink({
+        name: output.name,
+        ...(io.stdout === undefined ? {} : { stream: io.stdout }),
+      });
+    default:
+      throw new SinkError(
+        `output ${output.name}: the ${output.type} output type is not supported yet (supported: file, stdout)`,
+      );
+  }
+}
+
+/** The NDJSON encoding of a batch: one `json` per line, each ending with `\n`. */
+export function encodeNdjson(batch: readonly OutboxEvent[]): Buffer {
+  let text = '';
+  for (const event of batch) text += event.json + '\n';
+  return Buffer.from(text, 'utf8');
+}
+
+/** A promise for `close()` that is created once, so a second call returns the first one. */
+export function once(fn: () => Promise<void>): () => Promise<void> {
+  let promise: Promise<void> | undefined;
+  return () => (promise ??= fn());
+}

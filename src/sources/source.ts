@@ -1,0 +1,216 @@
+/**
+ * A message trace source: one interface over Graph v1.0, Graph beta and the Reporting Web Service.
+ * The loop that walks a window's pages is written once here (style.md "Source = generic poller +
+ * API adapter"); an adapter only builds URLs and parses pages, so a new API is a new adapter.
+ *
+ * The walk follows next links verbatim and never derives a cursor from rows (they come newest
+ * first, `$orderby` is ignored): each page is handed over with the link to the page after it, so
+ * the caller can store both in one transaction and resume mid-window after a crash.
+ */
+import type { Api } from '../config/index.js';
+import type { TimeWindow } from '../pipeline/windows.js';
+import type { HttpClient } from './http/client.js';
+import { classifyResponse, ExotraceError, safeUrl, type ErrorContext } from './http/errors.js';
+import type { HttpRequest, HttpResponse } from './http/types.js';
+
+export interface Page {
+  readonly rows: readonly Record<string, unknown>[];
+  /** Absolute (relative links are resolved against the page's own URL); undefined on the last page. */
+  readonly nextLink: string | undefined;
+}
+
+export interface PagesOptions {
+  /** A next link stored with an earlier page of this window: the walk continues right after it. */
+  readonly nextLink?: string;
+  readonly signal: AbortSignal;
+}
+
+export interface MessageTraceSource {
+  readonly api: Api;
+  /**
+   * The pages of one window in the API's order, from its start or from `nextLink`. Always yields
+   * at least one page (an empty window is one empty page without a next link), so the caller
+   * always sees the window end.
+   */
+  pages(window: TimeWindow, options: PagesOptions): AsyncIterable<Page>;
+  /** One small query (one row over the last hour), for `doctor`: throws what a real pass would. */
+  probe(signal: AbortSignal): Promise<void>;
+  /** Releases the connections; a second call returns the first promise. */
+  close(): Promise<void>;
+}
+
+/** What differs between APIs: pure, no I/O, tested without a server. */
+export interface ApiAdapter {
+  readonly api: Api;
+  /** Headers on every request of this API (the Reporting Web Service's JSON light is chosen by Accept). */
+  readonly headers: Readonly<Record<string, string>>;
+  firstPageUrl(window: TimeWindow): URL;
+  /** A one-row query over the hour before `now`. */
+  probeUrl(now: number): URL;
+  /** Throws a retryable `ExotraceError` for a body that is not a whole page. */
+  parsePage(text: string, requestUrl: URL): Page;
+}
+
+/**
+ * `link` as a URL if it points at the configured API's origin (scheme, host and port), else a
+ * `foreign_next_link` error: following it would hand the tenant's token to another host.
+ */
+export function checkNextLink(link: string, apiUrl: string, context?: ErrorContext): URL | ExotraceError {
+  const where = context === undefined ? '' : ` for tenant '${context.tenant}' (${context.configPath})`;
+  const configKey = context === undefined ? 'apiUrl' : `${context.configPath}.apiUrl`;
+  const tenant = context === undefined ? {} : { tenant: context.tenant };
+  let url: URL;
+  try {
+    url = new URL(link);
+  } catch {
+    return new ExotraceError({
+      ...tenant,
+      code: 'foreign_next_link',
+      message: `the API returned a next link${where} that is not an absolute URL`,
+      fix: 'none on our side: the API answered a broken page; the window is read again later',
+      retryable: false,
+      configKey,
+    });
+  }
+  const allowed = new URL(apiUrl).origin;
+  if (url.origin === allowed) return url;
+  return new ExotraceError({
+    ...tenant,
+    code: 'foreign_next_link',
+    // safeUrl drops the query: it carries the skip token and the filter.
+    message: `refused the next link ${safeUrl(url)}${where}: only ${allowed} (${configKey}) is trusted with the token`,
+    fix: `if the API really moved, set ${configKey}; otherwise the next link was forged or broken`,
+    retryable: false,
+    configKey,
+  });
+}
+
+/** A retryable error for a 2xx body that is not a whole page (truncated, not JSON, no rows array). */
+export function unreadablePage(requestUrl: URL, why: string, cause?: unknown): ExotraceError {
+  return new ExotraceError({
+    code: 'transient',
+    message: `GET ${safeUrl(requestUrl)} returned a page that could not be read: ${why}`,
+    fix: 'none needed if it passes: the page is fetched again, and nothing of it is kept until it reads whole',
+    retryable: true,
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+/** The parsed JSON object of a page body, or a retryable error. */
+export function parseJsonPage(text: string, requestUrl: URL): Record<string, unknown> {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    throw unreadablePage(requestUrl, 'not JSON (truncated?)', error);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw unreadablePage(requestUrl, 'not a JSON object');
+  }
+  return body as Record<string, unknown>;
+}
+
+/**
+ * The rows array of a page, or a retryable error. A non-object element means the body is broken,
+ * not that one row is malformed (a malformed row is still an object): the page is fetched again.
+ */
+export function rowsOf(value: unknown, requestUrl: URL, field: string): Record<string, unknown>[] {
+  if (!Array.isArray(value)) throw unreadablePage(requestUrl, `no "${field}" array`);
+  for (const row of value as unknown[]) {
+    if (typeof row !== 'object' || row === null || Array.isArray(row)) {
+      throw unreadablePage(requestUrl, `an element of "${field}" is not an object`);
+    }
+  }
+  return value as Record<string, unknown>[];
+}
+
+/** A next link resolved against the page's URL (the Reporting Web Service sends relative ones). */
+export function resolveNextLink(value: unknown, requestUrl: URL, field: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string' || value === '') throw unreadablePage(requestUrl, `"${field}" is not a link`);
+  try {
+    return new URL(value, requestUrl).href;
+  } catch (error) {
+    throw unreadablePage(requestUrl, `"${field}" is not a URL`, error);
+  }
+}
+
+export interface PollingSourceOptions {
+  readonly adapter: ApiAdapter;
+  /** The composed stack (retry → bearer → budget → attempt), shared by every call of the source. */
+  readonly client: HttpClient;
+  /** The configured API URL: the only origin a next link may point at. */
+  readonly apiUrl: string;
+  readonly context: ErrorContext;
+  /** For the probe's "last hour". */
+  readonly now: () => number;
+  /** Releases what the source owns (the dispatcher). */
+  readonly release?: () => Promise<void>;
+}
+
+/** The generic poller: pages of a window through any adapter. */
+export function createPollingSource(options: PollingSourceOptions): MessageTraceSource {
+  const { adapter, client, apiUrl, context } = options;
+  let closing: Promise<void> | undefined;
+
+  const checked = (link: string): URL => {
+    const result = checkNextLink(link, apiUrl, context);
+    if (result instanceof ExotraceError) throw result;
+    return result;
+  };
+
+  async function fetchPage(url: URL, signal: AbortSignal): Promise<Page> {
+    // Parsing happens inside the retry loop (validate), so a truncated page is fetched again
+    // instead of failing the window; the parse of the answer that passed is kept, not redone.
+    const parsed = new WeakMap<HttpResponse, Page>();
+    const request: HttpRequest = {
+      method: 'GET',
+      url,
+      headers: { ...adapter.headers },
+      signal,
+      validate: (response) => {
+        parsed.set(response, adapter.parsePage(response.text, url));
+      },
+    };
+    const response = await client.send(request);
+    const error = classifyResponse(context, request, response);
+    if (error !== undefined) throw error;
+    // Only absent when a client without the retry policy skipped validate.
+    return parsed.get(response) ?? adapter.parsePage(response.text, url);
+  }
+
+  return {
+    api: adapter.api,
+    async *pages(window, { nextLink, signal }) {
+      let url = nextLink === undefined ? adapter.firstPageUrl(window) : checked(nextLink);
+      // A server handing back a link already followed would loop forever.
+      const followed = new Set<string>([url.href]);
+      for (;;) {
+        const page = await fetchPage(url, signal);
+        // Checked before the page is handed over, so a foreign link is never stored to resume from.
+        const next = page.nextLink === undefined ? undefined : checked(page.nextLink);
+        if (next !== undefined && followed.has(next.href)) {
+          throw new ExotraceError({
+            code: 'http_error',
+            message: `the API sent tenant '${context.tenant}' (${context.configPath}) a next link it had already followed (${safeUrl(next)})`,
+            fix: 'none on our side: the window is read again on the next cycle',
+            retryable: true,
+            tenant: context.tenant,
+            configKey: `${context.configPath}.apiUrl`,
+          });
+        }
+        yield page;
+        if (next === undefined) return;
+        followed.add(next.href);
+        url = next;
+      }
+    },
+    async probe(signal) {
+      await fetchPage(adapter.probeUrl(options.now()), signal);
+    },
+    close() {
+      closing ??= options.release?.() ?? Promise.resolve();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,248 @@
+import { appendFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+import { deliverOnce, startSinks } from '../../src/sinks/deliver.js';
+import { createFileSink, parseFileMeta } from '../../src/sinks/file.js';
+import type { SinkNotice } from '../../src/sinks/sink.js';
+import type { StateStore } from '../../src/state/store.js';
+import { STORE_KINDS, addEvents, fakeEvents, ndjson, noSleep, tempDir } from './helpers.js';
+
+const signal = new AbortController().signal;
+const opts = { sleep: noSleep, retry: { backoffMs: 1 } };
+
+/** Every line of the output, rotated files first (oldest first), then the current file. */
+function allLines(path: string, keep = 5): string {
+  let text = '';
+  for (let i = keep; i >= 1; i--)
+    if (existsSync(`${path}.${i}`)) text += readFileSync(`${path}.${i}`, 'utf8');
+  if (existsSync(path)) text += readFileSync(path, 'utf8');
+  return text;
+}
+
+describe.each(STORE_KINDS)('file output with the $kind store', (kind) => {
+  let dir: string;
+  let cleanup: () => void;
+  let store: StateStore;
+  let path: string;
+
+  beforeEach(() => {
+    ({ dir, cleanup } = tempDir());
+    store = kind.open(dir);
+    path = join(dir, 'out', 'nested', 'events.ndjson');
+  });
+  afterEach(async () => {
+    await store.close();
+    cleanup();
+  });
+
+  it('appends exactly the outbox events, in order, 0600 in a created folder', async () => {
+    const lines = [...(await addEvents(store, 7)), ...(await addEvents(store, 5))];
+    const sink = createFileSink({ name: 'file', path });
+    await startSinks(store, [sink]);
+    const [result] = await deliverOnce(store, [sink], { ...opts, batchSize: 3 });
+    expect(result).toMatchObject({ sink: 'file', delivered: 12, retried: 0, deadLettered: 0 });
+    expect(result?.error).toBeUndefined();
+    expect(readFileSync(path, 'utf8')).toBe(ndjson(lines));
+    if (process.platform !== 'win32') expect(statSync(path).mode & 0o777).toBe(0o600);
+    const state = await store.sinkState('file');
+    expect(state?.ackedSeq).toBe(await store.outboxHead());
+    expect(parseFileMeta(state?.meta ?? '').offset).toBe(Buffer.byteLength(ndjson(lines)));
+    await sink.close();
+    await sink.close();
+  });
+
+  it('fsyncs every batch before answering ok', async () => {
+    const { FileHandle } = await import('node:fs/promises').then(async (fs) => {
+      const handle = await fs.open(join(dir, 'probe'), 'w');
+      const proto = Object.getPrototypeOf(handle) as { sync: () => Promise<void> };
+      await handle.close();
+      return { FileHandle: proto };
+    });
+    const spy = vi.spyOn(FileHandle, 'sync');
+    try {
+      await addEvents(store, 6);
+      const sink = createFileSink({ name: 'file', path });
+      await startSinks(store, [sink]);
+      spy.mockClear();
+      await deliverOnce(store, [sink], { ...opts, batchSize: 2 });
+      expect(spy.mock.calls.length).toBeGreaterThanOrEqual(3);
+      await sink.close();
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('crash between write and ack: the unacked tail is cut on restart and delivered once', async () => {
+    const first = await addEvents(store, 4);
+    const sink = createFileSink({ name: 'file', path });
+    await startSinks(store, [sink]);
+    await deliverOnce(store, [sink], opts);
+    const second = await addEvents(store, 3);
+    // Written and fsynced, but the process dies before the acknowledgement.
+    const batch = await store.readOutbox('file', { limit: 100, maxBytes: 1 << 20 });
+    expect(await sink.send(batch, signal)).toMatchObject({ status: 'ok' });
+    expect(readFileSync(path, 'utf8')).toBe(ndjson([...first, ...second]));
+    await sink.close();
+
+    store = await kind.reopen(store, dir);
+    const notices: SinkNotice[] = [];
+    const restarted = createFileSink({ name: 'file', path, onNotice: (n) => notices.push(n) });
+    await startSinks(store, [restarted]);
+    expect(notices.map((n) => n.kind)).toEqual(['truncated']);
+    expect(readFileSync(path, 'utf8')).toBe(ndjson(first));
+    const [result] = await deliverOnce(store, [restarted], opts);
+    expect(result?.delivered).toBe(3);
+    expect(readFileSync(path, 'utf8')).toBe(ndjson([...first, ...second]));
+    await restarted.close();
+  });
+
+  it('crash before the very first ack is undone too (start records the offset)', async () => {
+    const lines = await addEvents(store, 3);
+    const sink = createFileSink({ name: 'file', path });
+    await startSinks(store, [sink]);
+    const batch = await store.readOutbox('file', { limit: 100, maxBytes: 1 << 20 });
+    await sink.send(batch, signal);
+    await sink.close();
+
+    store = await kind.reopen(store, dir);
+    const restarted = createFileSink({ name: 'file', path });
+    await startSinks(store, [restarted]);
+    await deliverOnce(store, [restarted], opts);
+    expect(readFileSync(path, 'utf8')).toBe(ndjson(lines));
+    await restarted.close();
+  });
+
+  it('removes a torn last line on start', async () => {
+    const lines = await addEvents(store, 3);
+    const sink = createFileSink({ name: 'file', path });
+    await startSinks(store, [sink]);
+    await deliverOnce(store, [sink], opts);
+    await sink.close();
+    appendFileSync(path, '{"id":"half a li');
+
+    const restarted = createFileSink({ name: 'file', path });
+    await startSinks(store, [restarted]);
+    expect(readFileSync(path, 'utf8')).toBe(ndjson(lines));
+    const more = await addEvents(store, 2);
+    await deliverOnce(store, [restarted], opts);
+    expect(readFileSync(path, 'utf8')).toBe(ndjson([...lines, ...more]));
+    await restarted.close();
+  });
+
+  it('rotation keeps every line exactly once across files, also across a crash mid-rotation', async () => {
+    const sink = createFileSink({ name: 'file', path, rotateBytes: 1024 });
+    await startSinks(store, [sink]);
+    const lines: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      lines.push(...(await addEvents(store, 10)));
+      await deliverOnce(store, [sink], { ...opts, batchSize: 10 });
+    }
+    expect(existsSync(`${path}.1`)).toBe(true);
+    for (const file of [path, `${path}.1`]) expect(statSync(file).size).toBeLessThanOrEqual(1024);
+    expect(allLines(path)).toBe(ndjson(lines));
+
+    // The next batch rotates; the process dies before its ack.
+    lines.push(...(await addEvents(store, 10)));
+    const batch = await store.readOutbox('file', { limit: 10, maxBytes: 1 << 20 });
+    const before = parseFileMeta((await store.sinkState('file'))?.meta ?? '');
+    const sent = await sink.send(batch, signal);
+    expect(sent.status).toBe('ok');
+    expect(parseFileMeta(sent.status === 'ok' ? (sent.meta ?? '') : '').generation).toBe(
+      before.generation + 1,
+    );
+    await sink.close();
+
+    store = await kind.reopen(store, dir);
+    const restarted = createFileSink({ name: 'file', path, rotateBytes: 1024 });
+    await startSinks(store, [restarted]);
+    await deliverOnce(store, [restarted], { ...opts, batchSize: 10 });
+    expect(allLines(path)).toBe(ndjson(lines));
+    await restarted.close();
+  });
+
+  it('keeps at most `keep` rotated files', async () => {
+    const sink = createFileSink({ name: 'file', path, rotateBytes: 1024, keep: 2 });
+    await startSinks(store, [sink]);
+    for (let round = 0; round < 8; round++) {
+      await addEvents(store, 10);
+      await deliverOnce(store, [sink], { ...opts, batchSize: 10 });
+    }
+    expect(existsSync(`${path}.2`)).toBe(true);
+    expect(existsSync(`${path}.3`)).toBe(false);
+    await sink.close();
+  });
+
+  it('starts a new file, and says so, when the file was rotated or deleted while stopped', async () => {
+    const first = await addEvents(store, 3);
+    const sink = createFileSink({ name: 'file', path });
+    await startSinks(store, [sink]);
+    await deliverOnce(store, [sink], opts);
+    await sink.close();
+    renameSync(path, `${path}.old`);
+
+    const notices: SinkNotice[] = [];
+    const restarted = createFileSink({ name: 'file', path, onNotice: (n) => notices.push(n) });
+    await startSinks(store, [restarted]);
+    expect(notices.map((n) => n.kind)).toEqual(['new-file']);
+    const more = await addEvents(store, 2);
+    await deliverOnce(store, [restarted], opts);
+    expect(readFileSync(`${path}.old`, 'utf8')).toBe(ndjson(first));
+    expect(readFileSync(path, 'utf8')).toBe(ndjson(more));
+    await restarted.close();
+  });
+});
+
+describe('file output, in process', () => {
+  let dir: string;
+  let cleanup: () => void;
+  beforeEach(() => ({ dir, cleanup } = tempDir()));
+  afterEach(() => {
+    cleanup();
+  });
+
+  it('sending the last batch again (its ack failed) replaces it instead of duplicating it', async () => {
+    const path = join(dir, 'out.ndjson');
+    const sink = createFileSink({ name: 'file', path });
+    await sink.start(undefined);
+    await sink.send(fakeEvents(1, 3), signal);
+    await sink.send(fakeEvents(4, 2), signal);
+    await sink.send(fakeEvents(4, 3), signal);
+    expect(readFileSync(path, 'utf8')).toBe(ndjson(fakeEvents(1, 6).map((e) => e.json)));
+    await expect(sink.send(fakeEvents(2, 1), signal)).rejects.toThrow(/already written/);
+    await sink.close();
+  });
+
+  it('appends after content that was there before its first start', async () => {
+    const path = join(dir, 'out.ndjson');
+    writeFileSync(path, 'previous\n');
+    const sink = createFileSink({ name: 'file', path });
+    const meta = await sink.start(undefined);
+    expect(parseFileMeta(meta ?? '').offset).toBe(9);
+    await sink.send(fakeEvents(1, 1), signal);
+    expect(readFileSync(path, 'utf8')).toBe('previous\n{"seq":1}\n');
+    await sink.close();
+  });
+
+  it('follows a file deleted while running', async () => {
+    const path = join(dir, 'out.ndjson');
+    const notices: SinkNotice[] = [];
+    const sink = createFileSink({ name: 'file', path, onNotice: (n) => notices.push(n) });
+    await sink.start(undefined);
+    await sink.send(fakeEvents(1, 1), signal);
+    renameSync(path, `${path}.moved`);
+    await sink.send(fakeEvents(2, 1), signal);
+    expect(readFileSync(path, 'utf8')).toBe('{"seq":2}\n');
+    expect(notices.map((n) => n.kind)).toContain('reopened');
+    await sink.close();
+  });
+
+  it('refuses to send before start, and reports an unwritable folder in its health check', async () => {
+    const sink = createFileSink({ name: 'file', path: join(dir, 'a', 'b.ndjson') });
+    await expect(sink.send(fakeEvents(1, 1), signal)).rejects.toThrow(/before start/);
+    expect((await sink.healthcheck(signal)).status).toBe('failed');
+    await sink.start(undefined);
+    expect((await sink.healthcheck(signal)).status).toBe('ok');
+    await sink.close();
+  });
+});
