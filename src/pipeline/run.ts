@@ -47,6 +47,9 @@ export function describeError(error: unknown): Record<string, unknown> {
   return { message: redact(error instanceof Error ? error.message : String(error)) };
 }
 
+/** After SIGINT/SIGTERM: how long the outputs get to take what was committed. */
+const STOP_FLUSH_MS = 30_000;
+
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     if (signal.aborted) {
@@ -71,12 +74,16 @@ export async function runCollector(config: Config, options: RunOptions): Promise
   const outcomes: TenantOutcome[] = [];
   try {
     await startSinks(store, sinks);
-    const deliver = async (): Promise<void> => {
-      const result = await deliverOnce(store, sinks, { signal });
-      for (const [sink, counts] of Object.entries(result)) {
-        delivered[sink] = (delivered[sink] ?? 0) + counts.delivered;
-        if (counts.error !== undefined)
-          log.warn('output failing; its events wait in the outbox', { output: sink, error: counts.error });
+    const deliver = async (deliverSignal: AbortSignal = signal): Promise<void> => {
+      const result = await deliverOnce(store, sinks, { signal: deliverSignal });
+      for (const counts of result) {
+        delivered[counts.sink] = (delivered[counts.sink] ?? 0) + counts.delivered;
+        // A delivery cut short by the stop is not a failing output: the final flush follows.
+        if (counts.error !== undefined && !deliverSignal.aborted)
+          log.warn('output failing; its events wait in the outbox', {
+            output: counts.sink,
+            error: describeError(counts.error),
+          });
       }
     };
 
@@ -135,7 +142,8 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     outcomes.push(...(await Promise.all(config.tenants.map(runTenant))));
     collecting.value = false;
     await delivery;
-    await deliver();
+    // Flush what was committed, also after a stop (whose signal is already aborted), but bounded.
+    await deliver(signal.aborted ? AbortSignal.timeout(STOP_FLUSH_MS) : signal);
   } finally {
     for (const sink of sinks) await sink.close();
     if (options.store === undefined) await store.close();

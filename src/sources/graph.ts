@@ -68,9 +68,14 @@ export function graphAdapter(options: GraphAdapterOptions): ApiAdapter {
   };
 }
 
-/** The hour before `now`, whole seconds (Graph refuses a window without both bounds). */
+/**
+ * The hour ending 5 minutes before `now`, whole seconds (Graph refuses a window without both
+ * bounds, and one that ends in its future: a local clock a little ahead must not fail the probe).
+ */
+const PROBE_MARGIN_MS = 5 * 60_000;
+
 export function lastHour(now: number): TimeWindow {
-  const to = Math.floor(now / 1000) * 1000;
+  const to = Math.floor((now - PROBE_MARGIN_MS) / 1000) * 1000;
   return { from: to - 3_600_000, to };
 }
 

@@ -1,0 +1,307 @@
+/**
+ * The collector commands as a user runs them: the built `exotrace` binary spawned against the
+ * emulator (in this process, over HTTPS): `run --once`, `run` stopped by SIGTERM, `backfill`,
+ * `doctor`, `demo`, bad configurations; exit statuses of interface.md; no secret ever printed.
+ *
+ * The emulator's clock is frozen a few minutes ahead of the wall clock the CLI reads: its data
+ * do not change between runs (so counts compare), and every query the CLI makes ends in the
+ * emulator's past.
+ */
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import type { CliResult } from '../helpers/cli.js';
+import {
+  allSecrets,
+  patchTenant,
+  readEvents,
+  runCli,
+  spawnCli,
+  type Spawned,
+  waitFor,
+  writeConfig,
+} from './collector-helpers.js';
+
+const SP_FIX = 'New-MgServicePrincipal -AppId 8bd644d1-64a1-4d4b-ae52-2e0cbf64e373';
+const WRONG_SECRET = 'wrong~secret-value-0123456789abcdefXYZ';
+const HOUR = 3_600_000;
+
+let emulator: Emulator;
+let folder: string;
+let secrets: string[];
+let runCount = 0;
+
+const dirOf = (name: string): string => path.join(folder, name);
+const eventsOf = (name: string): string => path.join(dirOf(name), 'events.ndjson');
+const orgOf = (tenant: string): string => `${tenant}.onmicrosoft.com`;
+
+/** Every run's output is searched for every client secret (and the wrong one tried). */
+function assertNoSecret(result: CliResult): void {
+  runCount++;
+  for (const secret of [...secrets, WRONG_SECRET]) {
+    expect(result.stdout.includes(secret), 'a client secret on stdout').toBe(false);
+    expect(result.stderr.includes(secret), 'a client secret on stderr').toBe(false);
+  }
+}
+
+async function cli(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<CliResult> {
+  const result = await runCli(args, env);
+  assertNoSecret(result);
+  return result;
+}
+
+/** Requests the emulator has served, control API aside. */
+function requestsServed(): number {
+  let total = 0;
+  for (const byApi of Object.values(emulator.stats.snapshot())) {
+    for (const [api, byStatus] of Object.entries(byApi)) {
+      if (api !== 'control') for (const n of Object.values(byStatus)) total += n;
+    }
+  }
+  return total;
+}
+
+beforeAll(async () => {
+  folder = mkdtempSync(path.join(tmpdir(), 'exotrace-cli-collector-'));
+  emulator = await startEmulator({ tenants: 2, messagesPerDay: 400, seed: 5, throttle: { limit: 1000 } });
+  emulator.clock.set(Date.now() + 10 * 60_000);
+  emulator.clock.freeze(true);
+  secrets = allSecrets(emulator);
+  expect(secrets.length).toBeGreaterThanOrEqual(2);
+});
+
+afterAll(async () => {
+  await emulator.close();
+});
+
+describe('exotrace run --once', () => {
+  it('exits 0 with both tenants events in the file, each event.id once', async () => {
+    const config = writeConfig(emulator, dirOf('once'), ['contoso', 'fabrikam']);
+    const result = await cli(['run', '--config', config, '--once']);
+    expect(result.stderr).not.toMatch(/"level":"error"/);
+    expect(result.code).toBe(0);
+    const events = readEvents(eventsOf('once'));
+    const ids = events.map((e) => e.event.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const tenant of ['contoso', 'fabrikam']) {
+      expect(events.filter((e) => e.organization?.name === orgOf(tenant)).length).toBeGreaterThan(50);
+    }
+  });
+
+  it('a tenant without service principal: exit 3, the other tenant collected, the fix on stderr', async () => {
+    const config = writeConfig(emulator, dirOf('no-sp'), ['contoso', 'fabrikam']);
+    await patchTenant(emulator, 'fabrikam', { servicePrincipal: false });
+    try {
+      const result = await cli(['run', '--config', config, '--once']);
+      expect(result.code).toBe(3);
+      expect(result.stderr).toContain(SP_FIX);
+      expect(result.stderr).toContain('fabrikam');
+      const events = readEvents(eventsOf('no-sp'));
+      expect(events.filter((e) => e.organization?.name === orgOf('contoso')).length).toBeGreaterThan(50);
+      expect(events.filter((e) => e.organization?.name === orgOf('fabrikam'))).toEqual([]);
+    } finally {
+      await patchTenant(emulator, 'fabrikam', { servicePrincipal: true });
+    }
+  });
+});
+
+describe('a bad configuration: exit 2, the key path named, nothing collected', () => {
+  const env = { ...process.env };
+  delete env['EXOTRACE_TEST_UNSET_SECRET'];
+  const cases: { name: string; overrides: Parameters<typeof writeConfig>[3]; expected: RegExp[] }[] = [
+    {
+      name: 'unknown-key',
+      overrides: { fabrikam: { extra: ['    startFrm: 24h'] } },
+      expected: [/tenants\[1\]\.startFrm/, /unknown key/],
+    },
+    {
+      name: 'missing-env',
+      overrides: { contoso: { clientSecret: '${EXOTRACE_TEST_UNSET_SECRET}' } },
+      expected: [/tenants\[0\]\.clientSecret/, /EXOTRACE_TEST_UNSET_SECRET/],
+    },
+    {
+      name: 'http-remote',
+      overrides: { contoso: { apiUrl: 'http://graph.example.com' } },
+      expected: [/tenants\[0\]\.apiUrl/, /loopback/],
+    },
+  ];
+  for (const { name, overrides, expected } of cases) {
+    it(name, async () => {
+      const config = writeConfig(emulator, dirOf(name), ['contoso', 'fabrikam'], overrides);
+      const before = requestsServed();
+      const result = await cli(['run', '--config', config, '--once'], env);
+      expect(result.code).toBe(2);
+      for (const pattern of expected) expect(result.stderr).toMatch(pattern);
+      expect(requestsServed()).toBe(before);
+      expect(existsSync(eventsOf(name))).toBe(false);
+      expect(existsSync(path.join(dirOf(name), 'state'))).toBe(false);
+    });
+  }
+});
+
+describe('exotrace doctor', () => {
+  it('prints OK for each healthy tenant and exits 0', async () => {
+    const config = writeConfig(emulator, dirOf('doctor-ok'), ['contoso', 'fabrikam']);
+    const result = await cli(['doctor', '--config', config]);
+    expect(result.stdout).toMatch(/tenant contoso .*: OK/);
+    expect(result.stdout).toMatch(/tenant fabrikam .*: OK/);
+    expect(result.stdout).not.toContain('FAILED');
+    expect(result.code).toBe(0);
+  });
+
+  it('a tenant without service principal: FAILED with the fix, exit 3, the other still OK', async () => {
+    const config = writeConfig(emulator, dirOf('doctor-sp'), ['contoso', 'fabrikam']);
+    await patchTenant(emulator, 'fabrikam', { servicePrincipal: false });
+    try {
+      const result = await cli(['doctor', '--config', config]);
+      expect(result.code).toBe(3);
+      expect(result.stdout).toMatch(/tenant contoso .*: OK/);
+      expect(result.stdout).toMatch(/tenant fabrikam .*: FAILED/);
+      expect(result.stdout).toContain(SP_FIX);
+    } finally {
+      await patchTenant(emulator, 'fabrikam', { servicePrincipal: true });
+    }
+  });
+
+  it('a wrong client secret: FAILED with the fix naming clientSecret, the secret not printed', async () => {
+    const config = writeConfig(emulator, dirOf('doctor-secret'), ['contoso', 'fabrikam'], {
+      contoso: { clientSecret: JSON.stringify(WRONG_SECRET) },
+    });
+    const result = await cli(['doctor', '--config', config]);
+    expect(result.code).toBe(3);
+    expect(result.stdout).toMatch(/tenant contoso .*: FAILED/);
+    expect(result.stdout).toMatch(/fix: .*tenants\[0\]\.clientSecret/);
+    expect(result.stdout).toMatch(/tenant fabrikam .*: OK/);
+  });
+});
+
+describe('exotrace backfill', () => {
+  it('collects rows older than the run start, and the same range again adds no duplicate', async () => {
+    const name = 'backfill';
+    const config = writeConfig(emulator, dirOf(name), ['contoso']);
+    const run = await cli(['run', '--config', config, '--once']);
+    expect(run.code).toBe(0);
+    const afterRun = readEvents(eventsOf(name));
+    expect(afterRun.length).toBeGreaterThan(50);
+    const runOldest = Math.min(...afterRun.map((e) => Date.parse(e['@timestamp'])));
+    // The run started 24 h back (startFrom): nothing older.
+    expect(runOldest).toBeGreaterThanOrEqual(Date.now() - 24 * HOUR - 60 * 60_000);
+
+    const first = await cli(['backfill', '--config', config, '--tenant', 'contoso', '--from', '3d']);
+    expect(first.code).toBe(0);
+    const afterBackfill = readEvents(eventsOf(name));
+    const older = afterBackfill.filter((e) => Date.parse(e['@timestamp']) < runOldest);
+    expect(older.length).toBeGreaterThan(50);
+    expect(Math.min(...older.map((e) => Date.parse(e['@timestamp'])))).toBeLessThan(Date.now() - 48 * HOUR);
+    let ids = afterBackfill.map((e) => e.event.id);
+    expect(new Set(ids).size).toBe(ids.length);
+
+    const again = await cli(['backfill', '--config', config, '--tenant', 'contoso', '--from', '3d']);
+    expect(again.code).toBe(0);
+    const afterAgain = readEvents(eventsOf(name));
+    ids = afterAgain.map((e) => e.event.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(afterAgain.length).toBe(afterBackfill.length);
+  });
+
+  it('an unknown tenant is a usage error (exit 2)', async () => {
+    const config = writeConfig(emulator, dirOf('backfill-unknown'), ['contoso']);
+    const result = await cli(['backfill', '--config', config, '--tenant', 'nope', '--from', '1d']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("no tenant 'nope'");
+  });
+});
+
+describe('exotrace run (daemon)', () => {
+  it('SIGTERM after collecting: exit 0 promptly, every committed event flushed, complete lines only', async () => {
+    const name = 'daemon';
+    const config = writeConfig(emulator, dirOf(name), ['contoso', 'fabrikam']);
+    const daemon = spawnCli(['run', '--config', config]);
+    const collected = (): string[] =>
+      daemon.stderr().match(/\{[^\n]*"msg":"tenant collected"[^\n]*\}/g) ?? [];
+    try {
+      // Both tenants' first cycle committed; stop at once, before the next delivery tick.
+      await waitFor(() => collected().length >= 2, 20_000, 'both tenants collected');
+    } catch (error) {
+      daemon.child.kill('SIGKILL');
+      throw error;
+    }
+    const stoppedAt = Date.now();
+    daemon.child.kill('SIGTERM');
+    const result = await daemon.done;
+    assertNoSecret(result);
+    expect(result.signal).toBeNull();
+    expect(result.code).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(5_000);
+    expect(result.stderr).not.toContain('output failing');
+    const events = readEvents(eventsOf(name)); // throws on a partial line
+    const ids = events.map((e) => e.event.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    // What the passes committed to the outbox is all in the file: the stop flushed the outputs.
+    const inserted = collected()
+      .map((line) => JSON.parse(line) as { passes: { inserted: number }[] })
+      .reduce((sum, log) => sum + log.passes.reduce((n, p) => n + p.inserted, 0), 0);
+    expect(inserted).toBeGreaterThan(100);
+    expect(events.length).toBe(inserted);
+    for (const tenant of ['contoso', 'fabrikam']) {
+      expect(events.filter((e) => e.organization?.name === orgOf(tenant)).length).toBeGreaterThan(50);
+    }
+  });
+});
+
+describe('exotrace run (daemon), stopped with a page in flight', () => {
+  it('SIGTERM aborts the slow request: exit 0 promptly; a later --once completes without duplicates', async () => {
+    const name = 'daemon-in-flight';
+    const config = writeConfig(emulator, dirOf(name), ['contoso'], { contoso: { startFrom: '3d' } });
+    emulator.faults.setRates({ slowRate: 1, slowMs: 15_000 });
+    let stoppedAt: number;
+    let result: Awaited<Spawned['done']>;
+    try {
+      const daemon = spawnCli(['run', '--config', config]);
+      // The token, then the first (slow) page requested.
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect(daemon.child.exitCode).toBeNull();
+      stoppedAt = Date.now();
+      daemon.child.kill('SIGTERM');
+      result = await daemon.done;
+    } finally {
+      emulator.faults.setRates({ slowRate: 0 });
+    }
+    assertNoSecret(result);
+    expect(result.signal).toBeNull();
+    expect(result.code).toBe(0);
+    // Well before the slow page would have been answered.
+    expect(Date.now() - stoppedAt).toBeLessThan(8_000);
+    expect(readEvents(eventsOf(name))).toBeDefined(); // complete lines only (throws otherwise)
+
+    const again = await cli(['run', '--config', config, '--once']);
+    expect(again.code).toBe(0);
+    const events = readEvents(eventsOf(name));
+    const ids = events.map((e) => e.event.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(Math.min(...events.map((e) => Date.parse(e['@timestamp'])))).toBeLessThan(Date.now() - 48 * HOUR);
+  });
+});
+
+describe('exotrace demo', () => {
+  it('collects into the folder it is given and prints a summary and sample lines', async () => {
+    const dir = dirOf('demo');
+    const result = await cli(['demo', '--dir', dir, '--messages-per-day', '600']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/events in /);
+    expect(result.stdout).toMatch(/by status/);
+    expect(result.stdout).toMatch(/^\s+Delivered\s+\d/m);
+    expect(result.stdout).toMatch(/Email from \S+@\S+ was sent to \S+@\S+ with subject .+ — \S+/);
+    const entries = readdirSync(dir);
+    expect(entries).toEqual(expect.arrayContaining(['exotrace.yaml', 'events.ndjson', 'state']));
+    expect(readEvents(path.join(dir, 'events.ndjson')).length).toBeGreaterThan(50);
+  });
+});
+
+describe('secrets', () => {
+  it('every run above was searched for every client secret', () => {
+    expect(runCount).toBeGreaterThanOrEqual(12);
+  });
+});

@@ -1,0 +1,297 @@
+/**
+ * Crash safety (issue 4, "Tests that must exist"): the built CLI (`exotrace run --once`) is killed
+ * with SIGKILL at 20 or more random instants across a multi-page run and restarted each time, then
+ * run to completion. The file output must then equal the emulator's ground truth exactly: every
+ * row once, no duplicate `event.id`, no torn line, and the outbox fully acknowledged.
+ *
+ * The emulator runs in this process with a frozen clock; the child's `Date.now` is pinned to the
+ * same instant (a `--import` of a data: URL), so that every restart computes the same windows and
+ * the ground truth is one fixed set.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { openSqliteStore } from '../../src/state/sqlite.js';
+
+const NOW = Date.parse('2026-11-20T12:00:00Z');
+const HOUR = 3_600_000;
+const START = NOW - 48 * HOUR;
+const MIN_AGE = 5 * 60_000;
+const KILLS = 20;
+/** Bounds of the kill loop: attempts (a run may finish before its kill) and wall time. */
+const MAX_ATTEMPTS = 60;
+const LOOP_BUDGET_MS = 35_000;
+const SEED = 0x5eed_c0de;
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CLI = path.join(ROOT, 'dist/cli/main.js');
+/** Pins the child's clock to the emulator's frozen instant. */
+const FROZEN_CLOCK = `data:text/javascript,Date.now=()=>${NOW};`;
+
+let emulator: Emulator;
+let folder: string;
+
+/** mulberry32: a small seeded PRNG, so that a failing sequence of kills can be replayed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** A config in its own folder (state in ./state, output in ./events.ndjson); returns its path. */
+function writeConfig(name: string): string {
+  const tenant = emulator.tenants()[0];
+  if (tenant === undefined) throw new Error('the emulator has no tenant');
+  const app = tenant.apps[0];
+  const lines = [
+    'stateDir: ./state',
+    'tls:',
+    `  caFile: ${JSON.stringify(emulator.caFile)}`,
+    'tenants:',
+    `  - name: ${tenant.name}`,
+    `    tenantId: ${tenant.tenantId}`,
+    `    clientId: ${app?.clientId ?? ''}`,
+    `    clientSecret: ${JSON.stringify(app?.secrets[0]?.value ?? '')}`,
+    `    loginUrl: ${emulator.url}`,
+    `    apiUrl: ${emulator.url}`,
+    `    organization: ${tenant.domain}`,
+    `    acceptedDomains: [${tenant.acceptedDomains.join(', ')}]`,
+    '    startFrom: 48h',
+    '    minAge: 5m',
+    '    reconcileLookback: 6h',
+    'outputs:',
+    '  - type: file',
+    '    path: ./events.ndjson',
+  ];
+  const dir = path.join(folder, name);
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'exotrace.yaml');
+  writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+interface RunResult {
+  /** Exit code, or null when killed. */
+  readonly code: number | null;
+  readonly killed: boolean;
+  readonly ms: number;
+  readonly stderr: string;
+}
+
+/** Runs `exotrace run --config FILE --once`; SIGKILLs it after `killAfterMs` if still running. */
+function runCli(config: string, killAfterMs?: number): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(
+      process.execPath,
+      ['--import', FROZEN_CLOCK, CLI, 'run', '--config', config, '--once'],
+      {
+        cwd: path.dirname(config),
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      stderr += chunk;
+    });
+    let killed = false;
+    const timer =
+      killAfterMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            killed = child.kill('SIGKILL');
+          }, killAfterMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, killed: killed && signal === 'SIGKILL', ms: performance.now() - started, stderr });
+    });
+  });
+}
+
+interface EventLine {
+  event: { id: string; action: string };
+  office365: { message_trace: { MessageTraceId: string } };
+  email: { to?: { address: string[] } };
+}
+
+const keyOf = (e: EventLine): string =>
+  `${e.office365.message_trace.MessageTraceId}|${(e.email.to?.address[0] ?? '').toLowerCase()}|${e.event.action}`;
+
+async function groundTruth(): Promise<string[]> {
+  const { request, Agent } = await import('undici');
+  const agent = new Agent({ connect: { ca: emulator.caCertPem } });
+  try {
+    const tenant = emulator.tenants()[0]?.name ?? '';
+    const res = await request(
+      `${emulator.url}/_emulator/ground-truth?tenant=${tenant}&from=${START}&to=${NOW - MIN_AGE}&asOf=${NOW}`,
+      { dispatcher: agent },
+    );
+    expect(res.statusCode).toBe(200);
+    const text = await res.body.text();
+    return text
+      .split('\n')
+      .filter((l) => l.length > 0)
+      .map((l) => JSON.parse(l) as { id: string; recipient: string; status: string })
+      .map((r) => `${r.id}|${r.recipient.toLowerCase()}|${r.status}`);
+  } finally {
+    await agent.close();
+  }
+}
+
+function fileSize(file: string): number {
+  return existsSync(file) ? statSync(file).size : 0;
+}
+
+/** The byte offset the file output has acknowledged in the state (0 before the first ack). */
+async function ackedOffset(stateDir: string): Promise<number> {
+  if (!existsSync(stateDir)) return 0;
+  const store = openSqliteStore(stateDir);
+  try {
+    const meta = (await store.listSinks())[0]?.meta;
+    return meta === undefined ? 0 : ((JSON.parse(meta) as { offset?: number }).offset ?? 0);
+  } finally {
+    await store.close();
+  }
+}
+
+/** Counts of each key. */
+function multiset(keys: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const key of keys) counts.set(key, (counts.get(key) ?? 0) + 1);
+  return counts;
+}
+
+/** Keys whose count differs, with both counts (a few, for a readable failure). */
+function difference(got: Map<string, number>, want: Map<string, number>): string[] {
+  const out: string[] = [];
+  for (const key of new Set([...got.keys(), ...want.keys()])) {
+    const g = got.get(key) ?? 0;
+    const w = want.get(key) ?? 0;
+    if (g !== w) out.push(`${key}: file ${g}, truth ${w}`);
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  folder = mkdtempSync(path.join(tmpdir(), 'exotrace-crash-'));
+  // 16,000 messages a day over 48 h (about 90,000 rows, one per recipient): some 18 pages of
+  // 5,000 rows for the fast pass alone, and a few more for the reconcile pass.
+  emulator = await startEmulator({
+    tenants: 1,
+    messagesPerDay: 16_000,
+    seed: 11,
+    throttle: { limit: 100_000 },
+  });
+  emulator.clock.set(NOW);
+  emulator.clock.freeze(true);
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
+});
+afterAll(async () => {
+  await emulator.close();
+  rmSync(folder, { recursive: true, force: true });
+});
+
+describe('exotrace run --once under SIGKILL', () => {
+  it('killed at 20+ random points and restarted, the file output equals the ground truth exactly', async () => {
+    const truth = await groundTruth();
+    // Enough rows for many pages ($top=5000) in the fast pass and more in the reconcile pass.
+    expect(truth.length).toBeGreaterThan(10 * 5000);
+
+    // One clean run elsewhere: how long a whole run takes, so the kills land inside one.
+    const clean = await runCli(writeConfig('clean'));
+    expect(clean.code, clean.stderr).toBe(0);
+    const span = clean.ms;
+
+    const config = writeConfig('crash');
+    const dir = path.dirname(config);
+    const output = path.join(dir, 'events.ndjson');
+    const random = prng(SEED);
+    const loopStarted = performance.now();
+    /** File size and acknowledged offset left by each kill. */
+    const after: { delay: number; size: number; acked: number }[] = [];
+    let attempts = 0;
+    while (
+      after.length < KILLS &&
+      attempts < MAX_ATTEMPTS &&
+      performance.now() - loopStarted < LOOP_BUDGET_MS
+    ) {
+      attempts++;
+      // A kill within the first fifth of a clean run's duration: each restart gets a little
+      // further, so that the kills walk the whole run (start-up and token before the first page,
+      // between pages of the fast and reconcile passes, between a write and its acknowledgement).
+      const delay = Math.floor((random() * span) / 5);
+      const result = await runCli(config, delay);
+      if (!result.killed) {
+        // Finished before its kill: that must have been a clean exit.
+        expect(result.code, result.stderr).toBe(0);
+        continue;
+      }
+      after.push({ delay, size: fileSize(output), acked: await ackedOffset(path.join(dir, 'state')) });
+    }
+    const kills = after.length;
+    expect(kills, `only ${kills} kills in ${attempts} attempts`).toBeGreaterThanOrEqual(KILLS);
+    // The kills landed across the run: some before anything was written, some after output grew.
+    expect(after.some((k) => k.size === 0)).toBe(true);
+    expect(after.some((k) => k.size > 0)).toBe(true);
+    expect(new Set(after.map((k) => k.size)).size).toBeGreaterThan(2);
+    const torn = after.filter((k) => k.size > k.acked).length;
+
+    const final = await runCli(config);
+    expect(final.code, final.stderr).toBe(0);
+
+    // Every line parses (no torn line) and the file ends with a newline.
+    const text = readFileSync(output, 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    const lines = text.slice(0, -1).split('\n');
+    const events = lines.map((line, i) => {
+      try {
+        return JSON.parse(line) as EventLine;
+      } catch {
+        throw new Error(`line ${i + 1} of ${output} does not parse: ${line.slice(0, 200)}`);
+      }
+    });
+
+    // No duplicate event.id.
+    const ids = new Set(events.map((e) => e.event.id));
+    expect(events.length - ids.size, 'duplicate event.id').toBe(0);
+
+    // The multiset of (trace id, recipient, status) equals the ground truth.
+    const diff = difference(multiset(events.map(keyOf)), multiset(truth));
+    expect(diff.slice(0, 10), `${diff.length} keys differ`).toEqual([]);
+    expect(events.length).toBe(truth.length);
+
+    // The state: every outbox event acknowledged by the file output, at the file's end.
+    const store = openSqliteStore(path.join(dir, 'state'));
+    try {
+      const head = await store.outboxHead();
+      expect(head).toBe(truth.length);
+      const sinks = await store.listSinks();
+      expect(sinks.map((s) => s.name)).toEqual(['file']);
+      for (const sink of sinks) {
+        expect(sink.ackedSeq).toBe(head);
+        expect(await store.outboxDepth(sink.name)).toBe(0);
+        expect((JSON.parse(sink.meta ?? '{}') as { offset?: number }).offset).toBe(
+          Buffer.byteLength(text, 'utf8'),
+        );
+      }
+    } finally {
+      await store.close();
+    }
+    console.log(
+      `crash test: ${kills} kills (${torn} left an unacknowledged tail) in ${attempts} runs, ` +
+        `clean run ${Math.round(span)} ms, loop ${Math.round(performance.now() - loopStarted)} ms, ` +
+        `${events.length} events`,
+    );
+  }, 90_000);
+});
