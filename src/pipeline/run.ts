@@ -115,6 +115,8 @@ export async function runCollector(config: Config, options: RunOptions): Promise
           // --once always reconciles; the daemon when reconcileEvery says so.
           const reconcile = await collector.reconcilePass(signal, options.once);
           if (reconcile !== undefined) passes.push(reconcile);
+          // Keys past every re-read's reach can go; the seen-set stays the size of the lookback.
+          await store.pruneSeen(now());
           log.info('tenant collected', { tenant: tenant.name, passes: passes.slice(-2) });
           if (!options.once) await sleep(options.pollIntervalMs ?? 60_000, signal);
         } while (!options.once && !signal.aborted);

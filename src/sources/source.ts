@@ -185,24 +185,46 @@ export function createPollingSource(options: PollingSourceOptions): MessageTrace
       let url = nextLink === undefined ? adapter.firstPageUrl(window) : checked(nextLink);
       // A server handing back a link already followed would loop forever.
       const followed = new Set<string>([url.href]);
-      for (;;) {
-        const page = await fetchPage(url, signal);
-        // Checked before the page is handed over, so a foreign link is never stored to resume from.
-        const next = page.nextLink === undefined ? undefined : checked(page.nextLink);
-        if (next !== undefined && followed.has(next.href)) {
-          throw new ExotraceError({
-            code: 'http_error',
-            message: `the API sent tenant '${context.tenant}' (${context.configPath}) a next link it had already followed (${safeUrl(next)})`,
-            fix: 'none on our side: the window is read again on the next cycle',
-            retryable: true,
-            tenant: context.tenant,
-            configKey: `${context.configPath}.apiUrl`,
-          });
+      // The next page is fetched while the caller commits this one: network and server time
+      // overlap our own work. Abandoning the walk aborts the fetch in flight.
+      const inFlight = new AbortController();
+      const onAbort = (): void => {
+        inFlight.abort(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      const start = (target: URL): Promise<Page> => {
+        const promise = fetchPage(target, inFlight.signal);
+        // Observed here so that a prefetch nobody awaits (the caller stopped) is no unhandled rejection.
+        promise.catch(() => undefined);
+        return promise;
+      };
+      try {
+        let pending = start(url);
+        for (;;) {
+          const page = await pending;
+          // Checked before the page is handed over, so a foreign link is never stored to resume from.
+          const next = page.nextLink === undefined ? undefined : checked(page.nextLink);
+          if (next !== undefined && followed.has(next.href)) {
+            throw new ExotraceError({
+              code: 'http_error',
+              message: `the API sent tenant '${context.tenant}' (${context.configPath}) a next link it had already followed (${safeUrl(next)})`,
+              fix: 'none on our side: the window is read again on the next cycle',
+              retryable: true,
+              tenant: context.tenant,
+              configKey: `${context.configPath}.apiUrl`,
+            });
+          }
+          if (next !== undefined) {
+            followed.add(next.href);
+            pending = start(next);
+          }
+          yield page;
+          if (next === undefined) return;
+          url = next;
         }
-        yield page;
-        if (next === undefined) return;
-        followed.add(next.href);
-        url = next;
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+        inFlight.abort(new Error('page walk ended'));
       }
     },
     async probe(signal) {
