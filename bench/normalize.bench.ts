@@ -22,6 +22,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Bench } from 'tinybench';
 import { createNormalizer } from '../src/normalize/index.js';
 import { printTable } from './table.js';
+import { createRandom } from '../src/emulator/data/prng.js';
 
 const N = 20_000;
 const SEED = 0x5eed_2026;
@@ -37,19 +38,7 @@ const cliMain = join(root, 'dist', 'cli', 'main.js');
 // ---------------------------------------------------------------------------------------------
 // Deterministic input
 
-/** mulberry32: tiny, fast, and good enough to vary test records; Math.random cannot be seeded. */
-function createRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const random = createRng(SEED);
+const random = createRandom(SEED);
 const int = (n: number): number => Math.floor(random() * n);
 const chance = (p: number): boolean => random() < p;
 

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';
+import { createRandom } from '../../src/emulator/data/prng.js';
 
 const NOW = Date.parse('2026-11-20T12:00:00Z');
 const HOUR = 3_600_000;
@@ -34,18 +35,6 @@ const FROZEN_CLOCK = `data:text/javascript,Date.now=()=>${NOW};`;
 
 let emulator: Emulator;
 let folder: string;
-
-/** mulberry32: a small seeded PRNG, so that a failing sequence of kills can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 /** A config in its own folder (state in ./state, output in ./events.ndjson); returns its path. */
 function writeConfig(name: string): string {
@@ -216,7 +205,7 @@ describe('exotrace run --once under SIGKILL', () => {
     const config = writeConfig('crash');
     const dir = path.dirname(config);
     const output = path.join(dir, 'events.ndjson');
-    const random = prng(SEED);
+    const random = createRandom(SEED);
     const loopStarted = performance.now();
     /** File size and acknowledged offset left by each kill. */
     const after: { delay: number; size: number; acked: number }[] = [];

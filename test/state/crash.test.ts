@@ -7,23 +7,12 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DB_FILE, openSqliteStore } from '../../src/state/sqlite.js';
 import { SINK, TENANT, newKeys, pageFor } from './fixtures/pages.js';
+import { createRandom } from '../../src/emulator/data/prng.js';
 
 const WRITER = fileURLToPath(new URL('./fixtures/crash-writer.ts', import.meta.url));
 const KILLS = 20;
 const MAX_DELAY_MS = 150;
 const SEED = 0x5eed;
-
-/** Small deterministic PRNG (mulberry32): the same kill delays on every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Run the writer, SIGKILL it `delayMs` after it is ready; return the last page it reported committed. */
 function runAndKill(dir: string, delayMs: number): Promise<number> {
@@ -64,7 +53,7 @@ afterAll(() => {
 describe('crash safety (SIGKILL while committing)', () => {
   it(`loses nothing, duplicates nothing and never half-commits a page across ${KILLS} kills`, async () => {
     const dir = join(root, 'state');
-    const random = mulberry32(SEED);
+    const random = createRandom(SEED);
     let pagesBefore = 0;
     for (let i = 0; i < KILLS; i++) {
       const reported = await runAndKill(dir, Math.floor(random() * MAX_DELAY_MS));
