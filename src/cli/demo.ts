@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
+import { collectorConfigYaml } from '../emulator/collector-config.js';
 import { startEmulator } from '../emulator/server.js';
 import { createLogger, silentLogger } from '../observe/log.js';
 import { runCollector } from '../pipeline/run.js';
@@ -56,26 +57,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const configFile = path.join(folder, 'exotrace.yaml');
     await writeFile(
       configFile,
-      [
-        '# Written by `exotrace demo`: the collector against the demo emulator.',
-        'stateDir: ./state',
-        'tls:',
-        `  caFile: ${JSON.stringify(emulator.caFile)}`,
-        'tenants:',
-        `  - name: ${tenant.name}`,
-        `    tenantId: ${tenant.tenantId}`,
-        `    clientId: ${app.clientId}`,
-        `    clientSecret: ${JSON.stringify(app.secrets[0]?.value ?? '')}`,
-        `    loginUrl: ${emulator.url}`,
-        `    apiUrl: ${emulator.url}`,
-        `    organization: ${tenant.domain}`,
-        `    acceptedDomains: [${tenant.acceptedDomains.join(', ')}]`,
-        '    startFrom: 24h',
-        'outputs:',
-        '  - type: file',
-        '    path: ./events.ndjson',
-        '',
-      ].join('\n'),
+      collectorConfigYaml(emulator, {
+        comment: 'Written by `exotrace demo`: the collector against the demo emulator.',
+      }),
       { mode: 0o600 },
     );
     out.write(

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Agent, request } from 'undici';
+import { collectorConfigYaml } from '../../src/emulator/collector-config.js';
 import type { Emulator } from '../../src/emulator/server.js';
 import { CLI, type CliResult } from '../helpers/cli.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
@@ -28,31 +29,24 @@ export function writeConfig(
   tenants: readonly string[],
   overrides: Readonly<Record<string, TenantOverrides>> = {},
 ): string {
-  const lines = ['stateDir: ./state', 'tls:', `  caFile: ${JSON.stringify(emulator.caFile)}`, 'tenants:'];
+  const tenantSettings: Record<string, Record<string, string>> = {};
   for (const name of tenants) {
-    const tenant = emulator.tenants().find((t) => t.name === name);
-    const app = tenant?.apps[0];
-    if (tenant === undefined || app === undefined) throw new Error(`no emulator tenant ${name}`);
     const o = overrides[name] ?? {};
-    lines.push(
-      `  - name: ${tenant.name}`,
-      `    tenantId: ${tenant.tenantId}`,
-      `    clientId: ${app.clientId}`,
-      `    clientSecret: ${o.clientSecret ?? JSON.stringify(app.secrets[0]?.value ?? '')}`,
-      `    loginUrl: ${o.loginUrl ?? emulator.url}`,
-      `    apiUrl: ${o.apiUrl ?? emulator.url}`,
-      `    organization: ${tenant.domain}`,
-      `    acceptedDomains: [${tenant.acceptedDomains.join(', ')}]`,
-      `    startFrom: ${o.startFrom ?? '24h'}`,
-      '    minAge: 5m',
-      '    reconcileLookback: 24h',
-      ...(o.extra ?? []),
-    );
+    const settings: Record<string, string> = { minAge: '5m', reconcileLookback: '24h' };
+    if (o.clientSecret !== undefined) settings.clientSecret = o.clientSecret;
+    if (o.loginUrl !== undefined) settings.loginUrl = o.loginUrl;
+    if (o.apiUrl !== undefined) settings.apiUrl = o.apiUrl;
+    if (o.startFrom !== undefined) settings.startFrom = o.startFrom;
+    for (const line of o.extra ?? []) {
+      const match = /^\s*([A-Za-z]+):\s*(.*)$/.exec(line);
+      if (match?.[1] !== undefined) settings[match[1]] = match[2] ?? '';
+    }
+    tenantSettings[name] = settings;
   }
-  lines.push('outputs:', '  - type: file', '    path: ./events.ndjson', '');
+  const yaml = collectorConfigYaml(emulator, { tenants, tenantSettings });
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'exotrace.yaml');
-  writeFileSync(file, lines.join('\n'));
+  writeFileSync(file, yaml);
   return file;
 }
 

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectorConfigYaml } from '../../src/emulator/collector-config.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';
 import { createRandom } from '../../src/emulator/data/prng.js';
@@ -38,33 +39,13 @@ let folder: string;
 
 /** A config in its own folder (state in ./state, output in ./events.ndjson); returns its path. */
 function writeConfig(name: string): string {
-  const tenant = emulator.tenants()[0];
-  if (tenant === undefined) throw new Error('the emulator has no tenant');
-  const app = tenant.apps[0];
-  const lines = [
-    'stateDir: ./state',
-    'tls:',
-    `  caFile: ${JSON.stringify(emulator.caFile)}`,
-    'tenants:',
-    `  - name: ${tenant.name}`,
-    `    tenantId: ${tenant.tenantId}`,
-    `    clientId: ${app?.clientId ?? ''}`,
-    `    clientSecret: ${JSON.stringify(app?.secrets[0]?.value ?? '')}`,
-    `    loginUrl: ${emulator.url}`,
-    `    apiUrl: ${emulator.url}`,
-    `    organization: ${tenant.domain}`,
-    `    acceptedDomains: [${tenant.acceptedDomains.join(', ')}]`,
-    '    startFrom: 48h',
-    '    minAge: 5m',
-    '    reconcileLookback: 6h',
-    'outputs:',
-    '  - type: file',
-    '    path: ./events.ndjson',
-  ];
   const dir = path.join(folder, name);
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'exotrace.yaml');
-  writeFileSync(file, lines.join('\n') + '\n');
+  writeFileSync(
+    file,
+    collectorConfigYaml(emulator, { settings: { startFrom: '48h', minAge: '5m', reconcileLookback: '6h' } }),
+  );
   return file;
 }
 

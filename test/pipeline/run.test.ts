@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config/load.js';
+import { collectorConfigYaml } from '../../src/emulator/collector-config.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { silentLogger } from '../../src/observe/log.js';
 import { runCollector } from '../../src/pipeline/run.js';
@@ -17,29 +18,14 @@ const MIN_AGE = 5 * 60_000;
 let emulator: Emulator;
 let folder: string;
 
-function writeConfig(name: string, tenants: readonly string[], extra = ''): Config {
-  const lines = ['stateDir: ./state', 'tls:', `  caFile: ${JSON.stringify(emulator.caFile)}`, 'tenants:'];
-  for (const tenant of emulator.tenants().filter((t) => tenants.includes(t.name))) {
-    const app = tenant.apps[0];
-    lines.push(
-      `  - name: ${tenant.name}`,
-      `    tenantId: ${tenant.tenantId}`,
-      `    clientId: ${app?.clientId ?? ''}`,
-      `    clientSecret: ${JSON.stringify(app?.secrets[0]?.value ?? '')}`,
-      `    loginUrl: ${emulator.url}`,
-      `    apiUrl: ${emulator.url}`,
-      `    organization: ${tenant.domain}`,
-      `    acceptedDomains: [${tenant.acceptedDomains.join(', ')}]`,
-      '    startFrom: 24h',
-      '    minAge: 5m',
-      '    reconcileLookback: 24h',
-    );
-  }
-  lines.push('outputs:', '  - type: file', '    path: ./events.ndjson', extra);
+function writeConfig(name: string, tenants: readonly string[]): Config {
   const dir = path.join(folder, name);
   const file = path.join(dir, 'exotrace.yaml');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(file, lines.join('\n') + '\n');
+  writeFileSync(
+    file,
+    collectorConfigYaml(emulator, { tenants, settings: { minAge: '5m', reconcileLookback: '24h' } }),
+  );
   return loadConfig(file);
 }
 
