@@ -13,7 +13,9 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Agent, request } from 'undici';
+import { collectorConfigYaml } from '../src/emulator/collector-config.js';
 import { startEmulator, type Emulator } from '../src/emulator/server.js';
+import { emulatorGraphToken } from './emulator-token.js';
 import { printTable } from './table.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -74,16 +76,11 @@ for (const target of targets) {
   const config = path.join(dir, 'exotrace.yaml');
   writeFileSync(
     config,
-    [
-      'stateDir: ./state',
-      `tls: { caFile: ${JSON.stringify(emulator.caFile)} }`,
-      'tenants:',
-      `  - { name: ${tenant.name}, tenantId: ${tenant.tenantId}, clientId: ${app.clientId}, clientSecret: ${JSON.stringify(app.secrets[0]?.value ?? '')}, loginUrl: ${emulator.url}, apiUrl: ${emulator.url}, organization: ${tenant.domain}, acceptedDomains: [${tenant.acceptedDomains.join(', ')}], startFrom: ${hours}h, minAge: 5m, reconcileLookback: 10m, requestsPer5Min: 100 }`,
-      'outputs:',
-      '  - { type: file, path: ./events.ndjson }',
-      '',
-    ].join('\n'),
+    collectorConfigYaml(emulator, {
+      settings: { startFrom: `${hours}h`, minAge: '5m', reconcileLookback: '10m', requestsPer5Min: '100' },
+    }),
   );
+
   // The collector takes the emulator's frozen "now" from the clock only through the API; give it the same instant.
   const collector = await measure(
     `import { writeSync } from 'node:fs';
@@ -101,19 +98,7 @@ await import(${JSON.stringify(pathToFileURL(cliMain).href)});`,
   const minimum = Math.ceil(fastRows / 5000) + 1;
 
   // Baseline: the same walk with a plain client, rows appended to a file as they come.
-  const token = (await (
-    await request(`${emulator.url}/${tenant.tenantId}/oauth2/v2.0/token`, {
-      method: 'POST',
-      dispatcher: agent,
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: app.clientId,
-        client_secret: app.secrets[0]?.value ?? '',
-        scope: 'https://graph.microsoft.com/.default',
-      }).toString(),
-    })
-  ).body.json()) as { access_token: string };
+  const token = await emulatorGraphToken(emulator.url, tenant, agent);
   const iso = (ms: number): string => new Date(ms).toISOString().slice(0, 19) + 'Z';
   const first = `${emulator.url}/v1.0/admin/exchange/tracing/messageTraces?$top=5000&$filter=${encodeURIComponent(`receivedDateTime ge ${iso(NOW - hours * HOUR)} and receivedDateTime le ${iso(NOW - 5 * 60_000)}`)}`;
   const baselineOut = path.join(dir, 'baseline.ndjson');
@@ -124,7 +109,7 @@ process.on('exit', () => { writeSync(3, String(process.resourceUsage().maxRSS));
 const agent = new Agent({ connect: { ca: ${JSON.stringify(emulator.caCertPem)} } });
 let url = ${JSON.stringify(first)};
 while (url) {
-  const res = await request(url, { dispatcher: agent, headers: { authorization: 'Bearer ${token.access_token}' } });
+  const res = await request(url, { dispatcher: agent, headers: { authorization: 'Bearer ${token}' } });
   const page = JSON.parse(await res.body.text());
   appendFileSync(${JSON.stringify(baselineOut)}, page.value.map((r) => JSON.stringify(r)).join('\\n') + '\\n');
   url = page['@odata.nextLink'];

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Agent, request } from 'undici';
 import { Bench } from 'tinybench';
 import { startEmulator } from '../src/emulator/server.js';
+import { emulatorGraphToken } from './emulator-token.js';
 
 const DAY = 86_400_000;
 const emulator = await startEmulator({ messagesPerDay: 50_000, throttle: { limit: 1_000_000 } });
@@ -19,18 +20,7 @@ if (tenant === undefined || app === undefined) throw new Error('no tenant');
 emulator.clock.freeze(true);
 const now = emulator.clock.now();
 
-const tokenReply = await request(`${emulator.url}/${tenant.tenantId}/oauth2/v2.0/token`, {
-  method: 'POST',
-  dispatcher: agent,
-  headers: { 'content-type': 'application/x-www-form-urlencoded' },
-  body: new URLSearchParams({
-    grant_type: 'client_credentials',
-    client_id: app.clientId,
-    client_secret: app.secrets[0]?.value ?? '',
-    scope: 'https://graph.microsoft.com/.default',
-  }).toString(),
-});
-const { access_token: token } = (await tokenReply.body.json()) as { access_token: string };
+const token = await emulatorGraphToken(emulator.url, tenant, agent);
 const headers = { authorization: `Bearer ${token}` };
 const iso = (ms: number): string => new Date(ms).toISOString().slice(0, 19) + 'Z';
 
