@@ -3,9 +3,9 @@
  * validates the shape and fills defaults; `load.ts` does what needs the file system or the
  * environment (interpolation, relative paths, reading certificates).
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
+import { isLoopbackHost } from '../util/net.js';
 
 export const DEFAULT_LOGIN_URL = 'https://login.microsoftonline.com';
 export const DEFAULT_GRAPH_URL = 'https://graph.microsoft.com';
@@ -169,14 +169,7 @@ const tenantId = z
     'not a tenant id: use the directory (tenant) GUID or a domain such as contoso.onmicrosoft.com',
   );
 
-/** True for hosts that cannot leave the machine, the only ones plain http:// is allowed to. */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (host === 'localhost') return true;
-  if (isIPv4(host)) return host.startsWith('127.');
-  if (isIPv6(host)) return host === '::1' || /^::ffff:127\./.test(host) || host === '::ffff:7f00:1';
-  return false;
-}
+export { isLoopbackHost };
 
 /**
  * An http(s) URL. Plain http:// only to loopback, because tokens, secrets and mail metadata

@@ -6,7 +6,6 @@
 import { mkdtemp } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DEFAULT_API_OPTIONS, type ApiContext, type ApiOptions } from './api.js';
@@ -24,6 +23,7 @@ import { createStats, type ApiName, type Stats } from './stats.js';
 import { buildTenant, defaultTenantSpecs, type TenantSpec } from './tenants.js';
 import { createThrottle, DEFAULT_THROTTLE, type ThrottleOptions } from './throttle.js';
 import { generateTlsMaterial } from './tls.js';
+import { isLoopbackHost } from '../util/net.js';
 
 export interface EmulatorOptions {
   /** Loopback address to listen on; anything else is refused. Default 127.0.0.1. */
@@ -61,13 +61,6 @@ export interface Emulator {
   close(): Promise<void>;
 }
 
-/** True for 127.0.0.0/8, ::1 and localhost: the emulator never listens anywhere else. */
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1' || host === '[::1]';
-}
-
 function apiOf(pathname: string): ApiName {
   if (pathname.startsWith(CONTROL_PREFIX)) return 'control';
   if (/\/getDetailsByRecipient\(/i.test(pathname)) return 'graph-detail';
@@ -79,7 +72,7 @@ function apiOf(pathname: string): ApiName {
 
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const host = options.host ?? '127.0.0.1';
-  if (!isLoopback(host)) {
+  if (!isLoopbackHost(host)) {
     throw new Error(
       `the emulator listens on loopback only (127.0.0.1, ::1, localhost); refused host ${host}`,
     );

@@ -8,6 +8,7 @@ import type { Logger } from '../observe/log.js';
 import { deliverOnce, startSinks } from '../sinks/deliver.js';
 import { createSink, type Sink } from '../sinks/sink.js';
 import { ExotraceError, redact } from '../sources/http/errors.js';
+import { systemSleep } from '../sources/http/types.js';
 import { createSource } from '../sources/create.js';
 import type { MessageTraceSource } from '../sources/source.js';
 import { openSqliteStore } from '../state/sqlite.js';
@@ -50,20 +51,9 @@ export function describeError(error: unknown): Record<string, unknown> {
 /** After SIGINT/SIGTERM: how long the outputs get to take what was committed. */
 const STOP_FLUSH_MS = 30_000;
 
+/** Waits, or stops waiting when the run is stopped (a stop is no error here). */
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+  systemSleep(ms, signal).catch(() => undefined);
 
 export async function runCollector(config: Config, options: RunOptions): Promise<RunSummary> {
   const now = options.now ?? Date.now;

@@ -3,9 +3,9 @@
  * Node's bundled fetch does not share), and the fold that composes policies around it.
  */
 import { rootCertificates } from 'node:tls';
-import { isIP } from 'node:net';
 import { Agent, EnvHttpProxyAgent, ProxyAgent, request as undiciRequest, type Dispatcher } from 'undici';
 import { ExotraceError, networkError, safeUrl } from './errors.js';
+import { isLoopbackHost } from '../../util/net.js';
 import type { HttpPolicy, HttpRequest, HttpResponse, SendNext } from './types.js';
 
 export interface DispatcherOptions {
@@ -63,14 +63,6 @@ export function createDispatcher(options: DispatcherOptions = {}): Dispatcher {
 
 function nonEmpty(value: string | undefined): value is string {
   return value !== undefined && value !== '';
-}
-
-/** 127.0.0.0/8, ::1 and localhost: the only places plain http is allowed (the emulator, tests). */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '');
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
 }
 
 /** Refuses anything but https, except plain http to loopback. */
