@@ -169,13 +169,14 @@ export async function runEmulator(
   }
   if (at !== undefined) emulator.clock.set(at);
   if (flags.freeze === true) emulator.clock.freeze(true);
-  out.write(renderBanner(emulator));
   const stop = new AbortController();
   const onSignal = (): void => {
     stop.abort();
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // Only now: a reader that stops us as soon as it has read the banner must find the handlers set.
+  out.write(renderBanner(emulator));
   signal?.addEventListener('abort', onSignal, { once: true });
   await once(stop.signal, 'abort');
   process.off('SIGINT', onSignal);
