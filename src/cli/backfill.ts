@@ -3,13 +3,16 @@
  * collection, clamped to what the API keeps (90 days for Graph, 10 for the Reporting Web Service),
  * with its own checkpoint (an interrupted backfill resumes), progress on a TTY, then delivery.
  */
+import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { createLogger } from '../observe/log.js';
+import { createLogger, type Logger } from '../observe/log.js';
+import { BAR_FORMAT, barPayload, progressFields, type ProgressSnapshot } from '../observe/progress.js';
 import { createTenantCollector } from '../pipeline/collector.js';
 import { describeError } from '../pipeline/run.js';
 import { deliverOnce, startSinks } from '../sinks/deliver.js';
 import { createSink } from '../sinks/sink.js';
-import { createSource } from '../sources/create.js';
+import { createSource, createSourceBudget } from '../sources/create.js';
+import type { TenantBudget } from '../sources/http/budget.js';
 import { openSqliteStore } from '../state/sqlite.js';
 import { parseDuration } from '../util/duration.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
@@ -48,17 +51,30 @@ export async function backfillCommand(opts: {
     return EXIT_USAGE;
   }
   const log = createLogger(process.stderr);
+  // Our own budget, so the ETA can read what is left of it; the source takes its slots from it.
+  const budget = createSourceBudget(tenant);
+  const progress = createBackfillProgress({
+    tenant: tenant.name,
+    budget,
+    perWindow: tenant.requestsPer5Min,
+    tty: process.stderr.isTTY,
+    log,
+  });
   const stop = new AbortController();
   const onSignal = (): void => {
+    // The bar first: the terminal is left clean even if stopping takes a while.
+    progress.stop();
     stop.abort();
   };
   process.once('SIGINT', onSignal);
   const store = openSqliteStore(config.stateDir);
   const sinks = config.outputs.map((output) => createSink(output));
-  const source = createSource(tenant, config);
-  const tty = process.stderr.isTTY;
-  let rows = 0;
-  const started = Date.now();
+  const source = createSource(tenant, config, {
+    budget,
+    onAttempt: () => {
+      progress.request();
+    },
+  });
   try {
     await startSinks(store, sinks);
     const collector = createTenantCollector({
@@ -68,36 +84,128 @@ export async function backfillCommand(opts: {
       now: Date.now,
       events: {
         onClamp: (_, requested, start) => {
+          // Before the first request, so before the bar starts: the line is not drawn over.
           log.warn('backfill start moved inside the API history', {
             requested: new Date(requested).toISOString(),
             start: new Date(start).toISOString(),
           });
         },
         onPage: (_t, _p, _w, pageRows) => {
-          rows += pageRows;
+          progress.rows(pageRows);
         },
       },
     });
     const summary = await collector.backfill(from, to, stop.signal, (done, total) => {
-      const elapsed = (Date.now() - started) / 1000;
-      const eta = done === 0 ? 0 : (elapsed / done) * (total - done);
-      const line = `backfill ${tenant.name}: ${done}/${total} windows, ${rows.toLocaleString('en-US')} rows, ETA ${Math.round(eta)} s`;
-      if (tty) process.stderr.write(`\r${line}`);
-      else log.info(line);
+      progress.window(done, total);
     });
-    if (tty) process.stderr.write('\n');
+    progress.stop();
     await deliverOnce(store, sinks, { signal: stop.signal });
     log.info('backfill done', { ...summary });
     return EXIT_OK;
   } catch (error) {
+    progress.stop();
     log.error('backfill failed', { tenant: tenant.name, error: describeError(error) });
     return EXIT_TENANT_FAILED;
   } finally {
+    progress.stop();
     process.off('SIGINT', onSignal);
     await source.close();
     for (const sink of sinks) await sink.close();
     await store.close();
   }
+}
+
+interface BackfillProgress {
+  request(): void;
+  rows(n: number): void;
+  window(done: number, total: number): void;
+  /** Idempotent; restores the cursor and ends the bar's line. */
+  stop(): void;
+}
+
+/**
+ * On a TTY a cli-progress bar on stderr (stdout may carry events), redrawn on every request, page
+ * and window; otherwise one JSON line per window through the logger. Only counters are shown.
+ */
+function createBackfillProgress(options: {
+  tenant: string;
+  budget: TenantBudget;
+  perWindow: number;
+  tty: boolean;
+  log: Logger;
+}): BackfillProgress {
+  const started = Date.now();
+  let requests = 0;
+  let requestsAtWindow = 0;
+  let rows = 0;
+  let windowsDone = 0;
+  let windowsTotal: number | undefined;
+  let bar: cliProgress.SingleBar | undefined;
+  let stopped = false;
+
+  const snapshot = (): ProgressSnapshot => {
+    const now = Date.now();
+    const pausedUntil = options.budget.pausedUntil();
+    return {
+      windowsDone,
+      windowsTotal,
+      rows,
+      requests,
+      requestsThisWindow: requests - requestsAtWindow,
+      elapsedMs: now - started,
+      budgetPerWindow: options.perWindow,
+      budgetFree: options.budget.remaining(),
+      budgetPausedMs: pausedUntil === undefined ? 0 : pausedUntil - now,
+    };
+  };
+
+  const draw = (): void => {
+    if (!options.tty || stopped) return;
+    const s = snapshot();
+    const payload = barPayload(options.tenant, s);
+    if (bar === undefined) {
+      // Started at the first request, not before: the clamp warning is logged ahead of the bar.
+      bar = new cliProgress.SingleBar(
+        {
+          stream: process.stderr,
+          format: BAR_FORMAT,
+          hideCursor: true,
+          barsize: 24,
+          // Our SIGINT handler stops the bar; no second handler of cli-progress's own.
+          gracefulExit: false,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      // Until the collector reports the window count, a total of 1 keeps the bar empty.
+      bar.start(windowsTotal ?? 1, windowsDone, payload);
+      return;
+    }
+    if (windowsTotal !== undefined) bar.setTotal(windowsTotal);
+    bar.update(windowsDone, payload);
+  };
+
+  return {
+    request() {
+      requests++;
+      draw();
+    },
+    rows(n) {
+      rows += n;
+      draw();
+    },
+    window(done, total) {
+      windowsDone = done;
+      windowsTotal = total;
+      requestsAtWindow = requests;
+      if (options.tty) draw();
+      else options.log.info('backfill progress', progressFields(options.tenant, snapshot()));
+    },
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      bar?.stop();
+    },
+  };
 }
 
 export function registerBackfillCommand(program: Command, setExitCode: (code: number) => void): void {

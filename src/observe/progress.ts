@@ -1,0 +1,154 @@
+/**
+ * Backfill progress: the ETA and its display, as pure functions (the CLI feeds them counters and
+ * draws the result). A backfill of a large tenant is bounded less by how fast the API answers than
+ * by the tenant's request budget (`requestsPer5Min`), so an ETA extrapolated from elapsed time
+ * alone is far too hopeful once the budget is spent: the ETA is the larger of that extrapolation
+ * and the time the remaining requests need under the budget.
+ */
+
+/** The default budget window (Microsoft counts requests per rolling 5 minutes). */
+export const BUDGET_WINDOW_MS = 300_000;
+
+export interface ProgressSnapshot {
+  readonly windowsDone: number;
+  /** Undefined until the collector has reported its first window (the count is its to make). */
+  readonly windowsTotal: number | undefined;
+  readonly rows: number;
+  /** Attempts that reached the wire so far (retries included: the budget counts them). */
+  readonly requests: number;
+  /**
+   * Of `requests`, those made since the last finished window: they tell nothing yet of a window's
+   * cost, and are already spent on the one in progress. Default 0.
+   */
+  readonly requestsThisWindow?: number;
+  readonly elapsedMs: number;
+  /** The tenant's `requestsPer5Min`. */
+  readonly budgetPerWindow: number;
+  /** Slots of the budget free right now (`TenantBudget.remaining()`). */
+  readonly budgetFree: number;
+  /** How long the budget stays paused by a 429's Retry-After, 0 when it is not. */
+  readonly budgetPausedMs?: number;
+  /** Default BUDGET_WINDOW_MS. */
+  readonly budgetWindowMs?: number;
+}
+
+/** Extrapolation from the time the finished windows took; undefined before the first one. */
+export function elapsedEtaMs(
+  windowsDone: number,
+  windowsTotal: number,
+  elapsedMs: number,
+): number | undefined {
+  if (windowsDone <= 0) return undefined;
+  const left = Math.max(0, windowsTotal - windowsDone);
+  return (elapsedMs / windowsDone) * left;
+}
+
+/**
+ * Requests the windows still to do will take, at the rate the finished ones took them, less those
+ * the window in progress has already made.
+ */
+export function remainingRequests(
+  windowsDone: number,
+  windowsTotal: number,
+  requests: number,
+  requestsThisWindow = 0,
+): number {
+  if (windowsDone <= 0) return 0;
+  const left = Math.max(0, windowsTotal - windowsDone);
+  const inProgress = Math.min(Math.max(0, requestsThisWindow), requests);
+  const perWindow = (requests - inProgress) / windowsDone;
+  return Math.max(0, Math.ceil(perWindow * left) - inProgress);
+}
+
+/**
+ * The shortest time `needed` requests can take under the budget: what is free now costs nothing,
+ * and every further `perWindow` requests (or part of them) waits one budget window. A pause from a
+ * 429 holds every request, so it comes on top. Deliberately simple: the rolling window frees slots
+ * a little sooner than this, but a sustained backfill really is held to `perWindow` per window.
+ */
+export function budgetWaitMs(
+  needed: number,
+  free: number,
+  perWindow: number,
+  windowMs: number = BUDGET_WINDOW_MS,
+  pausedMs = 0,
+): number {
+  const pause = Math.max(0, pausedMs);
+  if (needed <= 0) return 0;
+  const beyond = needed - Math.max(0, free);
+  if (beyond <= 0) return pause;
+  return pause + Math.ceil(beyond / Math.max(1, perWindow)) * windowMs;
+}
+
+/** The ETA in ms: max(elapsed extrapolation, budget time); undefined while it cannot be known. */
+export function backfillEtaMs(s: ProgressSnapshot): number | undefined {
+  if (s.windowsTotal === undefined) return undefined;
+  const byElapsed = elapsedEtaMs(s.windowsDone, s.windowsTotal, s.elapsedMs);
+  if (byElapsed === undefined) return undefined;
+  const byBudget = budgetWaitMs(
+    remainingRequests(s.windowsDone, s.windowsTotal, s.requests, s.requestsThisWindow ?? 0),
+    s.budgetFree,
+    s.budgetPerWindow,
+    s.budgetWindowMs ?? BUDGET_WINDOW_MS,
+    s.budgetPausedMs ?? 0,
+  );
+  return Math.max(byElapsed, byBudget);
+}
+
+/** `45s`, `6m 10s`, `2h 05m`, `3d 04h`; `…` when unknown. Rounded up: an ETA never says 0s early. */
+export function formatDuration(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return '…';
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const days = Math.floor(total / 86_400);
+  const hours = Math.floor((total % 86_400) / 3_600);
+  const minutes = Math.floor((total % 3_600) / 60);
+  const seconds = total % 60;
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  if (days > 0) return `${days}d ${pad(hours)}h`;
+  if (hours > 0) return `${hours}h ${pad(minutes)}m`;
+  if (minutes > 0) return `${minutes}m ${pad(seconds)}s`;
+  return `${seconds}s`;
+}
+
+export function formatCount(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/**
+ * The bar's line for cli-progress: `{bar}` is its own token; the rest come from `barPayload`.
+ * `{eta}` is taken by cli-progress's naive estimate, hence `{etaText}`.
+ */
+export const BAR_FORMAT =
+  'backfill {tenant} [{bar}] {windows} windows | {rows} rows | {requests} requests | ETA {etaText}';
+
+export interface BarPayload {
+  readonly tenant: string;
+  readonly windows: string;
+  readonly rows: string;
+  readonly requests: string;
+  readonly etaText: string;
+}
+
+export function barPayload(tenant: string, s: ProgressSnapshot): BarPayload {
+  return {
+    tenant,
+    windows: `${s.windowsDone}/${s.windowsTotal === undefined ? '?' : String(s.windowsTotal)}`,
+    rows: formatCount(s.rows),
+    requests: formatCount(s.requests),
+    etaText: formatDuration(backfillEtaMs(s)),
+  };
+}
+
+/** The fields of the per-window JSON line when stderr is not a terminal. */
+export function progressFields(tenant: string, s: ProgressSnapshot): Record<string, unknown> {
+  const eta = backfillEtaMs(s);
+  return {
+    tenant,
+    windows: s.windowsDone,
+    windowsTotal: s.windowsTotal,
+    rows: s.rows,
+    requests: s.requests,
+    etaSeconds: eta === undefined ? undefined : Math.ceil(eta / 1000),
+    eta: formatDuration(eta),
+  };
+}
