@@ -35,6 +35,9 @@ export interface SqliteStoreOptions {
 
 export const DB_FILE = 'exotrace.db';
 
+/** WAL size that triggers a checkpoint (SQLite's default is ~4 MB; a page of events is ~8 MB). */
+const WAL_CHECKPOINT_BYTES = 40 * 1024 * 1024;
+
 /**
  * Schema migrations, in order; version N is `MIGRATIONS[N - 1]`. Append only: a released
  * migration is never edited, since databases in the field already ran it.
@@ -239,6 +242,10 @@ export function openSqliteStore(dir: string, options: SqliteStoreOptions = {}): 
   const db = new Database(file);
   try {
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    // Pages of 64 KiB instead of 4 KiB: a commit writes a page of events (~8 MB) to the WAL, and
+    // with large pages it costs about half as much (fewer frames, headers and checksums). It only
+    // applies to a new database (and must come before WAL): an existing one keeps its page size.
+    db.pragma('page_size = 65536');
     // Before WAL: in exclusive mode SQLite keeps the WAL index in process memory (no -shm file).
     if (options.exclusive ?? true) db.pragma('locking_mode = EXCLUSIVE');
     const mode: unknown = db.pragma('journal_mode = WAL', { simple: true });
@@ -249,7 +256,9 @@ export function openSqliteStore(dir: string, options: SqliteStoreOptions = {}): 
     // A page of 5,000 events is ~8 MB: a larger page cache and fewer WAL checkpoints (every ~40 MB
     // instead of ~4 MB) cut a commit's cost by about a fifth; durability is unchanged (FULL).
     db.pragma('cache_size = -16384');
-    db.pragma('wal_autocheckpoint = 10000');
+    // The threshold is in pages: ~40 MB whatever the database's page size.
+    const pageSize = Number(db.pragma('page_size', { simple: true }));
+    db.pragma(`wal_autocheckpoint = ${Math.ceil(WAL_CHECKPOINT_BYTES / pageSize)}`);
     db.pragma('temp_store = MEMORY');
     // Take the write lock now (exclusive mode keeps it), so a second collector fails at start.
     db.exec('BEGIN IMMEDIATE; COMMIT');
@@ -266,7 +275,89 @@ export function openSqliteStore(dir: string, options: SqliteStoreOptions = {}): 
   return new SqliteStore(db, clock);
 }
 
+/**
+ * The events of the last commits, kept in memory so that outputs that keep up read them from here
+ * instead of back from the database (reading them back cost a third of what writing them did).
+ * It holds only a contiguous run of sequences appended by `commitPage`, never a row meant for one
+ * sink only, and is bounded in bytes; anything outside it is read from the database as before.
+ */
+class RecentEvents {
+  #events: OutboxEvent[] = [];
+  #bytes: number[] = [];
+  #total = 0;
+  #start = 0;
+
+  constructor(readonly maxBytes: number) {}
+
+  /** Events just committed with sequences `firstSeq`, `firstSeq + 1`… */
+  append(firstSeq: number, events: readonly OutboxEvent[], bytes: readonly number[]): void {
+    const last = this.#events.at(-1);
+    if (last !== undefined && last.seq + 1 !== firstSeq) this.clear();
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i];
+      if (event === undefined) continue;
+      this.#events.push(event);
+      const size = bytes[i] ?? 0;
+      this.#bytes.push(size);
+      this.#total += size;
+    }
+    while (this.#total > this.maxBytes && this.#start < this.#events.length) this.#dropFirst();
+    this.#compact();
+  }
+
+  /** Events after `afterSeq` as `readOutbox` returns them, or undefined when the run does not start right after it. */
+  read(afterSeq: number, limit: number, maxBytes: number): OutboxEvent[] | undefined {
+    const first = this.#events[this.#start];
+    if (first === undefined || afterSeq + 1 < first.seq) return undefined;
+    let index = this.#start + (afterSeq + 1 - first.seq);
+    if (index >= this.#events.length) return undefined;
+    const out: OutboxEvent[] = [];
+    let bytes = 0;
+    for (; index < this.#events.length && out.length < limit; index++) {
+      const size = this.#bytes[index] ?? 0;
+      if (out.length > 0 && bytes + size > maxBytes) break;
+      const event = this.#events[index];
+      if (event !== undefined) out.push(event);
+      bytes += size;
+    }
+    return out;
+  }
+
+  /** Forget what every sink has acknowledged. */
+  dropThrough(seq: number): void {
+    while (this.#start < this.#events.length && (this.#events[this.#start]?.seq ?? Infinity) <= seq) {
+      this.#dropFirst();
+    }
+    this.#compact();
+  }
+
+  clear(): void {
+    this.#events = [];
+    this.#bytes = [];
+    this.#total = 0;
+    this.#start = 0;
+  }
+
+  #dropFirst(): void {
+    this.#total -= this.#bytes[this.#start] ?? 0;
+    this.#start++;
+  }
+
+  // Dropping from the front moves an index; the arrays are cut when half of them is dropped.
+  #compact(): void {
+    if (this.#start > 0 && this.#start * 2 >= this.#events.length) {
+      this.#events = this.#events.slice(this.#start);
+      this.#bytes = this.#bytes.slice(this.#start);
+      this.#start = 0;
+    }
+  }
+}
+
+/** About two pages of 5,000 events: an output that keeps up reads nothing back. */
+const RECENT_EVENTS_BYTES = 16 * 1024 * 1024;
+
 class SqliteStore implements StateStore {
+  readonly #recent = new RecentEvents(RECENT_EVENTS_BYTES);
   #closing: Promise<void> | undefined;
   readonly #db: Database.Database;
   readonly #clock: () => number;
@@ -429,7 +520,9 @@ class SqliteStore implements StateStore {
       validateCommit(tenant, page);
       const { now, checkpoint } = page;
       const expiresAt = now + page.seenTtlMs;
-      return this.#db.transaction((): CommitResult => {
+      const added: OutboxEvent[] = [];
+      const addedBytes: number[] = [];
+      const result = this.#db.transaction((): CommitResult => {
         let inserted = 0;
         let duplicates = 0;
         for (const event of page.events) {
@@ -444,6 +537,15 @@ class SqliteStore implements StateStore {
           if (isNew) {
             const bytes = Buffer.byteLength(event.json, 'utf8');
             this.#insertOutbox.run(tenant, page.pass, event.key, event.eventId, event.json, bytes, null, now);
+            added.push({
+              seq: 0,
+              tenant,
+              pass: page.pass,
+              key: event.key,
+              eventId: event.eventId,
+              json: event.json,
+            });
+            addedBytes.push(bytes);
             inserted++;
           } else {
             duplicates++;
@@ -463,6 +565,15 @@ class SqliteStore implements StateStore {
         );
         return { inserted, duplicates, rejected: page.rejects.length, headSeq: this.#headSeq() };
       })();
+      // Committed: the page's new events are the last `inserted` sequences (one connection, so
+      // nothing else appended in between).
+      const firstSeq = result.headSeq - added.length + 1;
+      this.#recent.append(
+        firstSeq,
+        added.map((event, i) => ({ ...event, seq: firstSeq + i })),
+        addedBytes,
+      );
+      return result;
     });
   }
 
@@ -506,6 +617,8 @@ class SqliteStore implements StateStore {
       this.#open();
       validateReadOptions(options);
       const after = options.afterSeq ?? this.#sink(sink).acked_seq;
+      const recent = this.#recent.read(after, options.limit, options.maxBytes);
+      if (recent !== undefined) return recent;
       const out: OutboxEvent[] = [];
       let bytes = 0;
       // iterate() rather than LIMIT: the byte cap usually stops first, and rows past it are never read.
@@ -561,6 +674,7 @@ class SqliteStore implements StateStore {
       return this.#db.transaction(() => {
         const min = this.#minAcked.get()?.m ?? null;
         if (min === null) return 0;
+        this.#recent.dropThrough(min);
         return this.#pruneShared.run(min).changes + this.#pruneOwned.run().changes;
       })();
     });
@@ -636,6 +750,8 @@ class SqliteStore implements StateStore {
       this.#open();
       return this.#db.transaction(() => {
         this.#sink(sink);
+        // Rows for one sink only now follow the cached run: later commits start a new one.
+        this.#recent.clear();
         const wanted = seqs === undefined ? undefined : new Set(seqs);
         const now = this.#clock();
         let moved = 0;

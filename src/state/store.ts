@@ -45,7 +45,10 @@ export interface StoredCheckpoint extends Checkpoint {
 
 /** One normalized event of a page. */
 export interface PageEvent {
-  /** Dedupe key: `lower(trace id)|lower(recipient)|canonical status`; scoped to the tenant. */
+  /**
+   * Dedupe key, scoped to the tenant: the collector's is the row's received time then its event.id
+   * (see `dedupeKey`); keys that sort in arrival order keep a commit's index writes local.
+   */
   readonly key: string;
   /** The deterministic `event.id` (downstream idempotency key). */
   readonly eventId: string;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DB_FILE, SCHEMA_VERSION, openSqliteStore } from '../../src/state/sqlite.js';
+import type { PageCommit, StateStore } from '../../src/state/store.js';
 
 let root: string;
 let dir: string;
@@ -109,5 +110,60 @@ describe('openSqliteStore', () => {
     await s.close();
     const again = openSqliteStore(dir, { busyTimeoutMs: 50 });
     await again.close();
+  });
+});
+
+describe('events read back while they are recent', () => {
+  // The store serves outputs that keep up from the events of its last commits, in memory. Whatever
+  // it serves must be exactly what the database holds: compared here with a reopened store, which
+  // has nothing in memory and reads the database.
+  const page = (n: number, from: number): PageCommit => ({
+    pass: 'fast',
+    checkpoint: { cursor: from },
+    events: Array.from({ length: n }, (_, i) => {
+      const k = `2026-11-20T00:00:${String(from + i).padStart(6, '0')}|id${from + i}`;
+      return {
+        key: k,
+        eventId: `id${from + i}`,
+        json: JSON.stringify({ n: from + i, pad: 'é'.repeat((from + i) % 7) }),
+      };
+    }),
+    rejects: [],
+    now: 1,
+    seenTtlMs: 1000,
+  });
+  const reads = async (s: StateStore, sink: string): Promise<unknown[]> => {
+    const out: unknown[] = [];
+    for (const options of [
+      { limit: 1000, maxBytes: 1 << 20 },
+      { limit: 3, maxBytes: 1 << 20 },
+      { limit: 1000, maxBytes: 40 },
+      { afterSeq: 5, limit: 1000, maxBytes: 1 << 20 },
+      { afterSeq: 12, limit: 4, maxBytes: 1 << 20 },
+      { afterSeq: 0, limit: 1000, maxBytes: 1 << 20 },
+    ]) {
+      out.push(await s.readOutbox(sink, options));
+    }
+    return out;
+  };
+
+  it('are the events the database holds, through acks, prunes, duplicates and dead letters moved back', async () => {
+    const s = openSqliteStore(dir);
+    await s.registerSinks(['file', 'es'], 'beginning');
+    await s.commitPage('t', page(10, 0));
+    await s.commitPage('t', page(10, 5)); // half of it seen already: the new half follows
+    await s.ack('file', 4);
+    await s.ack('es', 2);
+    await s.pruneOutbox();
+    await s.deadLetter('es', 3, 'refused');
+    await s.ack('es', 6);
+    await s.retryDeadLetters('es'); // a row for es alone after the cached run
+    await s.commitPage('t', page(6, 100));
+    const live = { file: await reads(s, 'file'), es: await reads(s, 'es') };
+    expect((live.file[0] as unknown[]).length).toBeGreaterThan(10);
+    await s.close();
+    const reopened = openSqliteStore(dir);
+    expect({ file: await reads(reopened, 'file'), es: await reads(reopened, 'es') }).toEqual(live);
+    await reopened.close();
   });
 });
