@@ -15,7 +15,7 @@ import { createSource, createSourceBudget } from '../sources/create.js';
 import type { TenantBudget } from '../sources/http/budget.js';
 import { openSqliteStore } from '../state/sqlite.js';
 import { parseDuration } from '../util/duration.js';
-import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { EXIT_TENANT_FAILED, loadConfigOrExplain } from './run.js';
 
 /** An instant: ISO 8601, or a duration back from now (`7d`). */
@@ -104,6 +104,14 @@ export async function backfillCommand(opts: {
     return EXIT_OK;
   } catch (error) {
     progress.stop();
+    if (stop.signal.aborted) {
+      // ^C is no failure: every committed page stays committed (with its next link), and the
+      // same command resumes from the backfill checkpoint.
+      log.warn('backfill stopped; run the same command again to resume where it stopped', {
+        tenant: tenant.name,
+      });
+      return EXIT_INTERRUPTED;
+    }
     log.error('backfill failed', { tenant: tenant.name, error: describeError(error) });
     return EXIT_TENANT_FAILED;
   } finally {

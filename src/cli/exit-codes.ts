@@ -4,3 +4,5 @@ export const EXIT_OK = 0;
 export const EXIT_REJECTS = 1;
 /** Bad usage, or input/output that could not be read or written. */
 export const EXIT_USAGE = 2;
+/** Stopped by SIGINT (^C) before the end: the shell's convention, 128 + the signal's number. */
+export const EXIT_INTERRUPTED = 130;

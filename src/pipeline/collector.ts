@@ -5,9 +5,11 @@
  * window's checkpoint only moves once its last page is committed.
  */
 import type { TenantConfig } from '../config/load.js';
-import { createNormalizer, type Normalizer } from '../normalize/normalizer.js';
-import type { MessageTraceSource } from '../sources/source.js';
-import type { Pass, PageEvent, StateStore } from '../state/store.js';
+import type { NormalizeOptions } from '../normalize/normalizer.js';
+import type { MessageTraceSource, Page } from '../sources/source.js';
+import type { Pass, StateStore } from '../state/store.js';
+import type { PageGate } from './page-gate.js';
+import { inlinePageNormalizer, type PageEvents, type PageNormalizer } from './page-events.js';
 import { clampStart, fastWindows, reconcileDue, reconcileWindows, type TimeWindow } from './windows.js';
 
 export interface PassSummary {
@@ -32,8 +34,10 @@ export interface TenantCollectorOptions {
   readonly store: StateStore;
   readonly now: () => number;
   readonly events?: CollectorEvents;
-  /** Default: the full profile with the tenant's organization and accepted domains. */
-  readonly normalizer?: Normalizer;
+  /** Where pages are normalized (a worker pool shared by the tenants); default inline. */
+  readonly pageNormalizer?: PageNormalizer;
+  /** Bounds the pages held at once over every tenant; default unbounded (one tenant alone). */
+  readonly pageGate?: PageGate;
 }
 
 export interface TenantCollector {
@@ -50,36 +54,24 @@ export interface TenantCollector {
   ): Promise<PassSummary>;
 }
 
+const yieldToEventLoop = (): Promise<void> =>
+  new Promise((resolve) => {
+    setImmediate(resolve);
+  });
+
 // The seen-set must outlive every re-read of a row: the reconcile lookback plus a margin.
 const SEEN_MARGIN_MS = 6 * 3_600_000;
 
 export function createTenantCollector(options: TenantCollectorOptions): TenantCollector {
   const { tenant, source, store, now } = options;
-  const normalizer =
-    options.normalizer ??
-    createNormalizer({
-      profile: 'full',
-      acceptedDomains: tenant.acceptedDomains,
-      ...(tenant.organization === undefined ? {} : { organization: tenant.organization }),
-    });
-  const seenTtlMs = tenant.reconcileLookbackMs + tenant.minAgeMs + SEEN_MARGIN_MS;
-
-  const toEvents = (
-    rows: readonly Record<string, unknown>[],
-  ): { events: PageEvent[]; rejects: { reason: string; input: string }[] } => {
-    const events: PageEvent[] = [];
-    const rejects: { reason: string; input: string }[] = [];
-    for (const row of rows) {
-      const result = normalizer.normalizeValue(row);
-      for (const event of result.events) {
-        // event.id is derived from (trace id, recipient, status): the dedupe key itself.
-        const id = event.event.id ?? '';
-        events.push({ key: id, eventId: id, json: JSON.stringify(event) });
-      }
-      for (const reject of result.rejects) rejects.push({ reason: reject.reason, input: reject.input });
-    }
-    return { events, rejects };
+  const pageNormalizer = options.pageNormalizer ?? inlinePageNormalizer();
+  // The full profile with the tenant's organization and accepted domains.
+  const normalizeOptions: NormalizeOptions = {
+    profile: 'full',
+    acceptedDomains: tenant.acceptedDomains,
+    ...(tenant.organization === undefined ? {} : { organization: tenant.organization }),
   };
+  const seenTtlMs = tenant.reconcileLookbackMs + tenant.minAgeMs + SEEN_MARGIN_MS;
 
   /** Collects one window from `nextLink` (or its start); every page commits with its checkpoint. */
   async function collectWindow(
@@ -90,29 +82,76 @@ export function createTenantCollector(options: TenantCollectorOptions): TenantCo
     summary: { pages: number; rows: number; inserted: number; duplicates: number; rejected: number },
     signal: AbortSignal,
   ): Promise<void> {
-    for await (const page of source.pages(window, {
+    // One page ahead: the next page is normalized (on a worker) while this one commits. Commits stay
+    // in page order, one at a time: a page's checkpoint must never land before the page before it.
+    const gate = options.pageGate;
+    // Our own signal for the walk: leaving early (a failed commit) must also end a fetch ahead that
+    // waits for the budget, or the failure would wait with it.
+    const walkControl = new AbortController();
+    const onStop = (): void => {
+      walkControl.abort(signal.reason);
+    };
+    signal.addEventListener('abort', onStop, { once: true });
+    if (signal.aborted) onStop();
+    const walk = source.pages(window, {
       ...(nextLink === undefined ? {} : { nextLink }),
-      signal,
-    })) {
-      const { events, rejects } = toEvents(page.rows);
-      const checkpoint =
-        page.nextLink === undefined
-          ? { cursor: window.to }
-          : { cursor: cursorBefore, window, nextLink: page.nextLink };
-      const result = await store.commitPage(tenant.name, {
-        pass,
-        checkpoint,
-        events,
-        rejects,
-        now: now(),
-        seenTtlMs,
-      });
-      summary.pages++;
-      summary.rows += page.rows.length;
-      summary.inserted += result.inserted;
-      summary.duplicates += result.duplicates;
-      summary.rejected += result.rejected;
-      options.events?.onPage?.(tenant.name, pass, window, page.rows.length, result.inserted);
+      ...(gate === undefined ? {} : { acquirePage: (held: AbortSignal) => gate.acquire(held) }),
+      signal: walkControl.signal,
+    });
+    const pages = walk[Symbol.asyncIterator]();
+    const pull = async (): Promise<{ page: Page; events: Promise<PageEvents> } | undefined> => {
+      const next = await pages.next();
+      if (next.done === true) return undefined;
+      const events = pageNormalizer.normalize(next.value.text, normalizeOptions);
+      // Observed here: when the walk stops early nobody awaits the page after the last one.
+      events.catch(() => undefined);
+      return { page: next.value, events };
+    };
+    let ahead = pull();
+    let current: Awaited<typeof ahead>;
+    try {
+      for (;;) {
+        current = await ahead;
+        if (current === undefined) break;
+        const { page } = current;
+        const { events, rejects } = await current.events;
+        ahead = pull();
+        // Observed here too: if this commit throws, the pull in flight is abandoned with the walk.
+        ahead.catch(() => undefined);
+        // The commit below holds the thread (SQLite is synchronous here): first let the next page,
+        // when it has already arrived, reach its worker, so that normalizing overlaps the commit.
+        await yieldToEventLoop();
+        const checkpoint =
+          page.nextLink === undefined
+            ? { cursor: window.to }
+            : { cursor: cursorBefore, window, nextLink: page.nextLink };
+        const result = await store.commitPage(tenant.name, {
+          pass,
+          checkpoint,
+          events,
+          rejects,
+          now: now(),
+          seenTtlMs,
+        });
+        summary.pages++;
+        summary.rows += page.rowCount;
+        summary.inserted += result.inserted;
+        summary.duplicates += result.duplicates;
+        summary.rejected += result.rejected;
+        page.release();
+        options.events?.onPage?.(tenant.name, pass, window, page.rowCount, result.inserted);
+      }
+    } finally {
+      // A stop or failure mid-walk: the page in hand and the one ahead give their places back.
+      current?.page.release();
+      void ahead.then(
+        (next) => next?.page.release(),
+        () => undefined,
+      );
+      // Ends the source's walk (aborting its prefetch) when we stop before its last page.
+      signal.removeEventListener('abort', onStop);
+      walkControl.abort(new Error('page walk ended'));
+      await pages.return?.();
     }
   }
 

@@ -9,11 +9,15 @@ import { deliverOnce, startSinks } from '../sinks/deliver.js';
 import { createSink, type Sink } from '../sinks/sink.js';
 import { ExotraceError, redact } from '../sources/http/errors.js';
 import { systemSleep } from '../sources/http/types.js';
+import { createWakeup } from '../util/wakeup.js';
 import { createSource } from '../sources/create.js';
 import type { MessageTraceSource } from '../sources/source.js';
 import { openSqliteStore } from '../state/sqlite.js';
 import type { StateStore } from '../state/store.js';
 import { createTenantCollector, type CollectorEvents, type PassSummary } from './collector.js';
+import { createPageNormalizer } from './normalize-pool.js';
+import { createPageGate } from './page-gate.js';
+import type { PageNormalizer } from './page-events.js';
 
 export interface TenantOutcome {
   readonly tenant: string;
@@ -40,6 +44,8 @@ export interface RunOptions {
   readonly store?: StateStore;
   readonly sinks?: readonly Sink[];
   readonly sourceFor?: (tenant: TenantConfig) => MessageTraceSource;
+  /** Default: a pool of worker threads shared by the tenants (inline when running from sources). */
+  readonly pageNormalizer?: PageNormalizer;
 }
 
 /** A failure as it may be logged and returned: code, message and fix, never a secret. */
@@ -47,6 +53,9 @@ export function describeError(error: unknown): Record<string, unknown> {
   if (error instanceof ExotraceError) return error.toJSON();
   return { message: redact(error instanceof Error ? error.message : String(error)) };
 }
+
+/** How long delivery rests after an output failed (each delivery already retried with backoff). */
+const FAILING_OUTPUT_PAUSE_MS = 1000;
 
 /** After SIGINT/SIGTERM: how long the outputs get to take what was committed. */
 const STOP_FLUSH_MS = 30_000;
@@ -61,12 +70,19 @@ export async function runCollector(config: Config, options: RunOptions): Promise
   const store = options.store ?? openSqliteStore(config.stateDir);
   const sinks = options.sinks ?? config.outputs.map((output) => createSink(output));
   const delivered: Record<string, number> = {};
+  const newEvents = createWakeup();
+  const pageNormalizer = options.pageNormalizer ?? createPageNormalizer();
+  // Memory stays flat however many tenants: they share a few pages in hand.
+  const pageGate = createPageGate();
   const outcomes: TenantOutcome[] = [];
   try {
     await startSinks(store, sinks);
-    const deliver = async (deliverSignal: AbortSignal = signal): Promise<void> => {
+    /** Delivers what the outbox holds; false when an output failed (its events wait). */
+    const deliver = async (deliverSignal: AbortSignal = signal): Promise<boolean> => {
       const result = await deliverOnce(store, sinks, { signal: deliverSignal });
+      let ok = true;
       for (const counts of result) {
+        if (counts.error !== undefined) ok = false;
         delivered[counts.sink] = (delivered[counts.sink] ?? 0) + counts.delivered;
         // A delivery cut short by the stop is not a failing output: the final flush follows.
         if (counts.error !== undefined && !deliverSignal.aborted)
@@ -75,6 +91,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             error: describeError(counts.error),
           });
       }
+      return ok;
     };
 
     const runTenant = async (tenant: TenantConfig): Promise<TenantOutcome> => {
@@ -84,6 +101,8 @@ export async function runCollector(config: Config, options: RunOptions): Promise
         source,
         store,
         now,
+        pageNormalizer,
+        pageGate,
         events: {
           onClamp(name, requested, start) {
             log.warn('start moved inside the API history', {
@@ -94,6 +113,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             options.events?.onClamp?.(name, requested, start);
           },
           onPage(name, pass, window, rows, inserted) {
+            if (inserted > 0) newEvents.ring();
             options.events?.onPage?.(name, pass, window, rows, inserted);
           },
         },
@@ -123,20 +143,24 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       }
     };
 
-    // Deliver while collecting, so a long backfill does not hold everything in the outbox.
+    // Deliver while collecting, so a long backfill does not hold everything in the outbox: woken by
+    // each commit that added events (the timer only covers outputs that failed and wait to retry).
     const collecting = { value: true };
     const delivery = (async () => {
       while (collecting.value && !signal.aborted) {
-        await deliver();
-        await sleep(1000, signal);
+        // A failing output is not retried at every commit: it waits out the pause, then tries again.
+        if (await deliver()) await newEvents.wait(1000, signal);
+        else await sleep(FAILING_OUTPUT_PAUSE_MS, signal);
       }
     })();
     outcomes.push(...(await Promise.all(config.tenants.map(runTenant))));
     collecting.value = false;
+    newEvents.ring();
     await delivery;
     // Flush what was committed, also after a stop (whose signal is already aborted), but bounded.
     await deliver(signal.aborted ? AbortSignal.timeout(STOP_FLUSH_MS) : signal);
   } finally {
+    if (options.pageNormalizer === undefined) await pageNormalizer.close();
     for (const sink of sinks) await sink.close();
     if (options.store === undefined) await store.close();
   }

@@ -9,7 +9,7 @@ import {
   resolveNextLink,
   rowsOf,
   type ApiAdapter,
-  type Page,
+  type ParsedPage,
 } from './source.js';
 
 export { checkNextLink };
@@ -45,7 +45,7 @@ export function firstPageUrl(apiUrl: string, window: TimeWindow, options: GraphU
 }
 
 /** `value` and `@odata.nextLink`; anything short of that throws a retryable error. */
-export function parsePage(text: string, requestUrl: URL): Page {
+export function parsePage(text: string, requestUrl: URL): ParsedPage {
   const body = parseJsonPage(text, requestUrl);
   return {
     rows: rowsOf(body['value'], requestUrl, 'value'),

@@ -11,7 +11,7 @@ import {
   resolveNextLink,
   rowsOf,
   type ApiAdapter,
-  type Page,
+  type ParsedPage,
 } from './source.js';
 
 export { checkNextLink };
@@ -48,7 +48,7 @@ export function firstPageUrl(apiUrl: string, window: TimeWindow, options: Report
  * `d.__next`, light `value` with `odata.nextLink` (or v4's `@odata.nextLink`). Relative links are
  * resolved against the page's URL. Anything short of a page throws a retryable error.
  */
-export function parsePage(text: string, requestUrl: URL): Page {
+export function parsePage(text: string, requestUrl: URL): ParsedPage {
   const body = parseJsonPage(text, requestUrl);
   const d = body['d'];
   if (d !== undefined) {

@@ -13,16 +13,43 @@ import type { HttpClient } from './http/client.js';
 import { classifyResponse, ExotraceError, safeUrl, type ErrorContext } from './http/errors.js';
 import type { HttpRequest, HttpResponse } from './http/types.js';
 
-export interface Page {
+/** What an adapter reads from a page body. */
+export interface ParsedPage {
   readonly rows: readonly Record<string, unknown>[];
   /** Absolute (relative links are resolved against the page's own URL); undefined on the last page. */
   readonly nextLink: string | undefined;
+}
+
+/**
+ * A page as the walk hands it over. It keeps its text and its row count, not the parsed rows:
+ * parsed, a page of 5,000 rows is some 15 MB of objects, and the collector normalizes from the
+ * text (on a worker thread). `rows` parses the text again for the few callers that want them.
+ */
+export interface Page extends ParsedPage {
+  readonly rowCount: number;
+  /**
+   * The body `rows` were parsed from. The collector normalizes from it (a worker thread is handed
+   * text far cheaper than objects), so whoever builds a page must keep the two in agreement.
+   */
+  readonly text: string;
+  /**
+   * Gives back the place this page took (`PagesOptions.acquirePage`) once it is committed or
+   * abandoned; a no-op without one, and after the first call.
+   */
+  readonly release: () => void;
 }
 
 export interface PagesOptions {
   /** A next link stored with an earlier page of this window: the walk continues right after it. */
   readonly nextLink?: string;
   readonly signal: AbortSignal;
+  /**
+   * Called before each page is fetched (the next one included, fetched ahead): waits for a place
+   * and returns the function that gives it back, which becomes the page's `release`. Bounds the
+   * pages held in memory over every tenant. A page fetched ahead and never handed over is released
+   * by the walk itself.
+   */
+  readonly acquirePage?: (signal: AbortSignal) => Promise<() => void>;
 }
 
 export interface MessageTraceSource {
@@ -48,7 +75,7 @@ export interface ApiAdapter {
   /** A one-row query over the hour before `now`. */
   probeUrl(now: number): URL;
   /** Throws a retryable `ExotraceError` for a body that is not a whole page. */
-  parsePage(text: string, requestUrl: URL): Page;
+  parsePage(text: string, requestUrl: URL): ParsedPage;
 }
 
 /**
@@ -148,6 +175,8 @@ export interface PollingSourceOptions {
   readonly release?: () => Promise<void>;
 }
 
+const noRelease = (): void => undefined;
+
 /** The generic poller: pages of a window through any adapter. */
 export function createPollingSource(options: PollingSourceOptions): MessageTraceSource {
   const { adapter, client, apiUrl, context } = options;
@@ -162,7 +191,7 @@ export function createPollingSource(options: PollingSourceOptions): MessageTrace
   async function fetchPage(url: URL, signal: AbortSignal): Promise<Page> {
     // Parsing happens inside the retry loop (validate), so a truncated page is fetched again
     // instead of failing the window; the parse of the answer that passed is kept, not redone.
-    const parsed = new WeakMap<HttpResponse, Page>();
+    const parsed = new WeakMap<HttpResponse, ParsedPage>();
     const request: HttpRequest = {
       method: 'GET',
       url,
@@ -176,12 +205,41 @@ export function createPollingSource(options: PollingSourceOptions): MessageTrace
     const error = classifyResponse(context, request, response);
     if (error !== undefined) throw error;
     // Only absent when a client without the retry policy skipped validate.
-    return parsed.get(response) ?? adapter.parsePage(response.text, url);
+    const page = parsed.get(response) ?? adapter.parsePage(response.text, url);
+    const { text } = response;
+    return {
+      text,
+      nextLink: page.nextLink,
+      rowCount: page.rows.length,
+      get rows() {
+        return adapter.parsePage(text, url).rows;
+      },
+      release: noRelease,
+    };
+  }
+
+  /** `fetchPage` inside a place of `acquirePage`, given back when the fetch fails. */
+  async function fetchHeld(
+    url: URL,
+    signal: AbortSignal,
+    acquirePage: PagesOptions['acquirePage'],
+  ): Promise<Page> {
+    if (acquirePage === undefined) return fetchPage(url, signal);
+    const release = await acquirePage(signal);
+    try {
+      const page = await fetchPage(url, signal);
+      // Not a spread: it would parse `rows` (a getter) into a plain property and keep them.
+      Object.defineProperty(page, 'release', { value: release });
+      return page;
+    } catch (error) {
+      release();
+      throw error;
+    }
   }
 
   return {
     api: adapter.api,
-    async *pages(window, { nextLink, signal }) {
+    async *pages(window, { nextLink, signal, acquirePage }) {
       let url = nextLink === undefined ? adapter.firstPageUrl(window) : checked(nextLink);
       // A server handing back a link already followed would loop forever.
       const followed = new Set<string>([url.href]);
@@ -193,14 +251,16 @@ export function createPollingSource(options: PollingSourceOptions): MessageTrace
       };
       signal.addEventListener('abort', onAbort, { once: true });
       const start = (target: URL): Promise<Page> => {
-        const promise = fetchPage(target, inFlight.signal);
+        const promise = fetchHeld(target, inFlight.signal, acquirePage);
         // Observed here so that a prefetch nobody awaits (the caller stopped) is no unhandled rejection.
         promise.catch(() => undefined);
         return promise;
       };
+      let pending = start(url);
+      let handedOver: Promise<Page> | undefined;
       try {
-        let pending = start(url);
         for (;;) {
+          handedOver = pending;
           const page = await pending;
           // Checked before the page is handed over, so a foreign link is never stored to resume from.
           const next = page.nextLink === undefined ? undefined : checked(page.nextLink);
@@ -225,6 +285,12 @@ export function createPollingSource(options: PollingSourceOptions): MessageTrace
       } finally {
         signal.removeEventListener('abort', onAbort);
         inFlight.abort(new Error('page walk ended'));
+        // The page fetched ahead was never handed over: its place is ours to give back.
+        if (pending !== handedOver) {
+          void pending.then((page) => {
+            page.release();
+          }, noRelease);
+        }
       }
     },
     async probe(signal) {

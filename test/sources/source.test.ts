@@ -8,6 +8,8 @@ import { Agent, request } from 'undici';
 import type { Config, TenantConfig } from '../../src/config/index.js';
 import type { Api } from '../../src/config/index.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { createNormalizer } from '../../src/normalize/normalizer.js';
+import { dedupeKey, pageEventsFn } from '../../src/pipeline/page-events.js';
 import { isoSeconds, type TimeWindow } from '../../src/pipeline/windows.js';
 import { createSource, createSourceBudget, type SourceOptions } from '../../src/sources/create.js';
 import type { AttemptReport } from '../../src/sources/http/attempt.js';
@@ -312,4 +314,38 @@ describe('probe', () => {
     expect(error.fix).toContain('New-MgServicePrincipal -AppId 8bd644d1-64a1-4d4b-ae52-2e0cbf64e373');
     expect(error.tenant).toBe('nosp');
   });
+});
+
+describe("a page's text", () => {
+  // The collector normalizes a page from its text (on a worker thread), not from `rows`: both must
+  // give the same events, for every API and dialect, or the worker would store other events.
+  const cases: [string, Api, SourceOptions][] = [
+    ['Graph v1.0', 'graph', { pageSize: 300 }],
+    ['Graph beta', 'graph-beta', { pageSize: 300 }],
+    ['Reporting Web Service, verbose', 'reporting', { reportingDialect: 'verbose' }],
+    ['Reporting Web Service, JSON light', 'reporting', { reportingDialect: 'light' }],
+  ];
+  for (const [name, api, options] of cases) {
+    it(`normalizes to the events of its rows one by one: ${name}`, async () => {
+      const { source, tenant } = make('contoso', api, options);
+      const pages = await walk(source);
+      expect(pages.length).toBeGreaterThan(1);
+      const normalizeOptions = { organization: 'contoso.example', acceptedDomains: tenant.acceptedDomains };
+      const fromText = pageEventsFn(normalizeOptions);
+      const normalizer = createNormalizer(normalizeOptions);
+      let events = 0;
+      for (const page of pages) {
+        const rowByRow = page.rows.flatMap((row) => normalizer.normalizeValue(row).events);
+        const { events: textEvents, rejects } = fromText(page.text);
+        expect(rejects).toEqual([]);
+        expect(textEvents.map((e) => e.json)).toEqual(rowByRow.map((e) => JSON.stringify(e)));
+        expect(textEvents.map((e) => e.eventId)).toEqual(rowByRow.map((e) => e.event.id));
+        expect(textEvents.map((e) => e.key)).toEqual(
+          rowByRow.map((e) => dedupeKey(e['@timestamp'], e.event.id ?? '')),
+        );
+        events += textEvents.length;
+      }
+      expect(events).toBeGreaterThan(300);
+    });
+  }
 });
