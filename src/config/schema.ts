@@ -291,6 +291,16 @@ export const tenantSchema = tenantShape
           message: 'must be longer than minAge, or the reconcile pass re-reads nothing',
         });
       }
+      // Accepted as a key (it is part of the plan: collection.md, "Optional: getDetailsByRecipient")
+      // but refused when on: a setting that silently did nothing would be worse than an error.
+      if (loose.details === true) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['details'],
+          message:
+            'detail events (getDetailsByRecipient) are not collected yet by this version: remove the key or set it to false',
+        });
+      }
     },
     { when: isObjectPayload },
   )

@@ -221,6 +221,14 @@ outputs:
     );
   });
 
+  it('details: true is refused (not collected yet) rather than silently ignored', () => {
+    expectIssue(
+      loadError(minimal('details: true')),
+      'tenants[0].details',
+      /getDetailsByRecipient\) are not collected yet.*set it to false/,
+    );
+  });
+
   it('output problems: missing keys, duplicate names, auth pairs, sasl without TLS', () => {
     const error = loadError(
       `${tenantYaml()}

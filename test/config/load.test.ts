@@ -230,12 +230,12 @@ describe('loadConfig: values', () => {
     const tenant = load(minimal('tenantId: ${TENANT}\nrequestsPer5Min: ${BUDGET}\ndetails: ${DETAILS}'), {
       TENANT: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee',
       BUDGET: '50',
-      DETAILS: 'true',
+      DETAILS: 'false',
     }).tenants[0];
     expect(tenant).toMatchObject({
       tenantId: 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee',
       requestsPer5Min: 50,
-      details: true,
+      details: false,
     });
   });
 });
