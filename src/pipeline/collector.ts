@@ -167,6 +167,10 @@ export function createTenantCollector(options: TenantCollectorOptions): TenantCo
     onWindow?: (done: number, total: number) => void,
   ): Promise<PassSummary> {
     const summary = { pages: 0, rows: 0, inserted: 0, duplicates: 0, rejected: 0 };
+    // A call, not the property: the compiler would take `aborted` as fixed after this first check.
+    const stopped = (): boolean => signal.aborted;
+    // Stopped already: not even the resume of a stored window (it would commit after the stop).
+    if (stopped()) return { pass, windows: 0, ...summary };
     const first = windows[0];
     const last = windows.at(-1);
     if (first === undefined || last === undefined) return { pass, windows: 0, ...summary };
@@ -179,7 +183,7 @@ export function createTenantCollector(options: TenantCollectorOptions): TenantCo
     }
     let done = 0;
     for (const planned of windows) {
-      if (signal.aborted) break;
+      if (stopped()) break;
       done++;
       // After a resumed window, start where it ended (sharing its boundary second).
       const window = planned.from < cursor ? { from: cursor, to: planned.to } : planned;

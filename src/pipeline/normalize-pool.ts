@@ -3,8 +3,9 @@
  * N + 1 (and, with several tenants, several pages at once). One pool serves every tenant: the
  * options travel with each page and a worker keeps one normalizer per set of options.
  *
- * A worker that dies (a bug, out of memory) fails the pages it held: the tenant's pass fails like
- * on any error and is retried from its checkpoint; the next page gets a new worker.
+ * A worker that dies (a bug, out of memory) fails the pages it held, of whichever tenants: each
+ * such tenant's pass fails like on any error and is retried from its checkpoint (the daemon at its
+ * next attempt, `--once` by the next run); the next page gets a new worker.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -70,6 +71,14 @@ function createNormalizePool(script: URL, size: number): PageNormalizer {
       if (entry.pending.size === 0) worker.unref();
       if ('error' in reply) pending.reject(new Error(`normalizer worker failed: ${reply.error}`));
       else pending.resolve(decode(reply));
+    });
+    // A reply that cannot be deserialized would leave its job waiting forever: fail the worker.
+    worker.on('messageerror', (error) => {
+      fail(
+        entry,
+        new Error(`normalizer worker sent an unreadable reply: ${error.message}`, { cause: error }),
+      );
+      void worker.terminate();
     });
     worker.on('error', (error) => {
       fail(entry, new Error(`normalizer worker failed: ${error.message}`, { cause: error }));

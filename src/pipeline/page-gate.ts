@@ -14,6 +14,8 @@ export interface PageGate {
   inUse(): number;
 }
 
+const isAborted = (signal: AbortSignal | undefined): boolean => signal?.aborted === true;
+
 /** Enough for two tenants to each commit one page while the next is fetched and normalized. */
 export const DEFAULT_PAGES_IN_HAND = 4;
 
@@ -23,37 +25,49 @@ export function createPageGate(places = DEFAULT_PAGES_IN_HAND): PageGate {
     throw new RangeError(`a page gate needs at least 2 places, got ${places}`);
   }
   let taken = 0;
+  // First come, first served: a place given back goes straight to the oldest waiter, so that
+  // nobody arriving later can take it in between and nobody waits while a place is free.
   const waiting: (() => void)[] = [];
   const give = (): void => {
-    taken--;
-    waiting.shift()?.();
+    const next = waiting.shift();
+    if (next === undefined) taken--;
+    else next();
+  };
+  const releaser = (): (() => void) => {
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      give();
+    };
   };
   return {
     async acquire(signal) {
-      while (taken >= places) {
-        if (signal?.aborted === true) throw abortReason(signal);
-        await new Promise<void>((resolve, reject) => {
-          const onAbort = (): void => {
-            const index = waiting.indexOf(wake);
-            if (index >= 0) waiting.splice(index, 1);
-            reject(abortReason(signal));
-          };
-          const wake = (): void => {
-            signal?.removeEventListener('abort', onAbort);
-            resolve();
-          };
-          waiting.push(wake);
-          signal?.addEventListener('abort', onAbort, { once: true });
-        });
-      }
       if (signal?.aborted === true) throw abortReason(signal);
-      taken++;
-      let given = false;
-      return () => {
-        if (given) return;
-        given = true;
+      if (taken < places) {
+        taken++;
+        return releaser();
+      }
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          const index = waiting.indexOf(wake);
+          if (index >= 0) waiting.splice(index, 1);
+          reject(abortReason(signal));
+        };
+        const wake = (): void => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        waiting.push(wake);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
+      // The place was handed over to us; stopped in the meantime, we pass it on. (A call, so that
+      // the compiler does not take `aborted` for the value it had before the wait.)
+      if (isAborted(signal)) {
         give();
-      };
+        throw abortReason(signal);
+      }
+      return releaser();
     },
     inUse: () => taken,
   };

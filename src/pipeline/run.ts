@@ -57,6 +57,12 @@ export function describeError(error: unknown): Record<string, unknown> {
 /** How long delivery rests after an output failed (each delivery already retried with backoff). */
 const FAILING_OUTPUT_PAUSE_MS = 1000;
 
+/** The daemon's wait before trying a failing tenant again: the poll interval, doubled per failure in a row, at most 15 minutes (or the poll interval when longer). */
+export function failingTenantDelay(pollMs: number, failures: number): number {
+  const cap = Math.max(pollMs, 15 * 60_000);
+  return Math.min(cap, pollMs * 2 ** Math.min(Math.max(failures - 1, 0), 20));
+}
+
 /** After SIGINT/SIGTERM: how long the outputs get to take what was committed. */
 const STOP_FLUSH_MS = 30_000;
 
@@ -119,25 +125,43 @@ export async function runCollector(config: Config, options: RunOptions): Promise
         },
       });
       const passes: PassSummary[] = [];
+      const pollMs = options.pollIntervalMs ?? 60_000;
+      // The daemon keeps trying a failing tenant (the cause may be fixed meanwhile: consent given,
+      // service principal created, network back), less and less often; --once reports it and ends.
+      let failures = 0;
+      let lastError: Record<string, unknown> | undefined;
       try {
         do {
-          passes.push(await collector.fastPass(signal));
-          // --once always reconciles; the daemon when reconcileEvery says so.
-          const reconcile = await collector.reconcilePass(signal, options.once);
-          if (reconcile !== undefined) passes.push(reconcile);
-          // Keys past every re-read's reach can go; the seen-set stays the size of the lookback.
-          await store.pruneSeen(now());
-          log.info('tenant collected', { tenant: tenant.name, passes: passes.slice(-2) });
-          if (!options.once) await sleep(options.pollIntervalMs ?? 60_000, signal);
+          try {
+            passes.push(await collector.fastPass(signal));
+            // --once always reconciles; the daemon when reconcileEvery says so.
+            const reconcile = await collector.reconcilePass(signal, options.once);
+            if (reconcile !== undefined) passes.push(reconcile);
+            // Keys past every re-read's reach can go; the seen-set stays the size of the lookback.
+            await store.pruneSeen(now());
+            log.info('tenant collected', { tenant: tenant.name, passes: passes.slice(-2) });
+            failures = 0;
+            lastError = undefined;
+          } catch (error) {
+            // Stopping (SIGINT/SIGTERM) aborts the request in flight: its page was not committed,
+            // and the checkpoint still points before it. That is a clean stop, not a failure.
+            if (signal.aborted) break;
+            lastError = describeError(error);
+            failures++;
+            const retryInMs = options.once ? undefined : failingTenantDelay(pollMs, failures);
+            log.error('tenant failed', {
+              tenant: tenant.name,
+              error: lastError,
+              ...(retryInMs === undefined ? {} : { retryInSeconds: Math.round(retryInMs / 1000) }),
+            });
+            if (retryInMs !== undefined) {
+              await sleep(retryInMs, signal);
+              continue;
+            }
+          }
+          if (!options.once) await sleep(pollMs, signal);
         } while (!options.once && !signal.aborted);
-        return { tenant: tenant.name, passes };
-      } catch (error) {
-        // Stopping (SIGINT/SIGTERM) aborts the request in flight: its page was not committed, and
-        // the checkpoint still points before it. That is a clean stop, not a failure.
-        if (signal.aborted) return { tenant: tenant.name, passes };
-        const described = describeError(error);
-        log.error('tenant failed', { tenant: tenant.name, error: described });
-        return { tenant: tenant.name, passes, error: described };
+        return { tenant: tenant.name, passes, ...(lastError === undefined ? {} : { error: lastError }) };
       } finally {
         await source.close();
       }

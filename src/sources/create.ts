@@ -126,6 +126,7 @@ export function createSource(
     context,
     now: clock,
     release: () => dispatcher.close(),
+    whenSendable: (signal) => budget.available(signal),
   });
 }
 

@@ -173,6 +173,12 @@ export interface PollingSourceOptions {
   readonly now: () => number;
   /** Releases what the source owns (the dispatcher). */
   readonly release?: () => Promise<void>;
+  /**
+   * Resolves when a request could go now (the tenant's budget has a slot): a page waits for it
+   * before taking its place in the page gate, so a throttled tenant does not sit on places that
+   * tenants with budget left could use.
+   */
+  readonly whenSendable?: (signal: AbortSignal) => Promise<void>;
 }
 
 const noRelease = (): void => undefined;
@@ -225,6 +231,7 @@ export function createPollingSource(options: PollingSourceOptions): MessageTrace
     acquirePage: PagesOptions['acquirePage'],
   ): Promise<Page> {
     if (acquirePage === undefined) return fetchPage(url, signal);
+    await options.whenSendable?.(signal);
     const release = await acquirePage(signal);
     try {
       const page = await fetchPage(url, signal);
@@ -250,6 +257,8 @@ export function createPollingSource(options: PollingSourceOptions): MessageTrace
         inFlight.abort(signal.reason);
       };
       signal.addEventListener('abort', onAbort, { once: true });
+      // A walk asked for after the stop fetches nothing (the listener above only hears later aborts).
+      if (signal.aborted) onAbort();
       const start = (target: URL): Promise<Page> => {
         const promise = fetchHeld(target, inFlight.signal, acquirePage);
         // Observed here so that a prefetch nobody awaits (the caller stopped) is no unhandled rejection.
@@ -257,26 +266,36 @@ export function createPollingSource(options: PollingSourceOptions): MessageTrace
         return promise;
       };
       let pending = start(url);
-      let handedOver: Promise<Page> | undefined;
+      // The fetch started but not yet taken by this loop: if the walk ends first, its page (and the
+      // place it took) is released here; once taken, the page is the caller's to release.
+      let unclaimed: Promise<Page> | undefined = pending;
       try {
         for (;;) {
-          handedOver = pending;
           const page = await pending;
-          // Checked before the page is handed over, so a foreign link is never stored to resume from.
-          const next = page.nextLink === undefined ? undefined : checked(page.nextLink);
-          if (next !== undefined && followed.has(next.href)) {
-            throw new ExotraceError({
-              code: 'http_error',
-              message: `the API sent tenant '${context.tenant}' (${context.configPath}) a next link it had already followed (${safeUrl(next)})`,
-              fix: 'none on our side: the window is read again on the next cycle',
-              retryable: true,
-              tenant: context.tenant,
-              configKey: `${context.configPath}.apiUrl`,
-            });
+          unclaimed = undefined;
+          let next: URL | undefined;
+          try {
+            // Checked before the page is handed over, so a foreign link is never stored to resume from.
+            next = page.nextLink === undefined ? undefined : checked(page.nextLink);
+            if (next !== undefined && followed.has(next.href)) {
+              throw new ExotraceError({
+                code: 'http_error',
+                message: `the API sent tenant '${context.tenant}' (${context.configPath}) a next link it had already followed (${safeUrl(next)})`,
+                fix: 'none on our side: the window is read again on the next cycle',
+                retryable: true,
+                tenant: context.tenant,
+                configKey: `${context.configPath}.apiUrl`,
+              });
+            }
+          } catch (error) {
+            // Never handed over: the caller cannot release it.
+            page.release();
+            throw error;
           }
           if (next !== undefined) {
             followed.add(next.href);
             pending = start(next);
+            unclaimed = pending;
           }
           yield page;
           if (next === undefined) return;
@@ -285,9 +304,8 @@ export function createPollingSource(options: PollingSourceOptions): MessageTrace
       } finally {
         signal.removeEventListener('abort', onAbort);
         inFlight.abort(new Error('page walk ended'));
-        // The page fetched ahead was never handed over: its place is ours to give back.
-        if (pending !== handedOver) {
-          void pending.then((page) => {
+        if (unclaimed !== undefined) {
+          void unclaimed.then((page) => {
             page.release();
           }, noRelease);
         }

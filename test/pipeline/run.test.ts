@@ -10,7 +10,7 @@ import { loadConfig, type Config } from '../../src/config/load.js';
 import { collectorConfigYaml } from '../../src/emulator/collector-config.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { silentLogger } from '../../src/observe/log.js';
-import { runCollector } from '../../src/pipeline/run.js';
+import { failingTenantDelay, runCollector } from '../../src/pipeline/run.js';
 
 const NOW = Date.parse('2026-11-20T12:00:00Z');
 const MIN_AGE = 5 * 60_000;
@@ -162,5 +162,60 @@ describe('exotrace run --once', () => {
       await patch(true);
       await agent.close();
     }
+  });
+
+  it('the daemon keeps trying a failing tenant: fixed meanwhile, it is collected on a later cycle', async () => {
+    const config = writeConfig('daemon-retry', ['fabrikam']);
+    const { request, Agent } = await import('undici');
+    const agent = new Agent({ connect: { ca: emulator.caCertPem } });
+    const patch = async (value: boolean): Promise<void> => {
+      const res = await request(`${emulator.url}/_emulator/tenants/fabrikam`, {
+        method: 'PATCH',
+        body: JSON.stringify({ servicePrincipal: value }),
+        dispatcher: agent,
+      });
+      await res.body.text();
+    };
+    await patch(false);
+    const stop = new AbortController();
+    const failures: unknown[] = [];
+    const log = {
+      ...silentLogger,
+      error(message: string, fields?: Record<string, unknown>) {
+        failures.push({ message, ...fields });
+        // The admin creates the service principal after the first failure.
+        if (failures.length === 1) void patch(true);
+      },
+      info(message: string) {
+        if (message === 'tenant collected') stop.abort();
+      },
+    };
+    try {
+      const summary = await runCollector(config, {
+        once: false,
+        signal: stop.signal,
+        log,
+        now: () => NOW,
+        pollIntervalMs: 50,
+      });
+      // Usually one failure; two if the fix lands after the first retry (timing, not behaviour).
+      expect(failures.length).toBeGreaterThanOrEqual(1);
+      expect(failures[0]).toMatchObject({ message: 'tenant failed', retryInSeconds: 0 });
+      // Stopped after a good cycle: no failure left to report.
+      expect(summary.failed).toBe(false);
+      expect(events(config).length).toBeGreaterThan(100);
+    } finally {
+      await patch(true);
+      await agent.close();
+    }
+  });
+});
+
+describe('failingTenantDelay', () => {
+  it('doubles per failure in a row from the poll interval, up to 15 minutes (or the interval)', () => {
+    expect([1, 2, 3, 4, 5, 6].map((n) => failingTenantDelay(60_000, n))).toEqual([
+      60_000, 120_000, 240_000, 480_000, 900_000, 900_000,
+    ]);
+    expect(failingTenantDelay(3_600_000, 3)).toBe(3_600_000);
   });
 });

@@ -85,6 +85,26 @@ describe('tenant budget', () => {
     await expect(pending).rejects.toThrow('stop');
   });
 
+  it('available() waits out a full window or a pause without taking a slot', async () => {
+    const time = createVirtualTime();
+    const budget = createTenantBudget({ requests: 2, clock: time.now, sleep: time.sleep });
+    const start = time.now();
+    await budget.available();
+    expect(budget.remaining()).toBe(2);
+    await budget.acquire();
+    time.advance(10_000);
+    await budget.acquire();
+    await budget.available();
+    // It waited for the oldest slot to leave the window, and took none.
+    expect(time.now()).toBe(start + WINDOW);
+    expect(budget.remaining()).toBe(1);
+    budget.pause(time.now() + 60_000);
+    await budget.available();
+    expect(time.now()).toBe(start + WINDOW + 60_000);
+    // Meanwhile the second slot (taken 10 s after the first) left the window too; none was taken.
+    expect(budget.remaining()).toBe(2);
+  });
+
   it('refuses a nonsense size', () => {
     expect(() => createTenantBudget({ requests: 0 })).toThrow(RangeError);
   });

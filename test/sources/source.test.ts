@@ -9,6 +9,7 @@ import type { Config, TenantConfig } from '../../src/config/index.js';
 import type { Api } from '../../src/config/index.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { createNormalizer } from '../../src/normalize/normalizer.js';
+import { createPageGate } from '../../src/pipeline/page-gate.js';
 import { dedupeKey, pageEventsFn } from '../../src/pipeline/page-events.js';
 import { isoSeconds, type TimeWindow } from '../../src/pipeline/windows.js';
 import { createSource, createSourceBudget, type SourceOptions } from '../../src/sources/create.js';
@@ -264,15 +265,54 @@ describe('a page whose next link points elsewhere', () => {
       },
     });
     const seen: Page[] = [];
+    // The page took a place (the collector's page gate); never handed over, the walk gives it back.
+    const gate = createPageGate(2);
     const error = await caught(
       (async () => {
-        for await (const page of source.pages(window, { signal: new AbortController().signal }))
+        for await (const page of source.pages(window, {
+          signal: new AbortController().signal,
+          acquirePage: (held) => gate.acquire(held),
+        }))
           seen.push(page);
       })(),
     );
     expect(error.code).toBe('foreign_next_link');
     expect(seen).toEqual([]);
     expect(sent).toEqual(['graph.example.com']);
+    expect(gate.inUse()).toBe(0);
+  });
+});
+
+describe('the places pages take (acquirePage)', () => {
+  it('a walk stopped after a page gives back the page fetched ahead; the caller releases its own', async () => {
+    const { source } = make('contoso', 'graph', { pageSize: 200 });
+    const gate = createPageGate(3);
+    let first: Page | undefined;
+    for await (const page of source.pages(window, {
+      signal: new AbortController().signal,
+      acquirePage: (held) => gate.acquire(held),
+    })) {
+      first = page;
+      break;
+    }
+    // Let the prefetch settle (aborted or arrived) and give its place back.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(gate.inUse()).toBe(1);
+    first?.release();
+    first?.release();
+    expect(gate.inUse()).toBe(0);
+  });
+
+  it('a walk asked for after the stop sends nothing', async () => {
+    const { source, attempts } = make('contoso', 'graph');
+    const stop = new AbortController();
+    stop.abort(new Error('stopped'));
+    await expect(
+      (async () => {
+        for await (const page of source.pages(window, { signal: stop.signal })) page.release();
+      })(),
+    ).rejects.toThrow();
+    expect(attempts).toEqual([]);
   });
 });
 

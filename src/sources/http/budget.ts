@@ -21,6 +21,12 @@ export interface TenantBudgetOptions {
 export interface TenantBudget {
   /** Waits for a slot (and for any pause to end), then takes it. Rejects when the signal aborts. */
   acquire(signal?: AbortSignal): Promise<void>;
+  /**
+   * Waits until a slot is free, without taking it: a caller about to hold something scarce while
+   * it requests (a place of the page gate) waits here first, so it does not hold it through the
+   * budget's wait. Another caller may still take the slot first; `acquire` then waits as usual.
+   */
+  available(signal?: AbortSignal): Promise<void>;
   /** Slots free right now. */
   remaining(): number;
   /** Epoch ms until which the budget is paused, or undefined. */
@@ -45,20 +51,33 @@ export function createTenantBudget(options: TenantBudgetOptions = {}): TenantBud
     while (taken.length > 0 && (taken[0] ?? 0) <= now - windowMs) taken.shift();
   };
 
+  /** How long until a slot is free (0: now). */
+  const waitFor = (now: number): number => {
+    prune(now);
+    if (paused > now) return paused - now;
+    if (taken.length >= limit) return (taken[0] ?? now) + windowMs - now;
+    return 0;
+  };
+
   return {
     async acquire(signal) {
       for (;;) {
         if (signal?.aborted === true) throw abortReason(signal);
         const now = clock();
-        prune(now);
-        let waitMs = 0;
-        if (paused > now) waitMs = paused - now;
-        else if (taken.length >= limit) waitMs = (taken[0] ?? now) + windowMs - now;
+        const waitMs = waitFor(now);
         if (waitMs <= 0) {
           taken.push(now);
           return;
         }
         // Loop after waking: another caller may have taken the slot, or a new pause begun.
+        await sleep(waitMs, signal);
+      }
+    },
+    async available(signal) {
+      for (;;) {
+        if (signal?.aborted === true) throw abortReason(signal);
+        const waitMs = waitFor(clock());
+        if (waitMs <= 0) return;
         await sleep(waitMs, signal);
       }
     },
