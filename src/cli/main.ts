@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerBackfillCommand } from './backfill.js';
+import { registerDeadletterCommand } from './deadletter.js';
 import { registerDemoCommand } from './demo.js';
 import { registerDoctorCommand } from './doctor.js';
 import { registerEmulatorCommand } from './emulator.js';
@@ -45,6 +46,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerBackfillCommand(program, setExitCode);
   registerDoctorCommand(program, setExitCode);
   registerDemoCommand(program, setExitCode);
+  registerDeadletterCommand(program, { stdout: process.stdout, stderr: process.stderr }, setExitCode);
   try {
     await program.parseAsync(argv);
   } catch (error) {

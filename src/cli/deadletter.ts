@@ -1,0 +1,146 @@
+/**
+ * `exotrace deadletter list|retry --config FILE [--output NAME]`: the events an output refused for
+ * good (a mapping error, an event too large), kept per output with the reason; `retry` puts them
+ * back in the outbox for that output alone, and the next `run` delivers them.
+ *
+ * The collector holds the state database exclusively while it runs: stop it first (the command
+ * says so when the database is busy).
+ */
+import type { Command } from 'commander';
+import type { Config } from '../config/load.js';
+import { openSqliteStore } from '../state/sqlite.js';
+import { StateStoreError, type StateStore } from '../state/store.js';
+import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { loadConfigOrExplain } from './run.js';
+
+interface Io {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+/** The outputs asked for: one by name (it must be configured), or every configured one. */
+function outputsOf(config: Config, name: string | undefined, io: Io): string[] | undefined {
+  const names = config.outputs.map((o) => o.name);
+  if (name === undefined) return names;
+  if (names.includes(name)) return [name];
+  io.stderr.write(
+    `exotrace deadletter: no output '${name}' in ${config.file} (outputs: ${names.join(', ')})\n`,
+  );
+  return undefined;
+}
+
+async function withStore(
+  config: Config,
+  io: Io,
+  work: (store: StateStore) => Promise<number>,
+): Promise<number> {
+  let store: StateStore;
+  try {
+    store = openSqliteStore(config.stateDir, { busyTimeoutMs: 1000 });
+  } catch (error) {
+    if (error instanceof StateStoreError) {
+      io.stderr.write(
+        `exotrace deadletter: ${error.message}: stop the collector first, then run this again\n`,
+      );
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export async function deadletterList(
+  opts: { config: string; output?: string; limit: number },
+  io: Io,
+): Promise<number> {
+  const config = loadConfigOrExplain(opts.config, io.stderr);
+  if (config === undefined) return EXIT_USAGE;
+  const outputs = outputsOf(config, opts.output, io);
+  if (outputs === undefined) return EXIT_USAGE;
+  return withStore(config, io, async (store) => {
+    let count = 0;
+    for (const output of outputs) {
+      // An output that never delivered is not registered yet: it has no dead letters.
+      if ((await store.sinkState(output)) === undefined) continue;
+      for (const letter of await store.deadLetters(output, opts.limit)) {
+        // One JSON line per dead letter: the event itself, parsed, so that jq can reach into it.
+        io.stdout.write(
+          `${JSON.stringify({
+            output,
+            seq: letter.seq,
+            tenant: letter.tenant,
+            eventId: letter.eventId,
+            reason: letter.reason,
+            at: new Date(letter.at).toISOString(),
+            event: JSON.parse(letter.json) as unknown,
+          })}\n`,
+        );
+        count++;
+      }
+    }
+    io.stderr.write(`${count} dead letter${count === 1 ? '' : 's'}\n`);
+    return EXIT_OK;
+  });
+}
+
+export async function deadletterRetry(
+  opts: { config: string; output: string; seq?: string[] },
+  io: Io,
+): Promise<number> {
+  const config = loadConfigOrExplain(opts.config, io.stderr);
+  if (config === undefined) return EXIT_USAGE;
+  if (outputsOf(config, opts.output, io) === undefined) return EXIT_USAGE;
+  const seqs = opts.seq?.map(Number);
+  if (seqs?.some((n) => !Number.isSafeInteger(n) || n < 1) === true) {
+    io.stderr.write('exotrace deadletter retry: --seq takes the positive numbers `deadletter list` shows\n');
+    return EXIT_USAGE;
+  }
+  return withStore(config, io, async (store) => {
+    if ((await store.sinkState(opts.output)) === undefined) {
+      io.stderr.write(`0 dead letters re-queued: output '${opts.output}' has none\n`);
+      return EXIT_OK;
+    }
+    const moved = await store.retryDeadLetters(opts.output, seqs);
+    io.stderr.write(
+      `${moved} dead letter${moved === 1 ? '' : 's'} re-queued for output '${opts.output}': the next run delivers ${moved === 1 ? 'it' : 'them'}\n`,
+    );
+    return EXIT_OK;
+  });
+}
+
+export function registerDeadletterCommand(
+  program: Command,
+  io: Io,
+  setExitCode: (code: number) => void,
+): void {
+  const command = program
+    .command('deadletter')
+    .description('list the events an output refused for good, or put them back for it to retry');
+  command
+    .command('list')
+    .description('one JSON line per dead letter on stdout (output, seq, reason, the event)')
+    .requiredOption('--config <file>', 'the YAML configuration')
+    .option('--output <name>', 'only this output (default: all)')
+    .option('--limit <n>', 'at most this many per output', (v) => Number(v), 1000)
+    .action(async (opts: { config: string; output?: string; limit: number }) => {
+      if (!Number.isSafeInteger(opts.limit) || opts.limit < 1) {
+        io.stderr.write('exotrace deadletter list: --limit takes a positive whole number\n');
+        setExitCode(EXIT_USAGE);
+        return;
+      }
+      setExitCode(await deadletterList(opts, io));
+    });
+  command
+    .command('retry')
+    .description("re-queue an output's dead letters (all, or those of --seq) for that output alone")
+    .requiredOption('--config <file>', 'the YAML configuration')
+    .requiredOption('--output <name>', 'the output whose dead letters to retry')
+    .option('--seq <n...>', 'only these (as `deadletter list` shows them)')
+    .action(async (opts: { config: string; output: string; seq?: string[] }) => {
+      setExitCode(await deadletterRetry(opts, io));
+    });
+}
