@@ -95,6 +95,8 @@ export interface Config {
   readonly tls?: { readonly caFile: string; readonly caPem: string };
   readonly http: { readonly timeoutMs: number; readonly proxy?: string };
   readonly health?: { readonly listen: string };
+  /** Back pressure and the retention warning; defaults apply when absent (configs built in code). */
+  readonly outbox?: { readonly maxEvents: number; readonly warnAfterMs: number };
   readonly tenants: readonly TenantConfig[];
   readonly outputs: readonly OutputConfig[];
 }
@@ -309,6 +311,7 @@ function resolve(config: ConfigFile, file: string): Config {
     tls: caFile === undefined || caPem === undefined ? undefined : { caFile, caPem },
     http: stripUndefined({ timeoutMs: config.http.timeout, proxy: config.http.proxy }),
     health: config.health,
+    outbox: { maxEvents: config.outbox.maxEvents, warnAfterMs: config.outbox.warnAfter },
     tenants: tenants.filter((tenant) => tenant !== undefined),
     outputs,
   });

@@ -25,6 +25,9 @@ export const DEFAULTS = {
   reconcileEveryMs: 3_600_000,
   requestsPer5Min: 90,
   httpTimeoutMs: 60_000,
+  // ~1.5 GB of events at ~1.5 KB each: a day of a large tenant waiting for a broken output.
+  outboxMaxEvents: 1_000_000,
+  outboxWarnAfterMs: 3_600_000,
 } as const;
 
 export type Api = 'graph' | 'graph-beta' | 'reporting';
@@ -485,6 +488,14 @@ export const configSchema = z
       })
       .default({ timeout: DEFAULTS.httpTimeoutMs }),
     health: z.strictObject({ listen: hostPort.default(DEFAULT_HEALTH_LISTEN) }).optional(),
+    outbox: z
+      .strictObject({
+        // Back pressure: past this many events waiting for an output, no new page is fetched.
+        maxEvents: integer(1000, Number.MAX_SAFE_INTEGER).default(DEFAULTS.outboxMaxEvents),
+        // An output holding events longer than this is reported loudly (they are kept, never dropped).
+        warnAfter: duration({ positive: true }).default(DEFAULTS.outboxWarnAfterMs),
+      })
+      .default({ maxEvents: DEFAULTS.outboxMaxEvents, warnAfter: DEFAULTS.outboxWarnAfterMs }),
     tenants: z
       .array(tenantSchema, { error: whenPresent('expected a list of tenants') })
       .min(1, 'add at least one tenant (see interface.md)'),

@@ -38,6 +38,11 @@ export interface TenantCollectorOptions {
   readonly pageNormalizer?: PageNormalizer;
   /** Bounds the pages held at once over every tenant; default unbounded (one tenant alone). */
   readonly pageGate?: PageGate;
+  /**
+   * Back pressure: awaited before each page is asked for; resolves when the outbox has room
+   * (outputs behind by less than the bound). Default: always room.
+   */
+  readonly roomForPage?: (signal: AbortSignal) => Promise<void>;
 }
 
 export interface TenantCollector {
@@ -100,6 +105,7 @@ export function createTenantCollector(options: TenantCollectorOptions): TenantCo
     });
     const pages = walk[Symbol.asyncIterator]();
     const pull = async (): Promise<{ page: Page; events: Promise<PageEvents> } | undefined> => {
+      await options.roomForPage?.(walkControl.signal);
       const next = await pages.next();
       if (next.done === true) return undefined;
       const events = pageNormalizer.normalize(next.value.text, normalizeOptions);

@@ -8,7 +8,8 @@ import type { Logger } from '../observe/log.js';
 import { deliverOnce, startSinks } from '../sinks/deliver.js';
 import { createSink, type Sink } from '../sinks/sink.js';
 import { ExotraceError, redact } from '../sources/http/errors.js';
-import { systemSleep } from '../sources/http/types.js';
+import { abortReason, systemSleep } from '../sources/http/types.js';
+import { DEFAULTS } from '../config/schema.js';
 import { createWakeup } from '../util/wakeup.js';
 import { createSource } from '../sources/create.js';
 import type { MessageTraceSource } from '../sources/source.js';
@@ -17,6 +18,7 @@ import type { StateStore } from '../state/store.js';
 import { createTenantCollector, type CollectorEvents, type PassSummary } from './collector.js';
 import { createPageNormalizer } from './normalize-pool.js';
 import { createPageGate } from './page-gate.js';
+import { createRetentionCheck } from './retention.js';
 import type { PageNormalizer } from './page-events.js';
 
 export interface TenantOutcome {
@@ -77,6 +79,10 @@ export async function runCollector(config: Config, options: RunOptions): Promise
   const sinks = options.sinks ?? config.outputs.map((output) => createSink(output));
   const delivered: Record<string, number> = {};
   const newEvents = createWakeup();
+  // Rung after each delivery: collection paused by back pressure looks again.
+  const drained = createWakeup();
+  const maxEvents = config.outbox?.maxEvents ?? DEFAULTS.outboxMaxEvents;
+  const warnAfterMs = config.outbox?.warnAfterMs ?? DEFAULTS.outboxWarnAfterMs;
   const pageNormalizer = options.pageNormalizer ?? createPageNormalizer();
   // Memory stays flat however many tenants: they share a few pages in hand.
   const pageGate = createPageGate();
@@ -97,7 +103,56 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             error: describeError(counts.error),
           });
       }
+      drained.ring();
+      await warnOfOldEvents();
       return ok;
+    };
+
+    /** The output furthest behind: how many events it has yet to acknowledge. */
+    const furthestBehind = async (): Promise<{ output: string; events: number }> => {
+      const head = await store.outboxHead();
+      let worst = { output: '', events: 0 };
+      for (const sink of sinks) {
+        const events = head - ((await store.sinkState(sink.name))?.ackedSeq ?? head);
+        if (events > worst.events) worst = { output: sink.name, events };
+      }
+      return worst;
+    };
+
+    // Back pressure, shared by the tenants: past `outbox.maxEvents` waiting for an output, no new
+    // page is asked for until deliveries bring it under (the page in hand still commits); nothing
+    // is ever dropped. One line when it starts and one when it ends, not one per tenant.
+    const pressure = { on: false };
+    const roomForPage = async (waitSignal: AbortSignal): Promise<void> => {
+      for (;;) {
+        const behind = await furthestBehind();
+        if (behind.events < maxEvents) {
+          if (pressure.on) {
+            pressure.on = false;
+            log.info('outbox has room again: collection resumes', { events: behind.events, maxEvents });
+          }
+          return;
+        }
+        if (!pressure.on) {
+          pressure.on = true;
+          log.warn('outbox full: collection paused until the outputs catch up (nothing is dropped)', {
+            output: behind.output,
+            events: behind.events,
+            maxEvents,
+            configKey: 'outbox.maxEvents',
+          });
+        }
+        await drained.wait(1000, waitSignal);
+        if (waitSignal.aborted) throw abortReason(waitSignal);
+      }
+    };
+
+    const retention = createRetentionCheck(store, warnAfterMs);
+    const warnOfOldEvents = async (): Promise<void> => {
+      const names = sinks.map((sink) => sink.name);
+      for (const warning of await retention.check(names, now())) {
+        log.error('output has not taken events for too long; they are kept in the outbox', { ...warning });
+      }
     };
 
     const runTenant = async (tenant: TenantConfig): Promise<TenantOutcome> => {
@@ -109,6 +164,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
         now,
         pageNormalizer,
         pageGate,
+        roomForPage,
         events: {
           onClamp(name, requested, start) {
             log.warn('start moved inside the API history', {

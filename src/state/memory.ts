@@ -22,6 +22,7 @@ export interface MemoryStoreOptions {
 
 interface OutboxEntry extends OutboxEvent {
   readonly bytes: number;
+  readonly createdAt: number;
   /** Set on dead letters moved back: only that sink delivers them again. */
   readonly onlySink?: string;
 }
@@ -132,6 +133,7 @@ class MemoryStore implements StateStore {
             eventId: event.eventId,
             json: event.json,
             bytes: Buffer.byteLength(event.json, 'utf8'),
+            createdAt: page.now,
           });
           inserted++;
         } else {
@@ -255,6 +257,19 @@ class MemoryStore implements StateStore {
     });
   }
 
+  outboxOldest(sink: string): Promise<number | undefined> {
+    return run(() => {
+      this.#open();
+      const after = this.#sink(sink).ackedSeq;
+      for (let i = this.#firstAfter(after); i < this.#outbox.length; i++) {
+        const entry = this.#outbox[i];
+        if (entry !== undefined && (entry.onlySink === undefined || entry.onlySink === sink))
+          return entry.createdAt;
+      }
+      return undefined;
+    });
+  }
+
   outboxHead(): Promise<number> {
     return run(() => {
       this.#open();
@@ -362,6 +377,7 @@ class MemoryStore implements StateStore {
           eventId: d.eventId,
           json: d.json,
           bytes: Buffer.byteLength(d.json, 'utf8'),
+          createdAt: this.#clock(),
           onlySink: sink,
         });
         this.#dead.get(sink)?.delete(d.seq);

@@ -379,6 +379,7 @@ class SqliteStore implements StateStore {
   readonly #ackSink;
   readonly #readOutbox;
   readonly #depth;
+  readonly #oldest;
   readonly #minAcked;
   readonly #pruneShared;
   readonly #pruneOwned;
@@ -446,6 +447,9 @@ class SqliteStore implements StateStore {
     );
     this.#depth = db.prepare<[number, string], { n: number }>(
       'SELECT count(*) AS n FROM outbox WHERE seq > ? AND (only_sink IS NULL OR only_sink = ?)',
+    );
+    this.#oldest = db.prepare<[number, string], { created_at: number }>(
+      'SELECT created_at FROM outbox WHERE seq > ? AND (only_sink IS NULL OR only_sink = ?) ORDER BY seq LIMIT 1',
     );
     this.#minAcked = db.prepare<[], { m: number | null }>('SELECT min(acked_seq) AS m FROM sink');
     this.#pruneShared = db.prepare<[number]>('DELETE FROM outbox WHERE seq <= ? AND only_sink IS NULL');
@@ -658,6 +662,13 @@ class SqliteStore implements StateStore {
     return run(() => {
       this.#open();
       return this.#depth.get(this.#sink(sink).acked_seq, sink)?.n ?? 0;
+    });
+  }
+
+  outboxOldest(sink: string): Promise<number | undefined> {
+    return run(() => {
+      this.#open();
+      return this.#oldest.get(this.#sink(sink).acked_seq, sink)?.created_at;
     });
   }
 

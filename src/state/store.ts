@@ -190,6 +190,11 @@ export interface StateStore {
   ack(sink: string, seq: number, meta?: string): Promise<void>;
   /** Events this sink has yet to acknowledge (back pressure: a lagging sink pauses polling). */
   outboxDepth(sink: string): Promise<number>;
+  /**
+   * When the oldest event this sink has yet to acknowledge was committed (epoch ms), or undefined
+   * when it has none: how long an output has been holding data back.
+   */
+  outboxOldest(sink: string): Promise<number | undefined>;
   /** The last sequence ever appended (0 when none). */
   outboxHead(): Promise<number>;
   /**

@@ -221,6 +221,12 @@ outputs:
     );
   });
 
+  it('outbox bounds: too small a maxEvents, a warnAfter without unit', () => {
+    const error = loadError(`${minimal()}outbox:\n  maxEvents: 10\n  warnAfter: 30\n`);
+    expectIssue(error, 'outbox.maxEvents', /at least 1000/);
+    expectIssue(error, 'outbox.warnAfter', /unit/);
+  });
+
   it('details: true is refused (not collected yet) rather than silently ignored', () => {
     expectIssue(
       loadError(minimal('details: true')),

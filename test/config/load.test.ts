@@ -47,6 +47,7 @@ describe('loadConfig: the interface.md example', () => {
       stateDir: path.join(dir, 'exotrace-state'),
       tls: { caFile: path.join(dir, 'ca.pem'), caPem: ca },
       http: { timeoutMs: 60_000 },
+      outbox: { maxEvents: 1_000_000, warnAfterMs: 3_600_000 },
       tenants: [
         {
           name: 'contoso',

@@ -11,6 +11,9 @@ import { collectorConfigYaml } from '../../src/emulator/collector-config.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { silentLogger } from '../../src/observe/log.js';
 import { failingTenantDelay, runCollector } from '../../src/pipeline/run.js';
+import { createMemorySink } from '../../src/sinks/memory.js';
+import { createSource } from '../../src/sources/create.js';
+import { openSqliteStore } from '../../src/state/sqlite.js';
 
 const NOW = Date.parse('2026-11-20T12:00:00Z');
 const MIN_AGE = 5 * 60_000;
@@ -210,6 +213,65 @@ describe('exotrace run --once', () => {
     }
   });
 });
+
+describe('back pressure', () => {
+  it('an output down: collection pauses near outbox.maxEvents, then resumes and delivers everything once', async () => {
+    const base = writeConfig('pressure', ['contoso']);
+    const config: Config = { ...base, outbox: { maxEvents: 1000, warnAfterMs: 3_600_000 } };
+    const store = openSqliteStore(path.join(folder, 'pressure', 'state'));
+    const sink = createMemorySink('file', { plan: [{ status: 'retryable', times: Infinity }] });
+    const lines: string[] = [];
+    const log = {
+      ...silentLogger,
+      info(message: string) {
+        lines.push(message);
+      },
+      warn(message: string) {
+        lines.push(message);
+      },
+    };
+    const tenant = config.tenants[0];
+    if (tenant === undefined) throw new Error('no tenant');
+    const running = runCollector(config, {
+      once: true,
+      signal: new AbortController().signal,
+      log,
+      now: () => NOW,
+      store,
+      sinks: [sink],
+      // Pages of 200 rows, so that the bound of 1,000 is crossed early in the window.
+      sourceFor: (t) => createSource(t, config, {}, { pageSize: 200 }),
+    });
+    try {
+      await until(() => lines.some((l) => l.startsWith('outbox full')));
+      const paused = await store.outboxHead();
+      // Over the bound by at most the pages already in hand (each tenant works one page ahead).
+      expect(paused).toBeGreaterThanOrEqual(1000);
+      expect(paused).toBeLessThanOrEqual(1000 + 3 * 200);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await store.outboxHead()).toBe(paused);
+    } finally {
+      sink.setPlan([]);
+    }
+    const summary = await running;
+    expect(summary.failed).toBe(false);
+    expect(lines).toContain('outbox has room again: collection resumes');
+    const keys = sink.events().map((e) => e.eventId);
+    expect(new Set(keys).size).toBe(keys.length);
+    const expected = await truth('contoso', NOW - 24 * 3_600_000, NOW - MIN_AGE, NOW);
+    expect(keys.length).toBe(expected.size);
+    expect(keys.length).toBeGreaterThan(1600);
+    await store.close();
+  });
+});
+
+async function until(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const started = Date.now();
+  while (!condition()) {
+    if (Date.now() - started > timeoutMs) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 describe('failingTenantDelay', () => {
   it('doubles per failure in a row from the poll interval, up to 15 minutes (or the interval)', () => {

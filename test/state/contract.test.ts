@@ -162,6 +162,12 @@ describe.each(factories)('StateStore contract: %s', (_name, factory) => {
     ]);
     expect(await s.outboxDepth('fast')).toBe(0);
     expect(await s.outboxDepth('slow')).toBe(4);
+    // How long each has held data back: since the commit of its oldest unacknowledged event.
+    expect(await s.outboxOldest('fast')).toBeUndefined();
+    expect(await s.outboxOldest('slow')).toBe(10_000);
+    await s.commitPage('t', page([ev('e')], { now: 20_000 }));
+    await s.ack('slow', 4);
+    expect(await s.outboxOldest('slow')).toBe(20_000);
     expect(await s.sinkState('fast')).toEqual({
       name: 'fast',
       ackedSeq: 4,
