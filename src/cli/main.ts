@@ -16,6 +16,7 @@ import { registerDoctorCommand } from './doctor.js';
 import { registerEmulatorCommand } from './emulator.js';
 import { registerParseCommand } from './parse.js';
 import { registerRunCommand } from './run.js';
+import { registerSetupCommand } from './setup.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 
 function packageVersion(): string {
@@ -47,6 +48,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerDoctorCommand(program, setExitCode);
   registerDemoCommand(program, setExitCode);
   registerDeadletterCommand(program, { stdout: process.stdout, stderr: process.stderr }, setExitCode);
+  registerSetupCommand(program, { stdout: process.stdout, stderr: process.stderr }, setExitCode);
   try {
     await program.parseAsync(argv);
   } catch (error) {
