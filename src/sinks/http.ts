@@ -1,0 +1,54 @@
+/**
+ * The `http` output: each batch POSTed to one URL as NDJSON (default) or a JSON array, with the
+ * configured headers (authentication goes there) and optional gzip. At-least-once (see
+ * http-post.ts): a receiver that must not store duplicates can dedupe on `event.id`.
+ *
+ * Healthcheck: reachability only (DNS, connect, TLS trust, proxy, an HTTP answer of any status).
+ * A HEAD or OPTIONS of an ingest URL says nothing reliable (many receivers answer 404 or 405 to
+ * anything but POST), and a POST would write data.
+ */
+import type { OutputConfig } from '../config/load.js';
+import type { OutboxEvent } from '../state/store.js';
+import { createBatchPoster, type HttpSinkIo } from './http-post.js';
+import { once, type Sink } from './sink.js';
+
+export type HttpOutputConfig = Extract<OutputConfig, { type: 'http' }>;
+
+export function createHttpSink(output: HttpOutputConfig, io: HttpSinkIo = {}): Sink {
+  const array = output.format === 'json-array';
+  const configured: Record<string, string> = {};
+  for (const [name, value] of Object.entries(output.headers)) configured[name.toLowerCase()] = value;
+  // Ours cannot be overridden where they describe the body we build; the content type can.
+  delete configured['content-length'];
+  delete configured['content-encoding'];
+  delete configured['host'];
+  const poster = createBatchPoster({
+    kind: 'http',
+    name: output.name,
+    url: output.url,
+    caPem: output.caPem,
+    // Header values are where credentials go (Authorization, API keys): all treated as secrets.
+    secrets: Object.values(output.headers),
+    headers: { 'content-type': array ? 'application/json' : 'application/x-ndjson', ...configured },
+    framing: array ? { open: '[', separator: ',', close: ']' } : { open: '', separator: '\n', close: '\n' },
+    encode: (event: OutboxEvent) => event.json,
+    gzip: output.gzip,
+    classify: (response) =>
+      response.status === 401 || response.status === 403
+        ? {
+            status: 'retryable',
+            message: `the receiver refused our credentials (${response.status}): check the headers of output ${output.name}; the events stay in the outbox`,
+          }
+        : undefined,
+    io,
+  });
+  const url = new URL(output.url);
+  return {
+    name: output.name,
+    start: () => Promise.resolve(undefined),
+    send: (batch, signal) => poster.send(batch, signal),
+    healthcheck: (signal) => poster.reachable(url, signal),
+    flush: () => Promise.resolve(),
+    close: once(() => poster.close()),
+  };
+}
