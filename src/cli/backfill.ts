@@ -10,7 +10,7 @@ import { BAR_FORMAT, barPayload, progressFields, type ProgressSnapshot } from '.
 import { createTenantCollector } from '../pipeline/collector.js';
 import { describeError } from '../pipeline/run.js';
 import { deliverOnce, startSinks } from '../sinks/deliver.js';
-import { createSink } from '../sinks/sink.js';
+import { createSink, sinkIoOf } from '../sinks/sink.js';
 import { createSource, createSourceBudget } from '../sources/create.js';
 import type { TenantBudget } from '../sources/http/budget.js';
 import { openSqliteStore } from '../state/sqlite.js';
@@ -68,7 +68,7 @@ export async function backfillCommand(opts: {
   };
   process.once('SIGINT', onSignal);
   const store = openSqliteStore(config.stateDir);
-  const sinks = config.outputs.map((output) => createSink(output));
+  const sinks = config.outputs.map((output) => createSink(output, sinkIoOf(config)));
   const source = createSource(tenant, config, {
     budget,
     onAttempt: () => {

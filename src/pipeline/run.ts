@@ -6,7 +6,7 @@
 import type { Config, TenantConfig } from '../config/load.js';
 import type { Logger } from '../observe/log.js';
 import { deliverOnce, startSinks } from '../sinks/deliver.js';
-import { createSink, type Sink } from '../sinks/sink.js';
+import { createSink, sinkIoOf, type Sink } from '../sinks/sink.js';
 import { ExotraceError, redact } from '../sources/http/errors.js';
 import { abortReason, systemSleep } from '../sources/http/types.js';
 import { DEFAULTS } from '../config/schema.js';
@@ -76,7 +76,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
   const now = options.now ?? Date.now;
   const { log, signal } = options;
   const store = options.store ?? openSqliteStore(config.stateDir);
-  const sinks = options.sinks ?? config.outputs.map((output) => createSink(output));
+  const sinks = options.sinks ?? config.outputs.map((output) => createSink(output, sinkIoOf(config)));
   const delivered: Record<string, number> = {};
   const newEvents = createWakeup();
   // Rung after each delivery: collection paused by back pressure looks again.

@@ -6,9 +6,13 @@
  */
 import type { Writable } from 'node:stream';
 
-import type { OutputConfig } from '../config/load.js';
+import type { Config, OutputConfig } from '../config/load.js';
 import type { OutboxEvent } from '../state/store.js';
+import { createElasticsearchSink } from './elasticsearch.js';
 import { createFileSink } from './file.js';
+import { createHttpSink } from './http.js';
+import { createSekoiaSink } from './sekoia.js';
+import { createSplunkHecSink } from './splunk-hec.js';
 import { createStdoutSink } from './stdout.js';
 
 export type SendResult =
@@ -74,11 +78,34 @@ export interface SinkIo {
   readonly stdout?: Writable;
   /** Receives notices (for the log); default: none. */
   readonly onNotice?: (notice: SinkNotice) => void;
+  /** The config's `http.proxy`, for outputs that speak HTTP (else HTTPS_PROXY / NO_PROXY). */
+  readonly proxyUrl?: string;
+  /** The config's `http.timeout`: how long an HTTP output waits for an answer. */
+  readonly timeoutMs?: number;
 }
 
 /** A bug or an unsupported configuration, not a runtime condition. */
 export class SinkError extends Error {
   override readonly name = 'SinkError';
+}
+
+/** Output types this version delivers to. */
+export const SUPPORTED = ['file', 'stdout', 'elasticsearch', 'http', 'splunk-hec', 'sekoia'] as const;
+
+/** What every output of a configuration is created with: its `http` settings. */
+export function sinkIoOf(config: Pick<Config, 'http'>): SinkIo {
+  return {
+    timeoutMs: config.http.timeoutMs,
+    ...(config.http.proxy === undefined ? {} : { proxyUrl: config.http.proxy }),
+  };
+}
+
+/** The config's `http` settings, for the outputs that speak HTTP. */
+function networkIo(io: SinkIo): { proxyUrl?: string; timeoutMs?: number } {
+  return {
+    ...(io.proxyUrl === undefined ? {} : { proxyUrl: io.proxyUrl }),
+    ...(io.timeoutMs === undefined ? {} : { timeoutMs: io.timeoutMs }),
+  };
 }
 
 export function createSink(output: OutputConfig, io: SinkIo = {}): Sink {
@@ -95,9 +122,17 @@ export function createSink(output: OutputConfig, io: SinkIo = {}): Sink {
         name: output.name,
         ...(io.stdout === undefined ? {} : { stream: io.stdout }),
       });
+    case 'elasticsearch':
+      return createElasticsearchSink(output, networkIo(io));
+    case 'http':
+      return createHttpSink(output, networkIo(io));
+    case 'splunk-hec':
+      return createSplunkHecSink(output, networkIo(io));
+    case 'sekoia':
+      return createSekoiaSink(output, networkIo(io));
     default:
       throw new SinkError(
-        `output ${output.name}: the ${output.type} output type is not supported yet (supported: file, stdout)`,
+        `output ${output.name}: the ${output.type} output type is not supported yet (supported: ${SUPPORTED.join(', ')})`,
       );
   }
 }

@@ -162,10 +162,36 @@ describe.each(STORE_KINDS)('deliverOnce with the $kind store', (kind) => {
 });
 
 describe('createSink', () => {
-  it('builds file and stdout outputs and refuses the types still to come', () => {
+  it('builds every supported output from its configuration and refuses the types still to come', async () => {
     const file = createSink({ type: 'file', name: 'f', path: '/tmp/x.ndjson' });
     expect(file.name).toBe('f');
     expect(createSink({ type: 'stdout', name: 's' }).name).toBe('s');
+    const network = [
+      createSink({
+        type: 'elasticsearch',
+        name: 'es',
+        url: 'http://127.0.0.1:9200',
+        index: 'logs-x-default',
+      }),
+      createSink({
+        type: 'http',
+        name: 'h',
+        url: 'http://127.0.0.1:8080/in',
+        format: 'ndjson',
+        headers: {},
+        gzip: false,
+      }),
+      createSink({ type: 'splunk-hec', name: 'hec', url: 'http://127.0.0.1:8088', token: 't' }),
+      createSink({
+        type: 'sekoia',
+        name: 'sek',
+        url: 'http://127.0.0.1:8081',
+        intakeKey: 'k',
+        payload: 'raw',
+      }),
+    ];
+    expect(network.map((sink) => sink.name)).toEqual(['es', 'h', 'hec', 'sek']);
+    for (const sink of network) await sink.close();
     expect(() => createSink({ type: 'kafka', name: 'k' } as OutputConfig)).toThrow(
       /kafka output type is not supported yet/,
     );
