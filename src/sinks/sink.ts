@@ -14,6 +14,7 @@ import { createHttpSink } from './http.js';
 import { createSekoiaSink } from './sekoia.js';
 import { createSplunkHecSink } from './splunk-hec.js';
 import { createStdoutSink } from './stdout.js';
+import { createSyslogSink } from './syslog.js';
 
 export type SendResult =
   /**
@@ -90,7 +91,15 @@ export class SinkError extends Error {
 }
 
 /** Output types this version delivers to. */
-export const SUPPORTED = ['file', 'stdout', 'elasticsearch', 'http', 'splunk-hec', 'sekoia'] as const;
+export const SUPPORTED = [
+  'file',
+  'stdout',
+  'elasticsearch',
+  'http',
+  'splunk-hec',
+  'sekoia',
+  'syslog',
+] as const;
 
 /** What every output of a configuration is created with: its `http` settings. */
 export function sinkIoOf(config: Pick<Config, 'http'>): SinkIo {
@@ -130,6 +139,8 @@ export function createSink(output: OutputConfig, io: SinkIo = {}): Sink {
       return createSplunkHecSink(output, networkIo(io));
     case 'sekoia':
       return createSekoiaSink(output, networkIo(io));
+    case 'syslog':
+      return createSyslogSink(output, io);
     default:
       throw new SinkError(
         `output ${output.name}: the ${output.type} output type is not supported yet (supported: ${SUPPORTED.join(', ')})`,

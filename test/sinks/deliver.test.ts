@@ -190,7 +190,17 @@ describe('createSink', () => {
         payload: 'raw',
       }),
     ];
-    expect(network.map((sink) => sink.name)).toEqual(['es', 'h', 'hec', 'sek']);
+    network.push(
+      createSink({
+        type: 'syslog',
+        name: 'sys',
+        host: '127.0.0.1',
+        port: 5514,
+        protocol: 'tcp',
+        appName: 'exotrace',
+      }),
+    );
+    expect(network.map((sink) => sink.name)).toEqual(['es', 'h', 'hec', 'sek', 'sys']);
     for (const sink of network) await sink.close();
     expect(() => createSink({ type: 'kafka', name: 'k' } as OutputConfig)).toThrow(
       /kafka output type is not supported yet/,
