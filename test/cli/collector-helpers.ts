@@ -38,7 +38,7 @@ export function writeConfig(
     if (o.apiUrl !== undefined) settings.apiUrl = o.apiUrl;
     if (o.startFrom !== undefined) settings.startFrom = o.startFrom;
     for (const line of o.extra ?? []) {
-      const match = /^\s*([A-Za-z]+):\s*(.*)$/.exec(line);
+      const match = /^\s*([A-Za-z][A-Za-z0-9]*):\s*(.*)$/.exec(line);
       if (match?.[1] !== undefined) settings[match[1]] = match[2] ?? '';
     }
     tenantSettings[name] = settings;
