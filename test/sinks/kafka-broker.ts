@@ -13,12 +13,14 @@
  * - Produce v3–v7 (RecordBatch v2 only: magic, length and CRC32C are checked; offsets assigned by
  *   rewriting the batch's base offset, which the CRC does not cover; idempotent sequences checked
  *   per producer and partition, a re-sent batch answered with its first offset, as Kafka does);
- * - Fetch v4–v11 and ListOffsets v1–v5 (what kcat needs to read from the beginning to the end).
+ * - Fetch v4–v11 and ListOffsets v1–v5 (what kcat needs to read from the beginning to the end);
+ * - optionally TLS, and SASL PLAIN (SaslHandshake v0–v1, SaslAuthenticate v0–v2), per connection.
  *
  * The log and the producers' sequence state survive `stop()` + `start()` on the same object, as a
  * real broker keeps them on disk: that is what a "broker down, then back" test needs.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 
 // ---------------------------------------------------------------------------------------------
 // CRC32C (Castagnoli), table-driven over the reflected polynomial 0x82F63B78: RecordBatch v2 uses
@@ -199,7 +201,12 @@ const API = {
   Metadata: { key: 3, min: 1, max: 12, flexibleFrom: 9 },
   ApiVersions: { key: 18, min: 0, max: 3, flexibleFrom: 3 },
   InitProducerId: { key: 22, min: 3, max: 4, flexibleFrom: 2 },
+  // Advertised only by a broker started with `sasl` (PLAIN), as a SASL listener does.
+  // librdkafka insists on v0 being offered; v0 is followed by raw (unframed-by-API) auth bytes.
+  SaslHandshake: { key: 17, min: 0, max: 1, flexibleFrom: 99 },
+  SaslAuthenticate: { key: 36, min: 0, max: 2, flexibleFrom: 2 },
 } as const;
+const SASL_APIS: ReadonlySet<ApiName> = new Set(['SaslHandshake', 'SaslAuthenticate']);
 
 type ApiName = keyof typeof API;
 const API_BY_KEY = new Map<number, ApiName>(
@@ -217,6 +224,8 @@ export const KafkaErrorCode = {
   MESSAGE_TOO_LARGE: 10,
   UNSUPPORTED_VERSION: 35,
   OUT_OF_ORDER_SEQUENCE_NUMBER: 45,
+  SASL_AUTHENTICATION_FAILED: 58,
+  UNSUPPORTED_SASL_MECHANISM: 33,
   INVALID_RECORD: 87,
 } as const;
 
@@ -265,6 +274,17 @@ export interface KafkaBrokerOptions {
   readonly maxMessageBytes?: number;
   /** Node id this broker reports; default 1. */
   readonly nodeId?: number;
+  /** Serve TLS with this certificate (an SSL listener). */
+  readonly tls?: { readonly certPem: string; readonly keyPem: string };
+  /** Require SASL PLAIN with these credentials before any other request (a SASL listener). */
+  readonly sasl?: { readonly username: string; readonly password: string };
+}
+
+/** What one connection has done: SASL authentication is per connection. */
+interface ConnectionState {
+  authenticated: boolean;
+  /** After a SaslHandshake v0, the next frame is the bare PLAIN token, not a request. */
+  rawTokenNext: boolean;
 }
 
 export class KafkaBroker {
@@ -280,6 +300,7 @@ export class KafkaBroker {
   readonly #autoCreate: boolean;
   readonly #maxMessageBytes: number;
   readonly #nodeId: number;
+  readonly #sasl: { readonly username: string; readonly password: string } | undefined;
   /** Error codes answered, one per partition of the next Produce requests, before appending. */
   readonly produceFaults: number[] = [];
   /**
@@ -287,6 +308,8 @@ export class KafkaBroker {
    * which the idempotent producer's sequences must turn into no duplicate when sent again.
    */
   dropProduceResponses = 0;
+  /** SASL authentications that failed (wrong mechanism or credentials). */
+  authFailures = 0;
   /** Every request seen, in order: which APIs and versions the clients negotiated. */
   readonly requests: { api: string; version: number; clientId: string | null }[] = [];
   /** Batches refused, with why (the tests assert a broken batch is noticed). */
@@ -296,11 +319,18 @@ export class KafkaBroker {
     this.#autoCreate = options.autoCreateTopics ?? true;
     this.#maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024;
     this.#nodeId = options.nodeId ?? 1;
-    this.#server = createServer((socket) => {
+    this.#sasl = options.sasl;
+    const accept = (socket: Socket): void => {
       this.#sockets.add(socket);
       socket.on('close', () => this.#sockets.delete(socket));
       this.#serve(socket);
-    });
+    };
+    this.#server =
+      options.tls === undefined
+        ? createServer(accept)
+        : createTlsServer({ cert: options.tls.certPem, key: options.tls.keyPem }, accept);
+    // A client refusing our certificate ends its handshake; that is the test's point, not an error.
+    this.#server.on('tlsClientError', () => undefined);
   }
 
   get port(): number {
@@ -358,6 +388,7 @@ export class KafkaBroker {
   #serve(socket: Socket): void {
     let pending: Buffer = Buffer.alloc(0);
     let chain = Promise.resolve();
+    const state: ConnectionState = { authenticated: this.#sasl === undefined, rawTokenNext: false };
     socket.on('error', () => {
       // A client going away mid-request is normal; the socket is closed by Node.
     });
@@ -371,7 +402,7 @@ export class KafkaBroker {
         chain = chain.then(async () => {
           if (socket.destroyed) return;
           try {
-            const response = await this.#handle(frame);
+            const response = await this.#handle(frame, state);
             if (response === undefined) {
               socket.destroy();
               return;
@@ -389,7 +420,14 @@ export class KafkaBroker {
   }
 
   /** The response frame (header + body), or undefined to close the connection. */
-  async #handle(frame: Buffer): Promise<Buffer | undefined> {
+  async #handle(frame: Buffer, state: ConnectionState): Promise<Buffer | undefined> {
+    if (state.rawTokenNext) {
+      // SASL v0 flow: success is an empty frame; a failure closes the connection.
+      state.rawTokenNext = false;
+      if (!this.#checkPlain(frame)) return undefined;
+      state.authenticated = true;
+      return Buffer.alloc(0);
+    }
     const header = new Reader(frame);
     const apiKey = header.int16();
     const version = header.int16();
@@ -407,7 +445,10 @@ export class KafkaBroker {
       // ApiVersions responses always have a v0 header (no tagged fields).
       return Buffer.concat([new Writer().int32(correlationId).toBuffer(), body]);
     }
-    if (name === undefined) return undefined;
+    if (name === undefined || !this.#speaks(name)) return undefined;
+    // A SASL listener answers nothing but the handshake before authentication; Kafka closes the
+    // connection of a client that tries.
+    if (!state.authenticated && !SASL_APIS.has(name)) return undefined;
     const api = API[name];
     if (version < api.min || version > api.max) return undefined;
     const flexible = version >= api.flexibleFrom;
@@ -436,6 +477,18 @@ export class KafkaBroker {
       case 'ListOffsets':
         this.#listOffsets(version, body, out);
         break;
+      case 'SaslHandshake': {
+        const mechanism = body.string();
+        const ok = mechanism === 'PLAIN';
+        if (!ok) this.authFailures += 1;
+        state.rawTokenNext = ok && version === 0;
+        out.int16(ok ? KafkaErrorCode.NONE : KafkaErrorCode.UNSUPPORTED_SASL_MECHANISM);
+        out.array(['PLAIN'], (x, m) => x.string(m));
+        break;
+      }
+      case 'SaslAuthenticate':
+        this.#saslAuthenticate(version, body, out, state);
+        break;
     }
     return out.toBuffer();
   }
@@ -444,12 +497,40 @@ export class KafkaBroker {
     const flexible = version >= API.ApiVersions.flexibleFrom;
     const w = new Writer(flexible);
     w.int16(supported ? KafkaErrorCode.NONE : KafkaErrorCode.UNSUPPORTED_VERSION);
-    w.array(Object.values(API), (x, api) => {
-      x.int16(api.key).int16(api.min).int16(api.max).tags();
-    });
+    w.array(
+      (Object.keys(API) as ApiName[]).filter((name) => this.#speaks(name)).map((name) => API[name]),
+      (x, api) => {
+        x.int16(api.key).int16(api.min).int16(api.max).tags();
+      },
+    );
     if (version >= 1) w.int32(0); // throttle_time_ms
     w.tags();
     return w.toBuffer();
+  }
+
+  #speaks(name: ApiName): boolean {
+    return this.#sasl !== undefined || !SASL_APIS.has(name);
+  }
+
+  #checkPlain(token: Buffer): boolean {
+    const [, username, password] = token.toString('utf8').split('\0');
+    const ok = username === this.#sasl?.username && password === this.#sasl?.password;
+    if (!ok) this.authFailures += 1;
+    return ok;
+  }
+
+  /** PLAIN: the auth bytes are `authzid \0 username \0 password`. */
+  #saslAuthenticate(version: number, r: Reader, w: Writer, state: ConnectionState): void {
+    const bytes = r.bytes() ?? Buffer.alloc(0);
+    r.tags();
+    const ok = this.#checkPlain(bytes);
+    if (ok) state.authenticated = true;
+    w.int16(ok ? KafkaErrorCode.NONE : KafkaErrorCode.SASL_AUTHENTICATION_FAILED);
+    // Kafka's wording: it never says which of the two was wrong.
+    w.string(ok ? null : 'Authentication failed: Invalid username or password');
+    w.bytes(Buffer.alloc(0));
+    if (version >= 1) w.int64(0n); // session_lifetime_ms: no re-authentication
+    w.tags();
   }
 
   #metadata(version: number, r: Reader, w: Writer): void {

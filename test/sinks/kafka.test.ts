@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
+import { generateTlsMaterial } from '../../src/emulator/tls.js';
 import { deliverOnce, startSinks } from '../../src/sinks/deliver.js';
 import { createKafkaSink, type KafkaOutputConfig, type KafkaSinkIo } from '../../src/sinks/kafka.js';
 import type { Sink } from '../../src/sinks/sink.js';
@@ -191,6 +192,59 @@ describe('kafka output against the broker subset', () => {
     expect(health.status).toBe('failed');
     if (health.status === 'failed') expect(health.error.message).not.toContain(password);
     await broker.start();
+  });
+
+  it('TLS with the output CA and SASL PLAIN; a wrong password is named, never shown', async () => {
+    const temp = tempDir();
+    const tls = await generateTlsMaterial(join(temp.dir, 'tls'));
+    const password = 'hunter2-kafka-secret';
+    await broker.stop();
+    broker = await startKafkaBroker({
+      tls: { certPem: tls.serverCertPem, keyPem: tls.serverKeyPem },
+      sasl: { username: 'collector', password },
+    });
+    try {
+      const sasl = { mechanism: 'plain' as const, username: 'collector', password };
+      const good = track(config(broker, { tls: true, caPem: tls.caCertPem, sasl }));
+      const events = outboxEvents(pageEvents(5));
+      expect(await good.send(events, signal())).toEqual({ status: 'ok' });
+      expect(await good.healthcheck(signal())).toEqual({ status: 'ok' });
+      expect(broker.requests.map((r) => r.api)).toContain('SaslAuthenticate');
+      if (KCAT) {
+        const { stdout } = await run(
+          'kcat',
+          [
+            ...['-C', '-b', broker.address, '-t', 'message-trace', '-e', '-q', '-f', '%k\n'],
+            ...['-X', 'security.protocol=sasl_ssl', '-X', 'sasl.mechanisms=PLAIN'],
+            ...['-X', 'sasl.username=collector', '-X', `sasl.password=${password}`],
+            ...['-X', `ssl.ca.location=${tls.caFile}`],
+          ],
+          { timeout: 20_000, encoding: 'utf8' },
+        );
+        expect(stdout.split('\n').filter((l) => l !== '')).toEqual(events.map((e) => e.eventId));
+      }
+
+      const bad = track(
+        config(broker, { tls: true, caPem: tls.caCertPem, sasl: { ...sasl, password: 'hunter2-wrong' } }),
+      );
+      const refused = await bad.send(outboxEvents(pageEvents(1)), signal());
+      expect(refused.status).toBe('retryable');
+      if (refused.status === 'retryable') {
+        expect(refused.error.message).toMatch(/sasl of output kafka/);
+        expect(refused.error.message).not.toMatch(/hunter2/);
+      }
+      expect(broker.authFailures).toBeGreaterThan(0);
+
+      // Without the CA the broker is not trusted: retryable (never the events' fault), naming caFile.
+      const untrusted = track(config(broker, { tls: true, sasl }));
+      const untrustedResult = await untrusted.send(outboxEvents(pageEvents(1)), signal());
+      expect(untrustedResult.status).toBe('retryable');
+      if (untrustedResult.status === 'retryable')
+        expect(untrustedResult.error.message).toMatch(/caFile of output kafka/);
+      expect(broker.records('message-trace')).toHaveLength(5);
+    } finally {
+      temp.cleanup();
+    }
   });
 
   it('healthcheck: a metadata request; an unknown topic is reported without creating it', async () => {
