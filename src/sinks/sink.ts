@@ -11,6 +11,7 @@ import type { OutboxEvent } from '../state/store.js';
 import { createElasticsearchSink } from './elasticsearch.js';
 import { createFileSink } from './file.js';
 import { createHttpSink } from './http.js';
+import { createKafkaSink } from './kafka.js';
 import { createSekoiaSink } from './sekoia.js';
 import { createSplunkHecSink } from './splunk-hec.js';
 import { createStdoutSink } from './stdout.js';
@@ -141,10 +142,8 @@ export function createSink(output: OutputConfig, io: SinkIo = {}): Sink {
       return createSekoiaSink(output, networkIo(io));
     case 'syslog':
       return createSyslogSink(output, io);
-    default:
-      throw new SinkError(
-        `output ${output.name}: the ${output.type} output type is not supported yet (supported: ${SUPPORTED.join(', ')})`,
-      );
+    case 'kafka':
+      return createKafkaSink(output);
   }
 }
 

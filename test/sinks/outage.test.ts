@@ -1,8 +1,8 @@
 /**
  * Every network output down for 10 s while the collector runs, then back (issue 5: "the server down
  * for 10 s then back → nothing lost, nothing duplicated downstream"). The collector (in-process,
- * the daemon loop) collects from the emulator over HTTPS into the file output and four network
- * outputs whose servers are stopped at the start; the file is the reference each server's events
+ * the daemon loop) collects from the emulator over HTTPS into the file output and five network
+ * outputs (Elasticsearch, Splunk HEC, Sekoia.io, HTTP, Kafka) whose servers are stopped at the start; the file is the reference each server's events
  * are compared with once they return.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,10 +16,12 @@ import { silentLogger } from '../../src/observe/log.js';
 import { runCollector } from '../../src/pipeline/run.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';
 import { startEsEmulator, type EsEmulator } from './es-emulator.js';
+import { startKafkaBroker, type KafkaBroker } from './kafka-broker.js';
 import { startReceiver, type Receiver } from './http-family/receiver.js';
 
 const NOW = Date.parse('2026-11-20T12:00:00Z');
 const OUTAGE_MS = 10_000;
+const NETWORK = ['es', 'hec', 'sekoia', 'http', 'kafka'];
 
 let emulator: Emulator;
 let folder: string;
@@ -27,6 +29,7 @@ let es: EsEmulator;
 let hec: Receiver;
 let sekoia: Receiver;
 let http: Receiver;
+let kafka: KafkaBroker;
 
 beforeAll(async () => {
   folder = mkdtempSync(path.join(tmpdir(), 'exotrace-outage-'));
@@ -37,10 +40,11 @@ beforeAll(async () => {
   hec = await startReceiver({ handler: () => ({ status: 200, body: '{"text":"Success","code":0}' }) });
   sekoia = await startReceiver({ handler: () => ({ status: 200, body: '{}' }) });
   http = await startReceiver({ handler: () => ({ status: 200, body: '' }) });
+  kafka = await startKafkaBroker();
 });
 afterAll(async () => {
   await es.close();
-  await Promise.all([hec.stop(), sekoia.stop(), http.stop()]);
+  await Promise.all([hec.stop(), sekoia.stop(), http.stop(), kafka.stop()]);
   await emulator.close();
   rmSync(folder, { recursive: true, force: true });
 });
@@ -79,10 +83,11 @@ describe('every network output down for 10 s, then back', () => {
       { type: 'splunk-hec', name: 'hec', url: hec.origin, token: 'hec-token' },
       { type: 'sekoia', name: 'sekoia', url: sekoia.origin, intakeKey: 'intake', payload: 'ecs' },
       { type: 'http', name: 'http', url: `${http.origin}/in`, format: 'ndjson', headers: {}, gzip: true },
+      { type: 'kafka', name: 'kafka', brokers: [kafka.address], topic: 'message-trace', tls: false },
     ];
     const config: Config = { ...base, outputs };
     await es.stop();
-    await Promise.all([hec.stop(), sekoia.stop(), http.stop()]);
+    await Promise.all([hec.stop(), sekoia.stop(), http.stop(), kafka.stop()]);
 
     const stop = new AbortController();
     const store = openSqliteStore(config.stateDir);
@@ -108,14 +113,14 @@ describe('every network output down for 10 s, then back', () => {
       }, 30_000);
       const expected = fileIds();
       await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
-      for (const name of ['es', 'hec', 'sekoia', 'http']) {
+      for (const name of NETWORK) {
         expect((await store.sinkState(name))?.ackedSeq, name).toBe(0);
       }
       await es.start();
-      await Promise.all([hec.start(), sekoia.start(), http.start()]);
+      await Promise.all([hec.start(), sekoia.start(), http.start(), kafka.start()]);
       const head = await store.outboxHead();
       await until(async () => {
-        for (const name of ['es', 'hec', 'sekoia', 'http']) {
+        for (const name of NETWORK) {
           if ((await store.sinkState(name))?.ackedSeq !== head) return false;
         }
         return true;
