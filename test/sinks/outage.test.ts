@@ -2,8 +2,8 @@
  * Every network output down for 10 s while the collector runs, then back (issue 5: "the server down
  * for 10 s then back → nothing lost, nothing duplicated downstream"). The collector (in-process,
  * the daemon loop) collects from the emulator over HTTPS into the file output and five network
- * outputs (Elasticsearch, Splunk HEC, Sekoia.io, HTTP, Kafka) whose servers are stopped at the start; the file is the reference each server's events
- * are compared with once they return.
+ * outputs (Elasticsearch, Splunk HEC, Sekoia.io, HTTP, Kafka) whose servers are stopped at the
+ * start; the file is the reference each server's events are compared with once they return.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
