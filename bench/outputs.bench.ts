@@ -21,6 +21,8 @@ import { openSqliteStore } from '../src/state/sqlite.js';
 import type { PageEvent } from '../src/state/store.js';
 import { startEsEmulator } from '../test/sinks/es-emulator.js';
 import { startReceiver } from '../test/sinks/http-family/receiver.js';
+import { startKafkaBroker } from '../test/sinks/kafka-broker.js';
+import { findRsyslogd, freePort, Rsyslog } from '../test/sinks/rsyslog/harness.js';
 import { emulatorGraphToken } from './emulator-token.js';
 import { printTable } from './table.js';
 
@@ -102,6 +104,18 @@ const forget = setInterval(() => {
   plain.requests.length = 0;
 }, 100);
 
+const kafka = await startKafkaBroker();
+// A real rsyslog when installed (Debian: rsyslog), writing what it receives to a file.
+const rsyslogd = findRsyslogd();
+const syslogDir = mkdtempSync(path.join(tmpdir(), 'exotrace-bench-rsyslog-'));
+let rsyslog: Rsyslog | undefined;
+let syslogPort = 0;
+if (rsyslogd !== undefined) {
+  syslogPort = await freePort();
+  rsyslog = new Rsyslog({ rsyslogd, dir: syslogDir, tcpPort: syslogPort, udpPort: await freePort() });
+  await rsyslog.start();
+}
+
 const outputs: OutputConfig[] = [
   { type: 'file', name: 'file', path: 'events.ndjson' },
   {
@@ -114,6 +128,19 @@ const outputs: OutputConfig[] = [
   { type: 'sekoia', name: 'sekoia', url: plain.origin, intakeKey: 'bench-key', payload: 'raw' },
   { type: 'http', name: 'http', url: `${plain.origin}/in`, format: 'ndjson', headers: {}, gzip: false },
   { type: 'http', name: 'http (gzip)', url: `${plain.origin}/in`, format: 'ndjson', headers: {}, gzip: true },
+  { type: 'kafka', name: 'kafka', brokers: [kafka.address], topic: 'message-trace', tls: false },
+  ...(rsyslog === undefined
+    ? []
+    : [
+        {
+          type: 'syslog',
+          name: 'syslog (tcp, rsyslog)',
+          host: '127.0.0.1',
+          port: syslogPort,
+          protocol: 'tcp',
+          appName: 'exotrace',
+        } as const,
+      ]),
 ];
 const rows: string[][] = [['output', 'events', 's', 'events/s', 'vs file']];
 let fileRate = 0;
@@ -133,5 +160,10 @@ clearInterval(forget);
 await es.close();
 await hec.stop();
 await plain.stop();
-console.log(`exotrace outputs bench — node ${process.version}; servers in this process`);
+await kafka.stop();
+await rsyslog?.stop();
+rmSync(syslogDir, { recursive: true, force: true });
+console.log(
+  `exotrace outputs bench — node ${process.version}; servers in this process (rsyslog in its own${rsyslog === undefined ? ': not installed, skipped' : ''})`,
+);
 printTable(rows);
