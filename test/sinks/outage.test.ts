@@ -1,11 +1,12 @@
 /**
  * Every network output down for 10 s while the collector runs, then back (issue 5: "the server down
  * for 10 s then back → nothing lost, nothing duplicated downstream"). The collector (in-process,
- * the daemon loop) collects from the emulator over HTTPS into the file output and five network
- * outputs (Elasticsearch, Splunk HEC, Sekoia.io, HTTP, Kafka) whose servers are stopped at the
- * start; the file is the reference each server's events are compared with once they return.
+ * the daemon loop) collects from the emulator over HTTPS into the file output and the network
+ * outputs — Elasticsearch, Splunk HEC, Sekoia.io, HTTP, Kafka, and syslog to a real rsyslog when
+ * one is installed — whose servers are stopped at the start; the file is the reference each
+ * server's events are compared with once they return.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +19,7 @@ import { openSqliteStore } from '../../src/state/sqlite.js';
 import { startEsEmulator, type EsEmulator } from './es-emulator.js';
 import { startKafkaBroker, type KafkaBroker } from './kafka-broker.js';
 import { startReceiver, type Receiver } from './http-family/receiver.js';
+import { findRsyslogd, freePort, Rsyslog } from './rsyslog/harness.js';
 
 const NOW = Date.parse('2026-11-20T12:00:00Z');
 const OUTAGE_MS = 10_000;
@@ -30,6 +32,9 @@ let hec: Receiver;
 let sekoia: Receiver;
 let http: Receiver;
 let kafka: KafkaBroker;
+/** A real rsyslog when installed (Debian: rsyslog); the syslog output is left out otherwise. */
+let rsyslog: Rsyslog | undefined;
+let syslogPort = 0;
 
 beforeAll(async () => {
   folder = mkdtempSync(path.join(tmpdir(), 'exotrace-outage-'));
@@ -41,10 +46,17 @@ beforeAll(async () => {
   sekoia = await startReceiver({ handler: () => ({ status: 200, body: '{}' }) });
   http = await startReceiver({ handler: () => ({ status: 200, body: '' }) });
   kafka = await startKafkaBroker();
+  const rsyslogd = findRsyslogd();
+  if (rsyslogd !== undefined) {
+    syslogPort = await freePort();
+    const dir = path.join(folder, 'rsyslog');
+    mkdirSync(dir, { recursive: true });
+    rsyslog = new Rsyslog({ rsyslogd, dir, tcpPort: syslogPort, udpPort: await freePort() });
+  }
 });
 afterAll(async () => {
   await es.close();
-  await Promise.all([hec.stop(), sekoia.stop(), http.stop(), kafka.stop()]);
+  await Promise.all([hec.stop(), sekoia.stop(), http.stop(), kafka.stop(), rsyslog?.stop()]);
   await emulator.close();
   rmSync(folder, { recursive: true, force: true });
 });
@@ -70,7 +82,6 @@ describe('every network output down for 10 s, then back', () => {
   it('nothing lost, nothing duplicated downstream; the file output never waited for them', async () => {
     const dir = path.join(folder, 'run');
     const file = path.join(dir, 'exotrace.yaml');
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(dir, { recursive: true });
     writeFileSync(
       file,
@@ -84,7 +95,20 @@ describe('every network output down for 10 s, then back', () => {
       { type: 'sekoia', name: 'sekoia', url: sekoia.origin, intakeKey: 'intake', payload: 'ecs' },
       { type: 'http', name: 'http', url: `${http.origin}/in`, format: 'ndjson', headers: {}, gzip: true },
       { type: 'kafka', name: 'kafka', brokers: [kafka.address], topic: 'message-trace', tls: false },
+      ...(rsyslog === undefined
+        ? []
+        : [
+            {
+              type: 'syslog',
+              name: 'syslog',
+              host: '127.0.0.1',
+              port: syslogPort,
+              protocol: 'tcp',
+              appName: 'exotrace',
+            } as const,
+          ]),
     ];
+    const network = [...NETWORK, ...(rsyslog === undefined ? [] : ['syslog'])];
     const config: Config = { ...base, outputs };
     await es.stop();
     await Promise.all([hec.stop(), sekoia.stop(), http.stop(), kafka.stop()]);
@@ -113,14 +137,14 @@ describe('every network output down for 10 s, then back', () => {
       }, 30_000);
       const expected = fileIds();
       await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
-      for (const name of NETWORK) {
+      for (const name of network) {
         expect((await store.sinkState(name))?.ackedSeq, name).toBe(0);
       }
       await es.start();
-      await Promise.all([hec.start(), sekoia.start(), http.start(), kafka.start()]);
+      await Promise.all([hec.start(), sekoia.start(), http.start(), kafka.start(), rsyslog?.start()]);
       const head = await store.outboxHead();
       await until(async () => {
-        for (const name of NETWORK) {
+        for (const name of network) {
           if ((await store.sinkState(name))?.ackedSeq !== head) return false;
         }
         return true;
@@ -151,6 +175,18 @@ describe('every network output down for 10 s, then back', () => {
           'ndjson',
         ).sort(),
       ).toEqual(sorted);
+      // Kafka: keyed by event.id; the value is the event itself.
+      const records = kafka.records('message-trace');
+      expect(records.map((r) => r.key).sort()).toEqual(sorted);
+      for (const record of records) {
+        expect((JSON.parse(record.value ?? '{}') as { event: { id: string } }).event.id).toBe(record.key);
+      }
+      if (rsyslog !== undefined) {
+        // rsyslog writes what it received asynchronously: wait for all of it, then compare.
+        const messages = await rsyslog.waitFor((m) => m.length >= sorted.length, 20_000);
+        const syslogIds = messages.map((m) => (JSON.parse(m.msg) as { event: { id: string } }).event.id);
+        expect(syslogIds.sort()).toEqual(sorted);
+      }
     } finally {
       stop.abort();
       await running;
