@@ -197,12 +197,13 @@ describe('exotrace run --once under SIGKILL', () => {
       performance.now() - loopStarted < LOOP_BUDGET_MS
     ) {
       attempts++;
-      // A kill within the first fifth of a clean run's duration: each restart gets a little
+      // A kill within the first half of a clean run's duration: each restart gets a little
       // further, so that the kills walk the whole run (start-up and token before the first page,
       // between pages of the fast and reconcile passes, between a write and its acknowledgement).
-      // The first kill lands at once (before the token, let alone a page): a crash with nothing
-      // written yet is one of the points to prove.
-      const delay = attempts === 1 ? 0 : Math.floor((random() * span) / 5);
+      // Start-up (Node, the normalizer thread, the token, the first page) takes a good part of a
+      // run, so a narrower range would only ever kill start-ups. The first kill lands at once
+      // (before the token, let alone a page): a crash with nothing written yet is a point to prove.
+      const delay = attempts === 1 ? 0 : Math.floor((random() * span) / 2);
       const result = await runCli(config, delay);
       if (!result.killed) {
         // Finished before its kill: that must have been a clean exit.
