@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import { request } from 'undici';
 import type { Config, OutputConfig } from '../config/load.js';
+import { elasticsearchAuthorization } from '../sinks/elasticsearch.js';
 import { indexTemplate, TEMPLATE_NAME, TEMPLATE_PATTERN, type SearchEngine } from '../sinks/es-template.js';
 import { createDispatcher } from '../sources/http/client.js';
 import { redact } from '../sources/http/errors.js';
@@ -36,12 +37,8 @@ function pickOutput(config: Config, name: string | undefined, io: Io): EsOutput 
 }
 
 function authHeaders(output: EsOutput): Record<string, string> {
-  if (output.apiKey !== undefined) return { authorization: `ApiKey ${output.apiKey}` };
-  if (output.username !== undefined && output.password !== undefined) {
-    const basic = Buffer.from(`${output.username}:${output.password}`).toString('base64');
-    return { authorization: `Basic ${basic}` };
-  }
-  return {};
+  const authorization = elasticsearchAuthorization(output);
+  return authorization === undefined ? {} : { authorization };
 }
 
 export async function setupElasticsearch(opts: { config: string; output?: string }, io: Io): Promise<number> {
@@ -52,7 +49,12 @@ export async function setupElasticsearch(opts: { config: string; output?: string
   const secrets = [output.apiKey, output.password].filter((s): s is string => s !== undefined);
   const clean = (text: string): string =>
     secrets.reduce((t, secret) => t.split(secret).join('***'), redact(text));
-  const dispatcher = createDispatcher(output.caPem === undefined ? {} : { caPem: output.caPem });
+  // The same way to the cluster as the output's: its CA, the config's proxy and timeout.
+  const dispatcher = createDispatcher({
+    ...(output.caPem === undefined ? {} : { caPem: output.caPem }),
+    ...(config.http.proxy === undefined ? {} : { proxyUrl: config.http.proxy }),
+    headersTimeoutMs: config.http.timeoutMs,
+  });
   const base = output.url.replace(/\/+$/, '');
   const headers = { ...authHeaders(output), accept: 'application/json' };
   try {

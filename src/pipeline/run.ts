@@ -5,17 +5,17 @@
  */
 import type { Config, TenantConfig } from '../config/load.js';
 import type { Logger } from '../observe/log.js';
-import { deliverOnce, startSinks } from '../sinks/deliver.js';
+import { startSinks } from '../sinks/deliver.js';
 import { createSink, sinkIoOf, type Sink } from '../sinks/sink.js';
 import { ExotraceError, redact } from '../sources/http/errors.js';
 import { abortReason, systemSleep } from '../sources/http/types.js';
 import { DEFAULTS } from '../config/schema.js';
-import { createWakeup } from '../util/wakeup.js';
 import { createSource } from '../sources/create.js';
 import type { MessageTraceSource } from '../sources/source.js';
 import { openSqliteStore } from '../state/sqlite.js';
 import type { StateStore } from '../state/store.js';
 import { createTenantCollector, type CollectorEvents, type PassSummary } from './collector.js';
+import { startDeliveryLoops } from './delivery.js';
 import { createPageNormalizer } from './normalize-pool.js';
 import { createPageGate } from './page-gate.js';
 import { createRetentionCheck } from './retention.js';
@@ -56,9 +56,6 @@ export function describeError(error: unknown): Record<string, unknown> {
   return { message: redact(error instanceof Error ? error.message : String(error)) };
 }
 
-/** How long delivery rests after an output failed (each delivery already retried with backoff). */
-const FAILING_OUTPUT_PAUSE_MS = 1000;
-
 /** The daemon's wait before trying a failing tenant again: the poll interval, doubled per failure in a row, at most 15 minutes (or the poll interval when longer). */
 export function failingTenantDelay(pollMs: number, failures: number): number {
   const cap = Math.max(pollMs, 15 * 60_000);
@@ -78,9 +75,6 @@ export async function runCollector(config: Config, options: RunOptions): Promise
   const store = options.store ?? openSqliteStore(config.stateDir);
   const sinks = options.sinks ?? config.outputs.map((output) => createSink(output, sinkIoOf(config)));
   const delivered: Record<string, number> = {};
-  const newEvents = createWakeup();
-  // Rung after each delivery: collection paused by back pressure looks again.
-  const drained = createWakeup();
   const maxEvents = config.outbox?.maxEvents ?? DEFAULTS.outboxMaxEvents;
   const warnAfterMs = config.outbox?.warnAfterMs ?? DEFAULTS.outboxWarnAfterMs;
   const pageNormalizer = options.pageNormalizer ?? createPageNormalizer();
@@ -88,32 +82,35 @@ export async function runCollector(config: Config, options: RunOptions): Promise
   const pageGate = createPageGate();
   const outcomes: TenantOutcome[] = [];
   try {
-    await startSinks(store, sinks);
-    /** Delivers what the outbox holds; false when an output failed (its events wait). */
-    const deliver = async (deliverSignal: AbortSignal = signal): Promise<boolean> => {
-      const result = await deliverOnce(store, sinks, { signal: deliverSignal });
-      let ok = true;
-      for (const counts of result) {
-        if (counts.error !== undefined) ok = false;
-        delivered[counts.sink] = (delivered[counts.sink] ?? 0) + counts.delivered;
-        // A delivery cut short by the stop is not a failing output: the final flush follows.
-        if (counts.error !== undefined && !deliverSignal.aborted)
-          log.warn('output failing; its events wait in the outbox', {
-            output: counts.sink,
-            error: describeError(counts.error),
-          });
-      }
-      drained.ring();
-      await warnOfOldEvents();
-      return ok;
-    };
+    const removed = await startSinks(store, sinks);
+    for (const output of removed.forgotten) {
+      log.info('output no longer configured: forgotten (it held back pruning of the outbox)', { output });
+    }
+    for (const output of removed.kept) {
+      log.warn(
+        'output no longer configured but has dead letters: kept, and the outbox is not pruned past it; add it back to list or retry them with exotrace deadletter',
+        { output },
+      );
+    }
+    const delivery = startDeliveryLoops({
+      store,
+      sinks,
+      log,
+      signal,
+      now,
+      describe: describeError,
+      afterRound: () => warnOfOldEvents(),
+    });
 
     /** The output furthest behind: how many events it has yet to acknowledge. */
     const furthestBehind = async (): Promise<{ output: string; events: number }> => {
       const head = await store.outboxHead();
       let worst = { output: '', events: 0 };
       for (const sink of sinks) {
-        const events = head - ((await store.sinkState(sink.name))?.ackedSeq ?? head);
+        // Head minus the acknowledged sequence is cheap but counts sequences this output never
+        // reads (pruned ones, or rows re-queued for another output): near the bound, count exactly.
+        let events = head - ((await store.sinkState(sink.name))?.ackedSeq ?? head);
+        if (events >= maxEvents) events = await store.outboxDepth(sink.name);
         if (events > worst.events) worst = { output: sink.name, events };
       }
       return worst;
@@ -142,7 +139,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             configKey: 'outbox.maxEvents',
           });
         }
-        await drained.wait(1000, waitSignal);
+        await delivery.drained.wait(1000, waitSignal);
         if (waitSignal.aborted) throw abortReason(waitSignal);
       }
     };
@@ -175,7 +172,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             options.events?.onClamp?.(name, requested, start);
           },
           onPage(name, pass, window, rows, inserted) {
-            if (inserted > 0) newEvents.ring();
+            if (inserted > 0) delivery.committed();
             options.events?.onPage?.(name, pass, window, rows, inserted);
           },
         },
@@ -223,25 +220,23 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       }
     };
 
-    // Deliver while collecting, so a long backfill does not hold everything in the outbox: woken by
-    // each commit that added events (the timer only covers outputs that failed and wait to retry).
-    const collecting = { value: true };
-    const delivery = (async () => {
-      while (collecting.value && !signal.aborted) {
-        // A failing output is not retried at every commit: it waits out the pause, then tries again.
-        if (await deliver()) await newEvents.wait(1000, signal);
-        else await sleep(FAILING_OUTPUT_PAUSE_MS, signal);
-      }
-    })();
+    // Delivered while collecting (each output's own loop, woken by each commit), so a long backfill
+    // does not hold everything in the outbox.
     outcomes.push(...(await Promise.all(config.tenants.map(runTenant))));
-    collecting.value = false;
-    newEvents.ring();
-    await delivery;
     // Flush what was committed, also after a stop (whose signal is already aborted), but bounded.
-    await deliver(signal.aborted ? AbortSignal.timeout(STOP_FLUSH_MS) : signal);
+    await delivery.finish(signal.aborted ? AbortSignal.timeout(STOP_FLUSH_MS) : signal);
+    Object.assign(delivered, delivery.delivered);
   } finally {
     if (options.pageNormalizer === undefined) await pageNormalizer.close();
-    for (const sink of sinks) await sink.close();
+    // Every output is closed even when one fails to, and the store after them.
+    const closed = await Promise.allSettled(sinks.map((sink) => sink.close()));
+    for (const [i, result] of closed.entries()) {
+      if (result.status === 'rejected')
+        log.warn('output did not close cleanly', {
+          output: sinks[i]?.name,
+          error: describeError(result.reason),
+        });
+    }
     if (options.store === undefined) await store.close();
   }
   return { tenants: outcomes, delivered, failed: outcomes.some((o) => o.error !== undefined) };

@@ -48,24 +48,53 @@ export interface SinkDelivery {
   readonly elapsedMs: number;
   /** Why this sink stopped before its outbox was empty (gave up retrying, a bug, an abort). */
   readonly error?: Error;
+  /**
+   * The output asked to be left alone this long (a Retry-After beyond `maxDelayMs`): the caller
+   * must not send to it before then.
+   */
+  readonly retryAfterMs?: number;
+}
+
+/** Outputs the state knows that the configuration no longer has. */
+export interface RemovedOutputs {
+  /** Forgotten: they held back pruning, and nothing of theirs was kept. */
+  readonly forgotten: readonly string[];
+  /** Kept because they have dead letters (list or retry them, or add the output back). */
+  readonly kept: readonly string[];
 }
 
 /**
  * Register the sinks (a new one reads the outbox from the beginning) and start each from its
  * acknowledged state. A sink that records a state on start (the file output's offset) has it
  * stored before anything is sent. Throws when a sink cannot start.
+ *
+ * An output removed from the configuration would hold back pruning for ever (the outbox keeps
+ * what every registered output has not acknowledged): it is forgotten, unless it has dead letters,
+ * which are kept (and said) rather than dropped.
  */
-export async function startSinks(store: StateStore, sinks: readonly Sink[]): Promise<void> {
+export async function startSinks(store: StateStore, sinks: readonly Sink[]): Promise<RemovedOutputs> {
   const names = sinks.map((s) => s.name);
   if (new Set(names).size !== names.length)
     throw new SinkError(`two outputs share a name: ${names.join(', ')}`);
   await store.registerSinks(names, 'beginning');
+  const forgotten: string[] = [];
+  const kept: string[] = [];
+  for (const known of await store.listSinks()) {
+    if (names.includes(known.name)) continue;
+    if ((await store.deadLetters(known.name, 1)).length > 0) {
+      kept.push(known.name);
+    } else {
+      await store.unregisterSink(known.name);
+      forgotten.push(known.name);
+    }
+  }
   for (const sink of sinks) {
     const state = await store.sinkState(sink.name);
     if (state === undefined) throw new SinkError(`output ${sink.name} is not registered`);
     const meta = await sink.start(state.meta);
     if (meta !== undefined && meta !== state.meta) await store.ack(sink.name, state.ackedSeq, meta);
   }
+  return { forgotten, kept };
 }
 
 /**
@@ -97,13 +126,14 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
   let delivered = 0;
   let retried = 0;
   let deadLettered = 0;
-  const report = (error?: Error): SinkDelivery => ({
+  const report = (error?: Error, retryAfterMs?: number): SinkDelivery => ({
     sink: sink.name,
     delivered,
     retried,
     deadLettered,
     elapsedMs: now() - started,
     ...(error === undefined ? {} : { error }),
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
   });
 
   try {
@@ -134,13 +164,17 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
           }
           if (result.status === 'rejected') break;
           const retry = new Set(result.retry);
+          const before = pending.length;
           pending = pending.filter((e) => retry.has(e.seq) && !dead.has(e.seq));
           if (pending.length === 0) break;
+          // A partial send that got further is no failed attempt: an output that refuses one event
+          // per answer (Splunk HEC) would otherwise run out of attempts before the batch is through.
+          if (pending.length < before) attempt = 0;
         }
         // Retryable, or the retryable part of a partial send.
         if (attempt >= maxAttempts) return report(result.error);
         const hinted = result.retryAfterMs;
-        if (hinted !== undefined && hinted > maxDelayMs) return report(result.error);
+        if (hinted !== undefined && hinted > maxDelayMs) return report(result.error, hinted);
         const delay =
           hinted ?? Math.min(maxDelayMs, Math.floor(random() * backoffMs * 2 ** Math.min(attempt - 1, 30)));
         retried += 1;

@@ -50,6 +50,24 @@ export interface ElasticsearchSinkIo {
   readonly gzip?: boolean;
 }
 
+/** The Authorization header of an elasticsearch output (also `setup elasticsearch`'s), if any. */
+export function elasticsearchAuthorization(
+  output: Pick<ElasticsearchOutputConfig, 'apiKey' | 'username' | 'password'>,
+): string | undefined {
+  if (output.apiKey !== undefined) {
+    // Elasticsearch hands out the key both as `encoded` (base64 of id:key, what the header takes)
+    // and as id + key: accept `id:key` too instead of failing with a 401 that looks like a bad key.
+    const key = output.apiKey.includes(':')
+      ? Buffer.from(output.apiKey, 'utf8').toString('base64')
+      : output.apiKey;
+    return `ApiKey ${key}`;
+  }
+  if (output.username !== undefined && output.password !== undefined) {
+    return `Basic ${Buffer.from(`${output.username}:${output.password}`, 'utf8').toString('base64')}`;
+  }
+  return undefined;
+}
+
 export function createElasticsearchSink(
   output: ElasticsearchOutputConfig,
   io: ElasticsearchSinkIo = {},
@@ -86,17 +104,12 @@ class ElasticsearchSink implements Sink {
     assertSecureUrl(this.#base);
     this.#index = output.index;
     this.#pipeline = output.pipeline;
+    const authorization = elasticsearchAuthorization(output);
     if (output.apiKey !== undefined) {
-      // Elasticsearch hands out the key both as `encoded` (base64 of id:key, what the header takes)
-      // and as id + key: accept `id:key` too instead of failing with a 401 that looks like a bad key.
-      const key = output.apiKey.includes(':')
-        ? Buffer.from(output.apiKey, 'utf8').toString('base64')
-        : output.apiKey;
-      this.#authorization = `ApiKey ${key}`;
+      this.#authorization = authorization;
       this.#authKeys = `the apiKey of output ${output.name}`;
     } else if (output.username !== undefined && output.password !== undefined) {
-      const pair = Buffer.from(`${output.username}:${output.password}`, 'utf8').toString('base64');
-      this.#authorization = `Basic ${pair}`;
+      this.#authorization = authorization;
       this.#authKeys = `the username and password of output ${output.name}`;
     } else {
       this.#authorization = undefined;

@@ -135,6 +135,15 @@ function isAborted(signal: AbortSignal): boolean {
   return signal.aborted;
 }
 
+const REDIRECT_HINT = 'redirects are not followed: set url to where it points';
+/** Statuses that say the configuration is wrong, with what to check. */
+const CONFIGURATION_ANSWERS = new Map<number, string>([
+  [404, 'check the url (its path)'],
+  [405, 'check the url: this endpoint does not take POST'],
+  [407, 'a proxy on the way wants credentials: check http.proxy'],
+  [413, 'the body is over a limit on the way (a proxy or the server): raise it; the events wait'],
+]);
+
 export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
   const label = `${options.kind} output ${options.name}`;
   const url = new URL(options.url);
@@ -259,6 +268,18 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
         status: 'retryable',
         error: new Error(safe(`${label}: ${target} answered ${status}, retried${suffix}`)),
         ...(after === undefined ? {} : { retryAfterMs: after }),
+      };
+    }
+    // Answers about the address or the way there, not about the events: a redirect (http → https,
+    // a moved endpoint: never followed, the credentials would go with it), a wrong path or method,
+    // a proxy asking for credentials, a proxy's body limit. Dead-lettering would throw away a
+    // stream for a typo; the events wait until the configuration is fixed.
+    const where =
+      CONFIGURATION_ANSWERS.get(status) ?? (status >= 300 && status < 400 ? REDIRECT_HINT : undefined);
+    if (where !== undefined) {
+      return {
+        status: 'retryable',
+        error: new Error(safe(`${label}: ${target} answered ${status}${suffix}; ${where}`)),
       };
     }
     return {

@@ -91,17 +91,6 @@ export class SinkError extends Error {
   override readonly name = 'SinkError';
 }
 
-/** Output types this version delivers to. */
-export const SUPPORTED = [
-  'file',
-  'stdout',
-  'elasticsearch',
-  'http',
-  'splunk-hec',
-  'sekoia',
-  'syslog',
-] as const;
-
 /** What every output of a configuration is created with: its `http` settings. */
 export function sinkIoOf(config: Pick<Config, 'http'>): SinkIo {
   return {

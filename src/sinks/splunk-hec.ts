@@ -124,11 +124,12 @@ export function createSplunkHecSink(output: SplunkHecOutputConfig, io: HttpSinkI
     classify,
     accept: (response) => {
       const answer = readAnswer(response.text);
-      // A receiver that answers something else than HEC JSON (a proxy page) is not trusted to
-      // have stored the events only when it says so: code present and not 0.
-      return answer.code !== undefined && answer.code !== 0
-        ? `HEC said code ${answer.code} (${answer.text ?? ''})`
-        : undefined;
+      // HEC always answers {"text":"Success","code":0}. Anything else with a 2xx (a proxy's or a
+      // maintenance page) is no proof the events were stored: send them again rather than lose them.
+      if (answer.code === 0) return undefined;
+      return answer.code === undefined
+        ? 'the answer is not HEC\'s (no "code"): a proxy or another server on this url?'
+        : `HEC said code ${answer.code} (${answer.text ?? ''})`;
     },
     io,
   });

@@ -1,7 +1,7 @@
 /**
- * A doorbell for a polling loop: `wait` sleeps until the timeout, an abort, or a `ring` — whichever
- * comes first. A ring while nobody waits is remembered, so work announced between two waits is
- * never slept through.
+ * A doorbell for polling loops: `wait` sleeps until the timeout, an abort, or a `ring` — whichever
+ * comes first. A ring wakes every waiter; a ring while nobody waits is remembered (for the next
+ * wait), so work announced between two waits is never slept through.
  */
 export interface Wakeup {
   /** Resolves (never rejects) after `ms`, when the signal aborts, or at the next `ring`. */
@@ -11,7 +11,7 @@ export interface Wakeup {
 
 export function createWakeup(): Wakeup {
   let pending = false;
-  let wake: (() => void) | undefined;
+  const waiters = new Set<() => void>();
   return {
     wait(ms, signal) {
       if (pending || signal?.aborted === true) {
@@ -22,18 +22,20 @@ export function createWakeup(): Wakeup {
         const done = (): void => {
           clearTimeout(timer);
           signal?.removeEventListener('abort', done);
-          wake = undefined;
-          pending = false;
+          waiters.delete(done);
           resolve();
         };
         const timer = setTimeout(done, Math.max(0, ms));
         signal?.addEventListener('abort', done, { once: true });
-        wake = done;
+        waiters.add(done);
       });
     },
     ring() {
-      if (wake === undefined) pending = true;
-      else wake();
+      if (waiters.size === 0) {
+        pending = true;
+        return;
+      }
+      for (const wake of [...waiters]) wake();
     },
   };
 }

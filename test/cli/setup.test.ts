@@ -115,6 +115,18 @@ describe('exotrace setup elasticsearch', () => {
     }
   });
 
+  it('an API key given as id:key is sent encoded, as the output sends it', async () => {
+    const { port } = server.address() as AddressInfo;
+    const file = path.join(dir, 'idkey.yaml');
+    writeFileSync(
+      file,
+      `${tenantYaml()}\noutputs:\n  - type: elasticsearch\n    url: http://127.0.0.1:${port}\n    apiKey: "myid:mykey"\n`,
+    );
+    const result = await runCli(['setup', 'elasticsearch', '--config', file]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(recorded[0]?.authorization).toBe(`ApiKey ${Buffer.from('myid:mykey').toString('base64')}`);
+  });
+
   it('on OpenSearch, types it lacks become their nearest equivalents', async () => {
     distribution = 'opensearch';
     const result = await runCli(['setup', 'elasticsearch', '--config', config()]);

@@ -4,6 +4,7 @@ import { deliverOnce, startSinks } from '../../src/sinks/deliver.js';
 import { createMemorySink } from '../../src/sinks/memory.js';
 import { createSink, type Sink } from '../../src/sinks/sink.js';
 import type { StateStore } from '../../src/state/store.js';
+import { createMemoryStore } from '../../src/state/memory.js';
 import { STORE_KINDS, addEvents, noSleep, tempDir } from './helpers.js';
 
 const opts = { sleep: noSleep, retry: { maxAttempts: 3, backoffMs: 1 } };
@@ -126,6 +127,45 @@ describe.each(STORE_KINDS)('deliverOnce with the $kind store', (kind) => {
     expect((await store.sinkState('p'))?.ackedSeq).toBe(head);
   });
 
+  it('an output refusing one event per answer gets through a batch with more refusals than attempts', async () => {
+    await addEvents(store, 8);
+    const head = await store.outboxHead();
+    const bad = new Set([head - 7, head - 6, head - 5, head - 4, head - 3, head - 2]);
+    let sends = 0;
+    const sink: Sink = {
+      ...createMemorySink('hec'),
+      name: 'hec',
+      send(batch) {
+        sends++;
+        // Like Splunk HEC: the first bad event of the batch is named, the rest must be sent again.
+        const first = batch.find((e) => bad.has(e.seq));
+        if (first === undefined) return Promise.resolve({ status: 'ok' });
+        return Promise.resolve({
+          status: 'partial',
+          error: new Error(`invalid event ${first.seq}`),
+          rejected: [first.seq],
+          retry: batch.filter((e) => e.seq !== first.seq).map((e) => e.seq),
+        });
+      },
+    };
+    await startSinks(store, [sink]);
+    const [result] = await deliverOnce(store, [sink], { ...opts, retry: { maxAttempts: 3, backoffMs: 1 } });
+    expect(result?.error).toBeUndefined();
+    expect(result).toMatchObject({ delivered: 2, deadLettered: 6 });
+    expect(sends).toBe(7);
+    expect((await store.sinkState('hec'))?.ackedSeq).toBe(head);
+  });
+
+  it('a Retry-After beyond maxDelayMs is handed back to the caller, not shortened', async () => {
+    await addEvents(store, 2);
+    const sink = createMemorySink('slow', { plan: [{ status: 'retryable', retryAfterMs: 120_000 }] });
+    await startSinks(store, [sink]);
+    const [result] = await deliverOnce(store, [sink], opts);
+    expect(result?.error).toBeDefined();
+    expect(result?.retryAfterMs).toBe(120_000);
+    expect(sink.sends).toBe(1);
+  });
+
   it('a sink that throws (a bug) is reported, the others still deliver', async () => {
     await addEvents(store, 3);
     const buggy = createMemorySink('buggy', { plan: [{ status: 'throw' }] });
@@ -219,5 +259,30 @@ describe('memory sink', () => {
     expect(sink.sends).toBe(0);
     await sink.close();
     expect(sink.closed).toBe(true);
+  });
+});
+
+describe('startSinks and outputs removed from the configuration', () => {
+  it('forgets one with nothing kept, keeps one with dead letters, and pruning goes on', async () => {
+    const store = createMemoryStore();
+    await store.registerSinks(['file', 'old', 'refused'], 'beginning');
+    await store.commitPage('t', {
+      pass: 'fast',
+      checkpoint: { cursor: 1 },
+      events: [1, 2].map((n) => ({ key: `k${n}`, eventId: `id${n}`, json: '{}' })),
+      rejects: [],
+      now: 1,
+      seenTtlMs: 1000,
+    });
+    await store.deadLetter('refused', 1, 'mapping');
+    await store.ack('refused', 2);
+    const file = createMemorySink('file');
+    expect(await startSinks(store, [file])).toEqual({ forgotten: ['old'], kept: ['refused'] });
+    expect((await store.listSinks()).map((s) => s.name)).toEqual(['file', 'refused']);
+    await deliverOnce(store, [file]);
+    // Pruned up to what every remaining output acknowledged: the removed 'old' no longer holds it back.
+    expect(await store.outboxDepth('file')).toBe(0);
+    expect(await store.pruneOutbox()).toBe(0);
+    expect(await store.readOutbox('refused', { afterSeq: 0, limit: 10, maxBytes: 1e6 })).toEqual([]);
   });
 });

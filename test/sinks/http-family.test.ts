@@ -257,6 +257,16 @@ describe('request shape', () => {
     expect(req?.rawBytes).toBeLessThan(Buffer.byteLength(req?.body ?? ''));
   });
 
+  it("splunk-hec: a 200 that is not HEC's answer (a proxy page) is no proof of storage: retryable", async () => {
+    const r = await receiver({ status: 200, body: '<html>maintenance</html>' });
+    const sink = track(
+      createSplunkHecSink({ type: 'splunk-hec', name: 'splunk', url: r.origin, token: TOKEN }, IO),
+    );
+    const result = await sink.send(outboxEvents(2), signal);
+    expect(result.status).toBe('retryable');
+    expect(errorOf(result).message).toMatch(/not HEC's/);
+  });
+
   it('splunk-hec: /services/collector/event, Splunk token, one HEC event per event with time from @timestamp', async () => {
     const r = await receiver(SPLUNK.ok);
     const sink = track(
@@ -418,6 +428,24 @@ describe.each(KINDS)('$type: answers and failures', (kind) => {
     const message = errorOf(result).message;
     expect(message).toMatch(/400: bad things x+…$/);
     expect(message.length).toBeLessThan(500);
+  });
+
+  it('a redirect, a wrong path or a body limit on the way → retryable with what to check, never followed', async () => {
+    for (const [status, hint] of [
+      [302, /redirects are not followed/],
+      [404, /check the url/],
+      [413, /over a limit on the way/],
+    ] as const) {
+      const r = await receiver({
+        status,
+        headers: status === 302 ? { location: 'https://elsewhere.example/' } : {},
+      });
+      const result = await track(kind.make(r.origin)).send(batch, signal);
+      expect(result.status, String(status)).toBe('retryable');
+      expect(errorOf(result).message).toMatch(hint);
+      // Not followed: the one request went to our receiver only.
+      expect(r.requests).toHaveLength(1);
+    }
   });
 
   it('401 → retryable (not the events’ fault), naming the key to fix', async () => {

@@ -36,3 +36,16 @@ describe('createWakeup', () => {
     expect(await elapsed(wakeup.wait(60_000, stop.signal))).toBeLessThan(30_000);
   });
 });
+
+describe('createWakeup with several waiters', () => {
+  it('a ring wakes all of them', async () => {
+    const wakeup = createWakeup();
+    const waits = [wakeup.wait(60_000), wakeup.wait(60_000), wakeup.wait(60_000)];
+    setTimeout(() => {
+      wakeup.ring();
+    }, 10);
+    const started = performance.now();
+    await Promise.all(waits);
+    expect(performance.now() - started).toBeLessThan(30_000);
+  });
+});

@@ -1,0 +1,130 @@
+/**
+ * The outputs' loops while the collector runs: one per output, so that an output that hangs or
+ * keeps failing holds back only itself (a single loop over all of them waited for the slowest).
+ * Each loop delivers what the outbox holds, then waits for the next commit (or a second); a
+ * failing output rests, longer when it asked for it (a Retry-After past the delivery's own limit
+ * is honoured in full here, not retried every second).
+ */
+import type { Logger } from '../observe/log.js';
+import { deliverOnce } from '../sinks/deliver.js';
+import type { Sink } from '../sinks/sink.js';
+import { systemSleep } from '../sources/http/types.js';
+import type { StateStore } from '../state/store.js';
+import { createWakeup, type Wakeup } from '../util/wakeup.js';
+
+/** How long an output rests after a failed round (each round already retried with backoff). */
+export const FAILING_OUTPUT_PAUSE_MS = 1000;
+/** The "output failing" warning repeats at most this often per output while it lasts. */
+const FAILING_WARNING_EVERY_MS = 60_000;
+
+export interface DeliveryLoopsOptions {
+  readonly store: StateStore;
+  readonly sinks: readonly Sink[];
+  readonly log: Logger;
+  /** The run's stop. */
+  readonly signal: AbortSignal;
+  readonly now: () => number;
+  /** Turns an error into what may be logged (no secret). */
+  readonly describe: (error: unknown) => Record<string, unknown>;
+  /** After each round of any output (the retention check). */
+  readonly afterRound?: () => Promise<void>;
+}
+
+export interface DeliveryLoops {
+  /** New events were committed: every idle output looks now. */
+  committed(): void;
+  /** Rung after every round: back pressure looks again. */
+  readonly drained: Wakeup;
+  /** Events each output durably took, so far. */
+  readonly delivered: Readonly<Record<string, number>>;
+  /** Ends the loops after their current round; then one last round per output within `signal`. */
+  finish(signal: AbortSignal): Promise<void>;
+}
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  systemSleep(ms, signal).catch(() => undefined);
+
+export function startDeliveryLoops(options: DeliveryLoopsOptions): DeliveryLoops {
+  const { store, sinks, log, signal, now } = options;
+  const delivered: Record<string, number> = {};
+  const drained = createWakeup();
+  const running = { value: true };
+  // Cuts the loops' rests and waits (at the end, or on a stop); a round in flight is not cut by the
+  // end of collection (cutting a send can duplicate it downstream), only by the run's stop.
+  const rest = new AbortController();
+  const onStop = (): void => {
+    rest.abort();
+  };
+  signal.addEventListener('abort', onStop, { once: true });
+  const wakeups = sinks.map(() => createWakeup());
+  const lastWarned = new Map<string, number>();
+
+  /** One round for one output; false when it failed, with how long it asked to be left alone. */
+  const round = async (sink: Sink, roundSignal: AbortSignal): Promise<{ ok: boolean; restMs: number }> => {
+    let ok = true;
+    let restMs = FAILING_OUTPUT_PAUSE_MS;
+    try {
+      const [result] = await deliverOnce(store, [sink], { signal: roundSignal });
+      if (result !== undefined) {
+        delivered[sink.name] = (delivered[sink.name] ?? 0) + result.delivered;
+        if (result.error !== undefined) {
+          ok = false;
+          restMs = Math.max(restMs, result.retryAfterMs ?? 0);
+          // Cut short by the stop is no failing output: the last round follows.
+          if (!roundSignal.aborted) warnFailing(sink.name, result.error, result.retryAfterMs);
+        }
+      }
+    } catch (error) {
+      // A store error (the database unwritable): reported, and the loop goes on trying.
+      ok = false;
+      log.error('delivery failed; the events stay in the outbox', {
+        output: sink.name,
+        error: options.describe(error),
+      });
+    }
+    drained.ring();
+    try {
+      await options.afterRound?.();
+    } catch (error) {
+      log.error('outbox check failed', { error: options.describe(error) });
+    }
+    return { ok, restMs };
+  };
+
+  const warnFailing = (name: string, error: Error, retryAfterMs: number | undefined): void => {
+    const current = now();
+    const last = lastWarned.get(name);
+    if (last !== undefined && current - last < FAILING_WARNING_EVERY_MS) return;
+    lastWarned.set(name, current);
+    log.warn('output failing; its events wait in the outbox', {
+      output: name,
+      error: options.describe(error),
+      ...(retryAfterMs === undefined ? {} : { retryAfterSeconds: Math.ceil(retryAfterMs / 1000) }),
+    });
+  };
+
+  const loops = sinks.map(async (sink, i) => {
+    const wakeup = wakeups[i] ?? createWakeup();
+    while (running.value && !rest.signal.aborted) {
+      const { ok, restMs } = await round(sink, signal);
+      if (ok) await wakeup.wait(1000, rest.signal);
+      else await sleep(restMs, rest.signal);
+    }
+  });
+
+  return {
+    committed() {
+      for (const wakeup of wakeups) wakeup.ring();
+    },
+    drained,
+    delivered,
+    async finish(finalSignal) {
+      running.value = false;
+      // A resting output (a long Retry-After) is not waited for: the last round decides.
+      rest.abort();
+      await Promise.all(loops);
+      signal.removeEventListener('abort', onStop);
+      await Promise.all(sinks.map((sink) => round(sink, finalSignal)));
+    },
+  };
+}
