@@ -28,7 +28,7 @@ import { redact, safeUrl } from '../sources/http/errors.js';
 import { retryAfterMs } from '../sources/http/retry-strategies.js';
 import { abortReason } from '../sources/http/types.js';
 import type { OutboxEvent } from '../state/store.js';
-import { SinkError, type HealthResult, type SendResult, type SinkIo } from './sink.js';
+import { once, SinkError, type HealthResult, type SendResult, type Sink, type SinkIo } from './sink.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -143,6 +143,22 @@ const CONFIGURATION_ANSWERS = new Map<number, string>([
   [407, 'a proxy on the way wants credentials: check http.proxy'],
   [413, 'the body is over a limit on the way (a proxy or the server): raise it; the events wait'],
 ]);
+
+/**
+ * The whole Sink of an output that only posts batches: sending goes through the poster, the
+ * health check is "the receiver answers at all" (see `BatchPoster.reachable`), nothing to start
+ * or flush.
+ */
+export function posterSink(name: string, poster: BatchPoster, reachableUrl: URL): Sink {
+  return {
+    name,
+    start: () => Promise.resolve(undefined),
+    send: (batch, signal) => poster.send(batch, signal),
+    healthcheck: (signal) => poster.reachable(reachableUrl, signal),
+    flush: () => Promise.resolve(),
+    close: once(() => poster.close()),
+  };
+}
 
 export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
   const label = `${options.kind} output ${options.name}`;

@@ -9,8 +9,8 @@
  */
 import type { OutputConfig } from '../config/load.js';
 import type { OutboxEvent } from '../state/store.js';
-import { createBatchPoster, type HttpSinkIo } from './http-post.js';
-import { once, type Sink } from './sink.js';
+import { createBatchPoster, posterSink, type HttpSinkIo } from './http-post.js';
+import type { Sink } from './sink.js';
 
 export type HttpOutputConfig = Extract<OutputConfig, { type: 'http' }>;
 
@@ -42,13 +42,5 @@ export function createHttpSink(output: HttpOutputConfig, io: HttpSinkIo = {}): S
         : undefined,
     io,
   });
-  const url = new URL(output.url);
-  return {
-    name: output.name,
-    start: () => Promise.resolve(undefined),
-    send: (batch, signal) => poster.send(batch, signal),
-    healthcheck: (signal) => poster.reachable(url, signal),
-    flush: () => Promise.resolve(),
-    close: once(() => poster.close()),
-  };
+  return posterSink(output.name, poster, new URL(output.url));
 }

@@ -15,8 +15,8 @@
  */
 import type { OutputConfig } from '../config/load.js';
 import type { OutboxEvent } from '../state/store.js';
-import { EncodeError, createBatchPoster, type HttpSinkIo } from './http-post.js';
-import { once, type Sink } from './sink.js';
+import { EncodeError, createBatchPoster, posterSink, type HttpSinkIo } from './http-post.js';
+import type { Sink } from './sink.js';
 
 export type SekoiaOutputConfig = Extract<OutputConfig, { type: 'sekoia' }>;
 
@@ -67,13 +67,5 @@ export function createSekoiaSink(output: SekoiaOutputConfig, io: HttpSinkIo = {}
         : undefined,
     io,
   });
-  const url = new URL(output.url);
-  return {
-    name: output.name,
-    start: () => Promise.resolve(undefined),
-    send: (batch, signal) => poster.send(batch, signal),
-    healthcheck: (signal) => poster.reachable(url, signal),
-    flush: () => Promise.resolve(),
-    close: once(() => poster.close()),
-  };
+  return posterSink(output.name, poster, new URL(output.url));
 }

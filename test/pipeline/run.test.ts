@@ -70,6 +70,22 @@ async function truth(tenant: string, from: number, to: number, asOf: number): Pr
 const keyOf = (e: EventLine): string =>
   `${e.office365.message_trace.MessageTraceId}|${(e.email.to?.address[0] ?? '').toLowerCase()}|${e.event.action}`;
 
+/** The emulator's control API: a tenant with or without Exchange's service principal. */
+async function setServicePrincipal(tenant: string, value: boolean): Promise<void> {
+  const { request, Agent } = await import('undici');
+  const agent = new Agent({ connect: { ca: emulator.caCertPem } });
+  try {
+    const res = await request(`${emulator.url}/_emulator/tenants/${tenant}`, {
+      method: 'PATCH',
+      body: JSON.stringify({ servicePrincipal: value }),
+      dispatcher: agent,
+    });
+    await res.body.text();
+  } finally {
+    await agent.close();
+  }
+}
+
 beforeAll(async () => {
   folder = mkdtempSync(path.join(tmpdir(), 'exotrace-run-'));
   emulator = await startEmulator({ tenants: 2, messagesPerDay: 1500, seed: 3, throttle: { limit: 1000 } });
@@ -135,16 +151,7 @@ describe('exotrace run --once', () => {
 
   it('one tenant failing (no service principal) does not stop the other', async () => {
     const config = writeConfig('failing', ['contoso', 'fabrikam']);
-    const { request, Agent } = await import('undici');
-    const agent = new Agent({ connect: { ca: emulator.caCertPem } });
-    const patch = async (value: boolean): Promise<void> => {
-      const res = await request(`${emulator.url}/_emulator/tenants/fabrikam`, {
-        method: 'PATCH',
-        body: JSON.stringify({ servicePrincipal: value }),
-        dispatcher: agent,
-      });
-      await res.body.text();
-    };
+    const patch = (value: boolean): Promise<void> => setServicePrincipal('fabrikam', value);
     await patch(false);
     try {
       const summary = await runCollector(config, {
@@ -163,22 +170,12 @@ describe('exotrace run --once', () => {
       expect(events(config).length).toBeGreaterThan(100);
     } finally {
       await patch(true);
-      await agent.close();
     }
   });
 
   it('the daemon keeps trying a failing tenant: fixed meanwhile, it is collected on a later cycle', async () => {
     const config = writeConfig('daemon-retry', ['fabrikam']);
-    const { request, Agent } = await import('undici');
-    const agent = new Agent({ connect: { ca: emulator.caCertPem } });
-    const patch = async (value: boolean): Promise<void> => {
-      const res = await request(`${emulator.url}/_emulator/tenants/fabrikam`, {
-        method: 'PATCH',
-        body: JSON.stringify({ servicePrincipal: value }),
-        dispatcher: agent,
-      });
-      await res.body.text();
-    };
+    const patch = (value: boolean): Promise<void> => setServicePrincipal('fabrikam', value);
     await patch(false);
     const stop = new AbortController();
     const failures: unknown[] = [];
@@ -209,7 +206,6 @@ describe('exotrace run --once', () => {
       expect(events(config).length).toBeGreaterThan(100);
     } finally {
       await patch(true);
-      await agent.close();
     }
   });
 });
