@@ -92,6 +92,15 @@ export async function runCollector(config: Config, options: RunOptions): Promise
         { output },
       );
     }
+    // Retention: said after each delivery round, at most every ten minutes per output.
+    const retention = createRetentionCheck(store, warnAfterMs);
+    const warnOfOldEvents = async (): Promise<void> => {
+      const names = sinks.map((sink) => sink.name);
+      for (const warning of await retention.check(names, now())) {
+        log.error('output has not taken events for too long; they are kept in the outbox', { ...warning });
+      }
+    };
+
     const delivery = startDeliveryLoops({
       store,
       sinks,
@@ -99,7 +108,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       signal,
       now,
       describe: describeError,
-      afterRound: () => warnOfOldEvents(),
+      afterRound: warnOfOldEvents,
     });
 
     /** The output furthest behind: how many events it has yet to acknowledge. */
@@ -141,14 +150,6 @@ export async function runCollector(config: Config, options: RunOptions): Promise
         }
         await delivery.drained.wait(1000, waitSignal);
         if (waitSignal.aborted) throw abortReason(waitSignal);
-      }
-    };
-
-    const retention = createRetentionCheck(store, warnAfterMs);
-    const warnOfOldEvents = async (): Promise<void> => {
-      const names = sinks.map((sink) => sink.name);
-      for (const warning of await retention.check(names, now())) {
-        log.error('output has not taken events for too long; they are kept in the outbox', { ...warning });
       }
     };
 
