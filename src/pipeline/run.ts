@@ -18,6 +18,7 @@ import { createTenantCollector, type CollectorEvents, type PassSummary } from '.
 import { startDeliveryLoops } from './delivery.js';
 import { createPageNormalizer } from './normalize-pool.js';
 import { createPageGate } from './page-gate.js';
+import { startHealthServer, type HealthServer } from '../observe/health.js';
 import { createRetentionCheck } from './retention.js';
 import type { PageNormalizer } from './page-events.js';
 
@@ -81,6 +82,9 @@ export async function runCollector(config: Config, options: RunOptions): Promise
   // Memory stays flat however many tenants: they share a few pages in hand.
   const pageGate = createPageGate();
   const outcomes: TenantOutcome[] = [];
+  // What /readyz and /status report: each tenant's last cycle.
+  const tenantHealth = new Map<string, { lastSuccessAt?: number; lastError?: Record<string, unknown> }>();
+  let health: HealthServer | undefined;
   try {
     const removed = await startSinks(store, sinks);
     for (const output of removed.forgotten) {
@@ -196,12 +200,14 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             log.info('tenant collected', { tenant: tenant.name, passes: passes.slice(-2) });
             failures = 0;
             lastError = undefined;
+            tenantHealth.set(tenant.name, { lastSuccessAt: now() });
           } catch (error) {
             // Stopping (SIGINT/SIGTERM) aborts the request in flight: its page was not committed,
             // and the checkpoint still points before it. That is a clean stop, not a failure.
             if (signal.aborted) break;
             lastError = describeError(error);
             failures++;
+            tenantHealth.set(tenant.name, { ...tenantHealth.get(tenant.name), lastError });
             const retryInMs = options.once ? undefined : failingTenantDelay(pollMs, failures);
             log.error('tenant failed', {
               tenant: tenant.name,
@@ -221,6 +227,39 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       }
     };
 
+    // The daemon answers /healthz, /readyz and /status when the configuration has `health`.
+    const pollMs = options.pollIntervalMs ?? 60_000;
+    if (config.health !== undefined && !options.once) {
+      health = await startHealthServer({
+        listen: config.health.listen,
+        rule: { maxBacklog: maxEvents },
+        snapshot: async () => ({
+          tenants: await Promise.all(
+            config.tenants.map(async (t) => {
+              const cursor = (await store.getCheckpoint(t.name, 'fast'))?.cursor;
+              return {
+                tenant: t.name,
+                ...tenantHealth.get(t.name),
+                ...(cursor === undefined ? {} : { lagMs: Math.max(0, now() - cursor) }),
+                // minAge is the intended lag; two missed polls and a quarter of an hour more is a stall.
+                maxLagMs: t.minAgeMs + 2 * pollMs + 15 * 60_000,
+              };
+            }),
+          ),
+          outputs: await Promise.all(
+            sinks.map(async (sink) => ({
+              output: sink.name,
+              backlog: await store.outboxDepth(sink.name),
+              deadLetters: (await store.deadLetters(sink.name, 100_000)).length,
+            })),
+          ),
+        }),
+      });
+      log.info('health endpoints listening', {
+        address: health.address,
+        paths: ['/healthz', '/readyz', '/status'],
+      });
+    }
     // Delivered while collecting (each output's own loop, woken by each commit), so a long backfill
     // does not hold everything in the outbox.
     outcomes.push(...(await Promise.all(config.tenants.map(runTenant))));
@@ -228,6 +267,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     await delivery.finish(signal.aborted ? AbortSignal.timeout(STOP_FLUSH_MS) : signal);
     Object.assign(delivered, delivery.delivered);
   } finally {
+    await health?.close();
     if (options.pageNormalizer === undefined) await pageNormalizer.close();
     // Every output is closed even when one fails to, and the store after them.
     const closed = await Promise.allSettled(sinks.map((sink) => sink.close()));

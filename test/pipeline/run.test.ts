@@ -210,6 +210,76 @@ describe('exotrace run --once', () => {
   });
 });
 
+describe('health endpoints (daemon)', () => {
+  it('/readyz turns unready when a tenant stalls and ready when it recovers; /healthz always answers', async () => {
+    const base = writeConfig('health', ['fabrikam']);
+    const listen = `127.0.0.1:${await freePort()}`;
+    const config: Config = { ...base, health: { listen } };
+    await setServicePrincipal('fabrikam', false);
+    const stop = new AbortController();
+    const running = runCollector(config, {
+      once: false,
+      signal: stop.signal,
+      log: silentLogger,
+      now: () => NOW,
+      pollIntervalMs: 50,
+    });
+    const get = async (
+      path: string,
+    ): Promise<{ status: number; body: { ready?: boolean; reasons?: string[] } }> => {
+      const { request } = await import('undici');
+      const res = await request(`http://${listen}${path}`);
+      return {
+        status: res.statusCode,
+        body: (await res.body.json()) as { ready?: boolean; reasons?: string[] },
+      };
+    };
+    try {
+      await untilAsync(async () => {
+        const ready = await get('/readyz').catch(() => undefined);
+        return (
+          ready?.status === 503 &&
+          (ready.body.reasons ?? []).some((r) => r.includes('service_principal_missing'))
+        );
+      });
+      expect((await get('/healthz')).status).toBe(200);
+      await setServicePrincipal('fabrikam', true);
+      await untilAsync(async () => (await get('/readyz')).status === 200);
+      const status = await get('/status');
+      expect(status.body).toMatchObject({
+        ready: true,
+        tenants: [{ tenant: 'fabrikam' }],
+        outputs: [{ output: 'file' }],
+      });
+    } finally {
+      await setServicePrincipal('fabrikam', true);
+      stop.abort();
+      await running;
+    }
+  });
+});
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        resolve(typeof address === 'object' && address !== null ? address.port : 0);
+      });
+    });
+  });
+}
+
+async function untilAsync(condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const started = Date.now();
+  while (!(await condition())) {
+    if (Date.now() - started > timeoutMs) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 describe('back pressure', () => {
   it('an output down: collection pauses near outbox.maxEvents, then resumes and delivers everything once', async () => {
     const base = writeConfig('pressure', ['contoso']);

@@ -1,0 +1,139 @@
+/**
+ * The collector's health endpoints, on `health.listen` (loopback by default): `/healthz` says the
+ * process answers; `/readyz` says whether every tenant is current and every output keeps up (503
+ * with the reasons otherwise, for a load balancer or a monitor); `/status` is the same snapshot in
+ * full, as JSON. No secret is in any of them: names, times, counts and sanitized errors only.
+ */
+import { createServer, type Server } from 'node:http';
+
+export interface TenantHealth {
+  readonly tenant: string;
+  /** When the tenant's last cycle (fast + reconcile) completed, epoch ms. */
+  readonly lastSuccessAt?: number;
+  /** The last cycle's error when it failed (sanitized), else undefined. */
+  readonly lastError?: Record<string, unknown>;
+  /** How far the fast pass is behind now (now − its checkpoint), ms. */
+  readonly lagMs?: number;
+  /** The lag past which the tenant is not current (its minAge and poll interval, plus slack). */
+  readonly maxLagMs: number;
+}
+
+export interface OutputHealth {
+  readonly output: string;
+  /** Events it has yet to acknowledge. */
+  readonly backlog: number;
+  readonly deadLetters: number;
+}
+
+export interface HealthSnapshot {
+  readonly tenants: readonly TenantHealth[];
+  readonly outputs: readonly OutputHealth[];
+}
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly reasons: readonly string[];
+}
+
+export interface ReadinessRule {
+  /** An output with this many events waiting is not keeping up (back pressure's bound). */
+  readonly maxBacklog: number;
+}
+
+/** Ready when every tenant has completed a cycle, its last one did not fail, its lag is under the bound, and no output is at the back-pressure bound. */
+export function readiness(snapshot: HealthSnapshot, rule: ReadinessRule): Readiness {
+  const reasons: string[] = [];
+  for (const t of snapshot.tenants) {
+    if (t.lastError !== undefined) {
+      reasons.push(`tenant ${t.tenant}: last cycle failed (${errorLabel(t.lastError)})`);
+    } else if (t.lastSuccessAt === undefined) {
+      reasons.push(`tenant ${t.tenant}: no cycle completed yet`);
+    }
+    if (t.lagMs !== undefined && t.lagMs > t.maxLagMs) {
+      reasons.push(
+        `tenant ${t.tenant}: ${Math.round(t.lagMs / 60_000)} min behind (bound ${Math.round(t.maxLagMs / 60_000)} min)`,
+      );
+    }
+  }
+  for (const o of snapshot.outputs) {
+    if (o.backlog >= rule.maxBacklog)
+      reasons.push(`output ${o.output}: ${o.backlog} events waiting (bound ${rule.maxBacklog})`);
+  }
+  return { ready: reasons.length === 0, reasons };
+}
+
+/** The error's code, else its message: what a reason line can say of it. */
+function errorLabel(error: Record<string, unknown>): string {
+  const code = error['code'];
+  if (typeof code === 'string') return code;
+  const message = error['message'];
+  return typeof message === 'string' ? message : 'error';
+}
+
+export interface HealthServer {
+  /** `host:port` actually listened on. */
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+export async function startHealthServer(options: {
+  readonly listen: string;
+  readonly snapshot: () => Promise<HealthSnapshot>;
+  readonly rule: ReadinessRule;
+}): Promise<HealthServer> {
+  const match = /^\[?(?<host>.*?)\]?:(?<port>\d+)$/.exec(options.listen);
+  const host = match?.groups?.host ?? '127.0.0.1';
+  const port = Number(match?.groups?.port ?? 0);
+  const json = (res: import('node:http').ServerResponse, status: number, body: unknown): void => {
+    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(`${JSON.stringify(body)}\n`);
+  };
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      json(res, 405, { error: 'GET only' });
+      return;
+    }
+    if (path === '/healthz') {
+      json(res, 200, { status: 'ok' });
+      return;
+    }
+    if (path !== '/readyz' && path !== '/status') {
+      json(res, 404, { error: 'try /healthz, /readyz or /status' });
+      return;
+    }
+    options.snapshot().then(
+      (snapshot) => {
+        const ready = readiness(snapshot, options.rule);
+        if (path === '/readyz') json(res, ready.ready ? 200 : 503, ready);
+        else json(res, 200, { ...ready, ...snapshot });
+      },
+      (error: unknown) => {
+        json(res, 503, {
+          ready: false,
+          reasons: [`state unreadable: ${error instanceof Error ? error.message : String(error)}`],
+        });
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const actual =
+    address !== null && typeof address === 'object' ? `${address.address}:${address.port}` : options.listen;
+  return {
+    address: actual,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => {
+          resolve();
+        });
+      }),
+  };
+}
