@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerBackfillCommand } from './backfill.js';
+import { registerConfigCommand } from './config.js';
 import { registerDeadletterCommand } from './deadletter.js';
 import { registerDemoCommand } from './demo.js';
 import { registerDoctorCommand } from './doctor.js';
@@ -49,6 +50,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerDemoCommand(program, setExitCode);
   registerDeadletterCommand(program, { stdout: process.stdout, stderr: process.stderr }, setExitCode);
   registerSetupCommand(program, { stdout: process.stdout, stderr: process.stderr }, setExitCode);
+  registerConfigCommand(program, { stdout: process.stdout }, setExitCode);
   try {
     await program.parseAsync(argv);
   } catch (error) {

@@ -227,9 +227,11 @@ const hostPort = z
 // Tenants
 
 const certificateSchema = z.strictObject({
-  certFile: nonEmpty,
-  keyFile: nonEmpty,
-  passphrase: z.string().optional(),
+  certFile: nonEmpty.describe(
+    "PEM file with the app registration's certificate (the app's own first, then any chain); relative to the config file",
+  ),
+  keyFile: nonEmpty.describe("PEM file with the certificate's private key; relative to the config file"),
+  passphrase: z.string().optional().describe('Passphrase of an encrypted private key'),
 });
 
 export const TENANT_NAME = /^[a-z0-9-]+$/;
@@ -237,30 +239,71 @@ export const TENANT_NAME = /^[a-z0-9-]+$/;
 const tenantShape = z.strictObject({
   name: z
     .string({ error: whenPresent('expected a name such as contoso') })
-    .regex(TENANT_NAME, 'use lower-case letters, digits and dashes only (it names state and metrics)'),
-  tenantId,
-  clientId: guid,
-  clientSecret: nonEmpty.optional(),
-  certificate: certificateSchema.optional(),
+    .regex(TENANT_NAME, 'use lower-case letters, digits and dashes only (it names state and metrics)')
+    .describe(
+      'Unique name of the tenant (lower-case letters, digits, dashes): it keys state, logs and metrics',
+    ),
+  tenantId: tenantId.describe('Directory (tenant) GUID, or a domain such as contoso.onmicrosoft.com'),
+  clientId: guid.describe('Application (client) id of the app registration, a GUID'),
+  clientSecret: nonEmpty
+    .optional()
+    .describe(
+      'Client secret of the app registration, e.g. ${CONTOSO_SECRET}; give this or certificate, not both',
+    ),
+  certificate: certificateSchema
+    .optional()
+    .describe('Certificate credential of the app registration; give this or clientSecret, not both'),
   api: z
     .enum(['graph', 'graph-beta', 'reporting'], {
       error: whenPresent('expected graph, graph-beta or reporting'),
     })
-    .default(DEFAULTS.api),
-  loginUrl: url({ base: true }).default(DEFAULT_LOGIN_URL),
-  apiUrl: url({ base: true }).optional(),
-  organization: nonEmpty.optional(),
-  acceptedDomains: z.array(domain).default([]),
-  startFrom: startFrom.default({ kind: 'ago', ms: DEFAULTS.startFromMs }),
-  minAge: duration({ positive: false }).default(DEFAULTS.minAgeMs),
-  reconcileLookback: duration({ positive: true }).default(DEFAULTS.reconcileLookbackMs),
-  reconcileEvery: duration({ positive: true }).default(DEFAULTS.reconcileEveryMs),
+    .default(DEFAULTS.api)
+    .describe(
+      'Which API to read: graph (Microsoft Graph), graph-beta, or reporting (the legacy Reporting Web Service)',
+    ),
+  loginUrl: url({ base: true })
+    .default(DEFAULT_LOGIN_URL)
+    .describe("Entra ID login endpoint (another cloud's, or an emulator's)"),
+  apiUrl: url({ base: true })
+    .optional()
+    .describe(
+      `Base URL of the API; defaults to ${DEFAULT_GRAPH_URL} for graph and graph-beta, ${DEFAULT_REPORTING_URL} for reporting`,
+    ),
+  organization: nonEmpty
+    .optional()
+    .describe('organization.name for rows that carry none (Graph rows), e.g. contoso.onmicrosoft.com'),
+  acceptedDomains: z
+    .array(domain)
+    .default([])
+    .describe("The tenant's own mail domains: they decide email.direction (inbound, outbound, internal)"),
+  startFrom: startFrom.default({ kind: 'ago', ms: DEFAULTS.startFromMs }).meta({
+    description:
+      'Where the first run starts: a duration back from now (clamped to 90 days for Graph, 10 for reporting) or an ISO 8601 instant with a time zone',
+    'x-exotrace-kind': 'start-from',
+  }),
+  minAge: duration({ positive: false }).default(DEFAULTS.minAgeMs).meta({
+    description: 'Never ask for rows younger than this (the API fills recent minutes late)',
+    'x-exotrace-kind': 'duration',
+  }),
+  reconcileLookback: duration({ positive: true }).default(DEFAULTS.reconcileLookbackMs).meta({
+    description: 'How far back the reconcile pass re-reads (late rows, status changes); longer than minAge',
+    'x-exotrace-kind': 'duration',
+  }),
+  reconcileEvery: duration({ positive: true })
+    .default(DEFAULTS.reconcileEveryMs)
+    .meta({ description: 'How often the reconcile pass runs', 'x-exotrace-kind': 'duration' }),
   requestsPer5Min: integer(
     1,
     MAX_REQUESTS_PER_5_MIN,
     ' (Microsoft allows 100 per 5 minutes per tenant, shared by every app; the default is 90)',
-  ).default(DEFAULTS.requestsPer5Min),
-  details: boolean.default(false),
+  )
+    .default(DEFAULTS.requestsPer5Min)
+    .describe(
+      `This tenant's request budget per 5 minutes; Microsoft allows ${MAX_REQUESTS_PER_5_MIN} per tenant, shared by every app`,
+    ),
+  details: boolean
+    .default(false)
+    .describe('Detail events (getDetailsByRecipient): not collected yet by this version, so true is refused'),
 });
 
 export const tenantSchema = tenantShape
@@ -319,29 +362,42 @@ const outputCommon = {
   name: z
     .string({ error: whenPresent('expected a name') })
     .regex(/^[a-z0-9][a-z0-9_-]*$/i, 'use letters, digits, dashes and underscores')
-    .optional(),
-  caFile: nonEmpty.optional(),
+    .optional()
+    .describe(
+      "Unique name of the output (letters, digits, dashes, underscores); defaults to its type. It keys the output's cursor and dead letters",
+    ),
+  caFile: nonEmpty
+    .optional()
+    .describe('An extra CA (PEM) to trust for this output, besides tls.caFile; relative to the config file'),
 };
 
+const outputType = <T extends string>(type: T) => z.literal(type).describe(`Output type: ${type}`);
+
 const fileOutput = z.strictObject({
-  type: z.literal('file'),
+  type: outputType('file'),
   ...outputCommon,
-  path: nonEmpty,
-  rotateBytes: integer(1024, Number.MAX_SAFE_INTEGER).optional(),
+  path: nonEmpty.describe('NDJSON file the events are appended to; relative to the config file'),
+  rotateBytes: integer(1024, Number.MAX_SAFE_INTEGER)
+    .optional()
+    .describe('Rotate the file once it reaches this many bytes; no rotation when absent'),
 });
 
-const stdoutOutput = z.strictObject({ type: z.literal('stdout'), ...outputCommon });
+const stdoutOutput = z.strictObject({ type: outputType('stdout'), ...outputCommon });
 
 const elasticsearchOutput = z
   .strictObject({
-    type: z.literal('elasticsearch'),
+    type: outputType('elasticsearch'),
     ...outputCommon,
-    url: url({ base: true }),
-    index: nonEmpty.default(DEFAULT_ELASTICSEARCH_INDEX),
-    apiKey: nonEmpty.optional(),
-    username: nonEmpty.optional(),
-    password: nonEmpty.optional(),
-    pipeline: nonEmpty.optional(),
+    url: url({ base: true }).describe('Elasticsearch base URL, e.g. https://es.example.com:9200'),
+    index: nonEmpty
+      .default(DEFAULT_ELASTICSEARCH_INDEX)
+      .describe('Data stream or index the events are created in'),
+    apiKey: nonEmpty
+      .optional()
+      .describe('API key (the encoded form, or id:key); give this or username + password, not both'),
+    username: nonEmpty.optional().describe('Basic authentication user; goes with password'),
+    password: nonEmpty.optional().describe('Basic authentication password; goes with username'),
+    pipeline: nonEmpty.optional().describe('Ingest pipeline to run on the events'),
   })
   .superRefine((output, ctx) => {
     if (output.apiKey !== undefined && (output.username !== undefined || output.password !== undefined)) {
@@ -360,64 +416,79 @@ const elasticsearchOutput = z
   });
 
 const splunkHecOutput = z.strictObject({
-  type: z.literal('splunk-hec'),
+  type: outputType('splunk-hec'),
   ...outputCommon,
-  url: url({ base: true }),
-  token: nonEmpty,
-  index: nonEmpty.optional(),
-  sourcetype: nonEmpty.optional(),
-  source: nonEmpty.optional(),
+  url: url({ base: true }).describe(
+    'Splunk HEC base URL (without /services/collector), e.g. https://splunk.example.com:8088',
+  ),
+  token: nonEmpty.describe('HEC token (sent as Authorization: Splunk <token>)'),
+  index: nonEmpty.optional().describe("Splunk index; the token's default when absent"),
+  sourcetype: nonEmpty.optional().describe("Splunk sourcetype; the token's default when absent"),
+  source: nonEmpty.optional().describe("Splunk source; the token's default when absent"),
 });
 
 const sekoiaOutput = z.strictObject({
-  type: z.literal('sekoia'),
+  type: outputType('sekoia'),
   ...outputCommon,
-  url: url({ base: true }).default(DEFAULT_SEKOIA_URL),
-  intakeKey: nonEmpty,
-  payload: z.enum(['raw', 'ecs'], { error: whenPresent('expected raw or ecs') }).default('raw'),
+  url: url({ base: true }).default(DEFAULT_SEKOIA_URL).describe('Sekoia.io intake base URL'),
+  intakeKey: nonEmpty.describe('Intake key of the Sekoia.io intake'),
+  payload: z
+    .enum(['raw', 'ecs'], { error: whenPresent('expected raw or ecs') })
+    .default('raw')
+    .describe('raw: the API row, which Sekoia.io parses; ecs: the normalized ECS event'),
 });
 
 const httpOutput = z.strictObject({
-  type: z.literal('http'),
+  type: outputType('http'),
   ...outputCommon,
-  url: url({ base: false }),
+  url: url({ base: false }).describe('URL the batches are POSTed to'),
   format: z
     .enum(['ndjson', 'json-array'], { error: whenPresent('expected ndjson or json-array') })
-    .default('ndjson'),
+    .default('ndjson')
+    .describe('Body of each request: NDJSON lines or one JSON array'),
   headers: z
     .record(z.string(), z.string({ error: whenPresent('header values are text: quote them') }))
-    .default({}),
-  gzip: boolean.default(false),
+    .default({})
+    .describe('Extra request headers (name: value), e.g. an Authorization header from ${VAR}'),
+  gzip: boolean.default(false).describe('Compress request bodies with gzip'),
 });
 
 const kafkaOutput = z
   .strictObject({
-    type: z.literal('kafka'),
+    type: outputType('kafka'),
     ...outputCommon,
     // A list, or one comma-separated string, which is how `${KAFKA_BROKERS}` arrives.
-    brokers: z.preprocess(
-      (value) =>
-        typeof value === 'string'
-          ? value
-              .split(',')
-              .map((s) => s.trim())
-              .filter((s) => s !== '')
-          : value,
-      z.array(hostPort).min(1, 'list at least one broker as host:port'),
-    ),
-    topic: nonEmpty,
-    tls: boolean.default(false),
+    brokers: z
+      .preprocess(
+        (value) =>
+          typeof value === 'string'
+            ? value
+                .split(',')
+                .map((s) => s.trim())
+                .filter((s) => s !== '')
+            : value,
+        z.array(hostPort).min(1, 'list at least one broker as host:port'),
+      )
+      .describe(
+        'Bootstrap brokers as host:port: a list, or one comma-separated string (as ${KAFKA_BROKERS} arrives)',
+      ),
+    topic: nonEmpty.describe('Topic the events are produced to'),
+    tls: boolean
+      .default(false)
+      .describe('Connect to the brokers over TLS (required with sasl to a remote broker)'),
     sasl: z
       .strictObject({
         mechanism: z
           .enum(['plain', 'scram-sha-256', 'scram-sha-512'], {
             error: whenPresent('expected plain, scram-sha-256 or scram-sha-512'),
           })
-          .default('plain'),
-        username: nonEmpty,
-        password: nonEmpty,
+          .default('plain')
+          .describe('SASL mechanism'),
+        username: nonEmpty.describe('SASL user'),
+        password: nonEmpty.describe('SASL password'),
       })
-      .optional(),
+      .optional()
+      .describe('SASL authentication; needs tls: true unless every broker is on loopback'),
   })
   .superRefine((output, ctx) => {
     // The same rule as http:// URLs: a password sent in clear must not leave the machine.
@@ -433,14 +504,17 @@ const kafkaOutput = z
 
 const syslogOutput = z
   .strictObject({
-    type: z.literal('syslog'),
+    type: outputType('syslog'),
     ...outputCommon,
-    host: nonEmpty,
-    port: integer(1, 65535).optional(),
+    host: nonEmpty.describe('Syslog server host name or address'),
+    port: integer(1, 65535)
+      .optional()
+      .describe('Syslog server port; 6514 for tls, 514 for tcp and udp when absent'),
     protocol: z
       .enum(['tcp', 'tls', 'udp'], { error: whenPresent('expected tcp, tls or udp') })
-      .default('tcp'),
-    appName: nonEmpty.default('exotrace'),
+      .default('tcp')
+      .describe('tcp or tls (octet counting), or udp (one datagram per event)'),
+    appName: nonEmpty.default('exotrace').describe('APP-NAME of the RFC 5424 messages'),
   })
   // 6514 is syslog over TLS (RFC 5425); 514 the plain port for TCP and UDP.
   .transform((output) => ({ ...output, port: output.port ?? (output.protocol === 'tls' ? 6514 : 514) }));
@@ -477,31 +551,64 @@ export const outputSchema = z.discriminatedUnion(
 
 export const configSchema = z
   .strictObject({
-    stateDir: nonEmpty.default(DEFAULT_STATE_DIR),
-    tls: z.strictObject({ caFile: nonEmpty.optional() }).optional(),
+    stateDir: nonEmpty
+      .default(DEFAULT_STATE_DIR)
+      .describe(
+        'Folder of the state database (checkpoints, next links, seen-set, outbox); relative to the config file',
+      ),
+    tls: z
+      .strictObject({
+        caFile: nonEmpty
+          .optional()
+          .describe("An extra CA (PEM) to trust everywhere: an emulator's, a TLS-inspecting proxy's"),
+      })
+      .optional()
+      .describe('TLS settings shared by every connection'),
     http: z
       .strictObject({
-        timeout: duration({ positive: true }).default(DEFAULTS.httpTimeoutMs),
+        timeout: duration({ positive: true })
+          .default(DEFAULTS.httpTimeoutMs)
+          .meta({ description: 'Timeout of each HTTP request', 'x-exotrace-kind': 'duration' }),
         // Proxies are commonly plain http:// on the LAN: requests to the APIs go through them as
         // CONNECT tunnels, so TLS still protects them end to end.
-        proxy: url({ base: false, allowCredentials: true, anyHttp: true }).optional(),
+        proxy: url({ base: false, allowCredentials: true, anyHttp: true })
+          .optional()
+          .describe(
+            'HTTP proxy for every request, e.g. http://user:pass@proxy.lan:3128 (APIs go through it as CONNECT tunnels)',
+          ),
       })
-      .default({ timeout: DEFAULTS.httpTimeoutMs }),
-    health: z.strictObject({ listen: hostPort.default(DEFAULT_HEALTH_LISTEN) }).optional(),
+      .default({ timeout: DEFAULTS.httpTimeoutMs })
+      .describe('HTTP client settings'),
+    health: z
+      .strictObject({
+        listen: hostPort
+          .default(DEFAULT_HEALTH_LISTEN)
+          .describe('host:port the health and metrics server listens on'),
+      })
+      .optional()
+      .describe('Health and metrics endpoints'),
     outbox: z
       .strictObject({
         // Back pressure: past this many events waiting for an output, no new page is fetched.
-        maxEvents: integer(1000, Number.MAX_SAFE_INTEGER).default(DEFAULTS.outboxMaxEvents),
+        maxEvents: integer(1000, Number.MAX_SAFE_INTEGER)
+          .default(DEFAULTS.outboxMaxEvents)
+          .describe('Back pressure: past this many events waiting for an output, no new page is fetched'),
         // An output holding events longer than this is reported loudly (they are kept, never dropped).
-        warnAfter: duration({ positive: true }).default(DEFAULTS.outboxWarnAfterMs),
+        warnAfter: duration({ positive: true }).default(DEFAULTS.outboxWarnAfterMs).meta({
+          description: 'An output holding events longer than this is reported (they are kept, never dropped)',
+          'x-exotrace-kind': 'duration',
+        }),
       })
-      .default({ maxEvents: DEFAULTS.outboxMaxEvents, warnAfter: DEFAULTS.outboxWarnAfterMs }),
+      .default({ maxEvents: DEFAULTS.outboxMaxEvents, warnAfter: DEFAULTS.outboxWarnAfterMs })
+      .describe('The outbox: events collected and not yet delivered to every output'),
     tenants: z
       .array(tenantSchema, { error: whenPresent('expected a list of tenants') })
-      .min(1, 'add at least one tenant (see interface.md)'),
+      .min(1, 'add at least one tenant (see interface.md)')
+      .describe('The Microsoft 365 tenants to collect from, at least one'),
     outputs: z
       .array(outputSchema, { error: whenPresent('expected a list of outputs') })
-      .min(1, 'add at least one output, e.g. "- type: stdout"'),
+      .min(1, 'add at least one output, e.g. "- type: stdout"')
+      .describe('Where the events go, at least one; each output gets every event, in order'),
   })
   .superRefine(
     (config, ctx) => {
