@@ -16,7 +16,8 @@
  * - other item 4xx (mapping and parsing errors) → dead letter, with Elasticsearch's reason;
  * - whole request 408/429/5xx, network errors → retryable, honouring Retry-After;
  * - whole request 401/403 → retryable, naming apiKey or username/password;
- * - whole request 404 → retryable, naming url (every event would be dead-lettered for a typo);
+ * - whole request 404, 405, 407, 413 or a redirect → retryable, naming what to fix (the url, the
+ *   proxy, a size limit on the way: every event would be dead-lettered for a configuration fault);
  * - other whole-request 4xx → rejected.
  * Credentials never reach an error: messages are built from our words plus redacted upstream text.
  */
@@ -243,6 +244,17 @@ class ElasticsearchSink implements Sink {
         status: 'retryable',
         error: new Error(`${where} answered 404${said}: check the url of output ${this.name}`),
       };
+    }
+    if (status === 405 || status === 407 || status === 413) {
+      // The way there, not the events: a wrong endpoint, a proxy wanting credentials, a body
+      // limit on the way (http.max_content_length, a proxy's): the events wait for the fix.
+      const what =
+        status === 405
+          ? `check the url of output ${this.name} (this endpoint does not take a bulk)`
+          : status === 407
+            ? 'a proxy on the way wants credentials: check http.proxy'
+            : 'the bulk is over a size limit on the way (the cluster or a proxy): raise it';
+      return { status: 'retryable', error: new Error(`${where} answered ${status}${said}: ${what}`) };
     }
     if (status >= 300 && status < 400) {
       // Redirects are not followed (they would re-send credentials elsewhere): fix the URL.

@@ -59,8 +59,11 @@ export interface ItemFailure {
 }
 
 export interface RequestFailure {
-  /** 413 is what a request over `http.max_content_length` gets (with an empty body). */
-  readonly status: 429 | 503 | 413;
+  /**
+   * 413 is what a request over `http.max_content_length` gets (with an empty body); 400 a body
+   * the cluster cannot read at all (`illegal_argument_exception`).
+   */
+  readonly status: 429 | 503 | 413 | 400;
   /** How many bulk requests fail; default 1. */
   readonly times?: number;
   /** Retry-After header (seconds). */
@@ -197,6 +200,16 @@ export async function startEsEmulator(options: EsEmulatorOptions = {}): Promise<
       if (failure.failure.status === 413) {
         res.writeHead(413, { 'content-length': 0 });
         res.end();
+      } else if (failure.failure.status === 400) {
+        send(
+          res,
+          400,
+          esError(
+            'illegal_argument_exception',
+            'The bulk request must be terminated by a newline [\\n]',
+            400,
+          ),
+        );
       } else if (failure.failure.status === 429) {
         send(
           res,
