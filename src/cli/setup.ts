@@ -10,7 +10,7 @@ import type { Config, OutputConfig } from '../config/load.js';
 import { elasticsearchAuthorization } from '../sinks/elasticsearch.js';
 import { indexTemplate, TEMPLATE_NAME, TEMPLATE_PATTERN, type SearchEngine } from '../sinks/es-template.js';
 import { createDispatcher } from '../sources/http/client.js';
-import { redact } from '../sources/http/errors.js';
+import { redactSecrets } from '../sources/http/errors.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { loadConfigOrExplain } from './run.js';
 
@@ -47,8 +47,7 @@ export async function setupElasticsearch(opts: { config: string; output?: string
   const output = pickOutput(config, opts.output, io);
   if (output === undefined) return EXIT_USAGE;
   const secrets = [output.apiKey, output.password].filter((s): s is string => s !== undefined);
-  const clean = (text: string): string =>
-    secrets.reduce((t, secret) => t.split(secret).join('***'), redact(text));
+  const clean = (text: string): string => redactSecrets(text, secrets);
   // The same way to the cluster as the output's: its CA, the config's proxy and timeout.
   const dispatcher = createDispatcher({
     ...(output.caPem === undefined ? {} : { caPem: output.caPem }),

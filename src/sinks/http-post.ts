@@ -24,7 +24,7 @@ import { gzip as gzipCallback } from 'node:zlib';
 import { request, type Dispatcher } from 'undici';
 
 import { assertSecureUrl, createDispatcher } from '../sources/http/client.js';
-import { redact, safeUrl } from '../sources/http/errors.js';
+import { redactSecrets, safeUrl } from '../sources/http/errors.js';
 import { retryAfterMs } from '../sources/http/retry-strategies.js';
 import { abortReason } from '../sources/http/types.js';
 import type { OutboxEvent } from '../state/store.js';
@@ -182,16 +182,13 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
     ...(io.env === undefined ? {} : { env: io.env }),
   });
   // Longest first, so that a secret containing another is replaced whole.
-  const secrets = [...new Set(options.secrets.filter((s) => s !== ''))].sort((a, b) => b.length - a.length);
   const target = `POST ${safeUrl(url)}`;
   // Sequences the server accepted in a send that did not end ok: skipped when sent again.
   const accepted = new Set<number>();
   let closed: Promise<void> | undefined;
 
   function safe(text: string): string {
-    let out = redact(text);
-    for (const secret of secrets) out = out.split(secret).join('REDACTED');
-    return out;
+    return redactSecrets(text, options.secrets);
   }
 
   function reason(text: string): string {

@@ -36,7 +36,7 @@ import {
 } from '@platformatic/kafka';
 
 import type { OutputConfig } from '../config/load.js';
-import { redact } from '../sources/http/errors.js';
+import { redactSecrets } from '../sources/http/errors.js';
 import { abortReason } from '../sources/http/types.js';
 import type { OutboxEvent } from '../state/store.js';
 import { once, type HealthResult, type SendResult, type Sink } from './sink.js';
@@ -230,9 +230,7 @@ class KafkaSink implements Sink {
   }
 
   #scrub(text: string): string {
-    let out = text;
-    for (const secret of this.#secrets) if (secret !== '') out = out.split(secret).join('REDACTED');
-    return redact(out);
+    return redactSecrets(text, this.#secrets);
   }
 
   async healthcheck(signal: AbortSignal): Promise<HealthResult> {

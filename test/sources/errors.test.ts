@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  redactSecrets,
   classifyResponse,
   ExotraceError,
   mapAadError,
@@ -153,5 +154,15 @@ describe('sanitizing', () => {
     const foreign = Object.assign(new Error('x'), { name: 'ExotraceError', code: 'throttled' });
     expect(ExotraceError.is(foreign)).toBe(true);
     expect(ExotraceError.is(new Error('x'))).toBe(false);
+  });
+});
+
+describe('redactSecrets', () => {
+  it('removes known secrets literally, the longest first, then what redact removes', () => {
+    const out = redactSecrets('key=abc123 and abc and Bearer eyJa.eyJb.c', ['abc', 'abc123', '']);
+    expect(out).not.toContain('abc');
+    expect(out).not.toContain('123');
+    expect(out).not.toContain('eyJa');
+    expect(out).toContain('REDACTED and REDACTED');
   });
 });

@@ -128,6 +128,17 @@ export function redact(text: string): string {
     .replace(SECRET_FIELDS, '$1$2REDACTED');
 }
 
+/**
+ * `redact`, after removing the secrets we know literally (a token, a key, a password of the
+ * configuration), longest first so that one containing another goes whole.
+ */
+export function redactSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  const known = [...new Set(secrets.filter((s) => s !== ''))].sort((a, b) => b.length - a.length);
+  for (const secret of known) out = out.split(secret).join('REDACTED');
+  return redact(out);
+}
+
 /** Scheme, host and path of a URL: what errors and logs may show of it. */
 export function safeUrl(url: URL): string {
   return `${url.protocol}//${url.host}${url.pathname}`;
