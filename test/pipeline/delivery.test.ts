@@ -5,6 +5,7 @@ import { startSinks } from '../../src/sinks/deliver.js';
 import { createMemorySink } from '../../src/sinks/memory.js';
 import type { Sink } from '../../src/sinks/sink.js';
 import { createMemoryStore } from '../../src/state/memory.js';
+import { until } from '../helpers/wait.js';
 
 async function storeWith(n: number): Promise<ReturnType<typeof createMemoryStore>> {
   const store = createMemoryStore();
@@ -18,14 +19,6 @@ async function storeWith(n: number): Promise<ReturnType<typeof createMemoryStore
   });
   return store;
 }
-
-const until = async (condition: () => Promise<boolean> | boolean, ms = 5000): Promise<void> => {
-  const started = Date.now();
-  while (!(await condition())) {
-    if (Date.now() - started > ms) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-};
 
 describe('the delivery loops', () => {
   it('an output that hangs holds back only itself', async () => {

@@ -10,6 +10,7 @@ import { loadConfig, type Config } from '../../src/config/load.js';
 import { collectorConfigYaml } from '../../src/emulator/collector-config.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { silentLogger } from '../../src/observe/log.js';
+import { freePort, until } from '../helpers/wait.js';
 import { failingTenantDelay, runCollector } from '../../src/pipeline/run.js';
 import { createMemorySink } from '../../src/sinks/memory.js';
 import { createSource } from '../../src/sources/create.js';
@@ -235,7 +236,7 @@ describe('health endpoints (daemon)', () => {
       };
     };
     try {
-      await untilAsync(async () => {
+      await until(async () => {
         const ready = await get('/readyz').catch(() => undefined);
         return (
           ready?.status === 503 &&
@@ -244,7 +245,7 @@ describe('health endpoints (daemon)', () => {
       });
       expect((await get('/healthz')).status).toBe(200);
       await setServicePrincipal('fabrikam', true);
-      await untilAsync(async () => (await get('/readyz')).status === 200);
+      await until(async () => (await get('/readyz')).status === 200);
       const status = await get('/status');
       expect(status.body).toMatchObject({
         ready: true,
@@ -258,27 +259,6 @@ describe('health endpoints (daemon)', () => {
     }
   });
 });
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        resolve(typeof address === 'object' && address !== null ? address.port : 0);
-      });
-    });
-  });
-}
-
-async function untilAsync(condition: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const started = Date.now();
-  while (!(await condition())) {
-    if (Date.now() - started > timeoutMs) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('back pressure', () => {
   it('an output down: collection pauses near outbox.maxEvents, then resumes and delivers everything once', async () => {
@@ -330,14 +310,6 @@ describe('back pressure', () => {
     await store.close();
   });
 });
-
-async function until(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('failingTenantDelay', () => {
   it('doubles per failure in a row from the poll interval, up to 15 minutes (or the interval)', () => {

@@ -18,6 +18,7 @@ import { runCollector } from '../../src/pipeline/run.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';
 import { startEsEmulator, type EsEmulator } from './es-emulator.js';
 import { startKafkaBroker, type KafkaBroker } from './kafka-broker.js';
+import { until } from '../helpers/wait.js';
 import { startReceiver, type Receiver } from './http-family/receiver.js';
 import { findRsyslogd, freePort, Rsyslog } from './rsyslog/harness.js';
 
@@ -194,11 +195,3 @@ describe('every network output down for 10 s, then back', () => {
     }
   }, 120_000);
 });
-
-async function until(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const started = Date.now();
-  while (!(await condition())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
