@@ -130,11 +130,9 @@ export function createControlApi(ctx: ControlContext): Handler {
       } else if (method !== 'GET') {
         return false;
       }
-      sendJson(res, 200, {
-        now: new Date(ctx.clock.now()).toISOString(),
-        epochMs: ctx.clock.now(),
-        frozen: ctx.clock.frozen,
-      });
+      // One reading: two could straddle a millisecond and disagree.
+      const epochMs = ctx.clock.now();
+      sendJson(res, 200, { now: new Date(epochMs).toISOString(), epochMs, frozen: ctx.clock.frozen });
       return true;
     }
 
