@@ -95,6 +95,11 @@ export interface Config {
   readonly tls?: { readonly caFile: string; readonly caPem: string };
   readonly http: { readonly timeoutMs: number; readonly proxy?: string };
   readonly health?: { readonly listen: string };
+  /** The collector's own logs; `auto`/`info` when absent. */
+  readonly log?: {
+    readonly level: 'debug' | 'info' | 'warn' | 'error';
+    readonly format: 'auto' | 'json' | 'ecs' | 'pretty';
+  };
   /** Back pressure and the retention warning; defaults apply when absent (configs built in code). */
   readonly outbox?: { readonly maxEvents: number; readonly warnAfterMs: number };
   readonly tenants: readonly TenantConfig[];
@@ -311,6 +316,7 @@ function resolve(config: ConfigFile, file: string): Config {
     tls: caFile === undefined || caPem === undefined ? undefined : { caFile, caPem },
     http: stripUndefined({ timeoutMs: config.http.timeout, proxy: config.http.proxy }),
     health: config.health,
+    log: config.log,
     outbox: { maxEvents: config.outbox.maxEvents, warnAfterMs: config.outbox.warnAfter },
     tenants: tenants.filter((tenant) => tenant !== undefined),
     outputs,

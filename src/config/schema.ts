@@ -587,6 +587,25 @@ export const configSchema = z
       })
       .optional()
       .describe('Health and metrics endpoints'),
+    log: z
+      .strictObject({
+        level: z
+          .enum(['debug', 'info', 'warn', 'error'], {
+            error: whenPresent('expected debug, info, warn or error'),
+          })
+          .default('info')
+          .describe('Least severe level logged; --log-level and EXOTRACE_LOG_LEVEL win over it'),
+        format: z
+          .enum(['auto', 'json', 'ecs', 'pretty'], {
+            error: whenPresent('expected auto, json, ecs or pretty'),
+          })
+          .default('auto')
+          .describe(
+            'Log lines on stderr: json, ecs (Elastic Common Schema), pretty (for a terminal), or auto (pretty on a terminal, json otherwise); --log-format wins over it',
+          ),
+      })
+      .optional()
+      .describe("The collector's own logs, on stderr; secrets are always redacted"),
     outbox: z
       .strictObject({
         // Back pressure: past this many events waiting for an output, no new page is fetched.
