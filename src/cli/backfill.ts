@@ -5,7 +5,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { createLogger, type Logger } from '../observe/log.js';
+import type { Logger } from '../observe/log.js';
 import { BAR_FORMAT, barPayload, progressFields, type ProgressSnapshot } from '../observe/progress.js';
 import { createTenantCollector } from '../pipeline/collector.js';
 import { describeError } from '../pipeline/run.js';
@@ -16,7 +16,14 @@ import type { TenantBudget } from '../sources/http/budget.js';
 import { openSqliteStore } from '../state/sqlite.js';
 import { parseDuration } from '../util/duration.js';
 import { EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
-import { EXIT_TENANT_FAILED, loadConfigOrExplain } from './run.js';
+import {
+  EXIT_TENANT_FAILED,
+  createCliLogger,
+  loadConfigOrExplain,
+  logFlagsOf,
+  addLogOptions,
+  type LogFlags,
+} from './run.js';
 
 /** An instant: ISO 8601, or a duration back from now (`7d`). */
 export function parseWhen(value: string, now: number): number | undefined {
@@ -26,12 +33,14 @@ export function parseWhen(value: string, now: number): number | undefined {
   return Number.isNaN(at) ? undefined : at;
 }
 
-export async function backfillCommand(opts: {
-  config: string;
-  tenant: string;
-  from: string;
-  to?: string;
-}): Promise<number> {
+export async function backfillCommand(
+  opts: {
+    config: string;
+    tenant: string;
+    from: string;
+    to?: string;
+  } & LogFlags,
+): Promise<number> {
   const config = loadConfigOrExplain(opts.config, process.stderr);
   if (config === undefined) return EXIT_USAGE;
   const tenant = config.tenants.find((t) => t.name === opts.tenant);
@@ -50,7 +59,8 @@ export async function backfillCommand(opts: {
     );
     return EXIT_USAGE;
   }
-  const log = createLogger(process.stderr);
+  const log = createCliLogger(config, logFlagsOf(opts));
+  if (log === undefined) return EXIT_USAGE;
   // Our own budget, so the ETA can read what is left of it; the source takes its slots from it.
   const budget = createSourceBudget(tenant);
   const progress = createBackfillProgress({
@@ -217,14 +227,16 @@ function createBackfillProgress(options: {
 }
 
 export function registerBackfillCommand(program: Command, setExitCode: (code: number) => void): void {
-  program
+  const command = program
     .command('backfill')
     .description('collect a bounded past window for one tenant (clamped to what the API keeps)')
     .requiredOption('--config <file>', 'the YAML configuration')
     .requiredOption('--tenant <name>', 'the tenant, by its name in the configuration')
     .requiredOption('--from <when>', 'ISO 8601 instant, or a duration back such as 30d')
-    .option('--to <when>', 'ISO 8601 instant or duration back (default: now)')
-    .action(async (opts: { config: string; tenant: string; from: string; to?: string }) => {
+    .option('--to <when>', 'ISO 8601 instant or duration back (default: now)');
+  addLogOptions(command).action(
+    async (opts: { config: string; tenant: string; from: string; to?: string } & LogFlags) => {
       setExitCode(await backfillCommand(opts));
-    });
+    },
+  );
 }

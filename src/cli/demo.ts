@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
+import { logSecretsOf } from '../config/secrets.js';
 import { collectorConfigYaml } from '../emulator/collector-config.js';
 import { startEmulator } from '../emulator/server.js';
 import { createLogger, silentLogger } from '../observe/log.js';
@@ -78,7 +79,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     const summary = await runCollector(config, {
       once: true,
       signal: new AbortController().signal,
-      log: options.verbose ? createLogger(options.progress) : silentLogger,
+      log: options.verbose ? createLogger(options.progress, { secrets: logSecretsOf(config) }) : silentLogger,
       events: {
         onPage(_tenant, _pass, _window, pageRows) {
           pages++;

@@ -3,9 +3,17 @@
  * pass, then always a reconcile pass), delivers, and exits non-zero when any tenant failed (after
  * doing the others). Without it, polls forever; SIGINT/SIGTERM stop it cleanly.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { ConfigError, loadConfig, type Config } from '../config/load.js';
-import { createLogger } from '../observe/log.js';
+import { logSecretsOf } from '../config/secrets.js';
+import {
+  LOG_FORMATS,
+  LOG_LEVELS,
+  createLogger,
+  type Level,
+  type LogFormat,
+  type Logger,
+} from '../observe/log.js';
 import { runCollector } from '../pipeline/run.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 
@@ -25,10 +33,64 @@ export function loadConfigOrExplain(file: string, stderr: NodeJS.WritableStream)
   }
 }
 
-export async function runCommand(file: string, once: boolean): Promise<number> {
+/** `--log-level` and `--log-format`, shared by `run` and `backfill`. */
+export interface LogFlags {
+  readonly logLevel?: Level;
+  readonly logFormat?: LogFormat;
+}
+
+/** The environment variable that sets the log level (between the config file and the flag). */
+export const LOG_LEVEL_ENV = 'EXOTRACE_LOG_LEVEL';
+
+/**
+ * The collector's logger on stderr: level and format from the flags, else `EXOTRACE_LOG_LEVEL`
+ * (level only), else the config's `log`, else info/auto; the config's secrets are redacted
+ * literally. Undefined (after saying why on stderr) when the environment variable is invalid.
+ */
+export function createCliLogger(
+  config: Config,
+  flags: LogFlags,
+  stderr: NodeJS.WriteStream = process.stderr,
+  env: NodeJS.ProcessEnv = process.env,
+): Logger | undefined {
+  const fromEnv = env[LOG_LEVEL_ENV];
+  if (fromEnv !== undefined && fromEnv !== '' && !(LOG_LEVELS as readonly string[]).includes(fromEnv)) {
+    stderr.write(`exotrace: ${LOG_LEVEL_ENV} must be one of ${LOG_LEVELS.join(', ')} (got "${fromEnv}")\n`);
+    return undefined;
+  }
+  const level =
+    flags.logLevel ??
+    (fromEnv === undefined || fromEnv === '' ? undefined : (fromEnv as Level)) ??
+    config.log?.level;
+  const format = flags.logFormat ?? config.log?.format;
+  return createLogger(stderr, {
+    ...(level === undefined ? {} : { level }),
+    ...(format === undefined ? {} : { format }),
+    secrets: logSecretsOf(config),
+  });
+}
+
+/** Adds `--log-level` and `--log-format` (for `run` and `backfill`); a value not listed is a usage error. */
+export function addLogOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--log-level <level>', 'least severe level logged (default: log.level, else info)').choices(
+        LOG_LEVELS,
+      ),
+    )
+    .addOption(
+      new Option(
+        '--log-format <format>',
+        'log lines on stderr: auto (pretty on a terminal, else json), json, ecs, pretty (default: log.format)',
+      ).choices(LOG_FORMATS),
+    );
+}
+
+export async function runCommand(file: string, once: boolean, flags: LogFlags = {}): Promise<number> {
   const config = loadConfigOrExplain(file, process.stderr);
   if (config === undefined) return EXIT_USAGE;
-  const log = createLogger(process.stderr);
+  const log = createCliLogger(config, flags);
+  if (log === undefined) return EXIT_USAGE;
   const stop = new AbortController();
   const onSignal = (): void => {
     log.info('stopping: finishing the page in flight, then flushing the outputs');
@@ -50,21 +112,31 @@ export async function runCommand(file: string, once: boolean): Promise<number> {
 }
 
 export function registerRunCommand(program: Command, setExitCode: (code: number) => void): void {
-  program
+  const command = program
     .command('run')
     .description('collect message trace for every configured tenant and deliver it to every output')
     .requiredOption('--config <file>', 'the YAML configuration')
-    .option('--once', 'catch up every tenant (fast pass, then a reconcile pass), deliver, and exit')
+    .option('--once', 'catch up every tenant (fast pass, then a reconcile pass), deliver, and exit');
+  addLogOptions(command)
     .addHelpText(
       'after',
       `
 Examples:
   exotrace run --config exotrace.yaml --once
   exotrace run --config exotrace.yaml
+  exotrace run --config exotrace.yaml --log-level debug --log-format ecs
 
 Exit status (--once): 0 all tenants collected and delivered, 2 bad configuration, 3 a tenant failed (the others were done).`,
     )
-    .action(async (opts: { config: string; once?: boolean }) => {
-      setExitCode(await runCommand(opts.config, opts.once === true));
+    .action(async (opts: { config: string; once?: boolean } & LogFlags) => {
+      setExitCode(await runCommand(opts.config, opts.once === true, logFlagsOf(opts)));
     });
+}
+
+/** The log flags commander parsed, without the absent ones. */
+export function logFlagsOf(opts: LogFlags): LogFlags {
+  return {
+    ...(opts.logLevel === undefined ? {} : { logLevel: opts.logLevel }),
+    ...(opts.logFormat === undefined ? {} : { logFormat: opts.logFormat }),
+  };
 }
