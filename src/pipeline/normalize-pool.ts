@@ -123,10 +123,10 @@ function createNormalizePool(script: URL, size: number): PageNormalizer {
 function decode(reply: Extract<NormalizeReply, { json: string[] }>): PageEvents {
   const keys = reply.keys === '' ? [] : reply.keys.split('\n');
   const ids = reply.ids === '' ? [] : reply.ids.split('\n');
-  const events: PageEvent[] = reply.json.map((json, i) => ({
-    key: keys[i] ?? '',
-    eventId: ids[i] ?? '',
-    json,
-  }));
+  const statuses = reply.statuses.split('\n');
+  const events: PageEvent[] = reply.json.map((json, i) => {
+    const status = statuses[i] ?? '';
+    return { key: keys[i] ?? '', eventId: ids[i] ?? '', json, ...(status === '' ? {} : { status }) };
+  });
   return { events, rejects: reply.rejects };
 }

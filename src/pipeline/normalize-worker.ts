@@ -20,6 +20,8 @@ export type NormalizeReply =
       readonly json: string[];
       readonly keys: string;
       readonly ids: string;
+      /** Each event's status (`event.action`), '' when none. */
+      readonly statuses: string;
       readonly rejects: { reason: string; input: string }[];
     }
   | { readonly id: number; readonly error: string };
@@ -43,6 +45,7 @@ port.on('message', (job: NormalizeJob) => {
       json: events.map((e) => e.json),
       keys: events.map((e) => e.key).join('\n'),
       ids: events.map((e) => e.eventId).join('\n'),
+      statuses: events.map((e) => e.status ?? '').join('\n'),
       rejects,
     };
     port.postMessage(reply);

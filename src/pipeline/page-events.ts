@@ -39,7 +39,12 @@ export function pageEventsFn(options: NormalizeOptions): PageEventsFn {
     const events: PageEvent[] = [];
     for (const event of result.events) {
       const id = event.event.id ?? '';
-      events.push({ key: dedupeKey(event['@timestamp'], id), eventId: id, json: JSON.stringify(event) });
+      events.push({
+        key: dedupeKey(event['@timestamp'], id),
+        eventId: id,
+        json: JSON.stringify(event),
+        ...(event.event.action === undefined ? {} : { status: event.event.action }),
+      });
     }
     return { events, rejects: result.rejects.map((r) => ({ reason: r.reason, input: r.input })) };
   };

@@ -1,5 +1,6 @@
 import {
   StateStoreError,
+  countStatus,
   validateCommit,
   validateReadOptions,
   type CommitResult,
@@ -120,6 +121,7 @@ class MemoryStore implements StateStore {
       }
       let inserted = 0;
       let duplicates = 0;
+      const insertedByStatus: Record<string, number> = {};
       for (const event of page.events) {
         const expires = seen.get(event.key);
         // An expired key that is not yet pruned counts as unseen (same rule as SQLite).
@@ -136,6 +138,7 @@ class MemoryStore implements StateStore {
             createdAt: page.now,
           });
           inserted++;
+          countStatus(insertedByStatus, event.status);
         } else {
           duplicates++;
         }
@@ -160,7 +163,7 @@ class MemoryStore implements StateStore {
         ...(checkpoint.nextLink !== undefined ? { nextLink: checkpoint.nextLink } : {}),
         updatedAt: now,
       });
-      return { inserted, duplicates, rejected: page.rejects.length, headSeq: this.#head };
+      return { inserted, duplicates, rejected: page.rejects.length, insertedByStatus, headSeq: this.#head };
     });
   }
 

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import {
   PASSES,
   StateStoreError,
+  countStatus,
   validateCommit,
   validateReadOptions,
   type CommitResult,
@@ -529,6 +530,7 @@ class SqliteStore implements StateStore {
       const result = this.#db.transaction((): CommitResult => {
         let inserted = 0;
         let duplicates = 0;
+        const insertedByStatus: Record<string, number> = {};
         for (const event of page.events) {
           // One statement for the common case (a key never seen); the lookup only for the rest.
           let isNew = this.#insertSeen.run(tenant, event.key, expiresAt).changes === 1;
@@ -551,6 +553,7 @@ class SqliteStore implements StateStore {
             });
             addedBytes.push(bytes);
             inserted++;
+            countStatus(insertedByStatus, event.status);
           } else {
             duplicates++;
           }
@@ -567,7 +570,13 @@ class SqliteStore implements StateStore {
           checkpoint.nextLink ?? null,
           now,
         );
-        return { inserted, duplicates, rejected: page.rejects.length, headSeq: this.#headSeq() };
+        return {
+          inserted,
+          duplicates,
+          rejected: page.rejects.length,
+          insertedByStatus,
+          headSeq: this.#headSeq(),
+        };
       })();
       // Committed: the page's new events are the last `inserted` sequences (one connection, so
       // nothing else appended in between).

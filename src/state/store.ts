@@ -54,6 +54,11 @@ export interface PageEvent {
   readonly eventId: string;
   /** The event as it will be delivered (one NDJSON line, without the newline). */
   readonly json: string;
+  /**
+   * The row's canonical status (`event.action`), only to count what a commit inserted by status
+   * (metrics); not stored. Events without one are counted under `unknown`.
+   */
+  readonly status?: string;
 }
 
 /** A row that could not be normalized: kept with its reason, and the window still commits. */
@@ -88,6 +93,8 @@ export interface CommitResult {
   /** Events suppressed because their key was already in the seen-set. */
   readonly duplicates: number;
   readonly rejected: number;
+  /** The inserted events counted by their `status` (metrics: events by status). */
+  readonly insertedByStatus: Readonly<Record<string, number>>;
   /** The last outbox sequence after this commit (the head). */
   readonly headSeq: number;
 }
@@ -260,4 +267,10 @@ export function validateReadOptions(options: ReadOutboxOptions): void {
     throw new StateStoreError('limit must be a positive integer');
   }
   if (!(options.maxBytes >= 1)) throw new StateStoreError('maxBytes must be positive');
+}
+
+/** Adds one inserted event to a commit's count by status. */
+export function countStatus(counts: Record<string, number>, status: string | undefined): void {
+  const label = status ?? 'unknown';
+  counts[label] = (counts[label] ?? 0) + 1;
 }

@@ -31,7 +31,8 @@ const factories: [string, () => StateStore][] = [
 const HOUR = 3_600_000;
 
 function ev(key: string, json = `{"k":"${key}"}`): PageEvent {
-  return { key, eventId: `id-${key}`, json };
+  // The key's last part plays the status (as event.action does for the collector's events).
+  return { key, eventId: `id-${key}`, json, status: key.split('|').at(-1) ?? '' };
 }
 
 function page(events: PageEvent[], over: Partial<PageCommit> = {}): PageCommit {
@@ -65,9 +66,15 @@ describe.each(factories)('StateStore contract: %s', (_name, factory) => {
     const s = open();
     await s.registerSinks(['out'], 'beginning');
     const r1 = await s.commitPage('t', page([ev('a|x|delivered'), ev('a|y|delivered'), ev('a|x|delivered')]));
-    expect(r1).toEqual({ inserted: 2, duplicates: 1, rejected: 0, headSeq: 2 });
+    expect(r1).toEqual({
+      inserted: 2,
+      duplicates: 1,
+      rejected: 0,
+      insertedByStatus: { delivered: 2 },
+      headSeq: 2,
+    });
     const r2 = await s.commitPage('t', page([ev('a|x|delivered'), ev('a|x|failed')]));
-    expect(r2).toMatchObject({ inserted: 1, duplicates: 1, headSeq: 3 });
+    expect(r2).toMatchObject({ inserted: 1, duplicates: 1, insertedByStatus: { failed: 1 }, headSeq: 3 });
     const rows = await s.readOutbox('out', { limit: 100, maxBytes: 1e6 });
     expect(rows.map((r) => r.key)).toEqual(['a|x|delivered', 'a|y|delivered', 'a|x|failed']);
     expect(rows.map((r) => r.seq)).toEqual([1, 2, 3]);
@@ -79,6 +86,15 @@ describe.each(factories)('StateStore contract: %s', (_name, factory) => {
       eventId: 'id-a|x|delivered',
       json: '{"k":"a|x|delivered"}',
     });
+  });
+
+  it('counts only what a commit inserted by status; an event without one as unknown', async () => {
+    const s = open();
+    await s.commitPage('t', page([ev('a|x|Delivered')]));
+    const again = await s.commitPage('t', page([ev('a|x|Delivered'), ev('a|x|Failed'), ev('b|z|Pending')]));
+    expect(again.insertedByStatus).toEqual({ Failed: 1, Pending: 1 });
+    const bare = await s.commitPage('t', page([{ key: 'c', eventId: 'c', json: '{}' }]));
+    expect(bare.insertedByStatus).toEqual({ unknown: 1 });
   });
 
   it('scopes the seen-set per tenant', async () => {

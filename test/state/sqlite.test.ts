@@ -72,7 +72,7 @@ describe('openSqliteStore', () => {
         now: 200,
         seenTtlMs: 1000,
       });
-      expect(again).toEqual({ inserted: 0, duplicates: 1, rejected: 0, headSeq: 2 });
+      expect(again).toEqual({ inserted: 0, duplicates: 1, rejected: 0, insertedByStatus: {}, headSeq: 2 });
     } finally {
       await r.close();
     }
