@@ -2,7 +2,8 @@
  * The collector's health endpoints, on `health.listen` (loopback by default): `/healthz` says the
  * process answers; `/readyz` says whether every tenant is current and every output keeps up (503
  * with the reasons otherwise, for a load balancer or a monitor); `/status` is the same snapshot in
- * full, as JSON. No secret is in any of them: names, times, counts and sanitized errors only.
+ * full, as JSON; `/metrics` is the Prometheus exposition (`metrics.ts`). No secret is in any of
+ * them: names, times, counts and sanitized errors only.
  */
 import { createServer, type Server } from 'node:http';
 
@@ -80,6 +81,8 @@ export async function startHealthServer(options: {
   readonly listen: string;
   readonly snapshot: () => Promise<HealthSnapshot>;
   readonly rule: ReadinessRule;
+  /** `/metrics`: the Prometheus exposition (content type and text), when metrics are kept. */
+  readonly metrics?: () => Promise<{ readonly contentType: string; readonly text: string }>;
 }): Promise<HealthServer> {
   const match = /^\[?(?<host>.*?)\]?:(?<port>\d+)$/.exec(options.listen);
   const host = match?.groups?.host ?? '127.0.0.1';
@@ -98,8 +101,23 @@ export async function startHealthServer(options: {
       json(res, 200, { status: 'ok' });
       return;
     }
+    const { metrics } = options;
+    if (path === '/metrics' && metrics !== undefined) {
+      metrics().then(
+        (exposition) => {
+          res.writeHead(200, { 'content-type': exposition.contentType, 'cache-control': 'no-store' });
+          res.end(exposition.text);
+        },
+        (error: unknown) => {
+          json(res, 500, {
+            error: `metrics unavailable: ${error instanceof Error ? error.message : String(error)}`,
+          });
+        },
+      );
+      return;
+    }
     if (path !== '/readyz' && path !== '/status') {
-      json(res, 404, { error: 'try /healthz, /readyz or /status' });
+      json(res, 404, { error: 'try /healthz, /readyz, /status or /metrics' });
       return;
     }
     options.snapshot().then(
