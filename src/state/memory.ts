@@ -2,8 +2,10 @@ import {
   StateStoreError,
   countStatus,
   validateCommit,
+  validateCycle,
   validateReadOptions,
   type CommitResult,
+  type CycleOutcome,
   type DeadLetter,
   type OutboxEvent,
   type PageCommit,
@@ -14,6 +16,7 @@ import {
   type StateStore,
   type StoredCheckpoint,
   type StoredReject,
+  type TenantCycle,
 } from './store.js';
 
 export interface MemoryStoreOptions {
@@ -59,6 +62,8 @@ class MemoryStore implements StateStore {
   readonly #dead = new Map<string, Map<number, DeadLetter>>();
   readonly #rejects: StoredReject[] = [];
   #rejectId = 0;
+  /** The error is kept as JSON, as SQLite keeps it: a copy, never the caller's object. */
+  readonly #cycles = new Map<string, Omit<TenantCycle, 'lastError'> & { readonly lastError?: string }>();
 
   constructor(clock: () => number) {
     this.#clock = clock;
@@ -387,6 +392,42 @@ class MemoryStore implements StateStore {
         moved++;
       }
       return moved;
+    });
+  }
+
+  recordTenantCycle(tenant: string, outcome: CycleOutcome): Promise<void> {
+    return run(() => {
+      this.#open();
+      validateCycle(tenant, outcome);
+      const before = this.#cycles.get(tenant) ?? { tenant, failuresInARow: 0 };
+      this.#cycles.set(
+        tenant,
+        outcome.error === undefined
+          ? {
+              tenant,
+              ...(before.lastFailureAt === undefined ? {} : { lastFailureAt: before.lastFailureAt }),
+              lastSuccessAt: outcome.at,
+              failuresInARow: 0,
+            }
+          : {
+              ...before,
+              lastFailureAt: outcome.at,
+              lastError: JSON.stringify(outcome.error),
+              failuresInARow: before.failuresInARow + 1,
+            },
+      );
+    });
+  }
+
+  tenantCycles(): Promise<TenantCycle[]> {
+    return run(() => {
+      this.#open();
+      return [...this.#cycles.values()]
+        .sort((a, b) => cmp(a.tenant, b.tenant))
+        .map(({ lastError, ...cycle }) => ({
+          ...cycle,
+          ...(lastError === undefined ? {} : { lastError: JSON.parse(lastError) as Record<string, unknown> }),
+        }));
     });
   }
 

@@ -6,8 +6,10 @@ import {
   StateStoreError,
   countStatus,
   validateCommit,
+  validateCycle,
   validateReadOptions,
   type CommitResult,
+  type CycleOutcome,
   type DeadLetter,
   type OutboxEvent,
   type PageCommit,
@@ -18,6 +20,7 @@ import {
   type StateStore,
   type StoredCheckpoint,
   type StoredReject,
+  type TenantCycle,
 } from './store.js';
 
 export interface SqliteStoreOptions {
@@ -110,6 +113,17 @@ const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX reject_tenant ON reject (tenant, id);
   `,
+  // 2: each tenant's last cycle, for `exotrace status` when no daemon runs. last_error is the
+  // sanitized describeError object as JSON (code, message, fix), never a secret.
+  `
+  CREATE TABLE tenant_cycle (
+    tenant            TEXT    PRIMARY KEY,
+    last_success_at   INTEGER,
+    last_failure_at   INTEGER,
+    last_error        TEXT,
+    failures_in_a_row INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -151,6 +165,24 @@ interface DeadLetterRow {
   json: string;
   reason: string;
   at: number;
+}
+
+interface TenantCycleRow {
+  tenant: string;
+  last_success_at: number | null;
+  last_failure_at: number | null;
+  last_error: string | null;
+  failures_in_a_row: number;
+}
+
+function toTenantCycle(row: TenantCycleRow): TenantCycle {
+  return {
+    tenant: row.tenant,
+    ...(row.last_success_at !== null ? { lastSuccessAt: row.last_success_at } : {}),
+    ...(row.last_failure_at !== null ? { lastFailureAt: row.last_failure_at } : {}),
+    ...(row.last_error !== null ? { lastError: JSON.parse(row.last_error) as Record<string, unknown> } : {}),
+    failuresInARow: row.failures_in_a_row,
+  };
 }
 
 interface RejectRow {
@@ -394,6 +426,9 @@ class SqliteStore implements StateStore {
   readonly #deadLetters;
   readonly #deadLettersLimit;
   readonly #deleteDeadLetter;
+  readonly #cycleSucceeded;
+  readonly #cycleFailed;
+  readonly #tenantCycles;
 
   constructor(db: Database.Database, clock: () => number) {
     this.#db = db;
@@ -485,6 +520,20 @@ class SqliteStore implements StateStore {
     );
     this.#deleteDeadLetter = db.prepare<[string, number]>(
       'DELETE FROM dead_letter WHERE sink = ? AND seq = ?',
+    );
+    this.#cycleSucceeded = db.prepare<[string, number]>(
+      `INSERT INTO tenant_cycle (tenant, last_success_at, failures_in_a_row) VALUES (?, ?, 0)
+       ON CONFLICT (tenant) DO UPDATE SET
+         last_success_at = excluded.last_success_at, last_error = NULL, failures_in_a_row = 0`,
+    );
+    this.#cycleFailed = db.prepare<[string, number, string]>(
+      `INSERT INTO tenant_cycle (tenant, last_failure_at, last_error, failures_in_a_row) VALUES (?, ?, ?, 1)
+       ON CONFLICT (tenant) DO UPDATE SET
+         last_failure_at = excluded.last_failure_at, last_error = excluded.last_error,
+         failures_in_a_row = failures_in_a_row + 1`,
+    );
+    this.#tenantCycles = db.prepare<[], TenantCycleRow>(
+      'SELECT tenant, last_success_at, last_failure_at, last_error, failures_in_a_row FROM tenant_cycle ORDER BY tenant',
     );
   }
 
@@ -784,6 +833,22 @@ class SqliteStore implements StateStore {
         }
         return moved;
       })();
+    });
+  }
+
+  recordTenantCycle(tenant: string, outcome: CycleOutcome): Promise<void> {
+    return run(() => {
+      this.#open();
+      validateCycle(tenant, outcome);
+      if (outcome.error === undefined) this.#cycleSucceeded.run(tenant, outcome.at);
+      else this.#cycleFailed.run(tenant, outcome.at, JSON.stringify(outcome.error));
+    });
+  }
+
+  tenantCycles(): Promise<TenantCycle[]> {
+    return run(() => {
+      this.#open();
+      return this.#tenantCycles.all().map(toTenantCycle);
     });
   }
 

@@ -158,6 +158,30 @@ export interface StoredReject {
   readonly at: number;
 }
 
+/** How one collection cycle of a tenant (fast pass + reconcile pass) ended. */
+export interface CycleOutcome {
+  /** When it ended (ms). */
+  readonly at: number;
+  /**
+   * Why it failed (the sanitized `describeError` object: code, message, fix), or undefined when
+   * it succeeded. Stored as JSON: it must never hold a secret.
+   */
+  readonly error?: Record<string, unknown>;
+}
+
+/** A tenant's last cycles as `recordTenantCycle` left them: what `exotrace status` reads. */
+export interface TenantCycle {
+  readonly tenant: string;
+  /** When a cycle last succeeded (ms); undefined when none ever did. */
+  readonly lastSuccessAt?: number;
+  /** When a cycle last failed (ms), kept after later successes. */
+  readonly lastFailureAt?: number;
+  /** The last cycle's error when it failed; absent once a cycle succeeds again. */
+  readonly lastError?: Record<string, unknown>;
+  /** Cycles failed since the last success (0 when the last one succeeded). */
+  readonly failuresInARow: number;
+}
+
 export interface StateStore {
   /** The checkpoint of one pass of a tenant, or undefined when that pass never committed. */
   getCheckpoint(tenant: string, pass: Pass): Promise<StoredCheckpoint | undefined>;
@@ -232,6 +256,15 @@ export interface StateStore {
    */
   retryDeadLetters(sink: string, seqs?: readonly number[]): Promise<number>;
 
+  /**
+   * Record how a tenant's cycle ended, so that `exotrace status` can tell without the daemon
+   * (after `run --once`, or after the daemon stopped): a success clears the error and the count
+   * of failures in a row; a failure keeps the last success and stores its error.
+   */
+  recordTenantCycle(tenant: string, outcome: CycleOutcome): Promise<void>;
+  /** Every tenant with a recorded cycle, ordered by tenant. */
+  tenantCycles(): Promise<TenantCycle[]>;
+
   /** Close the store; idempotent (a second call returns the first call's promise). */
   close(): Promise<void>;
 }
@@ -273,4 +306,10 @@ export function validateReadOptions(options: ReadOutboxOptions): void {
 export function countStatus(counts: Record<string, number>, status: string | undefined): void {
   const label = status ?? 'unknown';
   counts[label] = (counts[label] ?? 0) + 1;
+}
+
+/** Checks `recordTenantCycle`'s arguments before anything is written. */
+export function validateCycle(tenant: string, outcome: CycleOutcome): void {
+  if (tenant === '') throw new StateStoreError('tenant must not be empty');
+  if (!Number.isSafeInteger(outcome.at)) throw new StateStoreError('at must be an integer (ms)');
 }

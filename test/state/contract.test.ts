@@ -344,6 +344,42 @@ describe.each(factories)('StateStore contract: %s', (_name, factory) => {
     expect((await s.readOutbox('es', { limit: 10, maxBytes: 1e6 })).map((e) => e.seq)).toEqual([1, 2]);
   });
 
+  it('records tenant cycles: a failure keeps the last success, a success clears the error', async () => {
+    const s = open();
+    expect(await s.tenantCycles()).toEqual([]);
+    const error = {
+      code: 'invalid_client_secret',
+      message: 'AADSTS7000215: Invalid client secret',
+      fix: 'x',
+    };
+    await s.recordTenantCycle('t', { at: 1_000, error });
+    await s.recordTenantCycle('t', { at: 2_000, error: { message: 'again' } });
+    await s.recordTenantCycle('a', { at: 1_500 });
+    expect(await s.tenantCycles()).toEqual([
+      { tenant: 'a', lastSuccessAt: 1_500, failuresInARow: 0 },
+      { tenant: 't', lastFailureAt: 2_000, lastError: { message: 'again' }, failuresInARow: 2 },
+    ]);
+    await s.recordTenantCycle('t', { at: 3_000 });
+    await s.recordTenantCycle('a', { at: 3_500, error });
+    expect(await s.tenantCycles()).toEqual([
+      { tenant: 'a', lastSuccessAt: 1_500, lastFailureAt: 3_500, lastError: error, failuresInARow: 1 },
+      { tenant: 't', lastSuccessAt: 3_000, lastFailureAt: 2_000, failuresInARow: 0 },
+    ]);
+  });
+
+  it('keeps a copy of a cycle error and refuses an invalid cycle without writing it', async () => {
+    const s = open();
+    const error: Record<string, unknown> = { code: 'x' };
+    await s.recordTenantCycle('t', { at: 1, error });
+    error['code'] = 'changed';
+    expect((await s.tenantCycles())[0]?.lastError).toEqual({ code: 'x' });
+    await expect(s.recordTenantCycle('', { at: 2 })).rejects.toThrow(/tenant/);
+    await expect(s.recordTenantCycle('t', { at: 2.5 })).rejects.toThrow(/at must be/);
+    expect(await s.tenantCycles()).toEqual([
+      { tenant: 't', lastFailureAt: 1, lastError: { code: 'x' }, failuresInARow: 1 },
+    ]);
+  });
+
   it('closes idempotently and refuses use after close', async () => {
     const s = factory();
     const first = s.close();

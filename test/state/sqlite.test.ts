@@ -85,7 +85,7 @@ describe('openSqliteStore', () => {
     try {
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       const versions = db.prepare<[], { version: number }>('SELECT version FROM schema_version').all();
-      expect(versions.map((v) => v.version)).toEqual([SCHEMA_VERSION]);
+      expect(versions.map((v) => v.version)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
     } finally {
       db.close();
     }
@@ -94,6 +94,31 @@ describe('openSqliteStore', () => {
     const db2 = new Database(join(dir, DB_FILE), { readonly: true });
     expect(db2.prepare('SELECT count(*) AS n FROM schema_version').get()).toEqual({ n: SCHEMA_VERSION });
     db2.close();
+  });
+
+  it('upgrades a version 1 database: tenant cycles added, checkpoints kept', async () => {
+    const s = openSqliteStore(dir);
+    await s.commitPage('t', {
+      pass: 'fast',
+      checkpoint: { cursor: 42 },
+      events: [],
+      rejects: [],
+      now: 1,
+      seenTtlMs: 1000,
+    });
+    await s.close();
+    // What exotrace before tenant cycles left: schema version 1 only.
+    const db = new Database(join(dir, DB_FILE));
+    db.exec('DROP TABLE tenant_cycle; DELETE FROM schema_version WHERE version > 1');
+    db.close();
+    const upgraded = openSqliteStore(dir);
+    try {
+      expect((await upgraded.getCheckpoint('t', 'fast'))?.cursor).toBe(42);
+      await upgraded.recordTenantCycle('t', { at: 5 });
+      expect(await upgraded.tenantCycles()).toEqual([{ tenant: 't', lastSuccessAt: 5, failuresInARow: 0 }]);
+    } finally {
+      await upgraded.close();
+    }
   });
 
   it('refuses a database written by a newer exotrace', async () => {
