@@ -17,6 +17,53 @@ export interface TenantHealth {
   readonly lagMs?: number;
   /** The lag past which the tenant is not current (its minAge and poll interval, plus slack). */
   readonly maxLagMs: number;
+  /** When a cycle last failed, epoch ms (kept after later successes). */
+  readonly lastFailureAt?: number;
+  /** Cycles failed since the last success. */
+  readonly failuresInARow?: number;
+  /** Where each pass stands (a pass that never committed is absent): `passCheckpoints`. */
+  readonly checkpoints?: PassCheckpoints;
+}
+
+/** One pass's checkpoint as `/status` and `exotrace status` show it: ISO instants. */
+export interface PassCheckpoint {
+  /** The end of the time this pass has collected. */
+  readonly cursor: string;
+  /** The window in progress (some of its pages committed), when one is. */
+  readonly window?: { readonly from: string; readonly to: string };
+  /** When it was last written. */
+  readonly updatedAt: string;
+}
+
+export type PassCheckpoints = Readonly<Partial<Record<'fast' | 'reconcile' | 'backfill', PassCheckpoint>>>;
+
+/** A tenant's stored checkpoints (`StateStore.listCheckpoints`) as ISO instants, by pass. */
+export function passCheckpoints(
+  stored: readonly {
+    readonly pass: 'fast' | 'reconcile' | 'backfill';
+    readonly cursor: number;
+    readonly window?: { readonly from: number; readonly to: number };
+    readonly updatedAt: number;
+  }[],
+): PassCheckpoints {
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  const out: Partial<Record<'fast' | 'reconcile' | 'backfill', PassCheckpoint>> = {};
+  for (const c of stored) {
+    out[c.pass] = {
+      cursor: iso(c.cursor),
+      ...(c.window === undefined ? {} : { window: { from: iso(c.window.from), to: iso(c.window.to) } }),
+      updatedAt: iso(c.updatedAt),
+    };
+  }
+  return out;
+}
+
+/** The daemon's time between a tenant's polls, unless told otherwise. */
+export const DEFAULT_POLL_MS = 60_000;
+
+/** A tenant's lag bound: minAge is the intended lag; two missed polls and a quarter of an hour more is a stall. */
+export function maxLagMsOf(minAgeMs: number, pollMs: number = DEFAULT_POLL_MS): number {
+  return minAgeMs + 2 * pollMs + 15 * 60_000;
 }
 
 export interface OutputHealth {

@@ -18,7 +18,7 @@ import { createTenantCollector, type CollectorEvents, type PassSummary } from '.
 import { startDeliveryLoops } from './delivery.js';
 import { createPageNormalizer } from './normalize-pool.js';
 import { createPageGate } from './page-gate.js';
-import { startHealthServer, type HealthServer } from '../observe/health.js';
+import { maxLagMsOf, passCheckpoints, startHealthServer, type HealthServer } from '../observe/health.js';
 import { createRetentionCheck } from './retention.js';
 import type { PageNormalizer } from './page-events.js';
 
@@ -200,6 +200,8 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             log.info('tenant collected', { tenant: tenant.name, passes: passes.slice(-2) });
             failures = 0;
             lastError = undefined;
+            // Kept in the state too: `exotrace status` reads it when no daemon runs.
+            await store.recordTenantCycle(tenant.name, { at: now() });
             tenantHealth.set(tenant.name, { lastSuccessAt: now() });
           } catch (error) {
             // Stopping (SIGINT/SIGTERM) aborts the request in flight: its page was not committed,
@@ -207,6 +209,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             if (signal.aborted) break;
             lastError = describeError(error);
             failures++;
+            await store.recordTenantCycle(tenant.name, { at: now(), error: lastError });
             tenantHealth.set(tenant.name, { ...tenantHealth.get(tenant.name), lastError });
             const retryInMs = options.once ? undefined : failingTenantDelay(pollMs, failures);
             log.error('tenant failed', {
@@ -236,13 +239,14 @@ export async function runCollector(config: Config, options: RunOptions): Promise
         snapshot: async () => ({
           tenants: await Promise.all(
             config.tenants.map(async (t) => {
-              const cursor = (await store.getCheckpoint(t.name, 'fast'))?.cursor;
+              const stored = await store.listCheckpoints(t.name);
+              const cursor = stored.find((c) => c.pass === 'fast')?.cursor;
               return {
                 tenant: t.name,
                 ...tenantHealth.get(t.name),
                 ...(cursor === undefined ? {} : { lagMs: Math.max(0, now() - cursor) }),
-                // minAge is the intended lag; two missed polls and a quarter of an hour more is a stall.
-                maxLagMs: t.minAgeMs + 2 * pollMs + 15 * 60_000,
+                maxLagMs: maxLagMsOf(t.minAgeMs, pollMs),
+                checkpoints: passCheckpoints(stored),
               };
             }),
           ),
