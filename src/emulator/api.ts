@@ -95,7 +95,9 @@ export function admit(
   const fault = ctx.faults.draw(target, tenant, paging);
   switch (fault?.kind) {
     case 'status':
-      refuse.failed(res, fault.status ?? 503);
+      // A 429 is answered as the service throttles: its own body and a Retry-After (1 s).
+      if (fault.status === 429) refuse.throttled(res, '1');
+      else refuse.failed(res, fault.status ?? 503);
       return { ok: false };
     case 'reset':
       res.socket?.destroy();

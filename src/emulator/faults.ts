@@ -30,7 +30,7 @@ export type FaultKind =
 
 export interface Fault {
   readonly kind: FaultKind;
-  /** For `status`; default 503. */
+  /** For `status`; default 503. A 429 comes as a throttle answer, with `Retry-After: 1`. */
   readonly status?: number;
   /** For the slow kinds; default 2000 ms. */
   readonly delayMs?: number;

@@ -6,6 +6,7 @@
  * is honoured in full here, not retried every second).
  */
 import type { Logger } from '../observe/log.js';
+import { errorCodeOf, type DeliveryRound } from '../observe/metrics.js';
 import { deliverOnce } from '../sinks/deliver.js';
 import type { Sink } from '../sinks/sink.js';
 import { systemSleep } from '../sources/http/types.js';
@@ -28,6 +29,8 @@ export interface DeliveryLoopsOptions {
   readonly describe: (error: unknown) => Record<string, unknown>;
   /** After each round of any output (the retention check). */
   readonly afterRound?: () => Promise<void>;
+  /** Each round's outcome, for metrics: what it delivered, and the error it ended with. */
+  readonly onRound?: (output: string, round: DeliveryRound) => void;
 }
 
 export interface DeliveryLoops {
@@ -66,6 +69,12 @@ export function startDeliveryLoops(options: DeliveryLoopsOptions): DeliveryLoops
     try {
       const [result] = await deliverOnce(store, [sink], { signal: roundSignal });
       if (result !== undefined) {
+        options.onRound?.(sink.name, {
+          delivered: result.delivered,
+          retried: result.retried,
+          deadLettered: result.deadLettered,
+          ...(result.error === undefined ? {} : { errorCode: errorCodeOf(result.error) }),
+        });
         delivered[sink.name] = (delivered[sink.name] ?? 0) + result.delivered;
         if (result.error !== undefined) {
           ok = false;
@@ -77,6 +86,12 @@ export function startDeliveryLoops(options: DeliveryLoopsOptions): DeliveryLoops
     } catch (error) {
       // A store error (the database unwritable): reported, and the loop goes on trying.
       ok = false;
+      options.onRound?.(sink.name, {
+        delivered: 0,
+        retried: 0,
+        deadLettered: 0,
+        errorCode: errorCodeOf(error),
+      });
       log.error('delivery failed; the events stay in the outbox', {
         output: sink.name,
         error: options.describe(error),

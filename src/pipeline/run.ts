@@ -10,7 +10,9 @@ import { createSink, sinkIoOf, type Sink } from '../sinks/sink.js';
 import { ExotraceError, redact } from '../sources/http/errors.js';
 import { abortReason, systemSleep } from '../sources/http/types.js';
 import { DEFAULTS } from '../config/schema.js';
-import { createSource } from '../sources/create.js';
+import { createSource, createSourceBudget } from '../sources/create.js';
+import type { TenantBudget } from '../sources/http/budget.js';
+import { createCollectorMetrics, type MetricsTenant } from '../observe/metrics.js';
 import type { MessageTraceSource } from '../sources/source.js';
 import { openSqliteStore } from '../state/sqlite.js';
 import type { StateStore } from '../state/store.js';
@@ -85,6 +87,39 @@ export async function runCollector(config: Config, options: RunOptions): Promise
   // What /readyz and /status report: each tenant's last cycle.
   const tenantHealth = new Map<string, { lastSuccessAt?: number; lastError?: Record<string, unknown> }>();
   let health: HealthServer | undefined;
+  // Each tenant's request budget, created here so that /metrics can say what is left of it.
+  const budgets = new Map<string, TenantBudget>();
+  const metrics = createCollectorMetrics({
+    tenants: config.tenants.map((t) => ({ name: t.name, api: t.api })),
+    outputs: sinks.map((sink) => sink.name),
+    // Process metrics observe the whole process: only for a daemon that serves them.
+    processMetrics: config.health !== undefined && !options.once,
+    readers: {
+      lagMs: async (tenant) => {
+        const cursor = (await store.getCheckpoint(tenant, 'fast'))?.cursor;
+        return cursor === undefined ? undefined : Math.max(0, now() - cursor);
+      },
+      outboxDepth: async (tenant) => (await store.outboxDepthByTenant())[tenant] ?? 0,
+      budgetRemaining: (tenant) => budgets.get(tenant)?.remaining(),
+      backlog: (output) => store.outboxDepth(output),
+      deadLetters: async (output) => (await store.deadLetters(output, 100_000)).length,
+    },
+  });
+  /** The default source: the tenant's own budget, every attempt and retry counted. */
+  const sourceOf = (tenant: TenantConfig): MessageTraceSource => {
+    const budget = createSourceBudget(tenant);
+    budgets.set(tenant.name, budget);
+    const labels: MetricsTenant = { name: tenant.name, api: tenant.api };
+    return createSource(tenant, config, {
+      budget,
+      onAttempt: (report) => {
+        metrics.attempt(labels, report);
+      },
+      onRetry: (info) => {
+        metrics.retry(labels, info);
+      },
+    });
+  };
   try {
     const removed = await startSinks(store, sinks);
     for (const output of removed.forgotten) {
@@ -113,6 +148,9 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       now,
       describe: describeError,
       afterRound: warnOfOldEvents,
+      onRound: (output, round) => {
+        metrics.delivery(output, round, now());
+      },
     });
 
     /** The output furthest behind: how many events it has yet to acknowledge. */
@@ -158,7 +196,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     };
 
     const runTenant = async (tenant: TenantConfig): Promise<TenantOutcome> => {
-      const source = (options.sourceFor ?? ((t) => createSource(t, config)))(tenant);
+      const source = (options.sourceFor ?? sourceOf)(tenant);
       const collector = createTenantCollector({
         tenant,
         source,
@@ -179,6 +217,10 @@ export async function runCollector(config: Config, options: RunOptions): Promise
           onPage(name, pass, window, rows, inserted) {
             if (inserted > 0) delivery.committed();
             options.events?.onPage?.(name, pass, window, rows, inserted);
+          },
+          onCommit(name, pass, rows, result) {
+            metrics.committed(name, pass, rows, result);
+            options.events?.onCommit?.(name, pass, rows, result);
           },
         },
       });
@@ -203,6 +245,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             // Kept in the state too: `exotrace status` reads it when no daemon runs.
             await store.recordTenantCycle(tenant.name, { at: now() });
             tenantHealth.set(tenant.name, { lastSuccessAt: now() });
+            metrics.cycle(tenant.name, true, now());
           } catch (error) {
             // Stopping (SIGINT/SIGTERM) aborts the request in flight: its page was not committed,
             // and the checkpoint still points before it. That is a clean stop, not a failure.
@@ -211,6 +254,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             failures++;
             await store.recordTenantCycle(tenant.name, { at: now(), error: lastError });
             tenantHealth.set(tenant.name, { ...tenantHealth.get(tenant.name), lastError });
+            metrics.cycle(tenant.name, false, now());
             const retryInMs = options.once ? undefined : failingTenantDelay(pollMs, failures);
             log.error('tenant failed', {
               tenant: tenant.name,
@@ -236,6 +280,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       health = await startHealthServer({
         listen: config.health.listen,
         rule: { maxBacklog: maxEvents },
+        metrics: () => metrics.exposition(),
         snapshot: async () => ({
           tenants: await Promise.all(
             config.tenants.map(async (t) => {
@@ -261,7 +306,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       });
       log.info('health endpoints listening', {
         address: health.address,
-        paths: ['/healthz', '/readyz', '/status'],
+        paths: ['/healthz', '/readyz', '/status', '/metrics'],
       });
     }
     // Delivered while collecting (each output's own loop, woken by each commit), so a long backfill

@@ -1,0 +1,310 @@
+/**
+ * The collector's Prometheus metrics, served on `/metrics` by the health server. One registry per
+ * run (never prom-client's global one: two runs in a process, or tests, must not add up), named
+ * `exotrace_*`. Counters are bumped where things happen (an attempt on the wire, a commit, a
+ * delivery round); what the state database knows (lag, backlogs, dead letters) is read when
+ * scraped, so it is never stale and costs nothing between scrapes.
+ *
+ * Labels are bounded: tenant and output names come from the config, statuses are Microsoft's few
+ * canonical ones, HTTP statuses and error codes are small sets. No label or value carries a secret
+ * or a URL (queries hold skip tokens and filters).
+ */
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { AttemptReport } from '../sources/http/attempt.js';
+import type { RetryInfo } from '../sources/http/retry.js';
+import type { CommitResult, Pass } from '../state/store.js';
+
+/** What the scrape reads from the state and the sources, per tenant and per output. */
+export interface MetricsReaders {
+  /** now − the tenant's fast checkpoint, ms; undefined before its first commit. */
+  lagMs(tenant: string): Promise<number | undefined>;
+  /** Events of the tenant in the outbox that some output has yet to take. */
+  outboxDepth(tenant: string): Promise<number>;
+  /** Requests the tenant may still send in the current 5-minute window. */
+  budgetRemaining(tenant: string): number | undefined;
+  /** Events the output has yet to acknowledge. */
+  backlog(output: string): Promise<number>;
+  /** Dead letters the output holds now. */
+  deadLetters(output: string): Promise<number>;
+}
+
+export interface MetricsTenant {
+  readonly name: string;
+  /** graph | graph-beta | reporting: the `api` label of its requests. */
+  readonly api: string;
+}
+
+/** One delivery round of an output, as `deliverOnce` reports it. */
+export interface DeliveryRound {
+  readonly delivered: number;
+  readonly retried: number;
+  readonly deadLettered: number;
+  /** The round ended in an error (its code, or the error's name). */
+  readonly errorCode?: string;
+}
+
+export interface CollectorMetrics {
+  readonly registry: Registry;
+  /** An attempt that reached the wire (the sources' `onAttempt` hook). */
+  attempt(tenant: MetricsTenant, report: AttemptReport): void;
+  /** A retry about to wait (the sources' `onRetry` hook). */
+  retry(tenant: MetricsTenant, info: RetryInfo): void;
+  /** A page committed with its checkpoint. */
+  committed(tenant: string, pass: Pass, rows: number, result: CommitResult): void;
+  /** A tenant's cycle (fast pass, reconcile) ended. */
+  cycle(tenant: string, ok: boolean, atMs: number): void;
+  /** A delivery round of an output ended. */
+  delivery(output: string, round: DeliveryRound, atMs: number): void;
+  /** The Prometheus text exposition. */
+  exposition(): Promise<{ contentType: string; text: string }>;
+}
+
+const SECOND = 1000;
+
+/** The error code a failure is counted under: its `code` when it has a string one, else its name. */
+export function errorCodeOf(error: unknown): string {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && /^[\w.-]{1,64}$/.test(code)) return code;
+  return error instanceof Error ? error.name : 'unknown';
+}
+
+export function createCollectorMetrics(options: {
+  readonly tenants: readonly MetricsTenant[];
+  readonly outputs: readonly string[];
+  readonly readers: MetricsReaders;
+  /** Process metrics (memory, CPU, event loop); default true. */
+  readonly processMetrics?: boolean;
+}): CollectorMetrics {
+  const { readers } = options;
+  const registry = new Registry();
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'exotrace_' });
+  const registers = [registry];
+
+  // Per tenant: the source.
+  const requests = new Counter({
+    name: 'exotrace_requests_total',
+    help: 'Requests to the message trace API that reached the wire, by HTTP status (or "network" when no response came)',
+    labelNames: ['tenant', 'api', 'status'],
+    registers,
+  });
+  const throttled = new Counter({
+    name: 'exotrace_throttled_total',
+    help: '429 (throttled) responses received from the message trace API',
+    labelNames: ['tenant', 'api'],
+    registers,
+  });
+  const retries = new Counter({
+    name: 'exotrace_retries_total',
+    help: 'Requests tried again, by what the previous attempt got (HTTP status or "network")',
+    labelNames: ['tenant', 'api', 'reason'],
+    registers,
+  });
+  new Gauge({
+    name: 'exotrace_request_budget_remaining',
+    help: 'Requests the tenant may still send in the current 5-minute window (tenants[i].requestsPer5Min)',
+    labelNames: ['tenant'],
+    registers,
+    collect() {
+      for (const t of options.tenants) {
+        const remaining = readers.budgetRemaining(t.name);
+        if (remaining !== undefined) this.set({ tenant: t.name }, remaining);
+      }
+    },
+  });
+
+  // Per tenant: collection.
+  const rows = new Counter({
+    name: 'exotrace_rows_fetched_total',
+    help: 'Message trace rows read from the API (every pass, re-reads included)',
+    labelNames: ['tenant', 'pass'],
+    registers,
+  });
+  const pages = new Counter({
+    name: 'exotrace_pages_committed_total',
+    help: 'Pages committed to the state with their checkpoint',
+    labelNames: ['tenant', 'pass'],
+    registers,
+  });
+  const events = new Counter({
+    name: 'exotrace_events_total',
+    help: 'New events added to the outbox, by message trace status (event.action)',
+    labelNames: ['tenant', 'status'],
+    registers,
+  });
+  const duplicates = new Counter({
+    name: 'exotrace_duplicates_suppressed_total',
+    help: 'Rows read again (reconcile, overlap, resume) and not emitted a second time',
+    labelNames: ['tenant'],
+    registers,
+  });
+  const rejected = new Counter({
+    name: 'exotrace_rows_rejected_total',
+    help: 'Rows that could not be normalized (kept in the state with their reason)',
+    labelNames: ['tenant'],
+    registers,
+  });
+  const cycles = new Counter({
+    name: 'exotrace_tenant_cycles_total',
+    help: 'Collection cycles (fast pass then reconcile when due), by outcome',
+    labelNames: ['tenant', 'outcome'],
+    registers,
+  });
+  const lastSuccess = new Gauge({
+    name: 'exotrace_tenant_last_success_timestamp_seconds',
+    help: 'When the tenant last completed a cycle without error (Unix time)',
+    labelNames: ['tenant'],
+    registers,
+  });
+  const lastFailed = new Gauge({
+    name: 'exotrace_tenant_last_cycle_failed',
+    help: '1 when the tenant’s last cycle failed (see the log or /status for why), else 0',
+    labelNames: ['tenant'],
+    registers,
+  });
+  new Gauge({
+    name: 'exotrace_lag_seconds',
+    help: 'How far collection is behind: now minus the fast checkpoint (includes minAge)',
+    labelNames: ['tenant'],
+    registers,
+    async collect() {
+      for (const t of options.tenants) {
+        const lag = await readers.lagMs(t.name);
+        if (lag !== undefined) this.set({ tenant: t.name }, lag / SECOND);
+      }
+    },
+  });
+  new Gauge({
+    name: 'exotrace_outbox_events',
+    help: 'Events of the tenant in the outbox that some output has yet to take',
+    labelNames: ['tenant'],
+    registers,
+    async collect() {
+      for (const t of options.tenants) this.set({ tenant: t.name }, await readers.outboxDepth(t.name));
+    },
+  });
+
+  // Per output.
+  const delivered = new Counter({
+    name: 'exotrace_output_delivered_total',
+    help: 'Events the output durably took (acknowledged)',
+    labelNames: ['output'],
+    registers,
+  });
+  const outputRetries = new Counter({
+    name: 'exotrace_output_retries_total',
+    help: 'Sends to the output tried again',
+    labelNames: ['output'],
+    registers,
+  });
+  const deadLettered = new Counter({
+    name: 'exotrace_output_dead_lettered_total',
+    help: 'Events the output refused for good, moved to its dead letters',
+    labelNames: ['output'],
+    registers,
+  });
+  const outputFailures = new Counter({
+    name: 'exotrace_output_failures_total',
+    help: 'Delivery rounds that ended in an error (the events wait in the outbox), by error code',
+    labelNames: ['output', 'code'],
+    registers,
+  });
+  const lastError = new Gauge({
+    name: 'exotrace_output_last_error_timestamp_seconds',
+    help: 'When the output’s last delivery round failed (Unix time); see output_last_error_info for the code',
+    labelNames: ['output'],
+    registers,
+  });
+  const lastErrorInfo = new Gauge({
+    name: 'exotrace_output_last_error_info',
+    help: '1 for the error code of the output’s last failed round while it is failing; absent once a round succeeds',
+    labelNames: ['output', 'code'],
+    registers,
+  });
+  const lastDelivery = new Gauge({
+    name: 'exotrace_output_last_success_timestamp_seconds',
+    help: 'When a delivery round of the output last ended without error (Unix time)',
+    labelNames: ['output'],
+    registers,
+  });
+  new Gauge({
+    name: 'exotrace_output_backlog_events',
+    help: 'Events the output has yet to acknowledge',
+    labelNames: ['output'],
+    registers,
+    async collect() {
+      for (const o of options.outputs) this.set({ output: o }, await readers.backlog(o));
+    },
+  });
+  new Gauge({
+    name: 'exotrace_output_dead_letters',
+    help: 'Dead letters the output holds now (exotrace deadletter list|retry)',
+    labelNames: ['output'],
+    registers,
+    async collect() {
+      for (const o of options.outputs) this.set({ output: o }, await readers.deadLetters(o));
+    },
+  });
+
+  // Zero series from the start: a rate() over a counter that appears late misses its first step,
+  // and an alert on "no 429s" must see a 0, not nothing.
+  for (const t of options.tenants) {
+    throttled.inc({ tenant: t.name, api: t.api }, 0);
+    duplicates.inc({ tenant: t.name }, 0);
+    rejected.inc({ tenant: t.name }, 0);
+  }
+  for (const o of options.outputs) {
+    delivered.inc({ output: o }, 0);
+    outputRetries.inc({ output: o }, 0);
+    deadLettered.inc({ output: o }, 0);
+  }
+  const failingCode = new Map<string, string>();
+
+  return {
+    registry,
+    attempt(tenant, report) {
+      const status = report.status === undefined ? 'network' : String(report.status);
+      requests.inc({ tenant: tenant.name, api: tenant.api, status });
+      if (report.status === 429) throttled.inc({ tenant: tenant.name, api: tenant.api });
+    },
+    retry(tenant, info) {
+      const reason = info.status === undefined ? 'network' : String(info.status);
+      retries.inc({ tenant: tenant.name, api: tenant.api, reason });
+    },
+    committed(tenant, pass, rowCount, result) {
+      rows.inc({ tenant, pass }, rowCount);
+      pages.inc({ tenant, pass });
+      for (const [status, count] of Object.entries(result.insertedByStatus)) {
+        events.inc({ tenant, status }, count);
+      }
+      duplicates.inc({ tenant }, result.duplicates);
+      rejected.inc({ tenant }, result.rejected);
+    },
+    cycle(tenant, ok, atMs) {
+      cycles.inc({ tenant, outcome: ok ? 'ok' : 'failed' });
+      lastFailed.set({ tenant }, ok ? 0 : 1);
+      if (ok) lastSuccess.set({ tenant }, atMs / SECOND);
+    },
+    delivery(output, round, atMs) {
+      delivered.inc({ output }, round.delivered);
+      outputRetries.inc({ output }, round.retried);
+      deadLettered.inc({ output }, round.deadLettered);
+      const previous = failingCode.get(output);
+      if (round.errorCode === undefined) {
+        lastDelivery.set({ output }, atMs / SECOND);
+        if (previous !== undefined) lastErrorInfo.remove({ output, code: previous });
+        failingCode.delete(output);
+        return;
+      }
+      outputFailures.inc({ output, code: round.errorCode });
+      lastError.set({ output }, atMs / SECOND);
+      if (previous !== undefined && previous !== round.errorCode) {
+        lastErrorInfo.remove({ output, code: previous });
+      }
+      lastErrorInfo.set({ output, code: round.errorCode }, 1);
+      failingCode.set(output, round.errorCode);
+    },
+    async exposition() {
+      return { contentType: registry.contentType, text: await registry.metrics() };
+    },
+  };
+}
