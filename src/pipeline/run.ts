@@ -102,7 +102,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       outboxDepth: async (tenant) => (await store.outboxDepthByTenant())[tenant] ?? 0,
       budgetRemaining: (tenant) => budgets.get(tenant)?.remaining(),
       backlog: (output) => store.outboxDepth(output),
-      deadLetters: async (output) => (await store.deadLetters(output, 100_000)).length,
+      deadLetters: (output) => store.deadLetterCount(output),
     },
   });
   /** The default source: the tenant's own budget, every attempt and retry counted. */
@@ -299,7 +299,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             sinks.map(async (sink) => ({
               output: sink.name,
               backlog: await store.outboxDepth(sink.name),
-              deadLetters: (await store.deadLetters(sink.name, 100_000)).length,
+              deadLetters: await store.deadLetterCount(sink.name),
             })),
           ),
         }),

@@ -265,6 +265,20 @@ class MemoryStore implements StateStore {
     });
   }
 
+  outboxDepthByTenant(): Promise<Record<string, number>> {
+    return run(() => {
+      this.#open();
+      const acked = new Map([...this.#sinks.values()].map((sink) => [sink.name, sink.ackedSeq]));
+      const lowest = acked.size === 0 ? 0 : Math.min(...acked.values());
+      const depth: Record<string, number> = {};
+      for (const entry of this.#outbox) {
+        const after = entry.onlySink === undefined ? lowest : (acked.get(entry.onlySink) ?? 0);
+        if (entry.seq > after) depth[entry.tenant] = (depth[entry.tenant] ?? 0) + 1;
+      }
+      return depth;
+    });
+  }
+
   outboxOldest(sink: string): Promise<number | undefined> {
     return run(() => {
       this.#open();
@@ -367,6 +381,13 @@ class MemoryStore implements StateStore {
     return run(() => {
       this.#open();
       return this.#sortedDead(sink).slice(0, limit);
+    });
+  }
+
+  deadLetterCount(sink: string): Promise<number> {
+    return run(() => {
+      this.#open();
+      return this.#dead.get(sink)?.size ?? 0;
     });
   }
 

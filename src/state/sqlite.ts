@@ -412,6 +412,8 @@ class SqliteStore implements StateStore {
   readonly #ackSink;
   readonly #readOutbox;
   readonly #depth;
+  readonly #depthByTenant;
+  readonly #deadLetterCount;
   readonly #oldest;
   readonly #minAcked;
   readonly #pruneShared;
@@ -483,6 +485,17 @@ class SqliteStore implements StateStore {
     );
     this.#depth = db.prepare<[number, string], { n: number }>(
       'SELECT count(*) AS n FROM outbox WHERE seq > ? AND (only_sink IS NULL OR only_sink = ?)',
+    );
+    // An event is waiting while a sink it is meant for has not acknowledged it: every sink for the
+    // shared ones (so past the lowest cursor), its own sink for one re-queued for a single sink.
+    this.#deadLetterCount = db.prepare<[string], { n: number }>(
+      'SELECT count(*) AS n FROM dead_letter WHERE sink = ?',
+    );
+    this.#depthByTenant = db.prepare<[], { tenant: string; n: number }>(
+      `SELECT tenant, count(*) AS n FROM outbox
+       WHERE (only_sink IS NULL AND seq > (SELECT coalesce(min(acked_seq), 0) FROM sink))
+          OR (only_sink IS NOT NULL AND seq > coalesce((SELECT acked_seq FROM sink WHERE name = only_sink), 0))
+       GROUP BY tenant`,
     );
     this.#oldest = db.prepare<[number, string], { created_at: number }>(
       'SELECT created_at FROM outbox WHERE seq > ? AND (only_sink IS NULL OR only_sink = ?) ORDER BY seq LIMIT 1',
@@ -723,6 +736,13 @@ class SqliteStore implements StateStore {
     });
   }
 
+  outboxDepthByTenant(): Promise<Record<string, number>> {
+    return run(() => {
+      this.#open();
+      return Object.fromEntries(this.#depthByTenant.all().map((row) => [row.tenant, row.n]));
+    });
+  }
+
   outboxOldest(sink: string): Promise<number | undefined> {
     return run(() => {
       this.#open();
@@ -794,6 +814,13 @@ class SqliteStore implements StateStore {
           this.#clock(),
         );
       })();
+    });
+  }
+
+  deadLetterCount(sink: string): Promise<number> {
+    return run(() => {
+      this.#open();
+      return this.#deadLetterCount.get(sink)?.n ?? 0;
     });
   }
 

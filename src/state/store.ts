@@ -221,6 +221,8 @@ export interface StateStore {
   ack(sink: string, seq: number, meta?: string): Promise<void>;
   /** Events this sink has yet to acknowledge (back pressure: a lagging sink pauses polling). */
   outboxDepth(sink: string): Promise<number>;
+  /** Events of each tenant that some sink has yet to acknowledge (tenants with none are absent). */
+  outboxDepthByTenant(): Promise<Record<string, number>>;
   /**
    * When the oldest event this sink has yet to acknowledge was committed (epoch ms), or undefined
    * when it has none: how long an output has been holding data back.
@@ -250,6 +252,8 @@ export interface StateStore {
   deadLetter(sink: string, seq: number, reason: string): Promise<void>;
   /** Dead letters of a sink, oldest first. */
   deadLetters(sink: string, limit: number): Promise<DeadLetter[]>;
+  /** How many dead letters the sink holds (metrics, status: without reading them). */
+  deadLetterCount(sink: string): Promise<number>;
   /**
    * Move dead letters of a sink (all, or those of the given sequences) back to the outbox, as new
    * events addressed to that sink only. Returns how many were moved.

@@ -291,6 +291,28 @@ describe.each(factories)('StateStore contract: %s', (_name, factory) => {
     expect((await s.commitPage('t', page([ev('a')], { now: 300, seenTtlMs: 100 }))).inserted).toBe(1);
   });
 
+  it('counts per tenant the events some sink has yet to take', async () => {
+    const s = open();
+    // Nobody registered: nothing was taken.
+    await s.commitPage('t', page([ev('a'), ev('b')]));
+    expect(await s.outboxDepthByTenant()).toEqual({ t: 2 });
+    await s.registerSinks(['es', 'file'], 'beginning');
+    await s.commitPage('u', page([ev('c')]));
+    expect(await s.outboxDepthByTenant()).toEqual({ t: 2, u: 1 });
+    // The slowest sink counts: 'file' has everything, 'es' only the first event.
+    await s.ack('file', 3);
+    await s.ack('es', 1);
+    expect(await s.outboxDepthByTenant()).toEqual({ t: 1, u: 1 });
+    // A dead letter sent again waits for its own sink only.
+    await s.deadLetter('es', 2, 'bad');
+    await s.ack('es', 3);
+    expect(await s.outboxDepthByTenant()).toEqual({});
+    await s.retryDeadLetters('es');
+    expect(await s.outboxDepthByTenant()).toEqual({ t: 1 });
+    await s.ack('es', 4);
+    expect(await s.outboxDepthByTenant()).toEqual({});
+  });
+
   it('dead-letters per sink, lists them, and moves them back for that sink only', async () => {
     const s = open();
     await s.registerSinks(['es', 'file'], 'beginning');
@@ -316,7 +338,10 @@ describe.each(factories)('StateStore contract: %s', (_name, factory) => {
       },
     ]);
     expect(await s.deadLetters('file', 10)).toEqual([]);
+    expect(await s.deadLetterCount('es')).toBe(1);
+    expect(await s.deadLetterCount('file')).toBe(0);
     expect(await s.retryDeadLetters('es')).toBe(1);
+    expect(await s.deadLetterCount('es')).toBe(0);
     expect(await s.deadLetters('es', 10)).toEqual([]);
     expect((await s.readOutbox('es', { limit: 10, maxBytes: 1e6 })).map((e) => [e.seq, e.key])).toEqual([
       [4, 'b'],
