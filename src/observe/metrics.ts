@@ -18,8 +18,8 @@ import type { CommitResult, Pass } from '../state/store.js';
 export interface MetricsReaders {
   /** now − the tenant's fast checkpoint, ms; undefined before its first commit. */
   lagMs(tenant: string): Promise<number | undefined>;
-  /** Events of the tenant in the outbox that some output has yet to take. */
-  outboxDepth(tenant: string): Promise<number>;
+  /** Per tenant, events in the outbox that some output has yet to take (one query for all). */
+  outboxDepths(): Promise<Readonly<Record<string, number>>>;
   /** Requests the tenant may still send in the current 5-minute window. */
   budgetRemaining(tenant: string): number | undefined;
   /** Events the output has yet to acknowledge. */
@@ -179,7 +179,8 @@ export function createCollectorMetrics(options: {
     labelNames: ['tenant'],
     registers,
     async collect() {
-      for (const t of options.tenants) this.set({ tenant: t.name }, await readers.outboxDepth(t.name));
+      const depths = await readers.outboxDepths();
+      for (const t of options.tenants) this.set({ tenant: t.name }, depths[t.name] ?? 0);
     },
   });
 

@@ -99,7 +99,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
         const cursor = (await store.getCheckpoint(tenant, 'fast'))?.cursor;
         return cursor === undefined ? undefined : Math.max(0, now() - cursor);
       },
-      outboxDepth: async (tenant) => (await store.outboxDepthByTenant())[tenant] ?? 0,
+      outboxDepths: () => store.outboxDepthByTenant(),
       budgetRemaining: (tenant) => budgets.get(tenant)?.remaining(),
       backlog: (output) => store.outboxDepth(output),
       deadLetters: (output) => store.deadLetterCount(output),

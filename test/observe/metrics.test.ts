@@ -52,7 +52,7 @@ function sum(samples: readonly Sample[], name: string, where: Record<string, str
 describe('the metrics registry', () => {
   const readers = {
     lagMs: () => Promise.resolve(90_000),
-    outboxDepth: (tenant: string) => Promise.resolve(tenant === 'a' ? 7 : 0),
+    outboxDepths: () => Promise.resolve({ a: 7 }),
     budgetRemaining: () => 42,
     backlog: () => Promise.resolve(3),
     deadLetters: () => Promise.resolve(1),
