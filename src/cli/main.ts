@@ -18,6 +18,7 @@ import { registerEmulatorCommand } from './emulator.js';
 import { registerParseCommand } from './parse.js';
 import { registerRunCommand } from './run.js';
 import { registerSetupCommand } from './setup.js';
+import { registerStatusCommand } from './status.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 
 function packageVersion(): string {
@@ -51,6 +52,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerDeadletterCommand(program, { stdout: process.stdout, stderr: process.stderr }, setExitCode);
   registerSetupCommand(program, { stdout: process.stdout, stderr: process.stderr }, setExitCode);
   registerConfigCommand(program, { stdout: process.stdout }, setExitCode);
+  registerStatusCommand(program, { stdout: process.stdout, stderr: process.stderr }, setExitCode);
   try {
     await program.parseAsync(argv);
   } catch (error) {

@@ -1,0 +1,407 @@
+/**
+ * `exotrace status --config FILE [--json]`: at a glance, is every tenant current? Per tenant its
+ * checkpoints, lag and last cycle (success or error, with the fix); per output its backlog and dead
+ * letters. The exit status says it for scripts and monitors.
+ *
+ * Where it reads: the state database when no collector holds it (after `run --once`, after the
+ * daemon stopped or crashed: each tenant's last cycle is kept there). While `exotrace run` holds it
+ * (one process at a time), the daemon's own `/status` on `health.listen`, over plain http and so
+ * over loopback only. Either way the same rule decides "current": `readiness()` of the health
+ * endpoints, plus dead letters. It never creates a state database: a missing one is an error
+ * naming `stateDir`.
+ */
+import { existsSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import type { Config } from '../config/load.js';
+import { DEFAULTS } from '../config/schema.js';
+import {
+  maxLagMsOf,
+  passCheckpoints,
+  readiness,
+  type HealthSnapshot,
+  type OutputHealth,
+  type TenantHealth,
+} from '../observe/health.js';
+import { DB_FILE, openSqliteStore } from '../state/sqlite.js';
+import { StateStoreError, type StateStore } from '../state/store.js';
+import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { loadConfigOrExplain } from './run.js';
+
+/** Some tenant or output is not current (the reasons are printed). */
+export const EXIT_NOT_CURRENT = 1;
+/**
+ * The state is held by a running collector and its `/status` cannot be asked (no `health` in the
+ * configuration, a `health.listen` that is not loopback, or nothing answering there).
+ */
+export const EXIT_STATUS_UNAVAILABLE = 4;
+
+/** Dead letters counted per output, at most (the daemon's `/status` counts the same way). */
+const DEAD_LETTERS_COUNTED = 100_000;
+/** How long to wait for the state lock before asking the daemon instead. */
+const LOCK_WAIT_MS = 500;
+/** How long the daemon's `/status` may take. */
+const DAEMON_TIMEOUT_MS = 5_000;
+
+interface Io {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+}
+
+export interface TenantStatus extends Omit<TenantHealth, 'lastSuccessAt' | 'lastFailureAt'> {
+  /** The tenant's `api` in this configuration (absent for a tenant only the daemon knows). */
+  readonly api?: string;
+  readonly lastSuccessAt?: string;
+  readonly lastFailureAt?: string;
+  /** No checkpoint and no cycle: this state has never collected the tenant. */
+  readonly neverCollected: boolean;
+}
+
+export interface OutputStatus extends OutputHealth {
+  readonly type?: string;
+}
+
+/** What `status --json` prints: one document. Instants are ISO 8601. */
+export interface StatusReport {
+  /** Where it was read: the state database, or the running collector's `/status`. */
+  readonly source: 'state' | 'daemon';
+  /** The state directory, or the URL asked. */
+  readonly from: string;
+  readonly at: string;
+  /** Every tenant current and every output keeping up, with no dead letters. */
+  readonly current: boolean;
+  readonly reasons: readonly string[];
+  readonly tenants: readonly TenantStatus[];
+  readonly outputs: readonly OutputStatus[];
+}
+
+/** What the state database says, as the daemon's `/status` would say it. */
+export async function snapshotFromStore(
+  config: Config,
+  store: StateStore,
+  now: number,
+): Promise<HealthSnapshot> {
+  const cycles = new Map((await store.tenantCycles()).map((c) => [c.tenant, c]));
+  const tenants = await Promise.all(
+    config.tenants.map(async (t): Promise<TenantHealth> => {
+      const stored = await store.listCheckpoints(t.name);
+      const cursor = stored.find((c) => c.pass === 'fast')?.cursor;
+      // The cycle's own `tenant` is the same name.
+      return {
+        ...cycles.get(t.name),
+        tenant: t.name,
+        ...(cursor === undefined ? {} : { lagMs: Math.max(0, now - cursor) }),
+        maxLagMs: maxLagMsOf(t.minAgeMs),
+        checkpoints: passCheckpoints(stored),
+      };
+    }),
+  );
+  const registered = new Set((await store.listSinks()).map((s) => s.name));
+  const outputs = await Promise.all(
+    config.outputs.map(async (o): Promise<OutputHealth> => {
+      // An output that never ran has no cursor yet: nothing waits for it.
+      if (!registered.has(o.name)) return { output: o.name, backlog: 0, deadLetters: 0 };
+      return {
+        output: o.name,
+        backlog: await store.outboxDepth(o.name),
+        deadLetters: (await store.deadLetters(o.name, DEAD_LETTERS_COUNTED)).length,
+      };
+    }),
+  );
+  return { tenants, outputs };
+}
+
+/** The report: the snapshot judged by the readiness rule, dead letters added, times as ISO. */
+export function statusReport(
+  config: Config,
+  snapshot: HealthSnapshot,
+  source: { readonly kind: 'state' | 'daemon'; readonly from: string },
+  now: number,
+): StatusReport {
+  const maxBacklog = config.outbox?.maxEvents ?? DEFAULTS.outboxMaxEvents;
+  const ready = readiness(snapshot, { maxBacklog });
+  const reasons = [...ready.reasons];
+  for (const o of snapshot.outputs) {
+    if (o.deadLetters > 0) {
+      reasons.push(
+        `output ${o.output}: ${o.deadLetters} dead letter${o.deadLetters === 1 ? '' : 's'} (exotrace deadletter list --config ${config.file} --output ${o.output})`,
+      );
+    }
+  }
+  const iso = (ms: number | undefined): string | undefined =>
+    ms === undefined ? undefined : new Date(ms).toISOString();
+  const apiOf = new Map(config.tenants.map((t) => [t.name, t.api]));
+  const typeOf = new Map(config.outputs.map((o) => [o.name, o.type]));
+  return {
+    source: source.kind,
+    from: source.from,
+    at: new Date(now).toISOString(),
+    current: reasons.length === 0,
+    reasons,
+    tenants: snapshot.tenants.map((t) => {
+      const { lastSuccessAt, lastFailureAt, ...rest } = t;
+      const api = apiOf.get(t.tenant);
+      const success = iso(lastSuccessAt);
+      const failure = iso(lastFailureAt);
+      return {
+        ...(api === undefined ? {} : { api }),
+        ...rest,
+        ...(success === undefined ? {} : { lastSuccessAt: success }),
+        ...(failure === undefined ? {} : { lastFailureAt: failure }),
+        neverCollected:
+          lastSuccessAt === undefined &&
+          t.lastError === undefined &&
+          Object.keys(t.checkpoints ?? {}).length === 0,
+      };
+    }),
+    outputs: snapshot.outputs.map((o) => {
+      const type = typeOf.get(o.output);
+      return { ...o, ...(type === undefined ? {} : { type }) };
+    }),
+  };
+}
+
+/** `2h 5m`, `3d 4h`, `40s`: a lag as a person reads it. */
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return m % 60 === 0 ? `${h}h` : `${h}h ${m % 60}m`;
+  const d = Math.floor(h / 24);
+  return h % 24 === 0 ? `${d}d` : `${d}d ${h % 24}h`;
+}
+
+/** An ISO instant without milliseconds. */
+const shortIso = (iso: string): string => iso.replace(/\.\d{3}Z$/, 'Z');
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
+/** The human rendering: a table per tenant and per output, then the details and the verdict. */
+export function renderStatus(report: StatusReport): string {
+  const out: string[] = [
+    `exotrace status at ${shortIso(report.at)}, from ${report.source === 'state' ? 'the state in' : 'the running collector at'} ${report.from}`,
+    '',
+  ];
+  const details: string[] = [];
+  out.push(
+    table(
+      ['TENANT', 'API', 'FAST CHECKPOINT', 'LAG', 'LAST SUCCESS', 'LAST ERROR'],
+      report.tenants.map((t) => {
+        const fast = t.checkpoints?.fast;
+        const error = t.lastError;
+        if (error !== undefined) {
+          const code = text(error['code']);
+          const message = text(error['message']) ?? 'error';
+          const at = t.lastFailureAt === undefined ? '' : ` at ${shortIso(t.lastFailureAt)}`;
+          const times =
+            t.failuresInARow !== undefined && t.failuresInARow > 1
+              ? `, ${t.failuresInARow} cycles in a row`
+              : '';
+          details.push(
+            `${t.tenant}: last cycle failed${at}${times}: ${code === undefined ? '' : `${code}: `}${message}`,
+          );
+          const fix = text(error['fix']);
+          if (fix !== undefined) details.push(`  fix: ${fix}`);
+        }
+        const backfill = t.checkpoints?.backfill;
+        if (backfill !== undefined && backfill.window === undefined) {
+          details.push(`${t.tenant}: backfill collected up to ${shortIso(backfill.cursor)}`);
+        }
+        for (const pass of ['fast', 'reconcile', 'backfill'] as const) {
+          const cp = t.checkpoints?.[pass];
+          if (cp?.window !== undefined) {
+            details.push(
+              `${t.tenant}: ${pass} window ${shortIso(cp.window.from)} → ${shortIso(cp.window.to)} in progress`,
+            );
+          }
+        }
+        return [
+          t.tenant,
+          t.api ?? '?',
+          t.neverCollected ? 'never collected' : fast === undefined ? '-' : shortIso(fast.cursor),
+          t.lagMs === undefined ? '-' : formatDuration(t.lagMs),
+          t.lastSuccessAt === undefined ? (t.neverCollected ? '-' : 'never') : shortIso(t.lastSuccessAt),
+          error === undefined ? '-' : (text(error['code']) ?? text(error['message']) ?? 'error'),
+        ];
+      }),
+    ),
+    '',
+    table(
+      ['OUTPUT', 'TYPE', 'BACKLOG', 'DEAD LETTERS'],
+      report.outputs.map((o) => [o.output, o.type ?? '?', String(o.backlog), String(o.deadLetters)]),
+    ),
+  );
+  if (details.length > 0) out.push('', ...details);
+  out.push('');
+  if (report.current) out.push('current: every tenant within its lag bound, every output keeping up');
+  else out.push('NOT CURRENT:', ...report.reasons.map((r) => `  - ${r}`));
+  return `${out.join('\n')}\n`;
+}
+
+/** Where to ask the daemon for `health.listen`, or why not (plain http goes to loopback only). */
+export function daemonStatusUrl(listen: string): { url: string } | { refused: string } {
+  const match = /^\[?(?<host>.*?)\]?:(?<port>\d+)$/.exec(listen);
+  const host = match?.groups?.host;
+  const port = match?.groups?.port;
+  if (host === undefined || port === undefined)
+    return { refused: `health.listen ${listen} is not host:port` };
+  // A daemon listening on every interface also listens on loopback.
+  const target =
+    host === '' || host === '0.0.0.0'
+      ? '127.0.0.1'
+      : host === '::'
+        ? '::1'
+        : host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+          ? host
+          : undefined;
+  if (target === undefined) {
+    return {
+      refused: `health.listen ${listen} is not a loopback address, and status asks over plain http on loopback only: listen on 127.0.0.1 (or 0.0.0.0), or ask http://${listen}/status from that host yourself`,
+    };
+  }
+  return { url: `http://${target.includes(':') ? `[${target}]` : target}:${port}/status` };
+}
+
+/** GET the daemon's `/status`: its JSON, or an error saying what went wrong. */
+function fetchDaemonStatus(url: string): Promise<HealthSnapshot> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'GET', timeout: DAEMON_TIMEOUT_MS }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => {
+        if (res.statusCode !== 200) {
+          reject(new Error(`${url} answered ${res.statusCode}: ${body.slice(0, 200).trim()}`));
+          return;
+        }
+        try {
+          const parsed = JSON.parse(body) as Partial<HealthSnapshot>;
+          if (!Array.isArray(parsed.tenants) || !Array.isArray(parsed.outputs)) throw new Error('no tenants');
+          resolve({ tenants: parsed.tenants, outputs: parsed.outputs });
+        } catch {
+          reject(new Error(`${url} did not answer an exotrace status document`));
+        }
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () =>
+      req.destroy(new Error(`${url} did not answer within ${DAEMON_TIMEOUT_MS / 1000} s`)),
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** The state store, or why not: missing (an error), or held by another process (ask the daemon). */
+function openState(config: Config): { store: StateStore } | { missing: string } | { busy: string } {
+  const file = join(config.stateDir, DB_FILE);
+  if (!existsSync(config.stateDir)) {
+    return {
+      missing: `stateDir ${config.stateDir} does not exist (from ${config.file}): is stateDir right? Nothing was collected with it yet`,
+    };
+  }
+  if (!existsSync(file)) {
+    return {
+      missing: `stateDir ${config.stateDir} holds no exotrace state (no ${DB_FILE}; from ${config.file}): is stateDir right? Nothing was collected with it yet`,
+    };
+  }
+  try {
+    return { store: openSqliteStore(config.stateDir, { busyTimeoutMs: LOCK_WAIT_MS }) };
+  } catch (error) {
+    const cause = error instanceof Error ? error.cause : undefined;
+    const code = cause instanceof Error && 'code' in cause ? cause.code : undefined;
+    if (error instanceof StateStoreError && (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED')) {
+      return { busy: error.message };
+    }
+    throw error;
+  }
+}
+
+export async function statusCommand(
+  opts: { readonly config: string; readonly json?: boolean },
+  io: Io,
+  now: () => number = Date.now,
+): Promise<number> {
+  const config = loadConfigOrExplain(opts.config, io.stderr);
+  if (config === undefined) return EXIT_USAGE;
+  const opened = openState(config);
+  if ('missing' in opened) {
+    io.stderr.write(`exotrace status: ${opened.missing}\n`);
+    return EXIT_USAGE;
+  }
+  let report: StatusReport;
+  if ('store' in opened) {
+    try {
+      const at = now();
+      const snapshot = await snapshotFromStore(config, opened.store, at);
+      report = statusReport(config, snapshot, { kind: 'state', from: config.stateDir }, at);
+    } finally {
+      await opened.store.close();
+    }
+  } else {
+    // The collector holds the state: its own /status knows more (and fresher) than the state would.
+    const held = `the state in ${config.stateDir} is held by a running collector (one process at a time)`;
+    if (config.health === undefined) {
+      io.stderr.write(
+        `exotrace status: ${held}, and ${config.file} has no \`health\` to ask it: add \`health: { listen: 127.0.0.1:9464 }\` and restart the collector, or stop it and run status again\n`,
+      );
+      return EXIT_STATUS_UNAVAILABLE;
+    }
+    const target = daemonStatusUrl(config.health.listen);
+    if ('refused' in target) {
+      io.stderr.write(`exotrace status: ${held}; ${target.refused}\n`);
+      return EXIT_STATUS_UNAVAILABLE;
+    }
+    let snapshot: HealthSnapshot;
+    try {
+      snapshot = await fetchDaemonStatus(target.url);
+    } catch (error) {
+      io.stderr.write(
+        `exotrace status: ${held}, and asking ${target.url} failed (${error instanceof Error ? error.message : String(error)}): is it \`exotrace run\` with this configuration? (\`run --once\` and \`backfill\` serve no status: wait for them to end)\n`,
+      );
+      return EXIT_STATUS_UNAVAILABLE;
+    }
+    report = statusReport(config, snapshot, { kind: 'daemon', from: target.url }, now());
+  }
+  io.stdout.write(opts.json === true ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report));
+  return report.current ? EXIT_OK : EXIT_NOT_CURRENT;
+}
+
+export function registerStatusCommand(program: Command, io: Io, setExitCode: (code: number) => void): void {
+  program
+    .command('status')
+    .description('per tenant checkpoint, lag and last error; per output backlog and dead letters')
+    .requiredOption('--config <file>', 'the YAML configuration')
+    .option('--json', 'print one JSON document instead of tables')
+    .addHelpText(
+      'after',
+      `
+Reads the state database; while \`exotrace run\` holds it, asks the collector's /status on
+health.listen (loopback) instead.
+
+Examples:
+  exotrace status --config exotrace.yaml
+  exotrace status --config exotrace.yaml --json | jq '.tenants[] | {tenant, lagMs}'
+
+Exit status: 0 every tenant current and every output keeping up; 1 not current (a tenant's last
+cycle failed, never completed or lags past minAge + 2 polls + 15 min; an output at outbox.maxEvents
+or with dead letters), the reasons printed; 2 bad configuration or no state at stateDir; 4 a running
+collector holds the state and its /status cannot be asked (no health, not loopback, no answer).`,
+    )
+    .action(async (opts: { config: string; json?: boolean }) => {
+      setExitCode(await statusCommand(opts, io));
+    });
+}

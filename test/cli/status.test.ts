@@ -1,0 +1,232 @@
+/**
+ * `exotrace status` as a user runs it: the built binary, after `run --once` (from the state), after
+ * a failing tenant, while a daemon runs (from its /status), after the daemon was killed (from the
+ * state again), against a daemon without health, and against a mistyped stateDir.
+ */
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import type { StatusReport } from '../../src/cli/status.js';
+import { openSqliteStore } from '../../src/state/sqlite.js';
+import type { CliResult } from '../helpers/cli.js';
+import { allSecrets, runCli, spawnCli, waitFor, writeConfig } from './collector-helpers.js';
+
+const WRONG_SECRET = 'wrong~secret-value-0123456789abcdefXYZ';
+
+let emulator: Emulator;
+let folder: string;
+let secrets: string[];
+
+const dirOf = (name: string): string => path.join(folder, name);
+
+async function cli(args: readonly string[]): Promise<CliResult> {
+  const result = await runCli(args);
+  for (const secret of [...secrets, WRONG_SECRET]) {
+    expect(result.stdout.includes(secret), 'a client secret on stdout').toBe(false);
+    expect(result.stderr.includes(secret), 'a client secret on stderr').toBe(false);
+  }
+  return result;
+}
+
+async function statusJson(config: string): Promise<{ code: number | null; report: StatusReport }> {
+  const result = await cli(['status', '--config', config, '--json']);
+  expect(result.stdout, result.stderr).toMatch(/^\{/);
+  return { code: result.code, report: JSON.parse(result.stdout) as StatusReport };
+}
+
+/** A loopback port nothing listens on (for a failing output, or the health server). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) =>
+    server.close(() => {
+      resolve();
+    }),
+  );
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+beforeAll(async () => {
+  folder = mkdtempSync(path.join(tmpdir(), 'exotrace-cli-status-'));
+  emulator = await startEmulator({ tenants: 2, messagesPerDay: 200, seed: 7, throttle: { limit: 1000 } });
+  emulator.clock.set(Date.now() + 10 * 60_000);
+  emulator.clock.freeze(true);
+  secrets = allSecrets(emulator);
+});
+
+afterAll(async () => {
+  await emulator.close();
+  rmSync(folder, { recursive: true, force: true });
+});
+
+describe('exotrace status from the state', () => {
+  it('after a successful run --once: exit 0, each tenant with its checkpoints, zero backlog', async () => {
+    const config = writeConfig(emulator, dirOf('ok'), ['contoso', 'fabrikam']);
+    expect((await cli(['run', '--config', config, '--once'])).code).toBe(0);
+
+    const { code, report } = await statusJson(config);
+    expect(code, JSON.stringify(report.reasons)).toBe(0);
+    expect(report).toMatchObject({ source: 'state', current: true, reasons: [] });
+    expect(report.tenants.map((t) => t.tenant)).toEqual(['contoso', 'fabrikam']);
+    for (const t of report.tenants) {
+      expect(t).toMatchObject({ api: 'graph', neverCollected: false, failuresInARow: 0 });
+      expect(t.lastError).toBeUndefined();
+      expect(Date.parse(t.lastSuccessAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
+      // The fast pass ends minAge (5 min) before the run: that is the lag.
+      expect(t.lagMs).toBeGreaterThanOrEqual(5 * 60_000);
+      expect(t.lagMs).toBeLessThan(t.maxLagMs);
+      expect(Date.parse(t.checkpoints?.fast?.cursor ?? '')).toBeLessThan(Date.now());
+      expect(t.checkpoints?.reconcile?.cursor).toBeDefined();
+    }
+    expect(report.outputs).toEqual([{ output: 'file', type: 'file', backlog: 0, deadLetters: 0 }]);
+
+    const human = await cli(['status', '--config', config]);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^TENANT +API +FAST CHECKPOINT +LAG +LAST SUCCESS +LAST ERROR$/m);
+    expect(human.stdout).toMatch(/^contoso +graph +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ +\d+m +\S+ +-$/m);
+    expect(human.stdout).toMatch(/^file +file +0 +0$/m);
+    expect(human.stdout).toContain('current: every tenant');
+  });
+
+  it('after a failing tenant: exit 1, its last error with its code and fix', async () => {
+    const config = writeConfig(emulator, dirOf('failing'), ['contoso', 'fabrikam'], {
+      fabrikam: { clientSecret: JSON.stringify(WRONG_SECRET) },
+    });
+    expect((await cli(['run', '--config', config, '--once'])).code).toBe(3);
+
+    const { code, report } = await statusJson(config);
+    expect(code).toBe(1);
+    expect(report.current).toBe(false);
+    const fabrikam = report.tenants.find((t) => t.tenant === 'fabrikam');
+    expect(fabrikam).toMatchObject({ failuresInARow: 1, lastError: { code: 'bad_secret' } });
+    expect(fabrikam?.lastSuccessAt).toBeUndefined();
+    expect(fabrikam?.lastFailureAt).toBeDefined();
+    expect(report.reasons).toContain('tenant fabrikam: last cycle failed (bad_secret)');
+    expect(report.tenants.find((t) => t.tenant === 'contoso')?.lastError).toBeUndefined();
+
+    const human = await cli(['status', '--config', config]);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toMatch(/^fabrikam +graph .* bad_secret$/m);
+    expect(human.stdout).toMatch(/^fabrikam: last cycle failed at \S+: bad_secret: .*AADSTS/m);
+    expect(human.stdout).toMatch(/^ {2}fix: .*clientSecret/m);
+    expect(human.stdout).toContain('NOT CURRENT:');
+  });
+
+  it('a tenant never collected and an output holding dead letters and a full backlog: exit 1, each named', async () => {
+    const dir = dirOf('backlog');
+    const config = writeConfig(emulator, dir, ['contoso']);
+    appendFileSync(config, 'outbox:\n  maxEvents: 1000\n');
+    // The state as an earlier run left it: 1,000 events the file output never acknowledged, one dead-lettered.
+    const store = openSqliteStore(path.join(dir, 'state'));
+    await store.registerSinks(['file'], 'beginning');
+    await store.commitPage('other', {
+      pass: 'fast',
+      checkpoint: { cursor: 1 },
+      events: Array.from({ length: 1000 }, (_, i) => i + 1).map((n) => ({
+        key: `k${n}`,
+        eventId: `id-${n}`,
+        json: `{"n":${n}}`,
+      })),
+      rejects: [],
+      now: Date.now(),
+      seenTtlMs: 60_000,
+    });
+    await store.deadLetter('file', 1, 'refused');
+    await store.close();
+
+    const { code, report } = await statusJson(config);
+    expect(code).toBe(1);
+    expect(report.tenants).toEqual([
+      expect.objectContaining({ tenant: 'contoso', neverCollected: true, checkpoints: {} }),
+    ]);
+    expect(report.outputs).toEqual([{ output: 'file', type: 'file', backlog: 1000, deadLetters: 1 }]);
+    expect(report.reasons).toEqual([
+      'tenant contoso: no cycle completed yet',
+      'output file: 1000 events waiting (bound 1000)',
+      expect.stringMatching(
+        /^output file: 1 dead letter \(exotrace deadletter list --config .* --output file\)$/,
+      ),
+    ]);
+    const human = await cli(['status', '--config', config]);
+    expect(human.stdout).toMatch(/^contoso +graph +never collected +- +- +-$/m);
+    expect(human.stdout).toMatch(/^file +file +1000 +1$/m);
+  });
+
+  it('a stateDir without state: exit 2, naming stateDir and the path, and nothing created', async () => {
+    const dir = dirOf('typo');
+    const config = writeConfig(emulator, dir, ['contoso']);
+    writeFileSync(config, readFileSync(config, 'utf8').replace('stateDir: ./state', 'stateDir: ./stat'));
+    const result = await cli(['status', '--config', config]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`stateDir ${path.join(dir, 'stat')} does not exist`);
+    expect(existsSync(path.join(dir, 'stat'))).toBe(false);
+  });
+});
+
+describe('exotrace status while the daemon runs', () => {
+  it('answers from the daemon /status, with the same tenants; after a kill, from the state', async () => {
+    const dir = dirOf('daemon');
+    const config = writeConfig(emulator, dir, ['contoso', 'fabrikam']);
+    const [healthPort, closedPort] = [await freePort(), await freePort()];
+    appendFileSync(
+      config,
+      `  - type: http\n    name: hook\n    url: http://127.0.0.1:${closedPort}/events\nhealth:\n  listen: 127.0.0.1:${healthPort}\n`,
+    );
+    const daemon = spawnCli(['run', '--config', config]);
+    try {
+      const collected = (): number => (daemon.stderr().match(/"msg":"tenant collected"/g) ?? []).length;
+      await waitFor(() => collected() >= 2, 30_000, 'both tenants collected');
+
+      const { code, report } = await statusJson(config);
+      expect(code, JSON.stringify(report.reasons)).toBe(0);
+      expect(report.source).toBe('daemon');
+      expect(report.from).toBe(`http://127.0.0.1:${healthPort}/status`);
+      expect(report.tenants.map((t) => t.tenant)).toEqual(['contoso', 'fabrikam']);
+      for (const t of report.tenants) {
+        expect(t.api).toBe('graph');
+        expect(t.lastSuccessAt).toBeDefined();
+        expect(t.checkpoints?.fast?.cursor).toMatch(/^\d{4}-\d\d-\d\dT/);
+      }
+      // The http output has nowhere to deliver: its events wait, the file's do not.
+      const hook = report.outputs.find((o) => o.output === 'hook');
+      expect(hook?.type).toBe('http');
+      expect(hook?.backlog).toBeGreaterThan(0);
+      const human = await cli(['status', '--config', config]);
+      expect(human.stdout).toContain(`from the running collector at http://127.0.0.1:${healthPort}/status`);
+      expect(human.stdout).toMatch(/^hook +http +[1-9]\d* +0$/m);
+    } finally {
+      // Killed, as a crash would: the outputs get no flush (the hook could never take it anyway).
+      daemon.child.kill('SIGKILL');
+      await daemon.done;
+    }
+
+    const { report } = await statusJson(config);
+    expect(report.source).toBe('state');
+    expect(report.tenants.map((t) => [t.tenant, t.lastSuccessAt !== undefined])).toEqual([
+      ['contoso', true],
+      ['fabrikam', true],
+    ]);
+    expect(report.outputs.find((o) => o.output === 'hook')?.backlog).toBeGreaterThan(0);
+  });
+
+  it('a daemon without health: exit 4, saying the collector holds the state and to enable health', async () => {
+    const config = writeConfig(emulator, dirOf('no-health'), ['contoso']);
+    const daemon = spawnCli(['run', '--config', config]);
+    try {
+      await waitFor(() => daemon.stderr().includes('"msg":"tenant collected"'), 30_000, 'contoso collected');
+      const result = await cli(['status', '--config', config]);
+      expect(result.code).toBe(4);
+      expect(result.stderr).toContain('is held by a running collector');
+      expect(result.stderr).toContain('health: { listen: 127.0.0.1:9464 }');
+      expect(result.stdout).toBe('');
+    } finally {
+      daemon.child.kill('SIGTERM');
+      await daemon.done;
+    }
+  });
+});
