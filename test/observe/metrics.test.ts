@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { collectorConfigYaml } from '../../src/emulator/collector-config.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { createCollectorMetrics, errorCodeOf } from '../../src/observe/metrics.js';
+import { createCollectorMetrics, errorCodeOf, renderMetricsDoc } from '../../src/observe/metrics.js';
+import { REPO_ROOT } from '../helpers/fixtures.js';
 import { silentLogger } from '../../src/observe/log.js';
 import { runCollector } from '../../src/pipeline/run.js';
 import { freePort, until } from '../helpers/wait.js';
@@ -129,6 +130,12 @@ describe('the metrics registry', () => {
     expect(sum(all, 'exotrace_output_dead_lettered_total')).toBe(2);
     expect(sum(all, 'exotrace_output_last_error_timestamp_seconds')).toBe(6);
     expect(sum(all, 'exotrace_output_last_success_timestamp_seconds')).toBe(7);
+  });
+
+  it('is documented: docs/metrics.md is the rendering of this registry (npm run docs:metrics)', () => {
+    const doc = readFileSync(path.join(REPO_ROOT, 'docs', 'metrics.md'), 'utf8');
+    expect(doc).toBe(renderMetricsDoc());
+    expect(doc).toContain('| `exotrace_throttled_total` | counter | `tenant`, `api` |');
   });
 
   it('takes an error’s code as its label only when it is a plain word (never a message)', () => {
