@@ -138,8 +138,13 @@ export function parseConfig(text: string, file: string, env: Env = process.env):
   const lineAt = (segments: readonly PropertyKey[], key?: string) => lineOf(doc, lineCounter, segments, key);
 
   const issues: ConfigIssue[] = [];
-  const raw = interpolate(doc.toJS() as unknown, [], env, (segments, message) =>
-    issues.push(withLine({ path: keyPath(segments), message }, lineAt(segments))),
+  const substituted = new Map<string, string>();
+  const raw = interpolate(
+    doc.toJS() as unknown,
+    [],
+    env,
+    (segments, message) => issues.push(withLine({ path: keyPath(segments), message }, lineAt(segments))),
+    substituted,
   );
   if (issues.length > 0) throw new ConfigError(file, issues);
   if (raw === null || raw === undefined || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -159,7 +164,10 @@ export function parseConfig(text: string, file: string, env: Env = process.env):
           withLine(
             {
               path: keyPath(key === undefined ? issue.path : [...issue.path, key]),
-              message: key === undefined ? issue.message : 'unknown key: check its spelling and indentation',
+              message:
+                key === undefined
+                  ? hideSubstituted(issue.message, substituted)
+                  : 'unknown key: check its spelling and indentation',
             },
             lineAt(issue.path, key),
           ),
@@ -235,6 +243,7 @@ function interpolate(
   segments: readonly PropertyKey[],
   env: Env,
   report: (segments: readonly PropertyKey[], message: string) => void,
+  substituted: Map<string, string>,
 ): unknown {
   if (typeof value === 'string') {
     if (!value.includes('${')) return value;
@@ -257,17 +266,34 @@ function interpolate(
         report(segments, `environment variable ${variable} is not set: export it, or remove the reference`);
         return match;
       }
+      if (replacement !== '') substituted.set(replacement, `\${${variable}}`);
       return replacement;
     });
   }
   if (Array.isArray(value))
-    return value.map((item, index) => interpolate(item, [...segments, index], env, report));
+    return value.map((item, index) => interpolate(item, [...segments, index], env, report, substituted));
   if (value !== null && typeof value === 'object') {
     return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [key, interpolate(item, [...segments, key], env, report)]),
+      Object.entries(value).map(([key, item]) => [
+        key,
+        interpolate(item, [...segments, key], env, report, substituted),
+      ]),
     );
   }
   return value;
+}
+
+/**
+ * A validation message with every value that came from the environment shown as its `${VAR}`.
+ * Some messages quote the bad value (`not a duration: "…"`), and a value from the environment is
+ * likely a secret put under the wrong key (the redaction test found a clientSecret echoed so).
+ */
+function hideSubstituted(message: string, substituted: ReadonlyMap<string, string>): string {
+  let out = message;
+  for (const [value, reference] of [...substituted].sort((a, b) => b[0].length - a[0].length)) {
+    out = out.split(value).join(reference);
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
