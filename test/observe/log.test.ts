@@ -51,7 +51,7 @@ describe('createLogger: formats', () => {
       const out = capture(tty);
       createLogger(out, { format }).warn('output failing', { output: 'es' });
       const text = out.text();
-      expect(() => JSON.parse(text)).toThrow();
+      expect(() => JSON.parse(text) as unknown).toThrow();
       // eslint-disable-next-line no-control-regex
       const plain = text.replace(/\x1b\[[0-9;]*m/g, '');
       expect(plain).toMatch(/WARN.*output failing/);
