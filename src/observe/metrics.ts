@@ -47,6 +47,8 @@ export interface CollectorMetrics {
   readonly registry: Registry;
   /** An attempt that reached the wire (the sources' `onAttempt` hook). */
   attempt(tenant: MetricsTenant, report: AttemptReport): void;
+  /** An answer of the login host (the sources' `onLoginAnswer` hook); undefined when none came. */
+  login(tenant: string, status: number | undefined): void;
   /** A retry about to wait (the sources' `onRetry` hook). */
   retry(tenant: MetricsTenant, info: RetryInfo): void;
   /** A page committed with its checkpoint. */
@@ -85,6 +87,12 @@ export function createCollectorMetrics(options: {
     name: 'exotrace_requests_total',
     help: 'Requests to the message trace API that reached the wire, by HTTP status (or "network" when no response came)',
     labelNames: ['tenant', 'api', 'status'],
+    registers,
+  });
+  const logins = new Counter({
+    name: 'exotrace_login_requests_total',
+    help: 'Requests to the login host (tokens, metadata), by HTTP status (or "network"); a 400/401 is a credential or consent problem',
+    labelNames: ['tenant', 'status'],
     registers,
   });
   const throttled = new Counter({
@@ -266,6 +274,9 @@ export function createCollectorMetrics(options: {
       const status = report.status === undefined ? 'network' : String(report.status);
       requests.inc({ tenant: tenant.name, api: tenant.api, status });
       if (report.status === 429) throttled.inc({ tenant: tenant.name, api: tenant.api });
+    },
+    login(tenant, status) {
+      logins.inc({ tenant, status: status === undefined ? 'network' : String(status) });
     },
     retry(tenant, info) {
       const reason = info.status === undefined ? 'network' : String(info.status);

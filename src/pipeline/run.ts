@@ -118,6 +118,9 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       onRetry: (info) => {
         metrics.retry(labels, info);
       },
+      onLoginAnswer: (status) => {
+        metrics.login(tenant.name, status);
+      },
     });
   };
   try {

@@ -26,6 +26,8 @@ export interface SourceHooks {
   readonly onAttempt?: (report: AttemptReport) => void;
   /** Before each retry's wait. */
   readonly onRetry?: (info: RetryInfo) => void;
+  /** Every answer of the login host (token requests): its status, undefined when none came. */
+  readonly onLoginAnswer?: (status: number | undefined) => void;
   readonly clock?: Clock;
   readonly sleep?: Sleep;
   /** Backoff jitter, in [0, 1); default Math.random. */
@@ -105,6 +107,7 @@ export function createSource(
     scope: tenant.api === 'reporting' ? REPORTING_SCOPE : GRAPH_SCOPE,
     dispatcher,
     context,
+    ...(hooks.onLoginAnswer === undefined ? {} : { onLoginAnswer: hooks.onLoginAnswer }),
   });
   const budget = hooks.budget ?? createSourceBudget(tenant, { clock, sleep });
   const policies: HttpPolicy[] = [

@@ -289,8 +289,9 @@ describe('exotrace backfill progress (built CLI, emulator)', () => {
       expect(last?.[2]).toBe(last?.[3]);
       expect(last?.[6]).toBe('0s');
       // No per-window JSON line on a terminal, and the cursor hidden by the bar is shown again.
-      expect(plain).not.toContain('"backfill progress"');
-      expect(plain).toMatch(/ETA 0s\s*\r?\n\{[^\n]*"backfill done"/);
+      expect(plain).not.toContain('backfill progress');
+      // The log line after the bar: pretty on a terminal (log.format auto).
+      expect(plain).toMatch(/ETA 0s\s*\r?\n\[[\d:.]+\]\s*INFO\s*:\s*backfill done/);
       expect(out.lastIndexOf('\x1b[?25h')).toBeGreaterThan(out.lastIndexOf('\x1b[?25l'));
     },
   );
@@ -331,7 +332,7 @@ describe('exotrace backfill progress (built CLI, emulator)', () => {
       // The bar's line is ended before the stop is logged (the terminal may echo ^C between),
       // and the cursor is shown again.
       expect(plain).toMatch(
-        /ETA \S+(?: \S+)?\s*(?:\^C\s*)?\r?\n\{[^\n]*"backfill stopped; run the same command again/,
+        /ETA \S+(?: \S+)?\s*(?:\^C\s*)?\r?\n\[[\d:.]+\]\s*WARN\s*:\s*backfill stopped; run the same command again/,
       );
       expect(out.lastIndexOf('\x1b[?25h')).toBeGreaterThan(out.lastIndexOf('\x1b[?25l'));
     },

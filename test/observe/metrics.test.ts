@@ -269,6 +269,7 @@ describe('/metrics after a daemon cycle against the emulator', () => {
         expect(sum(samples, 'exotrace_retries_total', { tenant })).toBe(
           (answers['429'] ?? 0) + (answers['503'] ?? 0),
         );
+        expect(sum(samples, 'exotrace_login_requests_total', { tenant, status: '200' })).toBeGreaterThan(0);
         // Each attempt took a slot of the tenant's budget (the test is far shorter than its window).
         expect(sum(samples, 'exotrace_request_budget_remaining', { tenant })).toBe(
           90 - sum(samples, 'exotrace_requests_total', { tenant }),
@@ -317,6 +318,10 @@ describe('/metrics after a daemon cycle against the emulator', () => {
         expect(sum(samples, 'exotrace_outbox_events', { tenant })).toBe(eventsTotal);
       }
 
+      // The login host's answers (the emulator counts them before it knows the tenant).
+      expect(sum(samples, 'exotrace_login_requests_total')).toBe(
+        Object.values(served['-']?.['token'] ?? {}).reduce((a, b) => a + b, 0),
+      );
       const fileOutput = samples.find(
         (s) => s.name === 'exotrace_output_delivered_total' && s.labels['output'] !== 'down',
       );

@@ -14,7 +14,14 @@ export interface MsalNetworkClient extends INetworkModule {
   takeLastError(): unknown;
 }
 
-export function createMsalNetworkClient(dispatcher: Dispatcher): MsalNetworkClient {
+/**
+ * `onAnswer` hears every request to the login host (token, metadata): its HTTP status, or
+ * undefined when no answer came. Metrics count them; the URL is not given (it names the tenant).
+ */
+export function createMsalNetworkClient(
+  dispatcher: Dispatcher,
+  onAnswer?: (status: number | undefined) => void,
+): MsalNetworkClient {
   let lastError: unknown;
   const send = async <T>(
     method: 'GET' | 'POST',
@@ -38,8 +45,10 @@ export function createMsalNetworkClient(dispatcher: Dispatcher): MsalNetworkClie
       text = await res.body.text();
     } catch (error) {
       lastError = error;
+      onAnswer?.(undefined);
       throw error;
     }
+    onAnswer?.(res.statusCode);
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(res.headers)) {
       if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;

@@ -42,6 +42,8 @@ export interface MsalTokenProviderOptions {
   /** The dispatcher for the login host (CA, proxy, timeouts). */
   readonly dispatcher: Dispatcher;
   readonly context: ErrorContext;
+  /** Every answer of the login host (metrics): its HTTP status, undefined when none came. */
+  readonly onLoginAnswer?: (status: number | undefined) => void;
 }
 
 // Hosts msal knows: for these its normal instance discovery is right. Any other (a sovereign
@@ -71,7 +73,7 @@ export function createMsalTokenProvider(options: MsalTokenProviderOptions): Toke
     ...(MICROSOFT_LOGIN_HOSTS.has(login.hostname.toLowerCase()) ? {} : { knownAuthorities: [login.host] }),
     ...credentialOptions(options.credential, context),
   };
-  const networkClient = createMsalNetworkClient(options.dispatcher);
+  const networkClient = createMsalNetworkClient(options.dispatcher, options.onLoginAnswer);
   const app = new ConfidentialClientApplication({
     auth,
     system: {
