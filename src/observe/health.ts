@@ -71,6 +71,12 @@ export interface OutputHealth {
   /** Events it has yet to acknowledge. */
   readonly backlog: number;
   readonly deadLetters: number;
+  /** The daemon only (not kept in the state): when a round of it last succeeded, epoch ms. */
+  readonly lastSuccessAt?: number;
+  /** The daemon only: since when every round has failed (absent while it works), epoch ms. */
+  readonly failingSince?: number;
+  /** The daemon only: the last failed round's error (sanitized) while it is failing. */
+  readonly lastError?: Record<string, unknown>;
 }
 
 export interface HealthSnapshot {
@@ -86,9 +92,16 @@ export interface Readiness {
 export interface ReadinessRule {
   /** An output with this many events waiting is not keeping up (back pressure's bound). */
   readonly maxBacklog: number;
+  /** An output failing every round this long is not healthy; default 15 minutes. */
+  readonly maxOutputFailingMs?: number;
+  /** Now, epoch ms (for how long an output has been failing); default Date.now(). */
+  readonly now?: number;
 }
 
-/** Ready when every tenant has completed a cycle, its last one did not fail, its lag is under the bound, and no output is at the back-pressure bound. */
+/** How long an output may fail every round before readiness says so (its events wait meanwhile). */
+export const DEFAULT_MAX_OUTPUT_FAILING_MS = 15 * 60_000;
+
+/** Ready when every tenant has completed a cycle, its last one did not fail, its lag is under the bound, and no output is at the back-pressure bound or failing for long. */
 export function readiness(snapshot: HealthSnapshot, rule: ReadinessRule): Readiness {
   const reasons: string[] = [];
   for (const t of snapshot.tenants) {
@@ -103,9 +116,17 @@ export function readiness(snapshot: HealthSnapshot, rule: ReadinessRule): Readin
       );
     }
   }
+  const now = rule.now ?? Date.now();
+  const maxFailingMs = rule.maxOutputFailingMs ?? DEFAULT_MAX_OUTPUT_FAILING_MS;
   for (const o of snapshot.outputs) {
     if (o.backlog >= rule.maxBacklog)
       reasons.push(`output ${o.output}: ${o.backlog} events waiting (bound ${rule.maxBacklog})`);
+    if (o.failingSince !== undefined && now - o.failingSince >= maxFailingMs) {
+      const label = o.lastError === undefined ? 'error' : errorLabel(o.lastError);
+      reasons.push(
+        `output ${o.output}: failing for ${Math.round((now - o.failingSince) / 60_000)} min (${label})`,
+      );
+    }
   }
   return { ready: reasons.length === 0, reasons };
 }
@@ -127,7 +148,8 @@ export interface HealthServer {
 export async function startHealthServer(options: {
   readonly listen: string;
   readonly snapshot: () => Promise<HealthSnapshot>;
-  readonly rule: ReadinessRule;
+  /** The rule, asked at each request (it holds the time). */
+  readonly rule: ReadinessRule | (() => ReadinessRule);
   /** `/metrics`: the Prometheus exposition (content type and text), when metrics are kept. */
   readonly metrics?: () => Promise<{ readonly contentType: string; readonly text: string }>;
 }): Promise<HealthServer> {
@@ -169,7 +191,8 @@ export async function startHealthServer(options: {
     }
     options.snapshot().then(
       (snapshot) => {
-        const ready = readiness(snapshot, options.rule);
+        const rule = typeof options.rule === 'function' ? options.rule() : options.rule;
+        const ready = readiness(snapshot, rule);
         if (path === '/readyz') json(res, ready.ready ? 200 : 503, ready);
         else json(res, 200, { ...ready, ...snapshot });
       },

@@ -63,10 +63,15 @@ export interface CollectorMetrics {
 
 const SECOND = 1000;
 
-/** The error code a failure is counted under: its `code` when it has a string one, else its name. */
+/**
+ * The error code a failure is counted under: the first plain-word `code` along its cause chain
+ * (ours, `http_503`, or the system's, `ECONNREFUSED`), else its name. Never its message.
+ */
 export function errorCodeOf(error: unknown): string {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  if (typeof code === 'string' && /^[\w.-]{1,64}$/.test(code)) return code;
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[\w.-]{1,64}$/.test(code)) return code;
+  }
   return error instanceof Error ? error.name : 'unknown';
 }
 

@@ -29,8 +29,8 @@ export interface DeliveryLoopsOptions {
   readonly describe: (error: unknown) => Record<string, unknown>;
   /** After each round of any output (the retention check). */
   readonly afterRound?: () => Promise<void>;
-  /** Each round's outcome, for metrics: what it delivered, and the error it ended with. */
-  readonly onRound?: (output: string, round: DeliveryRound) => void;
+  /** Each round's outcome (metrics, /status): what it delivered, and the error it ended with. */
+  readonly onRound?: (output: string, round: DeliveryRound, error?: unknown) => void;
 }
 
 export interface DeliveryLoops {
@@ -69,12 +69,16 @@ export function startDeliveryLoops(options: DeliveryLoopsOptions): DeliveryLoops
     try {
       const [result] = await deliverOnce(store, [sink], { signal: roundSignal });
       if (result !== undefined) {
-        options.onRound?.(sink.name, {
-          delivered: result.delivered,
-          retried: result.retried,
-          deadLettered: result.deadLettered,
-          ...(result.error === undefined ? {} : { errorCode: errorCodeOf(result.error) }),
-        });
+        options.onRound?.(
+          sink.name,
+          {
+            delivered: result.delivered,
+            retried: result.retried,
+            deadLettered: result.deadLettered,
+            ...(result.error === undefined ? {} : { errorCode: errorCodeOf(result.error) }),
+          },
+          result.error,
+        );
         delivered[sink.name] = (delivered[sink.name] ?? 0) + result.delivered;
         if (result.error !== undefined) {
           ok = false;
@@ -86,12 +90,16 @@ export function startDeliveryLoops(options: DeliveryLoopsOptions): DeliveryLoops
     } catch (error) {
       // A store error (the database unwritable): reported, and the loop goes on trying.
       ok = false;
-      options.onRound?.(sink.name, {
-        delivered: 0,
-        retried: 0,
-        deadLettered: 0,
-        errorCode: errorCodeOf(error),
-      });
+      options.onRound?.(
+        sink.name,
+        {
+          delivered: 0,
+          retried: 0,
+          deadLettered: 0,
+          errorCode: errorCodeOf(error),
+        },
+        error,
+      );
       log.error('delivery failed; the events stay in the outbox', {
         output: sink.name,
         error: options.describe(error),

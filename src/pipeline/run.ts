@@ -12,7 +12,7 @@ import { abortReason, systemSleep } from '../sources/http/types.js';
 import { DEFAULTS } from '../config/schema.js';
 import { createSource, createSourceBudget } from '../sources/create.js';
 import type { TenantBudget } from '../sources/http/budget.js';
-import { createCollectorMetrics, type MetricsTenant } from '../observe/metrics.js';
+import { createCollectorMetrics, errorCodeOf, type MetricsTenant } from '../observe/metrics.js';
 import type { MessageTraceSource } from '../sources/source.js';
 import { openSqliteStore } from '../state/sqlite.js';
 import type { StateStore } from '../state/store.js';
@@ -56,7 +56,10 @@ export interface RunOptions {
 /** A failure as it may be logged and returned: code, message and fix, never a secret. */
 export function describeError(error: unknown): Record<string, unknown> {
   if (error instanceof ExotraceError) return error.toJSON();
-  return { message: redact(error instanceof Error ? error.message : String(error)) };
+  const message = redact(error instanceof Error ? error.message : String(error));
+  // An output's error carries a short code (`http_401`, `ECONNREFUSED`) when it has one.
+  const code = error instanceof Error ? errorCodeOf(error) : undefined;
+  return code === undefined || code === 'Error' ? { message } : { code, message };
 }
 
 /** The daemon's wait before trying a failing tenant again: the poll interval, doubled per failure in a row, at most 15 minutes (or the poll interval when longer). */
@@ -85,7 +88,12 @@ export async function runCollector(config: Config, options: RunOptions): Promise
   const pageGate = createPageGate();
   const outcomes: TenantOutcome[] = [];
   // What /readyz and /status report: each tenant's last cycle.
-  const tenantHealth = new Map<string, { lastSuccessAt?: number; lastError?: Record<string, unknown> }>();
+  // (Tenants' last cycles are in the state, so a restarted daemon still knows them; outputs' rounds
+  // are only known to the process that ran them.)
+  const outputHealth = new Map<
+    string,
+    { lastSuccessAt?: number; failingSince?: number; lastError?: Record<string, unknown> }
+  >();
   let health: HealthServer | undefined;
   // Each tenant's request budget, created here so that /metrics can say what is left of it.
   const budgets = new Map<string, TenantBudget>();
@@ -151,8 +159,19 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       now,
       describe: describeError,
       afterRound: warnOfOldEvents,
-      onRound: (output, round) => {
+      onRound: (output, round, error) => {
         metrics.delivery(output, round, now());
+        const before = outputHealth.get(output);
+        outputHealth.set(
+          output,
+          error === undefined
+            ? { lastSuccessAt: now() }
+            : {
+                ...(before?.lastSuccessAt === undefined ? {} : { lastSuccessAt: before.lastSuccessAt }),
+                failingSince: before?.failingSince ?? now(),
+                lastError: describeError(error),
+              },
+        );
       },
     });
 
@@ -247,7 +266,6 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             lastError = undefined;
             // Kept in the state too: `exotrace status` reads it when no daemon runs.
             await store.recordTenantCycle(tenant.name, { at: now() });
-            tenantHealth.set(tenant.name, { lastSuccessAt: now() });
             metrics.cycle(tenant.name, true, now());
           } catch (error) {
             // Stopping (SIGINT/SIGTERM) aborts the request in flight: its page was not committed,
@@ -256,7 +274,6 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             lastError = describeError(error);
             failures++;
             await store.recordTenantCycle(tenant.name, { at: now(), error: lastError });
-            tenantHealth.set(tenant.name, { ...tenantHealth.get(tenant.name), lastError });
             metrics.cycle(tenant.name, false, now());
             const retryInMs = options.once ? undefined : failingTenantDelay(pollMs, failures);
             log.error('tenant failed', {
@@ -282,30 +299,35 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     if (config.health !== undefined && !options.once) {
       health = await startHealthServer({
         listen: config.health.listen,
-        rule: { maxBacklog: maxEvents },
+        rule: () => ({ maxBacklog: maxEvents, now: now() }),
         metrics: () => metrics.exposition(),
-        snapshot: async () => ({
-          tenants: await Promise.all(
-            config.tenants.map(async (t) => {
-              const stored = await store.listCheckpoints(t.name);
-              const cursor = stored.find((c) => c.pass === 'fast')?.cursor;
-              return {
-                tenant: t.name,
-                ...tenantHealth.get(t.name),
-                ...(cursor === undefined ? {} : { lagMs: Math.max(0, now() - cursor) }),
-                maxLagMs: maxLagMsOf(t.minAgeMs, pollMs),
-                checkpoints: passCheckpoints(stored),
-              };
-            }),
-          ),
-          outputs: await Promise.all(
-            sinks.map(async (sink) => ({
-              output: sink.name,
-              backlog: await store.outboxDepth(sink.name),
-              deadLetters: await store.deadLetterCount(sink.name),
-            })),
-          ),
-        }),
+        snapshot: async () => {
+          const cycles = new Map((await store.tenantCycles()).map((c) => [c.tenant, c]));
+          return {
+            tenants: await Promise.all(
+              config.tenants.map(async (t) => {
+                const stored = await store.listCheckpoints(t.name);
+                const cursor = stored.find((c) => c.pass === 'fast')?.cursor;
+                const cycle = cycles.get(t.name);
+                return {
+                  tenant: t.name,
+                  ...(cycle === undefined ? {} : { ...cycle, tenant: t.name }),
+                  ...(cursor === undefined ? {} : { lagMs: Math.max(0, now() - cursor) }),
+                  maxLagMs: maxLagMsOf(t.minAgeMs, pollMs),
+                  checkpoints: passCheckpoints(stored),
+                };
+              }),
+            ),
+            outputs: await Promise.all(
+              sinks.map(async (sink) => ({
+                output: sink.name,
+                backlog: await store.outboxDepth(sink.name),
+                deadLetters: await store.deadLetterCount(sink.name),
+                ...outputHealth.get(sink.name),
+              })),
+            ),
+          };
+        },
       });
       log.info('health endpoints listening', {
         address: health.address,

@@ -58,6 +58,14 @@ export interface BodyFraming {
 }
 
 /** An event that cannot be encoded for this output, for good (it goes to the dead letters). */
+/**
+ * An error with a short code (`http_401`, `timeout`; a network failure carries the system's in its
+ * cause): what metrics label a failing output with, and what /status shows beside the message.
+ */
+function coded(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
 export class EncodeError extends Error {
   override readonly name = 'EncodeError';
 }
@@ -248,7 +256,7 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
     } catch (error) {
       // Read again: the request may have been aborted while it ran.
       if (isAborted(signal)) throw abortReason(signal);
-      if (deadline.aborted) return new Error(`${label}: ${what} timed out after ${timeoutMs} ms`);
+      if (deadline.aborted) return coded(`${label}: ${what} timed out after ${timeoutMs} ms`, 'timeout');
       return networkFailure(error, what);
     }
   }
@@ -261,14 +269,14 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
       if (problem === undefined) return { status: 'ok' };
       return {
         status: 'retryable',
-        error: new Error(safe(`${label}: ${target} answered ${status} but ${problem}`)),
+        error: coded(safe(`${label}: ${target} answered ${status} but ${problem}`), `http_${status}`),
       };
     }
     const verdict = options.classify?.(response, seqs);
     const said = reason(response.text);
     const suffix = said === '' ? '' : `: ${said}`;
     if (verdict !== undefined) {
-      const error = new Error(safe(`${label}: ${verdict.message}${suffix}`));
+      const error = coded(safe(`${label}: ${verdict.message}${suffix}`), `http_${status}`);
       if (verdict.status === 'retryable') {
         const after = retryAfterMs(response.headers, now());
         return { status: 'retryable', error, ...(after === undefined ? {} : { retryAfterMs: after }) };
@@ -279,7 +287,7 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
       const after = retryAfterMs(response.headers, now());
       return {
         status: 'retryable',
-        error: new Error(safe(`${label}: ${target} answered ${status}, retried${suffix}`)),
+        error: coded(safe(`${label}: ${target} answered ${status}, retried${suffix}`), `http_${status}`),
         ...(after === undefined ? {} : { retryAfterMs: after }),
       };
     }
@@ -292,12 +300,12 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
     if (where !== undefined) {
       return {
         status: 'retryable',
-        error: new Error(safe(`${label}: ${target} answered ${status}${suffix}; ${where}`)),
+        error: coded(safe(`${label}: ${target} answered ${status}${suffix}; ${where}`), `http_${status}`),
       };
     }
     return {
       status: 'rejected',
-      error: new Error(safe(`${label}: ${target} refused the batch with ${status}${suffix}`)),
+      error: coded(safe(`${label}: ${target} refused the batch with ${status}${suffix}`), `http_${status}`),
       seqs,
     };
   }

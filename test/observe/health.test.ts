@@ -42,4 +42,29 @@ describe('readiness', () => {
       'output es: 1000 events waiting (bound 1000)',
     ]);
   });
+
+  it('names an output that has failed every round for 15 minutes, with its error code', () => {
+    const output = (failingMinutes: number) => ({
+      output: 'es',
+      backlog: 10,
+      deadLetters: 0,
+      failingSince: 100 * MIN - failingMinutes * MIN,
+      lastError: { code: 'output_auth', message: 'HTTP 401' },
+    });
+    const tenants = [{ tenant: 'a', lastSuccessAt: 1, lagMs: 5 * MIN, maxLagMs: 22 * MIN }];
+    expect(readiness({ tenants, outputs: [output(14)] }, { maxBacklog: 1000, now: 100 * MIN })).toEqual({
+      ready: true,
+      reasons: [],
+    });
+    expect(readiness({ tenants, outputs: [output(20)] }, { maxBacklog: 1000, now: 100 * MIN })).toEqual({
+      ready: false,
+      reasons: ['output es: failing for 20 min (output_auth)'],
+    });
+    expect(
+      readiness(
+        { tenants, outputs: [output(3)] },
+        { maxBacklog: 1000, now: 100 * MIN, maxOutputFailingMs: 2 * MIN },
+      ).reasons,
+    ).toEqual(['output es: failing for 3 min (output_auth)']);
+  });
 });

@@ -142,6 +142,11 @@ describe('the metrics registry', () => {
     expect(errorCodeOf(Object.assign(new Error('x'), { code: 'output_auth' }))).toBe('output_auth');
     expect(errorCodeOf(Object.assign(new Error('x'), { code: 'has spaces and a secret=abc' }))).toBe('Error');
     expect(errorCodeOf(new TypeError('boom'))).toBe('TypeError');
+    // A network failure's code is in its cause (the output's own message is about the request).
+    const refused = new Error('http output down: POST … failed', {
+      cause: Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }),
+    });
+    expect(errorCodeOf(refused)).toBe('ECONNREFUSED');
     expect(errorCodeOf('a string')).toBe('unknown');
   });
 });
@@ -331,7 +336,15 @@ describe('/metrics after a daemon cycle against the emulator', () => {
       expect(sum(samples, 'exotrace_output_failures_total', { output: 'down' })).toBeGreaterThan(0);
       const lastError = samples.filter((s) => s.name === 'exotrace_output_last_error_info');
       expect(lastError.map((s) => s.labels['output'])).toEqual(['down']);
-      expect(lastError[0]?.labels['code']).toMatch(/^[\w.-]+$/);
+      expect(lastError[0]?.labels['code']).toBe('ECONNREFUSED');
+      // /status says why the output is failing, and since when (the daemon's own knowledge).
+      const status = (await (await request(`http://127.0.0.1:${metricsPort}/status`)).body.json()) as {
+        outputs: { output: string; failingSince?: number; lastError?: { code?: string } }[];
+      };
+      const down = status.outputs.find((o) => o.output === 'down');
+      expect(down?.failingSince).toBe(NOW);
+      expect(down?.lastError?.code).toBe(lastError[0]?.labels['code']);
+      expect(status.outputs.find((o) => o.output !== 'down')?.lastError).toBeUndefined();
       // Process metrics come along, under the same prefix.
       expect(sum(samples, 'exotrace_process_resident_memory_bytes')).toBeGreaterThan(0);
     } finally {
