@@ -37,8 +37,6 @@ export const EXIT_NOT_CURRENT = 1;
  */
 export const EXIT_STATUS_UNAVAILABLE = 4;
 
-/** Dead letters counted per output, at most (the daemon's `/status` counts the same way). */
-const DEAD_LETTERS_COUNTED = 100_000;
 /** How long to wait for the state lock before asking the daemon instead. */
 const LOCK_WAIT_MS = 500;
 /** How long the daemon's `/status` may take. */
@@ -105,7 +103,7 @@ export async function snapshotFromStore(
       return {
         output: o.name,
         backlog: await store.outboxDepth(o.name),
-        deadLetters: (await store.deadLetters(o.name, DEAD_LETTERS_COUNTED)).length,
+        deadLetters: await store.deadLetterCount(o.name),
       };
     }),
   );
@@ -120,7 +118,7 @@ export function statusReport(
   now: number,
 ): StatusReport {
   const maxBacklog = config.outbox?.maxEvents ?? DEFAULTS.outboxMaxEvents;
-  const ready = readiness(snapshot, { maxBacklog });
+  const ready = readiness(snapshot, { maxBacklog, now });
   const reasons = [...ready.reasons];
   for (const o of snapshot.outputs) {
     if (o.deadLetters > 0) {
@@ -240,8 +238,23 @@ export function renderStatus(report: StatusReport): string {
     ),
     '',
     table(
-      ['OUTPUT', 'TYPE', 'BACKLOG', 'DEAD LETTERS'],
-      report.outputs.map((o) => [o.output, o.type ?? '?', String(o.backlog), String(o.deadLetters)]),
+      ['OUTPUT', 'TYPE', 'BACKLOG', 'DEAD LETTERS', 'LAST ERROR'],
+      report.outputs.map((o) => {
+        // Known only to a running daemon (the state keeps no output errors).
+        const error = o.lastError;
+        if (error !== undefined) {
+          const since =
+            o.failingSince === undefined ? '' : ` since ${shortIso(new Date(o.failingSince).toISOString())}`;
+          details.push(`${o.output}: failing${since}: ${text(error['message']) ?? 'error'}`);
+        }
+        return [
+          o.output,
+          o.type ?? '?',
+          String(o.backlog),
+          String(o.deadLetters),
+          error === undefined ? '-' : (text(error['code']) ?? 'error'),
+        ];
+      }),
     ),
   );
   if (details.length > 0) out.push('', ...details);

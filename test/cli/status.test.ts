@@ -13,6 +13,7 @@ import type { StatusReport } from '../../src/cli/status.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';
 import type { CliResult } from '../helpers/cli.js';
 import { allSecrets, runCli, spawnCli, waitFor, writeConfig } from './collector-helpers.js';
+import { until } from '../helpers/wait.js';
 
 const WRONG_SECRET = 'wrong~secret-value-0123456789abcdefXYZ';
 
@@ -89,7 +90,7 @@ describe('exotrace status from the state', () => {
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^TENANT +API +FAST CHECKPOINT +LAG +LAST SUCCESS +LAST ERROR$/m);
     expect(human.stdout).toMatch(/^contoso +graph +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ +\d+m +\S+ +-$/m);
-    expect(human.stdout).toMatch(/^file +file +0 +0$/m);
+    expect(human.stdout).toMatch(/^file +file +0 +0 +-$/m);
     expect(human.stdout).toContain('current: every tenant');
   });
 
@@ -154,7 +155,7 @@ describe('exotrace status from the state', () => {
     ]);
     const human = await cli(['status', '--config', config]);
     expect(human.stdout).toMatch(/^contoso +graph +never collected +- +- +-$/m);
-    expect(human.stdout).toMatch(/^file +file +1000 +1$/m);
+    expect(human.stdout).toMatch(/^file +file +1000 +1 +-$/m);
   });
 
   it('a stateDir without state: exit 2, naming stateDir and the path, and nothing created', async () => {
@@ -196,9 +197,20 @@ describe('exotrace status while the daemon runs', () => {
       const hook = report.outputs.find((o) => o.output === 'hook');
       expect(hook?.type).toBe('http');
       expect(hook?.backlog).toBeGreaterThan(0);
+      // Why, as the daemon saw it (once a round of it has given up): its last error, since when.
+      let failing = hook;
+      await until(async () => {
+        failing = (await statusJson(config)).report.outputs.find((o) => o.output === 'hook');
+        return failing?.lastError !== undefined;
+      }, 30_000);
+      expect(failing?.lastError?.['code']).toBe('ECONNREFUSED');
+      expect(failing?.failingSince).toBeGreaterThan(0);
       const human = await cli(['status', '--config', config]);
       expect(human.stdout).toContain(`from the running collector at http://127.0.0.1:${healthPort}/status`);
-      expect(human.stdout).toMatch(/^hook +http +[1-9]\d* +0$/m);
+      expect(human.stdout).toMatch(/^hook +http +[1-9]\d* +0 +ECONNREFUSED$/m);
+      expect(human.stdout).toMatch(
+        /^hook: failing since \S+Z: http output hook: POST .* failed \(ECONNREFUSED\)$/m,
+      );
     } finally {
       // Killed, as a crash would: the outputs get no flush (the hook could never take it anyway).
       daemon.child.kill('SIGKILL');
