@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { createCertificate } from '../../src/emulator/tls.js';
 import type { CliResult } from '../helpers/cli.js';
@@ -164,13 +165,29 @@ async function runOnce(dir: string, extra: string[] = []): Promise<CliResult> {
   return result;
 }
 
-/** The daemon at debug level until `until` holds (or timeoutMs), then stopped. */
-async function runDaemon(dir: string, until: (stderr: string) => boolean, timeoutMs: number) {
+/**
+ * The daemon at debug level until `until` holds (or timeoutMs), then stopped. With `healthPort`,
+ * its /status, /readyz and /metrics are read before the stop and checked for secrets too.
+ */
+async function runDaemon(
+  dir: string,
+  until: (stderr: string) => boolean,
+  timeoutMs: number,
+  healthPort?: number,
+) {
   const daemon = spawnCli(
     ['run', '--config', path.join(dir, 'exotrace.yaml'), '--log-level', 'debug', '--log-format', 'json'],
     ENV,
   );
   await waitFor(() => until(daemon.stderr()), timeoutMs, 'the failures logged').catch(() => undefined);
+  if (healthPort !== undefined) {
+    for (const route of ['/status', '/readyz', '/metrics']) {
+      const res = await request(`http://127.0.0.1:${healthPort}${route}`);
+      const body = await res.body.text();
+      expect(body.length, route).toBeGreaterThan(0);
+      expectClean(route, body);
+    }
+  }
   daemon.child.kill('SIGTERM');
   // Failing outputs may hold the stop for its flush deadline: nothing more is needed from them.
   const killer = setTimeout(() => daemon.child.kill('SIGKILL'), 3_000);
@@ -379,14 +396,20 @@ describe('every network output failing, credentials configured (daemon, debug)',
       '    protocol: tcp',
     ].join('\n');
     const names = ['es-key', 'es-basic', 'splunk-hec', 'sekoia', 'http', 'kafka', 'syslog'];
-    const dir = writeYaml('outputs', { outputs });
+    const healthPort = await freePort();
+    const dir = writeYaml('outputs', { outputs, top: `health:\n  listen: 127.0.0.1:${healthPort}` });
     const failing = (stderr: string): string[] =>
       names.filter((name) =>
         stderr
           .split('\n')
           .some((line) => line.includes('output failing') && line.includes(`"output":"${name}"`)),
       );
-    const result = await runDaemon(dir, (stderr) => failing(stderr).length === names.length, 20_000);
+    const result = await runDaemon(
+      dir,
+      (stderr) => failing(stderr).length === names.length,
+      20_000,
+      healthPort,
+    );
     // Each output's failure was logged, so each had its chance to leak.
     expect(failing(result.stderr).sort()).toEqual([...names].sort());
   }, 40_000);
