@@ -86,178 +86,177 @@ export function createCollectorMetrics(options: {
   const registry = new Registry();
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'exotrace_' });
   const registers = [registry];
+  // Name, labels, then what it means (the help text is what docs/metrics.md shows).
+  const counter = <L extends string>(name: string, labelNames: readonly L[], help: string): Counter<L> =>
+    new Counter({ name, help, labelNames, registers });
+  const gauge = <L extends string>(name: string, labelNames: readonly L[], help: string): Gauge<L> =>
+    new Gauge({ name, help, labelNames, registers });
+  /** A gauge read when scraped: `read` sets its values then (from the state, the budgets). */
+  const scraped = <L extends string>(
+    name: string,
+    labelNames: readonly L[],
+    help: string,
+    read: (set: (labels: Partial<Record<L, string>>, value: number) => void) => void | Promise<void>,
+  ): Gauge<L> =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers,
+      async collect() {
+        await read((labels, value) => {
+          this.set(labels, value);
+        });
+      },
+    });
 
   // Per tenant: the source.
-  const requests = new Counter({
-    name: 'exotrace_requests_total',
-    help: 'Requests to the message trace API that reached the wire, by HTTP status (or "network" when no response came)',
-    labelNames: ['tenant', 'api', 'status'],
-    registers,
-  });
-  const logins = new Counter({
-    name: 'exotrace_login_requests_total',
-    help: 'Requests to the login host (tokens, metadata), by HTTP status (or "network"); a 400/401 is a credential or consent problem',
-    labelNames: ['tenant', 'status'],
-    registers,
-  });
-  const throttled = new Counter({
-    name: 'exotrace_throttled_total',
-    help: '429 (throttled) responses received from the message trace API',
-    labelNames: ['tenant', 'api'],
-    registers,
-  });
-  const retries = new Counter({
-    name: 'exotrace_retries_total',
-    help: 'Requests tried again, by what the previous attempt got (HTTP status or "network")',
-    labelNames: ['tenant', 'api', 'reason'],
-    registers,
-  });
-  new Gauge({
-    name: 'exotrace_request_budget_remaining',
-    help: 'Requests the tenant may still send in the current 5-minute window (tenants[i].requestsPer5Min)',
-    labelNames: ['tenant'],
-    registers,
-    collect() {
+  const requests = counter(
+    'exotrace_requests_total',
+    ['tenant', 'api', 'status'],
+    'Requests to the message trace API that reached the wire, by HTTP status (or "network" when no response came)',
+  );
+  const logins = counter(
+    'exotrace_login_requests_total',
+    ['tenant', 'status'],
+    'Requests to the login host (tokens, metadata), by HTTP status (or "network"); a 400/401 is a credential or consent problem',
+  );
+  const throttled = counter(
+    'exotrace_throttled_total',
+    ['tenant', 'api'],
+    '429 (throttled) responses received from the message trace API',
+  );
+  const retries = counter(
+    'exotrace_retries_total',
+    ['tenant', 'api', 'reason'],
+    'Requests tried again, by what the previous attempt got (HTTP status or "network")',
+  );
+  scraped(
+    'exotrace_request_budget_remaining',
+    ['tenant'],
+    'Requests the tenant may still send in the current 5-minute window (tenants[i].requestsPer5Min)',
+    (set) => {
       for (const t of options.tenants) {
         const remaining = readers.budgetRemaining(t.name);
-        if (remaining !== undefined) this.set({ tenant: t.name }, remaining);
+        if (remaining !== undefined) set({ tenant: t.name }, remaining);
       }
     },
-  });
+  );
 
   // Per tenant: collection.
-  const rows = new Counter({
-    name: 'exotrace_rows_fetched_total',
-    help: 'Message trace rows read from the API (every pass, re-reads included)',
-    labelNames: ['tenant', 'pass'],
-    registers,
-  });
-  const pages = new Counter({
-    name: 'exotrace_pages_committed_total',
-    help: 'Pages committed to the state with their checkpoint',
-    labelNames: ['tenant', 'pass'],
-    registers,
-  });
-  const events = new Counter({
-    name: 'exotrace_events_total',
-    help: 'New events added to the outbox, by message trace status (event.action)',
-    labelNames: ['tenant', 'status'],
-    registers,
-  });
-  const duplicates = new Counter({
-    name: 'exotrace_duplicates_suppressed_total',
-    help: 'Rows read again (reconcile, overlap, resume) and not emitted a second time',
-    labelNames: ['tenant'],
-    registers,
-  });
-  const rejected = new Counter({
-    name: 'exotrace_rows_rejected_total',
-    help: 'Rows that could not be normalized (kept in the state with their reason)',
-    labelNames: ['tenant'],
-    registers,
-  });
-  const cycles = new Counter({
-    name: 'exotrace_tenant_cycles_total',
-    help: 'Collection cycles (fast pass then reconcile when due), by outcome',
-    labelNames: ['tenant', 'outcome'],
-    registers,
-  });
-  const lastSuccess = new Gauge({
-    name: 'exotrace_tenant_last_success_timestamp_seconds',
-    help: 'When the tenant last completed a cycle without error (Unix time)',
-    labelNames: ['tenant'],
-    registers,
-  });
-  const lastFailed = new Gauge({
-    name: 'exotrace_tenant_last_cycle_failed',
-    help: '1 when the tenant’s last cycle failed (see the log or /status for why), else 0',
-    labelNames: ['tenant'],
-    registers,
-  });
-  new Gauge({
-    name: 'exotrace_lag_seconds',
-    help: 'How far collection is behind: now minus the fast checkpoint (includes minAge)',
-    labelNames: ['tenant'],
-    registers,
-    async collect() {
+  const rows = counter(
+    'exotrace_rows_fetched_total',
+    ['tenant', 'pass'],
+    'Message trace rows read from the API (every pass, re-reads included)',
+  );
+  const pages = counter(
+    'exotrace_pages_committed_total',
+    ['tenant', 'pass'],
+    'Pages committed to the state with their checkpoint',
+  );
+  const events = counter(
+    'exotrace_events_total',
+    ['tenant', 'status'],
+    'New events added to the outbox, by message trace status (event.action)',
+  );
+  const duplicates = counter(
+    'exotrace_duplicates_suppressed_total',
+    ['tenant'],
+    'Rows read again (reconcile, overlap, resume) and not emitted a second time',
+  );
+  const rejected = counter(
+    'exotrace_rows_rejected_total',
+    ['tenant'],
+    'Rows that could not be normalized (kept in the state with their reason)',
+  );
+  const cycles = counter(
+    'exotrace_tenant_cycles_total',
+    ['tenant', 'outcome'],
+    'Collection cycles (fast pass then reconcile when due), by outcome',
+  );
+  const lastSuccess = gauge(
+    'exotrace_tenant_last_success_timestamp_seconds',
+    ['tenant'],
+    'When the tenant last completed a cycle without error (Unix time)',
+  );
+  const lastFailed = gauge(
+    'exotrace_tenant_last_cycle_failed',
+    ['tenant'],
+    '1 when the tenant’s last cycle failed (see the log or /status for why), else 0',
+  );
+  scraped(
+    'exotrace_lag_seconds',
+    ['tenant'],
+    'How far collection is behind: now minus the fast checkpoint (includes minAge)',
+    async (set) => {
       for (const t of options.tenants) {
         const lag = await readers.lagMs(t.name);
-        if (lag !== undefined) this.set({ tenant: t.name }, lag / SECOND);
+        if (lag !== undefined) set({ tenant: t.name }, lag / SECOND);
       }
     },
-  });
-  new Gauge({
-    name: 'exotrace_outbox_events',
-    help: 'Events of the tenant in the outbox that some output has yet to take',
-    labelNames: ['tenant'],
-    registers,
-    async collect() {
+  );
+  scraped(
+    'exotrace_outbox_events',
+    ['tenant'],
+    'Events of the tenant in the outbox that some output has yet to take',
+    async (set) => {
       const depths = await readers.outboxDepths();
-      for (const t of options.tenants) this.set({ tenant: t.name }, depths[t.name] ?? 0);
+      for (const t of options.tenants) set({ tenant: t.name }, depths[t.name] ?? 0);
     },
-  });
+  );
 
   // Per output.
-  const delivered = new Counter({
-    name: 'exotrace_output_delivered_total',
-    help: 'Events the output durably took (acknowledged)',
-    labelNames: ['output'],
-    registers,
-  });
-  const outputRetries = new Counter({
-    name: 'exotrace_output_retries_total',
-    help: 'Sends to the output tried again',
-    labelNames: ['output'],
-    registers,
-  });
-  const deadLettered = new Counter({
-    name: 'exotrace_output_dead_lettered_total',
-    help: 'Events the output refused for good, moved to its dead letters',
-    labelNames: ['output'],
-    registers,
-  });
-  const outputFailures = new Counter({
-    name: 'exotrace_output_failures_total',
-    help: 'Delivery rounds that ended in an error (the events wait in the outbox), by error code',
-    labelNames: ['output', 'code'],
-    registers,
-  });
-  const lastError = new Gauge({
-    name: 'exotrace_output_last_error_timestamp_seconds',
-    help: 'When the output’s last delivery round failed (Unix time); see output_last_error_info for the code',
-    labelNames: ['output'],
-    registers,
-  });
-  const lastErrorInfo = new Gauge({
-    name: 'exotrace_output_last_error_info',
-    help: '1 for the error code of the output’s last failed round while it is failing; absent once a round succeeds',
-    labelNames: ['output', 'code'],
-    registers,
-  });
-  const lastDelivery = new Gauge({
-    name: 'exotrace_output_last_success_timestamp_seconds',
-    help: 'When a delivery round of the output last ended without error (Unix time)',
-    labelNames: ['output'],
-    registers,
-  });
-  new Gauge({
-    name: 'exotrace_output_backlog_events',
-    help: 'Events the output has yet to acknowledge',
-    labelNames: ['output'],
-    registers,
-    async collect() {
-      for (const o of options.outputs) this.set({ output: o }, await readers.backlog(o));
+  const delivered = counter(
+    'exotrace_output_delivered_total',
+    ['output'],
+    'Events the output durably took (acknowledged)',
+  );
+  const outputRetries = counter(
+    'exotrace_output_retries_total',
+    ['output'],
+    'Sends to the output tried again',
+  );
+  const deadLettered = counter(
+    'exotrace_output_dead_lettered_total',
+    ['output'],
+    'Events the output refused for good, moved to its dead letters',
+  );
+  const outputFailures = counter(
+    'exotrace_output_failures_total',
+    ['output', 'code'],
+    'Delivery rounds that ended in an error (the events wait in the outbox), by error code',
+  );
+  const lastError = gauge(
+    'exotrace_output_last_error_timestamp_seconds',
+    ['output'],
+    'When the output’s last delivery round failed (Unix time); see output_last_error_info for the code',
+  );
+  const lastErrorInfo = gauge(
+    'exotrace_output_last_error_info',
+    ['output', 'code'],
+    '1 for the error code of the output’s last failed round while it is failing; absent once a round succeeds',
+  );
+  const lastDelivery = gauge(
+    'exotrace_output_last_success_timestamp_seconds',
+    ['output'],
+    'When a delivery round of the output last ended without error (Unix time)',
+  );
+  scraped(
+    'exotrace_output_backlog_events',
+    ['output'],
+    'Events the output has yet to acknowledge',
+    async (set) => {
+      for (const o of options.outputs) set({ output: o }, await readers.backlog(o));
     },
-  });
-  new Gauge({
-    name: 'exotrace_output_dead_letters',
-    help: 'Dead letters the output holds now (exotrace deadletter list|retry)',
-    labelNames: ['output'],
-    registers,
-    async collect() {
-      for (const o of options.outputs) this.set({ output: o }, await readers.deadLetters(o));
+  );
+  scraped(
+    'exotrace_output_dead_letters',
+    ['output'],
+    'Dead letters the output holds now (exotrace deadletter list|retry)',
+    async (set) => {
+      for (const o of options.outputs) set({ output: o }, await readers.deadLetters(o));
     },
-  });
+  );
 
   // Zero series from the start: a rate() over a counter that appears late misses its first step,
   // and an alert on "no 429s" must see a 0, not nothing.
