@@ -71,6 +71,8 @@ export interface OutputHealth {
   /** Events it has yet to acknowledge. */
   readonly backlog: number;
   readonly deadLetters: number;
+  /** When the oldest event it has yet to take was committed, epoch ms (absent when none waits). */
+  readonly oldestWaitingAt?: number;
   /** The daemon only (not kept in the state): when a round of it last succeeded, epoch ms. */
   readonly lastSuccessAt?: number;
   /** The daemon only: since when every round has failed (absent while it works), epoch ms. */
@@ -94,6 +96,13 @@ export interface ReadinessRule {
   readonly maxBacklog: number;
   /** An output failing every round this long is not healthy; default 15 minutes. */
   readonly maxOutputFailingMs?: number;
+  /** An output whose oldest waiting event is older than this is not keeping up (`outbox.warnAfter`). */
+  readonly maxWaitingMs?: number;
+  /**
+   * Failed cycles in a row that make a tenant not current; default 1. The daemon's /readyz asks
+   * for 2, so that one cycle cut short (a burst of 5xx past every retry) does not flap it.
+   */
+  readonly failedCycles?: number;
   /** Now, epoch ms (for how long an output has been failing); default Date.now(). */
   readonly now?: number;
 }
@@ -104,9 +113,11 @@ export const DEFAULT_MAX_OUTPUT_FAILING_MS = 15 * 60_000;
 /** Ready when every tenant has completed a cycle, its last one did not fail, its lag is under the bound, and no output is at the back-pressure bound or failing for long. */
 export function readiness(snapshot: HealthSnapshot, rule: ReadinessRule): Readiness {
   const reasons: string[] = [];
+  const failedCycles = rule.failedCycles ?? 1;
   for (const t of snapshot.tenants) {
-    if (t.lastError !== undefined) {
-      reasons.push(`tenant ${t.tenant}: last cycle failed (${errorLabel(t.lastError)})`);
+    if (t.lastError !== undefined && (t.failuresInARow ?? 1) >= failedCycles) {
+      const times = (t.failuresInARow ?? 1) > 1 ? `${t.failuresInARow ?? 1} cycles in a row` : 'last cycle';
+      reasons.push(`tenant ${t.tenant}: ${times} failed (${errorLabel(t.lastError)})`);
     } else if (t.lastSuccessAt === undefined) {
       reasons.push(`tenant ${t.tenant}: no cycle completed yet`);
     }
@@ -121,6 +132,15 @@ export function readiness(snapshot: HealthSnapshot, rule: ReadinessRule): Readin
   for (const o of snapshot.outputs) {
     if (o.backlog >= rule.maxBacklog)
       reasons.push(`output ${o.output}: ${o.backlog} events waiting (bound ${rule.maxBacklog})`);
+    if (
+      rule.maxWaitingMs !== undefined &&
+      o.oldestWaitingAt !== undefined &&
+      now - o.oldestWaitingAt > rule.maxWaitingMs
+    ) {
+      reasons.push(
+        `output ${o.output}: its oldest event has waited ${Math.round((now - o.oldestWaitingAt) / 60_000)} min (bound outbox.warnAfter, ${Math.round(rule.maxWaitingMs / 60_000)} min)`,
+      );
+    }
     if (o.failingSince !== undefined && now - o.failingSince >= maxFailingMs) {
       const label = o.lastError === undefined ? 'error' : errorLabel(o.lastError);
       reasons.push(

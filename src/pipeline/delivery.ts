@@ -42,6 +42,8 @@ export interface DeliveryLoops {
   readonly delivered: Readonly<Record<string, number>>;
   /** Ends the loops after their current round; then one last round per output within `signal`. */
   finish(signal: AbortSignal): Promise<void>;
+  /** Ends the loops without a last round (the run is ending on an error; the run's stop cuts a round in flight). */
+  stop(): Promise<void>;
 }
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -141,6 +143,12 @@ export function startDeliveryLoops(options: DeliveryLoopsOptions): DeliveryLoops
     },
     drained,
     delivered,
+    async stop() {
+      running.value = false;
+      rest.abort();
+      await Promise.all(loops);
+      signal.removeEventListener('abort', onStop);
+    },
     async finish(finalSignal) {
       running.value = false;
       // A resting output (a long Retry-After) is not waited for: the last round decides.

@@ -4,10 +4,11 @@
  * the outbox. `once` is `exotrace run --once`; otherwise it runs until the signal aborts.
  */
 import type { Config, TenantConfig } from '../config/load.js';
+import { logSecretsOf } from '../config/secrets.js';
 import type { Logger } from '../observe/log.js';
 import { startSinks } from '../sinks/deliver.js';
 import { createSink, sinkIoOf, type Sink } from '../sinks/sink.js';
-import { ExotraceError, redact } from '../sources/http/errors.js';
+import { ExotraceError, redactSecrets } from '../sources/http/errors.js';
 import { abortReason, systemSleep } from '../sources/http/types.js';
 import { DEFAULTS } from '../config/schema.js';
 import { createSource, createSourceBudget } from '../sources/create.js';
@@ -17,7 +18,8 @@ import type { MessageTraceSource } from '../sources/source.js';
 import { openSqliteStore } from '../state/sqlite.js';
 import type { StateStore } from '../state/store.js';
 import { createTenantCollector, type CollectorEvents, type PassSummary } from './collector.js';
-import { startDeliveryLoops } from './delivery.js';
+import { startDeliveryLoops, type DeliveryLoops } from './delivery.js';
+import { optional } from '../util/objects.js';
 import { createPageNormalizer } from './normalize-pool.js';
 import { createPageGate } from './page-gate.js';
 import { maxLagMsOf, passCheckpoints, startHealthServer, type HealthServer } from '../observe/health.js';
@@ -54,9 +56,18 @@ export interface RunOptions {
 }
 
 /** A failure as it may be logged and returned: code, message and fix, never a secret. */
-export function describeError(error: unknown): Record<string, unknown> {
-  if (error instanceof ExotraceError) return error.toJSON();
-  const message = redact(error instanceof Error ? error.message : String(error));
+export function describeError(error: unknown, secrets: readonly string[] = []): Record<string, unknown> {
+  if (error instanceof ExotraceError) {
+    // Already built without secrets; the config's own are replaced too, should one slip in.
+    if (secrets.length === 0) return error.toJSON();
+    return Object.fromEntries(
+      Object.entries(error.toJSON()).map(([k, v]) => [
+        k,
+        typeof v === 'string' ? redactSecrets(v, secrets) : v,
+      ]),
+    );
+  }
+  const message = redactSecrets(error instanceof Error ? error.message : String(error), secrets);
   // An output's error carries a short code (`http_401`, `ECONNREFUSED`) when it has one.
   const code = error instanceof Error ? errorCodeOf(error) : undefined;
   return code === undefined || code === 'Error' ? { message } : { code, message };
@@ -75,9 +86,24 @@ const STOP_FLUSH_MS = 30_000;
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   systemSleep(ms, signal).catch(() => undefined);
 
+/** How long the per-tenant outbox depth of /metrics is reused: counting it reads the whole backlog. */
+const OUTBOX_DEPTH_CACHE_MS = 10_000;
+
 export async function runCollector(config: Config, options: RunOptions): Promise<RunSummary> {
   const now = options.now ?? Date.now;
-  const { log, signal } = options;
+  const { log } = options;
+  // The run's own stop: the caller's signal, or the end of this function whatever ends it (an
+  // unexpected error must not leave tenants or delivery loops running on a closed store).
+  const stopRun = new AbortController();
+  const onCallerStop = (): void => {
+    stopRun.abort(options.signal.reason);
+  };
+  options.signal.addEventListener('abort', onCallerStop, { once: true });
+  if (options.signal.aborted) onCallerStop();
+  const signal = stopRun.signal;
+  // Errors kept (state, /status) are cleaned of the configuration's secrets too, not just patterns.
+  const secrets = logSecretsOf(config);
+  const describe = (error: unknown): Record<string, unknown> => describeError(error, secrets);
   const store = options.store ?? openSqliteStore(config.stateDir);
   const sinks = options.sinks ?? config.outputs.map((output) => createSink(output, sinkIoOf(config)));
   const delivered: Record<string, number> = {};
@@ -95,8 +121,21 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     { lastSuccessAt?: number; failingSince?: number; lastError?: Record<string, unknown> }
   >();
   let health: HealthServer | undefined;
+  let deliveryLoops: DeliveryLoops | undefined;
+  let finishing: Promise<void> | undefined;
   // Each tenant's request budget, created here so that /metrics can say what is left of it.
   const budgets = new Map<string, TenantBudget>();
+  let depthCache: { at: number; depths: Readonly<Record<string, number>> } | undefined;
+  /**
+   * Events an output has yet to acknowledge. Head minus its acknowledged sequence is cheap but
+   * counts sequences it never reads (pruned ones, rows re-queued for another output); counting
+   * exactly reads the whole backlog, so it is done only near the back-pressure bound.
+   */
+  const backlogOf = async (output: string): Promise<number> => {
+    const head = await store.outboxHead();
+    const events = head - ((await store.sinkState(output))?.ackedSeq ?? head);
+    return events >= maxEvents ? store.outboxDepth(output) : events;
+  };
   const metrics = createCollectorMetrics({
     tenants: config.tenants.map((t) => ({ name: t.name, api: t.api })),
     outputs: sinks.map((sink) => sink.name),
@@ -107,9 +146,14 @@ export async function runCollector(config: Config, options: RunOptions): Promise
         const cursor = (await store.getCheckpoint(tenant, 'fast'))?.cursor;
         return cursor === undefined ? undefined : Math.max(0, now() - cursor);
       },
-      outboxDepths: () => store.outboxDepthByTenant(),
+      outboxDepths: async () => {
+        if (depthCache === undefined || now() - depthCache.at >= OUTBOX_DEPTH_CACHE_MS) {
+          depthCache = { at: now(), depths: await store.outboxDepthByTenant() };
+        }
+        return depthCache.depths;
+      },
       budgetRemaining: (tenant) => budgets.get(tenant)?.remaining(),
-      backlog: (output) => store.outboxDepth(output),
+      backlog: (output) => backlogOf(output),
       deadLetters: (output) => store.deadLetterCount(output),
     },
   });
@@ -151,13 +195,56 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       }
     };
 
+    // The daemon answers /healthz, /readyz, /status and /metrics when the configuration has
+    // `health`: started before anything else runs, so that a port in use stops the run at once.
+    const pollMs = options.pollIntervalMs ?? 60_000;
+    if (config.health !== undefined && !options.once) {
+      health = await startHealthServer({
+        listen: config.health.listen,
+        // A tenant is not current after two failed cycles in a row (one cut short is no outage).
+        rule: () => ({ maxBacklog: maxEvents, now: now(), failedCycles: 2, maxWaitingMs: warnAfterMs }),
+        metrics: () => metrics.exposition(),
+        snapshot: async () => {
+          const cycles = new Map((await store.tenantCycles()).map((c) => [c.tenant, c]));
+          return {
+            tenants: await Promise.all(
+              config.tenants.map(async (t) => {
+                const stored = await store.listCheckpoints(t.name);
+                const cursor = stored.find((c) => c.pass === 'fast')?.cursor;
+                const cycle = cycles.get(t.name);
+                return {
+                  tenant: t.name,
+                  ...(cycle === undefined ? {} : { ...cycle, tenant: t.name }),
+                  ...(cursor === undefined ? {} : { lagMs: Math.max(0, now() - cursor) }),
+                  maxLagMs: maxLagMsOf(t.minAgeMs, pollMs),
+                  checkpoints: passCheckpoints(stored),
+                };
+              }),
+            ),
+            outputs: await Promise.all(
+              sinks.map(async (sink) => ({
+                output: sink.name,
+                backlog: await backlogOf(sink.name),
+                deadLetters: await store.deadLetterCount(sink.name),
+                ...optional('oldestWaitingAt', await store.outboxOldest(sink.name)),
+                ...outputHealth.get(sink.name),
+              })),
+            ),
+          };
+        },
+      });
+      log.info('health endpoints listening', {
+        address: health.address,
+        paths: ['/healthz', '/readyz', '/status', '/metrics'],
+      });
+    }
     const delivery = startDeliveryLoops({
       store,
       sinks,
       log,
       signal,
       now,
-      describe: describeError,
+      describe,
       afterRound: warnOfOldEvents,
       onRound: (output, round, error) => {
         metrics.delivery(output, round, now());
@@ -169,21 +256,18 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             : {
                 ...(before?.lastSuccessAt === undefined ? {} : { lastSuccessAt: before.lastSuccessAt }),
                 failingSince: before?.failingSince ?? now(),
-                lastError: describeError(error),
+                lastError: describe(error),
               },
         );
       },
     });
+    deliveryLoops = delivery;
 
     /** The output furthest behind: how many events it has yet to acknowledge. */
     const furthestBehind = async (): Promise<{ output: string; events: number }> => {
-      const head = await store.outboxHead();
       let worst = { output: '', events: 0 };
       for (const sink of sinks) {
-        // Head minus the acknowledged sequence is cheap but counts sequences this output never
-        // reads (pruned ones, or rows re-queued for another output): near the bound, count exactly.
-        let events = head - ((await store.sinkState(sink.name))?.ackedSeq ?? head);
-        if (events >= maxEvents) events = await store.outboxDepth(sink.name);
+        const events = await backlogOf(sink.name);
         if (events > worst.events) worst = { output: sink.name, events };
       }
       return worst;
@@ -214,6 +298,18 @@ export async function runCollector(config: Config, options: RunOptions): Promise
         }
         await delivery.drained.wait(1000, waitSignal);
         if (waitSignal.aborted) throw abortReason(waitSignal);
+      }
+    };
+
+    /**
+     * Keeps a cycle's outcome in the state (`exotrace status` reads it when no daemon runs). The
+     * state may be what failed (a full disk): that is said, and the tenant carries on as it would.
+     */
+    const recordCycle = async (tenant: string, error: Record<string, unknown> | undefined): Promise<void> => {
+      try {
+        await store.recordTenantCycle(tenant, { at: now(), ...optional('error', error) });
+      } catch (recordError) {
+        log.error('could not record the tenant cycle in the state', { tenant, error: describe(recordError) });
       }
     };
 
@@ -264,16 +360,14 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             log.info('tenant collected', { tenant: tenant.name, passes: passes.slice(-2) });
             failures = 0;
             lastError = undefined;
-            // Kept in the state too: `exotrace status` reads it when no daemon runs.
-            await store.recordTenantCycle(tenant.name, { at: now() });
             metrics.cycle(tenant.name, true, now());
+            await recordCycle(tenant.name, undefined);
           } catch (error) {
             // Stopping (SIGINT/SIGTERM) aborts the request in flight: its page was not committed,
             // and the checkpoint still points before it. That is a clean stop, not a failure.
             if (signal.aborted) break;
-            lastError = describeError(error);
+            lastError = describe(error);
             failures++;
-            await store.recordTenantCycle(tenant.name, { at: now(), error: lastError });
             metrics.cycle(tenant.name, false, now());
             const retryInMs = options.once ? undefined : failingTenantDelay(pollMs, failures);
             log.error('tenant failed', {
@@ -281,6 +375,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
               error: lastError,
               ...(retryInMs === undefined ? {} : { retryInSeconds: Math.round(retryInMs / 1000) }),
             });
+            await recordCycle(tenant.name, lastError);
             if (retryInMs !== undefined) {
               await sleep(retryInMs, signal);
               continue;
@@ -294,53 +389,31 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       }
     };
 
-    // The daemon answers /healthz, /readyz and /status when the configuration has `health`.
-    const pollMs = options.pollIntervalMs ?? 60_000;
-    if (config.health !== undefined && !options.once) {
-      health = await startHealthServer({
-        listen: config.health.listen,
-        rule: () => ({ maxBacklog: maxEvents, now: now() }),
-        metrics: () => metrics.exposition(),
-        snapshot: async () => {
-          const cycles = new Map((await store.tenantCycles()).map((c) => [c.tenant, c]));
-          return {
-            tenants: await Promise.all(
-              config.tenants.map(async (t) => {
-                const stored = await store.listCheckpoints(t.name);
-                const cursor = stored.find((c) => c.pass === 'fast')?.cursor;
-                const cycle = cycles.get(t.name);
-                return {
-                  tenant: t.name,
-                  ...(cycle === undefined ? {} : { ...cycle, tenant: t.name }),
-                  ...(cursor === undefined ? {} : { lagMs: Math.max(0, now() - cursor) }),
-                  maxLagMs: maxLagMsOf(t.minAgeMs, pollMs),
-                  checkpoints: passCheckpoints(stored),
-                };
-              }),
-            ),
-            outputs: await Promise.all(
-              sinks.map(async (sink) => ({
-                output: sink.name,
-                backlog: await store.outboxDepth(sink.name),
-                deadLetters: await store.deadLetterCount(sink.name),
-                ...outputHealth.get(sink.name),
-              })),
-            ),
-          };
-        },
-      });
-      log.info('health endpoints listening', {
-        address: health.address,
-        paths: ['/healthz', '/readyz', '/status', '/metrics'],
-      });
-    }
     // Delivered while collecting (each output's own loop, woken by each commit), so a long backfill
     // does not hold everything in the outbox.
-    outcomes.push(...(await Promise.all(config.tenants.map(runTenant))));
+    // An unexpected error in one tenant's loop (not a failed cycle: those are retried) stops the
+    // others too, and the run ends with it once they have all stopped.
+    const settled = await Promise.allSettled(
+      config.tenants.map((tenant) =>
+        runTenant(tenant).catch((error: unknown) => {
+          stopRun.abort(error);
+          throw error;
+        }),
+      ),
+    );
+    for (const result of settled) if (result.status === 'rejected') throw result.reason;
+    outcomes.push(...settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : [])));
     // Flush what was committed, also after a stop (whose signal is already aborted), but bounded.
-    await delivery.finish(signal.aborted ? AbortSignal.timeout(STOP_FLUSH_MS) : signal);
+    finishing = delivery.finish(signal.aborted ? AbortSignal.timeout(STOP_FLUSH_MS) : signal);
+    await finishing;
     Object.assign(delivered, delivery.delivered);
   } finally {
+    // Whatever ended the run, nothing of it keeps running: the tenants' waits and the outputs' loops
+    // end (a round in flight is cut) before the outputs and the store are closed under them.
+    stopRun.abort(new Error('the run ended'));
+    options.signal.removeEventListener('abort', onCallerStop);
+    const ending = finishing ?? deliveryLoops?.stop();
+    if (ending !== undefined) await ending.catch(() => undefined);
     await health?.close();
     if (options.pageNormalizer === undefined) await pageNormalizer.close();
     // Every output is closed even when one fails to, and the store after them.
@@ -349,7 +422,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       if (result.status === 'rejected')
         log.warn('output did not close cleanly', {
           output: sinks[i]?.name,
-          error: describeError(result.reason),
+          error: describe(result.reason),
         });
     }
     if (options.store === undefined) await store.close();

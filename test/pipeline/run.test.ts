@@ -71,20 +71,34 @@ async function truth(tenant: string, from: number, to: number, asOf: number): Pr
 const keyOf = (e: EventLine): string =>
   `${e.office365.message_trace.MessageTraceId}|${(e.email.to?.address[0] ?? '').toLowerCase()}|${e.event.action}`;
 
-/** The emulator's control API: a tenant with or without Exchange's service principal. */
-async function setServicePrincipal(tenant: string, value: boolean): Promise<void> {
+/** The emulator's control API. */
+async function control(method: 'PATCH' | 'POST' | 'DELETE', route: string, body?: unknown): Promise<void> {
   const { request, Agent } = await import('undici');
   const agent = new Agent({ connect: { ca: emulator.caCertPem } });
   try {
-    const res = await request(`${emulator.url}/_emulator/tenants/${tenant}`, {
-      method: 'PATCH',
-      body: JSON.stringify({ servicePrincipal: value }),
+    const res = await request(`${emulator.url}/_emulator${route}`, {
+      method,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       dispatcher: agent,
     });
     await res.body.text();
   } finally {
     await agent.close();
   }
+}
+
+/** A tenant with or without Exchange's service principal. */
+const setServicePrincipal = (tenant: string, value: boolean): Promise<void> =>
+  control('PATCH', `/tenants/${tenant}`, { servicePrincipal: value });
+
+/** GET on the daemon's health server. */
+async function getHealth(
+  listen: string,
+  route: string,
+): Promise<{ status: number; body: { ready?: boolean; reasons?: string[] } }> {
+  const { request } = await import('undici');
+  const res = await request(`http://${listen}${route}`);
+  return { status: res.statusCode, body: (await res.body.json()) as { ready?: boolean; reasons?: string[] } };
 }
 
 beforeAll(async () => {
@@ -225,16 +239,7 @@ describe('health endpoints (daemon)', () => {
       now: () => NOW,
       pollIntervalMs: 50,
     });
-    const get = async (
-      path: string,
-    ): Promise<{ status: number; body: { ready?: boolean; reasons?: string[] } }> => {
-      const { request } = await import('undici');
-      const res = await request(`http://${listen}${path}`);
-      return {
-        status: res.statusCode,
-        body: (await res.body.json()) as { ready?: boolean; reasons?: string[] },
-      };
-    };
+    const get = (route: string): ReturnType<typeof getHealth> => getHealth(listen, route);
     try {
       await until(async () => {
         const ready = await get('/readyz').catch(() => undefined);
@@ -256,6 +261,113 @@ describe('health endpoints (daemon)', () => {
       await setServicePrincipal('fabrikam', true);
       stop.abort();
       await running;
+    }
+  });
+});
+
+describe('the daemon, whatever goes wrong', () => {
+  it('/readyz turns unready when a tenant stalls without any error (its lag past the bound), ready when it catches up', async () => {
+    const base = writeConfig('stall', ['contoso']);
+    const listen = `127.0.0.1:${await freePort()}`;
+    const config: Config = { ...base, health: { listen } };
+    let current = NOW;
+    const stop = new AbortController();
+    const running = runCollector(config, {
+      once: false,
+      signal: stop.signal,
+      log: silentLogger,
+      now: () => current,
+      pollIntervalMs: 100,
+    });
+    try {
+      await until(async () => (await getHealth(listen, '/readyz').catch(() => undefined))?.status === 200);
+      // Every answer slow from now on: a cycle takes seconds, nothing fails. Two hours pass.
+      await control('POST', '/faults', {
+        queue: [{ kind: 'slow-headers', delayMs: 1500, targets: ['graph-list'] }],
+        times: 1000,
+      });
+      current = NOW + 2 * 3_600_000;
+      emulator.clock.set(current);
+      await until(async () => {
+        const ready = await getHealth(listen, '/readyz');
+        return (
+          ready.status === 503 && (ready.body.reasons ?? []).some((r) => /contoso: \d+ min behind/.test(r))
+        );
+      }, 20_000);
+      // No error anywhere: the tenant is only behind, and stays so while its answers are slow.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const stalled = await getHealth(listen, '/readyz');
+      expect(stalled.status).toBe(503);
+      expect((stalled.body.reasons ?? []).filter((r) => r.includes('failed'))).toEqual([]);
+      await control('DELETE', '/faults');
+      await until(async () => (await getHealth(listen, '/readyz')).status === 200, 30_000);
+    } finally {
+      await control('DELETE', '/faults');
+      emulator.clock.set(NOW);
+      stop.abort();
+      await running;
+    }
+  }, 60_000);
+
+  it('a health port in use stops the run at once, and nothing of it keeps running', async () => {
+    const { createServer } = await import('node:net');
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const address = taken.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    const config: Config = {
+      ...writeConfig('port-taken', ['contoso']),
+      health: { listen: `127.0.0.1:${address.port}` },
+    };
+    const lines: string[] = [];
+    const log = {
+      debug: (m: string) => lines.push(m),
+      info: (m: string) => lines.push(m),
+      warn: (m: string) => lines.push(m),
+      error: (m: string) => lines.push(m),
+    };
+    try {
+      await expect(
+        runCollector(config, { once: false, signal: new AbortController().signal, log, now: () => NOW }),
+      ).rejects.toThrow(/EADDRINUSE/);
+      const after = lines.length;
+      // A delivery loop left running on the closed state would say so every second.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(lines.slice(after)).toEqual([]);
+    } finally {
+      taken.close();
+    }
+  });
+
+  it('a state that cannot record a cycle: the tenant failure is still logged and the run ends cleanly', async () => {
+    const config = writeConfig('record-fails', ['fabrikam']);
+    const store = openSqliteStore(path.join(folder, 'record-fails', 'state'));
+    // The real store, but recording a cycle fails (a full disk would fail the commit first).
+    const broken = new Proxy(store, {
+      get(target, property) {
+        if (property === 'recordTenantCycle')
+          return () => Promise.reject(new Error('SQLITE_FULL: database or disk is full'));
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const errors: string[] = [];
+    const log = { ...silentLogger, error: (m: string) => errors.push(m) };
+    await setServicePrincipal('fabrikam', false);
+    try {
+      const summary = await runCollector(config, {
+        once: true,
+        signal: new AbortController().signal,
+        log,
+        now: () => NOW,
+        store: broken,
+      });
+      expect(summary.failed).toBe(true);
+      expect(summary.tenants[0]?.error?.code).toBe('service_principal_missing');
+      expect(errors).toEqual(['tenant failed', 'could not record the tenant cycle in the state']);
+    } finally {
+      await setServicePrincipal('fabrikam', true);
+      await store.close();
     }
   });
 });
