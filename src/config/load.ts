@@ -138,7 +138,7 @@ export function parseConfig(text: string, file: string, env: Env = process.env):
   const lineAt = (segments: readonly PropertyKey[], key?: string) => lineOf(doc, lineCounter, segments, key);
 
   const issues: ConfigIssue[] = [];
-  const substituted = new Map<string, string>();
+  const substituted: Substitution[] = [];
   const raw = interpolate(
     doc.toJS() as unknown,
     [],
@@ -166,7 +166,7 @@ export function parseConfig(text: string, file: string, env: Env = process.env):
               path: keyPath(key === undefined ? issue.path : [...issue.path, key]),
               message:
                 key === undefined
-                  ? hideSubstituted(issue.message, substituted)
+                  ? hideSubstituted(issue.message, keyPath(issue.path), substituted)
                   : 'unknown key: check its spelling and indentation',
             },
             lineAt(issue.path, key),
@@ -243,7 +243,7 @@ function interpolate(
   segments: readonly PropertyKey[],
   env: Env,
   report: (segments: readonly PropertyKey[], message: string) => void,
-  substituted: Map<string, string>,
+  substituted: Substitution[],
 ): unknown {
   if (typeof value === 'string') {
     if (!value.includes('${')) return value;
@@ -266,7 +266,8 @@ function interpolate(
         report(segments, `environment variable ${variable} is not set: export it, or remove the reference`);
         return match;
       }
-      if (replacement !== '') substituted.set(replacement, `\${${variable}}`);
+      if (replacement.length >= MIN_HIDDEN_LENGTH)
+        substituted.push({ path: keyPath(segments), value: replacement, reference: `\${${variable}}` });
       return replacement;
     });
   }
@@ -283,17 +284,39 @@ function interpolate(
   return value;
 }
 
+/** A value that came from the environment: where (the key path of the value holding `${VAR}`) and what. */
+interface Substitution {
+  readonly path: string;
+  readonly value: string;
+  readonly reference: string;
+}
+
 /**
- * A validation message with every value that came from the environment shown as its `${VAR}`.
- * Some messages quote the bad value (`not a duration: "…"`), and a value from the environment is
- * likely a secret put under the wrong key (the redaction test found a clientSecret echoed so).
+ * Shorter values are not hidden: `5m` or `443` from the environment are no secrets, and hiding them
+ * garbles every message that happens to hold them (`30s, ${M}, 24h`). The logger's threshold.
  */
-function hideSubstituted(message: string, substituted: ReadonlyMap<string, string>): string {
+const MIN_HIDDEN_LENGTH = 4;
+
+/**
+ * An issue's message with each value that came from the environment at the issue's key path (or
+ * under it) shown as its `${VAR}`. Some messages quote the bad value (`not a duration: "…"`), and
+ * a value from the environment is likely a secret put under the wrong key (the redaction test found
+ * a clientSecret echoed so). Values substituted at other keys are left alone: that issue cannot
+ * quote them, and replacing them there would only garble its text.
+ */
+function hideSubstituted(message: string, issuePath: string, substituted: readonly Substitution[]): string {
+  const relevant = substituted.filter((s) => isAtOrUnder(s.path, issuePath));
   let out = message;
-  for (const [value, reference] of [...substituted].sort((a, b) => b[0].length - a[0].length)) {
+  for (const { value, reference } of relevant.sort((a, b) => b.value.length - a.value.length)) {
     out = out.split(value).join(reference);
   }
   return out;
+}
+
+/** `tenants[0].headers.x` is under `tenants[0]` and `tenants`; everything is under the file (''). */
+function isAtOrUnder(candidate: string, parent: string): boolean {
+  if (parent === '' || candidate === parent) return true;
+  return candidate.startsWith(`${parent}.`) || candidate.startsWith(`${parent}[`);
 }
 
 // ---------------------------------------------------------------------------------------------

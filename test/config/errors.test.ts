@@ -142,6 +142,41 @@ outputs:
     expectIssue(error, 'outputs[0].headers.Authorization', /environment variable HEC_TOKEN is not set/);
   });
 
+  it('a value from the environment is hidden only in the issue about its own key', () => {
+    // 300s came from ${M} at minAge: the issue about reconcileLookback quotes its own literal.
+    const error = loadError(minimal('minAge: ${M}\nreconcileLookback: 300ss'), { M: '300s' });
+    expectIssue(error, 'tenants[0].reconcileLookback', /not a duration: "300ss" \(use a number and a unit/);
+    expect(error.message).not.toContain('${M}');
+    // At its own key, the same value is named by its variable.
+    const own = loadError(minimal('reconcileLookback: ${M}s'), { M: '300s' });
+    expectIssue(own, 'tenants[0].reconcileLookback', /not a duration: "\$\{M\}s"/);
+    expect(own.message).not.toContain('300ss');
+  });
+
+  it('a short value from the environment is not hidden (it garbles and hides nothing)', () => {
+    // The review's reproduction: 5m from the environment at minAge, a typo at reconcileLookback.
+    const error = loadError(minimal('minAge: ${M}\nreconcileLookback: 5mm'), { M: '5m' });
+    expect(issueAt(error, 'tenants[0].reconcileLookback').message).toBe(
+      'not a duration: "5mm" (use a number and a unit: 30s, 5m, 24h, 90d)',
+    );
+    // Even at its own key: 5m is no secret.
+    const own = loadError(minimal('reconcileLookback: ${M}m'), { M: '5m' });
+    expect(issueAt(own, 'tenants[0].reconcileLookback').message).toBe(
+      'not a duration: "5mm" (use a number and a unit: 30s, 5m, 24h, 90d)',
+    );
+  });
+
+  it('a secret from the environment under a wrong key is never echoed, in a list or a mapping too', () => {
+    const secret = 'sup3r-secret-from-env';
+    const error = loadError(
+      `${tenantYaml('reconcileLookback: ${S}\nrequestsPer5Min: ${S}')}\noutputs:\n  - type: splunk-hec\n    url: https://splunk.example.com\n    token: ["\${S}"]\n`,
+      { S: secret },
+    );
+    expectIssue(error, 'tenants[0].reconcileLookback', /not a duration: "\$\{S\}"/);
+    expect(error.message).not.toContain(secret);
+    expect(JSON.stringify(error.issues)).not.toContain(secret);
+  });
+
   it('a bad ${…} reference', () => {
     expectIssue(
       loadError(minimal('organization: ${not valid}')),
