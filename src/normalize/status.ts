@@ -38,6 +38,11 @@ export function canonicalStatus(raw: string): string {
   return AS_SENT.get(raw) ?? BY_LOWER_CASE.get(raw.toLowerCase()) ?? raw;
 }
 
+/** Whether a status is one Microsoft documents (metrics label others `other`, to stay bounded). */
+export function isKnownStatus(status: string): status is KnownStatus {
+  return AS_SENT.get(status) === status;
+}
+
 export type EventOutcome = 'success' | 'failure' | 'unknown';
 
 /** `event.outcome`: delivery succeeded, was refused, or is not (yet) known. */

@@ -123,7 +123,7 @@ function createNormalizePool(script: URL, size: number): PageNormalizer {
 function decode(reply: Extract<NormalizeReply, { json: string[] }>): PageEvents {
   const keys = reply.keys === '' ? [] : reply.keys.split('\n');
   const ids = reply.ids === '' ? [] : reply.ids.split('\n');
-  const statuses = reply.statuses.split('\n');
+  const { statuses } = reply;
   const events: PageEvent[] = reply.json.map((json, i) => {
     const status = statuses[i] ?? '';
     return { key: keys[i] ?? '', eventId: ids[i] ?? '', json, ...(status === '' ? {} : { status }) };

@@ -21,7 +21,7 @@ export type NormalizeReply =
       readonly keys: string;
       readonly ids: string;
       /** Each event's status (`event.action`), '' when none. */
-      readonly statuses: string;
+      readonly statuses: string[];
       readonly rejects: { reason: string; input: string }[];
     }
   | { readonly id: number; readonly error: string };
@@ -45,7 +45,8 @@ port.on('message', (job: NormalizeJob) => {
       json: events.map((e) => e.json),
       keys: events.map((e) => e.key).join('\n'),
       ids: events.map((e) => e.eventId).join('\n'),
-      statuses: events.map((e) => e.status ?? '').join('\n'),
+      // An array, not joined text: a status is whatever the API sent, newlines included.
+      statuses: events.map((e) => e.status ?? ''),
       rejects,
     };
     port.postMessage(reply);

@@ -86,8 +86,10 @@ const STOP_FLUSH_MS = 30_000;
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   systemSleep(ms, signal).catch(() => undefined);
 
-/** How long the per-tenant outbox depth of /metrics is reused: counting it reads the whole backlog. */
-const OUTBOX_DEPTH_CACHE_MS = 10_000;
+/** Below this many waiting events /metrics counts each tenant's outbox depth at every scrape... */
+const EXACT_DEPTH_BELOW = 100_000;
+/** ...above, it reuses the count this long (counting reads every waiting event). */
+const OUTBOX_DEPTH_CACHE_MS = 60_000;
 
 export async function runCollector(config: Config, options: RunOptions): Promise<RunSummary> {
   const now = options.now ?? Date.now;
@@ -147,8 +149,13 @@ export async function runCollector(config: Config, options: RunOptions): Promise
         return cursor === undefined ? undefined : Math.max(0, now() - cursor);
       },
       outboxDepths: async () => {
-        if (depthCache === undefined || now() - depthCache.at >= OUTBOX_DEPTH_CACHE_MS) {
-          depthCache = { at: now(), depths: await store.outboxDepthByTenant() };
+        // Counting reads every waiting event: exact while few wait, at most every so often when an
+        // output has fallen far behind (a scrape must not stall collection for long).
+        const head = await store.outboxHead();
+        const lowest = Math.min(head, ...(await store.listSinks()).map((s) => s.ackedSeq));
+        const age = depthCache === undefined ? Infinity : performance.now() - depthCache.at;
+        if (depthCache === undefined || head - lowest < EXACT_DEPTH_BELOW || age >= OUTBOX_DEPTH_CACHE_MS) {
+          depthCache = { at: performance.now(), depths: await store.outboxDepthByTenant() };
         }
         return depthCache.depths;
       },

@@ -89,6 +89,14 @@ describe('the metrics registry', () => {
       insertedByStatus: { Delivered: 2, Failed: 1 },
       headSeq: 3,
     });
+    // A status Microsoft does not document is counted, under `other` (the label set stays bounded).
+    metrics.committed('a', 'reconcile', 3, {
+      inserted: 3,
+      duplicates: 0,
+      rejected: 0,
+      insertedByStatus: { 'Delivered\nFailed': 1, unknownFutureValue: 1, unknown: 1 },
+      headSeq: 6,
+    });
     metrics.cycle('a', true, 1_700_000_000_000);
     const after = parseExposition((await metrics.exposition()).text);
     expect(sum(after, 'exotrace_requests_total', { status: '429' })).toBe(1);
@@ -96,9 +104,18 @@ describe('the metrics registry', () => {
     expect(sum(after, 'exotrace_throttled_total')).toBe(1);
     expect(sum(after, 'exotrace_retries_total', { reason: '429' })).toBe(1);
     expect(sum(after, 'exotrace_rows_fetched_total', { pass: 'fast' })).toBe(5);
+    expect(sum(after, 'exotrace_events_total', { status: 'other' })).toBe(2);
+    expect(sum(after, 'exotrace_events_total', { status: 'unknown' })).toBe(1);
+    expect(after.filter((s) => s.name === 'exotrace_events_total').map((s) => s.labels['status'])).toEqual([
+      'Delivered',
+      'Failed',
+      'other',
+      'unknown',
+    ]);
     expect(sum(after, 'exotrace_events_total', { status: 'Delivered' })).toBe(2);
     expect(sum(after, 'exotrace_events_total', { status: 'Failed' })).toBe(1);
     expect(sum(after, 'exotrace_duplicates_suppressed_total')).toBe(1);
+    expect(sum(after, 'exotrace_rows_fetched_total')).toBe(8);
     expect(sum(after, 'exotrace_rows_rejected_total')).toBe(1);
     expect(sum(after, 'exotrace_tenant_last_success_timestamp_seconds')).toBe(1_700_000_000);
     expect(sum(after, 'exotrace_lag_seconds', { tenant: 'a' })).toBe(90);

@@ -49,12 +49,16 @@ describe('the normalizer pool', () => {
       // A malformed row (no id) among good ones: rejected with its reason, the others kept.
       const body = JSON.parse(page(40, 'Отчёт 📈')) as { d: { results: Record<string, unknown>[] } };
       delete body.d.results[7]?.['Received'];
+      // A status nobody documents, with a line break in it: each event keeps its own.
+      const odd = body.d.results[3];
+      if (odd !== undefined) odd['Status'] = 'Delivered\nFailed';
       const text = JSON.stringify(body);
       const [fromPool, inline] = await Promise.all([
         pool.normalize(text, OPTIONS),
         inlinePageNormalizer().normalize(text, OPTIONS),
       ]);
       expect(fromPool).toEqual(inline);
+      expect(fromPool.events[3]?.status).toBe('Delivered\nFailed');
       expect(fromPool.events).toHaveLength(39);
       expect(fromPool.rejects).toHaveLength(1);
       expect(fromPool.rejects[0]?.reason).toMatch(/Received/);
