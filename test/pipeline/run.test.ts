@@ -11,7 +11,8 @@ import { collectorConfigYaml } from '../../src/emulator/collector-config.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { silentLogger } from '../../src/observe/log.js';
 import { freePort, until } from '../helpers/wait.js';
-import { failingTenantDelay, runCollector } from '../../src/pipeline/run.js';
+import { describeError, failingTenantDelay, runCollector } from '../../src/pipeline/run.js';
+import { ExotraceError } from '../../src/sources/http/errors.js';
 import { createMemorySink } from '../../src/sinks/memory.js';
 import { createSource } from '../../src/sources/create.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';
@@ -429,5 +430,26 @@ describe('failingTenantDelay', () => {
       60_000, 120_000, 240_000, 480_000, 900_000, 900_000,
     ]);
     expect(failingTenantDelay(3_600_000, 3)).toBe(3_600_000);
+  });
+});
+
+describe('describeError', () => {
+  it('keeps code and message, and replaces the configuration’s secrets even where no pattern would', () => {
+    const secret = 'Zq8~plainLookingSecretValue';
+    const plain = Object.assign(new Error(`output answered: bad key ${secret}`), { code: 'http_401' });
+    expect(describeError(plain, [secret])).toEqual({
+      code: 'http_401',
+      message: 'output answered: bad key REDACTED',
+    });
+    const ours = new ExotraceError({
+      code: 'bad_secret',
+      message: `login refused for ${secret}`,
+      fix: 'check the secret',
+      retryable: false,
+    });
+    const described = describeError(ours, [secret]);
+    expect(described['code']).toBe('bad_secret');
+    expect(JSON.stringify(described)).not.toContain(secret);
+    expect(describeError(new Error('plain'))).toEqual({ message: 'plain' });
   });
 });
