@@ -118,7 +118,9 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     out.write('\nA few of them:\n');
     for (const sample of samples) out.write(`  ${sample}\n`);
     out.write(
-      `\nNext: look at ${file} (one ECS event per line), or point exotrace at your tenant: see README "Configuration".\n`,
+      `\nNext: look at ${file} (one ECS event per line), see where collection stands with\n` +
+        `  exotrace status --config ${configFile}\n` +
+        `or point exotrace at your tenant: see README "Configuration".\n`,
     );
     return summary.failed ? EXIT_TENANT_FAILED : EXIT_OK;
   } finally {
