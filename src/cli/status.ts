@@ -1,5 +1,5 @@
 /**
- * `exotrace status --config FILE [--json]`: at a glance, is every tenant current? Per tenant its
+ * `exotrace status --config FILE [--json] [--max-lag DURATION]`: at a glance, is every tenant current? Per tenant its
  * checkpoints, lag and last cycle (success or error, with the fix); per output its backlog and dead
  * letters. The exit status says it for scripts and monitors.
  *
@@ -26,6 +26,7 @@ import {
 } from '../observe/health.js';
 import { DB_FILE, openSqliteStore } from '../state/sqlite.js';
 import { StateStoreError, type StateStore } from '../state/store.js';
+import { parseDuration } from '../util/duration.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { loadConfigOrExplain } from './run.js';
 
@@ -36,6 +37,11 @@ export const EXIT_NOT_CURRENT = 1;
  * configuration, a `health.listen` that is not loopback, or nothing answering there).
  */
 export const EXIT_STATUS_UNAVAILABLE = 4;
+/**
+ * The state database exists but cannot be read: permissions, not a database, corrupt. The message
+ * names the file and the cause.
+ */
+export const EXIT_STATE_UNREADABLE = 5;
 
 /** How long to wait for the state lock before asking the daemon instead. */
 const LOCK_WAIT_MS = 500;
@@ -54,6 +60,11 @@ export interface TenantStatus extends Omit<TenantHealth, 'lastSuccessAt' | 'last
   readonly lastFailureAt?: string;
   /** No checkpoint and no cycle: this state has never collected the tenant. */
   readonly neverCollected: boolean;
+  /**
+   * From the state only: the tenant has a fast checkpoint but no cycle recorded (a state written
+   * before cycles were kept, migration 2). Judged by its lag alone until its next cycle records one.
+   */
+  readonly lastCycleUnknown?: true;
 }
 
 export interface OutputStatus extends OutputHealth {
@@ -100,14 +111,27 @@ export async function snapshotFromStore(
     config.outputs.map(async (o): Promise<OutputHealth> => {
       // An output that never ran has no cursor yet: nothing waits for it.
       if (!registered.has(o.name)) return { output: o.name, backlog: 0, deadLetters: 0 };
+      const oldest = await store.outboxOldest(o.name);
       return {
         output: o.name,
         backlog: await store.outboxDepth(o.name),
         deadLetters: await store.deadLetterCount(o.name),
+        ...(oldest === undefined ? {} : { oldestWaitingAt: oldest }),
       };
     }),
   );
   return { tenants, outputs };
+}
+
+/** Each tenant's lag bound replaced by `maxLagMs` (`status --max-lag`), e.g. for an hourly cron. */
+export function withMaxLag(snapshot: HealthSnapshot, maxLagMs: number | undefined): HealthSnapshot {
+  if (maxLagMs === undefined) return snapshot;
+  return { ...snapshot, tenants: snapshot.tenants.map((t) => ({ ...t, maxLagMs })) };
+}
+
+/** A tenant the state has a fast checkpoint for but no cycle: one collected before cycles were kept. */
+function cycleUnknown(t: TenantHealth): boolean {
+  return t.lastSuccessAt === undefined && t.lastError === undefined && t.checkpoints?.fast !== undefined;
 }
 
 /** The report: the snapshot judged by the readiness rule, dead letters added, times as ISO. */
@@ -118,7 +142,19 @@ export function statusReport(
   now: number,
 ): StatusReport {
   const maxBacklog = config.outbox?.maxEvents ?? DEFAULTS.outboxMaxEvents;
-  const ready = readiness(snapshot, { maxBacklog, now });
+  const maxWaitingMs = config.outbox?.warnAfterMs ?? DEFAULTS.outboxWarnAfterMs;
+  // From the state, a tenant without a recorded cycle (a state from before they were kept) is
+  // judged by its lag alone: "no cycle completed yet" would hold for every tenant after an upgrade.
+  // The daemon records one within a poll, so its answer is taken as it is.
+  const unknown = new Set(
+    source.kind === 'state' ? snapshot.tenants.filter(cycleUnknown).map((t) => t.tenant) : [],
+  );
+  const judged: HealthSnapshot = {
+    ...snapshot,
+    tenants: snapshot.tenants.map((t) => (unknown.has(t.tenant) ? { ...t, lastSuccessAt: now } : t)),
+  };
+  // failedCycles stays 1 (not the daemon's 2): a cron `run --once` whose last cycle failed is not current.
+  const ready = readiness(judged, { maxBacklog, maxWaitingMs, now });
   const reasons = [...ready.reasons];
   for (const o of snapshot.outputs) {
     if (o.deadLetters > 0) {
@@ -151,6 +187,7 @@ export function statusReport(
           lastSuccessAt === undefined &&
           t.lastError === undefined &&
           Object.keys(t.checkpoints ?? {}).length === 0,
+        ...(unknown.has(t.tenant) ? { lastCycleUnknown: true as const } : {}),
       };
     }),
     outputs: snapshot.outputs.map((o) => {
@@ -214,6 +251,9 @@ export function renderStatus(report: StatusReport): string {
           const fix = text(error['fix']);
           if (fix !== undefined) details.push(`  fix: ${fix}`);
         }
+        if (t.lastCycleUnknown === true) {
+          details.push(`${t.tenant}: last cycle unknown (recorded from the next cycle on)`);
+        }
         const backfill = t.checkpoints?.backfill;
         if (backfill !== undefined && backfill.window === undefined) {
           details.push(`${t.tenant}: backfill collected up to ${shortIso(backfill.cursor)}`);
@@ -231,7 +271,13 @@ export function renderStatus(report: StatusReport): string {
           t.api ?? '?',
           t.neverCollected ? 'never collected' : fast === undefined ? '-' : shortIso(fast.cursor),
           t.lagMs === undefined ? '-' : formatDuration(t.lagMs),
-          t.lastSuccessAt === undefined ? (t.neverCollected ? '-' : 'never') : shortIso(t.lastSuccessAt),
+          t.lastSuccessAt !== undefined
+            ? shortIso(t.lastSuccessAt)
+            : t.lastCycleUnknown === true
+              ? 'unknown'
+              : t.neverCollected
+                ? '-'
+                : 'never',
           error === undefined ? '-' : (text(error['code']) ?? text(error['message']) ?? 'error'),
         ];
       }),
@@ -318,8 +364,27 @@ function fetchDaemonStatus(url: string): Promise<HealthSnapshot> {
   });
 }
 
-/** The state store, or why not: missing (an error), or held by another process (ask the daemon). */
-function openState(config: Config): { store: StateStore } | { missing: string } | { busy: string } {
+/** Why the state could not be read: the file and the cause, without a stack. */
+function unreadable(file: string, error: unknown): string {
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+  const code = cause instanceof Error && 'code' in cause ? String(cause.code) : undefined;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const hint =
+    code === 'EACCES' || code === 'EPERM' || code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN'
+      ? ': run status as the user the collector runs as (it opens the state for writing, as the collector does)'
+      : code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT'
+        ? ': the file is not an exotrace state database, or it is damaged; restore it from a backup, or move it away to start over (collection restarts from startFrom)'
+        : '';
+  return `cannot read the state ${file}: ${message}${code === undefined || message.includes(code) ? '' : ` (${code})`}${hint}`;
+}
+
+/**
+ * The state store, or why not: missing (an error), held by another process (ask the daemon), or
+ * unreadable (permissions, not a database, corrupt).
+ */
+function openState(
+  config: Config,
+): { store: StateStore } | { missing: string } | { busy: string } | { unreadable: string } {
   const file = join(config.stateDir, DB_FILE);
   if (!existsSync(config.stateDir)) {
     return {
@@ -339,15 +404,30 @@ function openState(config: Config): { store: StateStore } | { missing: string } 
     if (error instanceof StateStoreError && (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED')) {
       return { busy: error.message };
     }
-    throw error;
+    return { unreadable: unreadable(file, error) };
   }
 }
 
+/** `--max-lag`: a duration with its unit, more than zero; undefined when it is not one. */
+export function parseMaxLag(value: string): number | undefined {
+  // A bare number would be milliseconds: surely not what was meant for a lag.
+  if (!/[a-z]\s*$/i.test(value)) return undefined;
+  const ms = parseDuration(value);
+  return ms === undefined || ms <= 0 ? undefined : ms;
+}
+
 export async function statusCommand(
-  opts: { readonly config: string; readonly json?: boolean },
+  opts: { readonly config: string; readonly json?: boolean; readonly maxLag?: string },
   io: Io,
   now: () => number = Date.now,
 ): Promise<number> {
+  const maxLagMs = opts.maxLag === undefined ? undefined : parseMaxLag(opts.maxLag);
+  if (opts.maxLag !== undefined && maxLagMs === undefined) {
+    io.stderr.write(
+      `exotrace status: --max-lag ${JSON.stringify(opts.maxLag)} is not a duration: use a number and a unit (90m, 2h, 1d)\n`,
+    );
+    return EXIT_USAGE;
+  }
   const config = loadConfigOrExplain(opts.config, io.stderr);
   if (config === undefined) return EXIT_USAGE;
   const opened = openState(config);
@@ -355,12 +435,28 @@ export async function statusCommand(
     io.stderr.write(`exotrace status: ${opened.missing}\n`);
     return EXIT_USAGE;
   }
+  if ('unreadable' in opened) {
+    io.stderr.write(`exotrace status: ${opened.unreadable}\n`);
+    return EXIT_STATE_UNREADABLE;
+  }
   let report: StatusReport;
   if ('store' in opened) {
     try {
       const at = now();
-      const snapshot = await snapshotFromStore(config, opened.store, at);
-      report = statusReport(config, snapshot, { kind: 'state', from: config.stateDir }, at);
+      let snapshot: HealthSnapshot;
+      try {
+        snapshot = await snapshotFromStore(config, opened.store, at);
+      } catch (error) {
+        // Damage SQLite finds only when a page is read.
+        io.stderr.write(`exotrace status: ${unreadable(join(config.stateDir, DB_FILE), error)}\n`);
+        return EXIT_STATE_UNREADABLE;
+      }
+      report = statusReport(
+        config,
+        withMaxLag(snapshot, maxLagMs),
+        { kind: 'state', from: config.stateDir },
+        at,
+      );
     } finally {
       await opened.store.close();
     }
@@ -387,7 +483,12 @@ export async function statusCommand(
       );
       return EXIT_STATUS_UNAVAILABLE;
     }
-    report = statusReport(config, snapshot, { kind: 'daemon', from: target.url }, now());
+    report = statusReport(
+      config,
+      withMaxLag(snapshot, maxLagMs),
+      { kind: 'daemon', from: target.url },
+      now(),
+    );
   }
   io.stdout.write(opts.json === true ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report));
   return report.current ? EXIT_OK : EXIT_NOT_CURRENT;
@@ -399,6 +500,10 @@ export function registerStatusCommand(program: Command, io: Io, setExitCode: (co
     .description('per tenant checkpoint, lag and last error; per output backlog and dead letters')
     .requiredOption('--config <file>', 'the YAML configuration')
     .option('--json', 'print one JSON document instead of tables')
+    .option(
+      '--max-lag <duration>',
+      "each tenant's lag bound instead of minAge + 2 polls + 15 min (e.g. 2h for an hourly cron run --once)",
+    )
     .addHelpText(
       'after',
       `
@@ -408,13 +513,17 @@ health.listen (loopback) instead.
 Examples:
   exotrace status --config exotrace.yaml
   exotrace status --config exotrace.yaml --json | jq '.tenants[] | {tenant, lagMs}'
+  exotrace status --config exotrace.yaml --max-lag 2h    # after an hourly \`run --once\`
 
 Exit status: 0 every tenant current and every output keeping up; 1 not current (a tenant's last
-cycle failed, never completed or lags past minAge + 2 polls + 15 min; an output at outbox.maxEvents
-or with dead letters), the reasons printed; 2 bad configuration or no state at stateDir; 4 a running
-collector holds the state and its /status cannot be asked (no health, not loopback, no answer).`,
+cycle failed, never completed or lags past its bound (minAge + 2 polls of 60 s + 15 min, or
+--max-lag); an output at outbox.maxEvents, whose oldest event waited past outbox.warnAfter, or with
+dead letters), the reasons printed; 2 bad configuration, a bad option, or no state at stateDir; 4 a
+running collector holds the state and its /status cannot be asked (no health, not loopback, no
+answer); 5 the state database cannot be read (permissions, not a database, damaged), the file and
+the cause printed.`,
     )
-    .action(async (opts: { config: string; json?: boolean }) => {
+    .action(async (opts: { config: string; json?: boolean; maxLag?: string }) => {
       setExitCode(await statusCommand(opts, io));
     });
 }

@@ -3,7 +3,15 @@
  * a failing tenant, while a daemon runs (from its /status), after the daemon was killed (from the
  * state again), against a daemon without health, and against a mistyped stateDir.
  */
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -145,7 +153,13 @@ describe('exotrace status from the state', () => {
     expect(report.tenants).toEqual([
       expect.objectContaining({ tenant: 'contoso', neverCollected: true, checkpoints: {} }),
     ]);
-    expect(report.outputs).toEqual([{ output: 'file', type: 'file', backlog: 1000, deadLetters: 1 }]);
+    expect(report.outputs).toEqual(
+      [{ output: 'file', type: 'file', backlog: 1000, deadLetters: 1 }].map((o) => ({
+        ...o,
+        oldestWaitingAt: report.outputs[0]?.oldestWaitingAt,
+      })),
+    );
+    expect(report.outputs[0]?.oldestWaitingAt).toBeGreaterThan(Date.now() - 60_000);
     expect(report.reasons).toEqual([
       'tenant contoso: no cycle completed yet',
       'output file: 1000 events waiting (bound 1000)',
@@ -156,6 +170,137 @@ describe('exotrace status from the state', () => {
     const human = await cli(['status', '--config', config]);
     expect(human.stdout).toMatch(/^contoso +graph +never collected +- +- +-$/m);
     expect(human.stdout).toMatch(/^file +file +1000 +1 +-$/m);
+  });
+
+  it('an output that has taken nothing for longer than outbox.warnAfter: exit 1, its oldest event named', async () => {
+    const dir = dirOf('stalled-output');
+    const config = writeConfig(emulator, dir, ['contoso']);
+    const now = Date.now();
+    // contoso collected a minute ago, current; the file output has taken nothing for 3 hours.
+    const store = openSqliteStore(path.join(dir, 'state'));
+    await store.registerSinks(['file'], 'beginning');
+    await store.commitPage('contoso', {
+      pass: 'fast',
+      checkpoint: { cursor: now - 3 * 3_600_000 },
+      events: [{ key: 'k1', eventId: 'id-1', json: '{"n":1}' }],
+      rejects: [],
+      now: now - 3 * 3_600_000,
+      seenTtlMs: 60_000,
+    });
+    await store.commitPage('contoso', {
+      pass: 'fast',
+      checkpoint: { cursor: now - 6 * 60_000 },
+      events: [],
+      rejects: [],
+      now: now - 60_000,
+      seenTtlMs: 60_000,
+    });
+    await store.recordTenantCycle('contoso', { at: now - 60_000 });
+    await store.close();
+
+    const { code, report } = await statusJson(config);
+    expect(code).toBe(1);
+    expect(report.outputs).toEqual([
+      { output: 'file', type: 'file', backlog: 1, deadLetters: 0, oldestWaitingAt: now - 3 * 3_600_000 },
+    ]);
+    // Only the output: one event is far below maxEvents, and the tenant is current.
+    expect(report.reasons).toEqual([
+      'output file: its oldest event has waited 180 min (bound outbox.warnAfter, 60 min)',
+    ]);
+  });
+
+  it('--max-lag replaces the lag bound (an hourly cron run --once); a bad value is a usage error', async () => {
+    const dir = dirOf('max-lag');
+    const config = writeConfig(emulator, dir, ['contoso']);
+    const now = Date.now();
+    const store = openSqliteStore(path.join(dir, 'state'));
+    await store.commitPage('contoso', {
+      pass: 'fast',
+      checkpoint: { cursor: now - 3_600_000 },
+      events: [],
+      rejects: [],
+      now,
+      seenTtlMs: 60_000,
+    });
+    await store.recordTenantCycle('contoso', { at: now });
+    await store.close();
+
+    // An hour behind: past minAge (5 min) + 2 polls + 15 min.
+    const strict = await statusJson(config);
+    expect(strict.code).toBe(1);
+    expect(strict.report.reasons).toEqual(['tenant contoso: 60 min behind (bound 22 min)']);
+
+    const relaxed = await cli(['status', '--config', config, '--max-lag', '2h', '--json']);
+    expect(relaxed.code, relaxed.stdout + relaxed.stderr).toBe(0);
+    const report = JSON.parse(relaxed.stdout) as StatusReport;
+    expect(report).toMatchObject({ current: true, reasons: [] });
+    expect(report.tenants[0]?.maxLagMs).toBe(2 * 3_600_000);
+
+    // 30m is shorter than the lag: not current, by the bound given.
+    const tight = await cli(['status', '--config', config, '--max-lag', '30m']);
+    expect(tight.code).toBe(1);
+    expect(tight.stdout).toContain('tenant contoso: 60 min behind (bound 30 min)');
+
+    for (const bad of ['2 hours', '90', '0m']) {
+      const result = await cli(['status', '--config', config, '--max-lag', bad]);
+      expect(result.code, bad).toBe(2);
+      expect(result.stderr).toContain(`--max-lag "${bad}" is not a duration`);
+      expect(result.stdout).toBe('');
+    }
+  });
+
+  it('a state with checkpoints but no recorded cycle (before cycles were kept): last cycle unknown, current within its lag', async () => {
+    const dir = dirOf('no-cycles');
+    const config = writeConfig(emulator, dir, ['contoso', 'fabrikam']);
+    const now = Date.now();
+    const store = openSqliteStore(path.join(dir, 'state'));
+    // contoso within its bound, fabrikam 2 hours behind; neither has a cycle row.
+    for (const [tenant, lag] of [
+      ['contoso', 6 * 60_000],
+      ['fabrikam', 2 * 3_600_000],
+    ] as const) {
+      await store.commitPage(tenant, {
+        pass: 'fast',
+        checkpoint: { cursor: now - lag },
+        events: [],
+        rejects: [],
+        now,
+        seenTtlMs: 60_000,
+      });
+    }
+    await store.close();
+
+    const { code, report } = await statusJson(config);
+    expect(code).toBe(1);
+    // Only fabrikam's lag: neither tenant is "no cycle completed yet".
+    expect(report.reasons).toEqual(['tenant fabrikam: 120 min behind (bound 22 min)']);
+    for (const t of report.tenants) {
+      expect(t).toMatchObject({ lastCycleUnknown: true, neverCollected: false });
+      expect(t.lastSuccessAt).toBeUndefined();
+    }
+    const human = await cli(['status', '--config', config]);
+    expect(human.stdout).toMatch(/^contoso +graph +\S+Z +6m +unknown +-$/m);
+    expect(human.stdout).toMatch(/^contoso: last cycle unknown \(recorded from the next cycle on\)$/m);
+
+    // With the lagging tenant's bound relaxed, the state is current.
+    const relaxed = await cli(['status', '--config', config, '--max-lag', '3h']);
+    expect(relaxed.code, relaxed.stdout).toBe(0);
+    expect(relaxed.stdout).toContain('current: every tenant');
+    expect(relaxed.stdout).toMatch(/^fabrikam +graph +\S+Z +2h +unknown +-$/m);
+  });
+
+  it('a state file that is not a database: exit 5, naming the file and the cause', async () => {
+    const dir = dirOf('garbage');
+    const config = writeConfig(emulator, dir, ['contoso']);
+    mkdirSync(path.join(dir, 'state'));
+    const file = path.join(dir, 'state', 'exotrace.db');
+    writeFileSync(file, 'this is not a SQLite database, just some text '.repeat(200));
+    const result = await cli(['status', '--config', config]);
+    expect(result.code, result.stderr).toBe(5);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain(`exotrace status: cannot read the state ${file}: file is not a database`);
+    expect(result.stderr).toContain('restore it from a backup');
+    expect(result.stderr).not.toMatch(/^\s+at /m);
   });
 
   it('a stateDir without state: exit 2, naming stateDir and the path, and nothing created', async () => {
