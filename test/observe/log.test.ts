@@ -176,9 +176,27 @@ describe('createLogger: redaction', () => {
     });
   }
 
-  it('pino redact paths also apply (ecs: under exotrace.*)', () => {
-    const line = linesOf(logOnce({ format: 'ecs' }, { headers: { authorization: 'Basic x' } }))[0];
-    expect(line).toMatchObject({ exotrace: { headers: { authorization: CENSOR } } });
+  it('pino redact paths also apply, json and ecs (under exotrace.*): the second net, not scrub', () => {
+    // scrub censors a secret-named key only when it holds something: an empty or null value passes
+    // it untouched (nothing to hide). So only pino's `redact` paths can censor these, and the
+    // test fails if those paths are removed, emptied, or lose the ECS prefix.
+    const fields = {
+      authorization: '',
+      clientSecret: null,
+      headers: { Authorization: '', 'proxy-authorization': '', 'x-api-key': null, cookie: '' },
+      request: { password: '', token: null, headers: { authorization: '' } },
+    };
+    expect(scrub(fields)).toEqual(fields);
+    const censored = {
+      authorization: CENSOR,
+      clientSecret: CENSOR,
+      headers: { Authorization: CENSOR, 'proxy-authorization': CENSOR, 'x-api-key': CENSOR, cookie: CENSOR },
+      request: { password: CENSOR, token: CENSOR, headers: { authorization: CENSOR } },
+    };
+    const [json] = linesOf(logOnce({ format: 'json' }, fields));
+    expect(json).toMatchObject(censored);
+    const [ecs] = linesOf(logOnce({ format: 'ecs' }, fields));
+    expect(ecs).toMatchObject({ exotrace: censored });
   });
 
   it('scrub leaves ordinary values, reduces errors to name, code and message, survives cycles', () => {
