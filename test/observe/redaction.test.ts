@@ -6,11 +6,13 @@
  *
  * The emulator runs in this process over HTTPS with its own CA; outputs fail against a local HTTP
  * server that answers 401 and echoes the request headers back (the worst upstream we can imagine),
- * and against closed ports.
+ * and against closed ports; the configured proxy is a local one that records what it is sent and
+ * answers 407.
  */
 import { createPrivateKey } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { mkdtempSync } from 'node:fs';
@@ -311,13 +313,55 @@ describe('identity and API failures (run --once, debug)', () => {
     expect(result.stderr).toMatch(/not trusted|CERT|certificate/i);
   });
 
-  it('an unreachable proxy with user:password in its URL', async () => {
-    const dir = writeYaml('proxy', {
-      top: `http:\n  proxy: http://puser:\${RT_PROXY_PASSWORD}@127.0.0.1:${closedPort}\n  timeout: 2s`,
+  it('a proxy that refuses our credentials (407), with user:password in its URL', async () => {
+    // A local "proxy" that records what it was sent, and answers 407 to each request.
+    const heads: string[] = [];
+    const proxy = createNetServer((socket) => {
+      let head = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => {
+        head += chunk;
+        if (!head.includes('\r\n\r\n')) return;
+        heads.push(head);
+        head = '';
+        socket.end(
+          'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+        );
+      });
+      socket.on('error', () => undefined);
     });
-    // Refused connections are retried with backoff for minutes, silently: a few seconds of them.
-    const result = await runDaemon(dir, (stderr) => /tenant failed/.test(stderr), 5_000);
-    expect(result.code).not.toBe(2);
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const address = proxy.address();
+    if (address === null || typeof address === 'string') throw new Error('no address');
+    try {
+      const dir = writeYaml('proxy', {
+        top: `http:\n  proxy: http://puser:\${RT_PROXY_PASSWORD}@127.0.0.1:${address.port}\n  timeout: 2s`,
+      });
+      const daemon = spawnCli(
+        ['run', '--config', path.join(dir, 'exotrace.yaml'), '--log-level', 'debug', '--log-format', 'json'],
+        ENV,
+      );
+      let result: CliResult;
+      try {
+        // A strict wait: a proxy never contacted fails the test. Two tunnels asked for: the first
+        // attempt and a retry, each with the credentials (the 407 is retried quietly, for minutes).
+        await waitFor(() => heads.length >= 2, 10_000, 'the proxy asked twice');
+      } finally {
+        daemon.child.kill('SIGTERM');
+        const killer = setTimeout(() => daemon.child.kill('SIGKILL'), 3_000);
+        result = await daemon.done;
+        clearTimeout(killer);
+      }
+      expect(result.stderr).toContain('"msg":"done"');
+      await expectCleanRun(dir, result);
+      // Nothing leaked (checked above), and not for want of a secret: the proxy was sent it.
+      expect(heads[0]).toMatch(/^CONNECT 127\.0\.0\.1:\d+ HTTP\/1\.1\r\n/);
+      expect(heads.join('')).toMatch(
+        new RegExp(`^proxy-authorization: Basic ${b64(`puser:${PROXY_PASSWORD}`)}\\r$`, 'im'),
+      );
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   }, 30_000);
 });
 
