@@ -343,9 +343,13 @@ describe('identity and API failures (run --once, debug)', () => {
       );
       let result: CliResult;
       try {
-        // A strict wait: a proxy never contacted fails the test. Two tunnels asked for: the first
-        // attempt and a retry, each with the credentials (the 407 is retried quietly, for minutes).
-        await waitFor(() => heads.length >= 2, 10_000, 'the proxy asked twice');
+        // A strict wait: a proxy never contacted fails the test. A 407 is not retried (only the
+        // configuration can fix it): the tenant fails at once, naming http.proxy.
+        await waitFor(
+          () => heads.length >= 1 && daemon.stderr().includes('"msg":"tenant failed"'),
+          10_000,
+          'the proxy asked, and the tenant failed',
+        );
       } finally {
         daemon.child.kill('SIGTERM');
         const killer = setTimeout(() => daemon.child.kill('SIGKILL'), 3_000);
@@ -353,6 +357,9 @@ describe('identity and API failures (run --once, debug)', () => {
         clearTimeout(killer);
       }
       expect(result.stderr).toContain('"msg":"done"');
+      const failed = result.stderr.split('\n').find((line) => line.includes('"msg":"tenant failed"')) ?? '';
+      expect(failed).toContain('the proxy refused the tunnel with 407');
+      expect(failed).toContain('"configKey":"http.proxy"');
       await expectCleanRun(dir, result);
       // Nothing leaked (checked above), and not for want of a secret: the proxy was sent it.
       expect(heads[0]).toMatch(/^CONNECT 127\.0\.0\.1:\d+ HTTP\/1\.1\r\n/);

@@ -136,3 +136,37 @@ describe('undici sender against the emulator', () => {
     await agent.close();
   });
 });
+
+describe('a proxy that refuses the tunnel', () => {
+  it('407: not retried, names http.proxy and what to fix, never the proxy credentials', async () => {
+    const { createServer } = await import('node:net');
+    const asked: string[] = [];
+    const proxy = createServer((socket) => {
+      socket.once('data', (chunk) => {
+        asked.push(chunk.toString('latin1').split('\r\n')[0] ?? '');
+        socket.end('HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n');
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const address = proxy.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    const dispatcher = createDispatcher({ proxyUrl: `http://puser:Pr0xyPa55@127.0.0.1:${address.port}` });
+    try {
+      const client = createHttpClient({ agent: dispatcher, policies: [] });
+      const error = await client.send(request('https://graph.example.com/v1.0/x')).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(asked).toEqual(['CONNECT graph.example.com:443 HTTP/1.1']);
+      expect(ExotraceError.is(error)).toBe(true);
+      const json = (error as ExotraceError).toJSON();
+      expect(json).toMatchObject({ code: 'network_error', retryable: false, configKey: 'http.proxy' });
+      expect(String(json['message'])).toContain('the proxy refused the tunnel with 407');
+      expect(String(json['fix'])).toContain('proxy credentials');
+      expect(JSON.stringify(json)).not.toContain('Pr0xyPa55');
+    } finally {
+      await dispatcher.close();
+      proxy.close();
+    }
+  });
+});

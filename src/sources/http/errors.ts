@@ -415,6 +415,26 @@ export function networkError(error: unknown, target: string, ctx?: ErrorContext)
   const said = code ?? (error instanceof Error ? error.name : 'unknown error');
   const who = ctx === undefined ? '' : ` for ${where(ctx)}`;
   const tenant = ctx === undefined ? {} : { tenant: ctx.tenant };
+  // A proxy that refuses the tunnel answers its CONNECT, not our request: 407 wants credentials
+  // (or other ones), 403 forbids the destination. Retrying cannot help; the configuration can.
+  const tunnel = /Proxy response \((\d{3})\) !== 200 when HTTP Tunneling/.exec(
+    error instanceof Error ? error.message : '',
+  );
+  if (tunnel !== null) {
+    const status = tunnel[1] ?? '';
+    return new ExotraceError({
+      ...tenant,
+      code: 'network_error',
+      message: `${target}${who} failed: the proxy refused the tunnel with ${status}${status === '407' ? ' (proxy authentication required)' : ''}`,
+      fix:
+        status === '407'
+          ? 'put the proxy credentials in http.proxy (https://user:password@proxy:port) or HTTPS_PROXY, or check them'
+          : 'the proxy does not allow this destination: ask for the login and API hosts to be allowed, or check http.proxy',
+      retryable: false,
+      configKey: 'http.proxy',
+      cause: error,
+    });
+  }
   if (code !== undefined && TLS_TRUST.test(code)) {
     return new ExotraceError({
       ...tenant,
