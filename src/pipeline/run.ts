@@ -176,6 +176,14 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       },
       onRetry: (info) => {
         metrics.retry(labels, info);
+        // A 429 under our own budget means another app spends the tenant's quota: worth a line.
+        const level = info.status === 429 ? 'info' : 'debug';
+        log[level]('request retried', {
+          tenant: tenant.name,
+          retry: info.retry,
+          delaySeconds: Math.round(info.delayMs / 100) / 10,
+          ...(info.status === undefined ? { error: describe(info.error) } : { status: info.status }),
+        });
       },
       onLoginAnswer: (status) => {
         metrics.login(tenant.name, status);
@@ -255,6 +263,8 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       afterRound: warnOfOldEvents,
       onRound: (output, round, error) => {
         metrics.delivery(output, round, now());
+        if (round.delivered > 0 || round.deadLettered > 0 || error !== undefined)
+          log.debug('delivery round', { output, ...round });
         const before = outputHealth.get(output);
         outputHealth.set(
           output,
@@ -345,6 +355,14 @@ export async function runCollector(config: Config, options: RunOptions): Promise
           },
           onCommit(name, pass, rows, result) {
             metrics.committed(name, pass, rows, result);
+            log.debug('page committed', {
+              tenant: name,
+              pass,
+              rows,
+              inserted: result.inserted,
+              duplicates: result.duplicates,
+              rejected: result.rejected,
+            });
             options.events?.onCommit?.(name, pass, rows, result);
           },
         },

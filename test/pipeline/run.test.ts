@@ -266,6 +266,50 @@ describe('health endpoints (daemon)', () => {
   });
 });
 
+describe('what it logs', () => {
+  it('a 429 retried at info (another app spends the quota), pages and rounds at debug', async () => {
+    const config = writeConfig('logged', ['contoso']);
+    const lines: { level: string; message: string; fields: Record<string, unknown> }[] = [];
+    const at =
+      (level: string) =>
+      (message: string, fields: Record<string, unknown> = {}): void => {
+        lines.push({ level, message, fields });
+      };
+    const log = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+    await control('POST', '/faults', {
+      queue: [{ kind: 'status', status: 429, targets: ['graph-list'], tenant: 'contoso' }],
+    });
+    let pages = 0;
+    const summary = await runCollector(config, {
+      once: true,
+      signal: new AbortController().signal,
+      log,
+      now: () => NOW,
+      events: {
+        onPage() {
+          pages++;
+        },
+      },
+    });
+    expect(summary.failed).toBe(false);
+    const retried = lines.filter((l) => l.message === 'request retried');
+    expect(retried).toEqual([
+      {
+        level: 'info',
+        message: 'request retried',
+        fields: { tenant: 'contoso', retry: 1, delaySeconds: 1, status: 429 },
+      },
+    ]);
+    const committed = lines.filter((l) => l.message === 'page committed');
+    expect(committed).toHaveLength(pages);
+    expect(committed.every((l) => l.level === 'debug' && l.fields['tenant'] === 'contoso')).toBe(true);
+    const rounds = lines.filter((l) => l.message === 'delivery round');
+    expect(rounds.reduce((n, l) => n + Number(l.fields['delivered']), 0)).toBe(
+      committed.reduce((n, l) => n + Number(l.fields['inserted']), 0),
+    );
+  });
+});
+
 describe('the daemon, whatever goes wrong', () => {
   it('/readyz turns unready when a tenant stalls without any error (its lag past the bound), ready when it catches up', async () => {
     const base = writeConfig('stall', ['contoso']);
