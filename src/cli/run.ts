@@ -19,6 +19,8 @@ import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 
 /** Exit status when a tenant failed (the others were still collected and delivered). */
 export const EXIT_TENANT_FAILED = 3;
+/** `--once`: every tenant collected, but an output did not take everything (kept for the next run). */
+export const EXIT_OUTPUT_BEHIND = 6;
 
 /** The config, or a printed error naming the key path (exit 2). */
 export function loadConfigOrExplain(file: string, stderr: NodeJS.WritableStream): Config | undefined {
@@ -104,7 +106,9 @@ export async function runCommand(file: string, once: boolean, flags: LogFlags = 
       delivered: summary.delivered,
       failedTenants: summary.tenants.filter((t) => t.error !== undefined).map((t) => t.tenant),
     });
-    return summary.failed ? EXIT_TENANT_FAILED : EXIT_OK;
+    if (summary.failed) return EXIT_TENANT_FAILED;
+    // The daemon stopped by a signal ends normally: what is pending is delivered on its next start.
+    return once && Object.keys(summary.pending).length > 0 ? EXIT_OUTPUT_BEHIND : EXIT_OK;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -126,7 +130,8 @@ Examples:
   exotrace run --config exotrace.yaml
   exotrace run --config exotrace.yaml --log-level debug --log-format ecs
 
-Exit status (--once): 0 all tenants collected and delivered, 2 bad configuration, 3 a tenant failed (the others were done).`,
+Exit status (--once): 0 all tenants collected and delivered, 2 bad configuration, 3 a tenant failed (the others were done),
+6 every tenant collected but an output did not take everything (its events stay in the outbox for the next run).`,
     )
     .action(async (opts: { config: string; once?: boolean } & LogFlags) => {
       setExitCode(await runCommand(opts.config, opts.once === true, logFlagsOf(opts)));

@@ -60,11 +60,6 @@ export interface TenantStatus extends Omit<TenantHealth, 'lastSuccessAt' | 'last
   readonly lastFailureAt?: string;
   /** No checkpoint and no cycle: this state has never collected the tenant. */
   readonly neverCollected: boolean;
-  /**
-   * From the state only: the tenant has a fast checkpoint but no cycle recorded (a state written
-   * before cycles were kept, migration 2). Judged by its lag alone until its next cycle records one.
-   */
-  readonly lastCycleUnknown?: true;
 }
 
 export interface OutputStatus extends OutputHealth {
@@ -129,11 +124,6 @@ export function withMaxLag(snapshot: HealthSnapshot, maxLagMs: number | undefine
   return { ...snapshot, tenants: snapshot.tenants.map((t) => ({ ...t, maxLagMs })) };
 }
 
-/** A tenant the state has a fast checkpoint for but no cycle: one collected before cycles were kept. */
-function cycleUnknown(t: TenantHealth): boolean {
-  return t.lastSuccessAt === undefined && t.lastError === undefined && t.checkpoints?.fast !== undefined;
-}
-
 /** The report: the snapshot judged by the readiness rule, dead letters added, times as ISO. */
 export function statusReport(
   config: Config,
@@ -143,18 +133,10 @@ export function statusReport(
 ): StatusReport {
   const maxBacklog = config.outbox?.maxEvents ?? DEFAULTS.outboxMaxEvents;
   const maxWaitingMs = config.outbox?.warnAfterMs ?? DEFAULTS.outboxWarnAfterMs;
-  // From the state, a tenant without a recorded cycle (a state from before they were kept) is
-  // judged by its lag alone: "no cycle completed yet" would hold for every tenant after an upgrade.
-  // The daemon records one within a poll, so its answer is taken as it is.
-  const unknown = new Set(
-    source.kind === 'state' ? snapshot.tenants.filter(cycleUnknown).map((t) => t.tenant) : [],
-  );
-  const judged: HealthSnapshot = {
-    ...snapshot,
-    tenants: snapshot.tenants.map((t) => (unknown.has(t.tenant) ? { ...t, lastSuccessAt: now } : t)),
-  };
+  // A tenant with checkpoints but no recorded cycle has never finished one (stopped or killed during
+  // its first): "no cycle completed yet", as /readyz says. (Every released state records cycles.)
   // failedCycles stays 1 (not the daemon's 2): a cron `run --once` whose last cycle failed is not current.
-  const ready = readiness(judged, { maxBacklog, maxWaitingMs, now });
+  const ready = readiness(snapshot, { maxBacklog, maxWaitingMs, now });
   const reasons = [...ready.reasons];
   for (const o of snapshot.outputs) {
     if (o.deadLetters > 0) {
@@ -187,7 +169,6 @@ export function statusReport(
           lastSuccessAt === undefined &&
           t.lastError === undefined &&
           Object.keys(t.checkpoints ?? {}).length === 0,
-        ...(unknown.has(t.tenant) ? { lastCycleUnknown: true as const } : {}),
       };
     }),
     outputs: snapshot.outputs.map((o) => {
@@ -251,9 +232,6 @@ export function renderStatus(report: StatusReport): string {
           const fix = text(error['fix']);
           if (fix !== undefined) details.push(`  fix: ${fix}`);
         }
-        if (t.lastCycleUnknown === true) {
-          details.push(`${t.tenant}: last cycle unknown (recorded from the next cycle on)`);
-        }
         const backfill = t.checkpoints?.backfill;
         if (backfill !== undefined && backfill.window === undefined) {
           details.push(`${t.tenant}: backfill collected up to ${shortIso(backfill.cursor)}`);
@@ -271,13 +249,7 @@ export function renderStatus(report: StatusReport): string {
           t.api ?? '?',
           t.neverCollected ? 'never collected' : fast === undefined ? '-' : shortIso(fast.cursor),
           t.lagMs === undefined ? '-' : formatDuration(t.lagMs),
-          t.lastSuccessAt !== undefined
-            ? shortIso(t.lastSuccessAt)
-            : t.lastCycleUnknown === true
-              ? 'unknown'
-              : t.neverCollected
-                ? '-'
-                : 'never',
+          t.lastSuccessAt !== undefined ? shortIso(t.lastSuccessAt) : t.neverCollected ? '-' : 'never',
           error === undefined ? '-' : (text(error['code']) ?? text(error['message']) ?? 'error'),
         ];
       }),

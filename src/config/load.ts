@@ -11,6 +11,7 @@ import { LineCounter, isMap, isNode, isScalar, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
 import { issuePath, stripUndefined } from '../util/objects.js';
 import { configSchema } from './schema.js';
+import { MIN_LITERAL_SECRET } from './secrets.js';
 import type { Api, ConfigFile, OutputFile, StartFrom, TenantFile } from './schema.js';
 
 export interface ConfigIssue {
@@ -266,7 +267,9 @@ function interpolate(
         report(segments, `environment variable ${variable} is not set: export it, or remove the reference`);
         return match;
       }
-      if (replacement.length >= MIN_HIDDEN_LENGTH)
+      // Shorter values are not hidden: `5m` or `443` from the environment are no secrets, and hiding
+      // them garbles every message that holds them (`30s, ${M}, 24h`). The logger's threshold.
+      if (replacement.length >= MIN_LITERAL_SECRET)
         substituted.push({ path: keyPath(segments), value: replacement, reference: `\${${variable}}` });
       return replacement;
     });
@@ -290,12 +293,6 @@ interface Substitution {
   readonly value: string;
   readonly reference: string;
 }
-
-/**
- * Shorter values are not hidden: `5m` or `443` from the environment are no secrets, and hiding them
- * garbles every message that happens to hold them (`30s, ${M}, 24h`). The logger's threshold.
- */
-const MIN_HIDDEN_LENGTH = 4;
 
 /**
  * An issue's message with each value that came from the environment at the issue's key path (or

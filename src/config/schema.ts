@@ -221,7 +221,11 @@ function url(options: { base: boolean; allowCredentials?: boolean; anyHttp?: boo
 const hostPort = z
   .string({ error: whenPresent('expected host:port') })
   .trim()
-  .regex(/^(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+):\d{1,5}$/i, 'expected host:port, such as 127.0.0.1:9464');
+  .regex(/^(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+):\d{1,5}$/i, 'expected host:port, such as 127.0.0.1:9464')
+  .refine((value) => {
+    const port = Number(value.slice(value.lastIndexOf(':') + 1));
+    return port >= 1 && port <= 65535;
+  }, 'the port must be from 1 to 65535');
 
 // ---------------------------------------------------------------------------------------------
 // Tenants

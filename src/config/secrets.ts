@@ -6,7 +6,10 @@
 import type { Config } from './load.js';
 import { secretsOf } from './redact.js';
 
-/** The config's secrets, their base64 forms, and base64 of each `user:password` pair it holds. */
+/** Secrets shorter than this are not replaced literally wherever they occur. */
+export const MIN_LITERAL_SECRET = 4;
+
+/** The config's secrets (at least MIN_LITERAL_SECRET long), their base64 forms, and base64 of each `user:password` pair it holds. */
 export function logSecretsOf(config: Config): string[] {
   const plain = secretsOf(config);
   const pairs: string[] = [];
@@ -27,7 +30,9 @@ export function logSecretsOf(config: Config): string[] {
     Buffer.from(s).toString('base64'),
     Buffer.from(s).toString('base64url'),
   ]);
-  return [...new Set([...plain, ...pairs, ...encoded])];
+  // Shorter ones are not replaced literally: every "abc" of every message would become REDACTED,
+  // and where such a value is configured the by-key redaction still covers it.
+  return [...new Set([...plain, ...pairs, ...encoded])].filter((s) => s.length >= MIN_LITERAL_SECRET);
 }
 
 function urlCredentials(text: string): string | undefined {

@@ -225,9 +225,23 @@ export async function startHealthServer(options: {
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    // Named after the setting: "listen EADDRINUSE" alone does not say which address is whose.
+    const onError = (error: NodeJS.ErrnoException): void => {
+      const why =
+        error.code === 'EADDRINUSE'
+          ? 'address already in use (another process, or another exotrace)'
+          : error.code === 'EADDRNOTAVAIL'
+            ? 'no such address on this machine'
+            : error.code === 'EACCES'
+              ? 'permission denied (ports below 1024 need privileges)'
+              : error.message;
+      reject(
+        new Error(`health.listen ${options.listen}: ${why} (${error.code ?? 'error'})`, { cause: error }),
+      );
+    };
+    server.once('error', onError);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', onError);
       resolve();
     });
   });

@@ -17,6 +17,7 @@ import { hostname } from 'node:os';
 import { pino, stdTimeFunctions, type DestinationStream, type LoggerOptions as PinoOptions } from 'pino';
 import pinoPretty from 'pino-pretty';
 import { ECS_VERSION } from '../normalize/ecs.js';
+import { MIN_LITERAL_SECRET } from '../config/secrets.js';
 import { redactSecrets } from '../sources/http/errors.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -99,7 +100,6 @@ function redactPaths(prefix: string): string[] {
   return paths.map((p) => prefix + p);
 }
 
-const MIN_LITERAL_SECRET = 4;
 const MAX_DEPTH = 8;
 
 /** A copy of `value` with secret-named keys censored and every string through `redactSecrets`. */

@@ -56,6 +56,8 @@ export interface CollectorMetrics {
   committed(tenant: string, pass: Pass, rows: number, result: CommitResult): void;
   /** A tenant's cycle (fast pass, reconcile) ended. */
   cycle(tenant: string, ok: boolean, atMs: number): void;
+  /** What the state knows of a tenant's last cycles when the run starts (no cycle is counted). */
+  lastCycle(tenant: string, failed: boolean, lastSuccessAtMs: number | undefined): void;
   /** A delivery round of an output ended. */
   delivery(output: string, round: DeliveryRound, atMs: number): void;
   /** The Prometheus text exposition. */
@@ -313,6 +315,10 @@ export function createCollectorMetrics(options: {
       }
       duplicates.inc({ tenant }, result.duplicates);
       rejected.inc({ tenant }, result.rejected);
+    },
+    lastCycle(tenant, failed, lastSuccessAtMs) {
+      lastFailed.set({ tenant }, failed ? 1 : 0);
+      if (lastSuccessAtMs !== undefined) lastSuccess.set({ tenant }, lastSuccessAtMs / SECOND);
     },
     cycle(tenant, ok, atMs) {
       cycles.inc({ tenant, outcome: ok ? 'ok' : 'failed' });

@@ -61,6 +61,8 @@ export function startDeliveryLoops(options: DeliveryLoopsOptions): DeliveryLoops
     rest.abort();
   };
   signal.addEventListener('abort', onStop, { once: true });
+  // Stopped before the loops start (a signal during start-up): a listener would never hear it.
+  if (signal.aborted) rest.abort();
   const wakeups = sinks.map(() => createWakeup());
   const lastWarned = new Map<string, number>();
 

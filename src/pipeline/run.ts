@@ -37,6 +37,8 @@ export interface RunSummary {
   readonly tenants: readonly TenantOutcome[];
   readonly delivered: Readonly<Record<string, number>>;
   readonly failed: boolean;
+  /** Outputs that still had events to take when the run ended (kept in the outbox for the next). */
+  readonly pending: Readonly<Record<string, number>>;
 }
 
 export interface RunOptions {
@@ -109,6 +111,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
   const store = options.store ?? openSqliteStore(config.stateDir);
   const sinks = options.sinks ?? config.outputs.map((output) => createSink(output, sinkIoOf(config)));
   const delivered: Record<string, number> = {};
+  const pending: Record<string, number> = {};
   const maxEvents = config.outbox?.maxEvents ?? DEFAULTS.outboxMaxEvents;
   const warnAfterMs = config.outbox?.warnAfterMs ?? DEFAULTS.outboxWarnAfterMs;
   const pageNormalizer = options.pageNormalizer ?? createPageNormalizer();
@@ -191,6 +194,11 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     });
   };
   try {
+    // A restarted daemon's gauges start from what the state knows (alerts must not reset).
+    const known = new Set(config.tenants.map((t) => t.name));
+    for (const c of await store.tenantCycles()) {
+      if (known.has(c.tenant)) metrics.lastCycle(c.tenant, c.lastError !== undefined, c.lastSuccessAt);
+    }
     const removed = await startSinks(store, sinks);
     for (const output of removed.forgotten) {
       log.info('output no longer configured: forgotten (it held back pruning of the outbox)', { output });
@@ -428,10 +436,37 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     );
     for (const result of settled) if (result.status === 'rejected') throw result.reason;
     outcomes.push(...settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : [])));
-    // Flush what was committed, also after a stop (whose signal is already aborted), but bounded.
-    finishing = delivery.finish(signal.aborted ? AbortSignal.timeout(STOP_FLUSH_MS) : signal);
-    await finishing;
+    // Flush what was committed, also after a stop (whose signal is already aborted), but bounded:
+    // a stop gives the outputs STOP_FLUSH_MS more, whether it came before the flush or during it.
+    const flush = new AbortController();
+    let deadline: NodeJS.Timeout | undefined;
+    const armFlushDeadline = (): void => {
+      deadline = setTimeout(() => {
+        flush.abort(
+          new Error(`stopped: the outputs had ${STOP_FLUSH_MS / 1000} s to take what was committed`),
+        );
+      }, STOP_FLUSH_MS);
+    };
+    if (options.signal.aborted) armFlushDeadline();
+    else options.signal.addEventListener('abort', armFlushDeadline, { once: true });
+    finishing = delivery.finish(flush.signal);
+    try {
+      await finishing;
+    } finally {
+      options.signal.removeEventListener('abort', armFlushDeadline);
+      clearTimeout(deadline);
+    }
     Object.assign(delivered, delivery.delivered);
+    for (const sink of sinks) {
+      const waiting = await backlogOf(sink.name);
+      if (waiting > 0) {
+        pending[sink.name] = waiting;
+        log.warn('output did not take everything; its events stay in the outbox for the next run', {
+          output: sink.name,
+          events: waiting,
+        });
+      }
+    }
   } finally {
     // Whatever ended the run, nothing of it keeps running: the tenants' waits and the outputs' loops
     // end (a round in flight is cut) before the outputs and the store are closed under them.
@@ -452,5 +487,5 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     }
     if (options.store === undefined) await store.close();
   }
-  return { tenants: outcomes, delivered, failed: outcomes.some((o) => o.error !== undefined) };
+  return { tenants: outcomes, delivered, pending, failed: outcomes.some((o) => o.error !== undefined) };
 }

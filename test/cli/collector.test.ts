@@ -7,11 +7,12 @@
  * do not change between runs (so counts compare), and every query the CLI makes ends in the
  * emulator's past.
  */
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { freePort } from '../helpers/wait.js';
 import type { CliResult } from '../helpers/cli.js';
 import {
   allSecrets,
@@ -88,6 +89,19 @@ describe('exotrace run --once', () => {
     for (const tenant of ['contoso', 'fabrikam']) {
       expect(events.filter((e) => e.organization?.name === orgOf(tenant)).length).toBeGreaterThan(50);
     }
+  });
+
+  it('an output that takes nothing: exit 6, the other output complete, the events kept for the next run', async () => {
+    const config = writeConfig(emulator, dirOf('output-down'), ['contoso']);
+    appendFileSync(
+      config,
+      `  - type: http\n    name: hook\n    url: http://127.0.0.1:${await freePort()}/events\n`,
+    );
+    const result = await cli(['run', '--config', config, '--once']);
+    expect(result.code, result.stderr).toBe(6);
+    const warning = result.stderr.split('\n').find((line) => line.includes('output did not take everything'));
+    expect(warning).toContain('"output":"hook"');
+    expect(readEvents(eventsOf('output-down')).length).toBeGreaterThan(50);
   });
 
   it('a tenant without service principal: exit 3, the other tenant collected, the fix on stderr', async () => {

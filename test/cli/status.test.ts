@@ -249,12 +249,13 @@ describe('exotrace status from the state', () => {
     }
   });
 
-  it('a state with checkpoints but no recorded cycle (before cycles were kept): last cycle unknown, current within its lag', async () => {
+  it('a state with checkpoints but no recorded cycle (its first cycle never finished): not current, as /readyz says', async () => {
     const dir = dirOf('no-cycles');
     const config = writeConfig(emulator, dir, ['contoso', 'fabrikam']);
     const now = Date.now();
     const store = openSqliteStore(path.join(dir, 'state'));
-    // contoso within its bound, fabrikam 2 hours behind; neither has a cycle row.
+    // The fast pass of each committed (contoso within its bound, fabrikam 2 hours behind), then the
+    // run was stopped during the reconcile pass: no cycle recorded.
     for (const [tenant, lag] of [
       ['contoso', 6 * 60_000],
       ['fabrikam', 2 * 3_600_000],
@@ -272,21 +273,21 @@ describe('exotrace status from the state', () => {
 
     const { code, report } = await statusJson(config);
     expect(code).toBe(1);
-    // Only fabrikam's lag: neither tenant is "no cycle completed yet".
-    expect(report.reasons).toEqual(['tenant fabrikam: 120 min behind (bound 22 min)']);
+    expect(report.reasons).toEqual([
+      'tenant contoso: no cycle completed yet',
+      'tenant fabrikam: no cycle completed yet',
+      'tenant fabrikam: 120 min behind (bound 22 min)',
+    ]);
     for (const t of report.tenants) {
-      expect(t).toMatchObject({ lastCycleUnknown: true, neverCollected: false });
+      expect(t).toMatchObject({ neverCollected: false });
       expect(t.lastSuccessAt).toBeUndefined();
     }
     const human = await cli(['status', '--config', config]);
-    expect(human.stdout).toMatch(/^contoso +graph +\S+Z +6m +unknown +-$/m);
-    expect(human.stdout).toMatch(/^contoso: last cycle unknown \(recorded from the next cycle on\)$/m);
-
-    // With the lagging tenant's bound relaxed, the state is current.
+    expect(human.stdout).toMatch(/^contoso +graph +\S+Z +6m +never +-$/m);
+    // A larger lag bound does not make a cycle that never finished current.
     const relaxed = await cli(['status', '--config', config, '--max-lag', '3h']);
-    expect(relaxed.code, relaxed.stdout).toBe(0);
-    expect(relaxed.stdout).toContain('current: every tenant');
-    expect(relaxed.stdout).toMatch(/^fabrikam +graph +\S+Z +2h +unknown +-$/m);
+    expect(relaxed.code, relaxed.stdout).toBe(1);
+    expect(relaxed.stdout).not.toContain('min behind');
   });
 
   it('a state file that is not a database: exit 5, naming the file and the cause', async () => {

@@ -197,6 +197,10 @@ outputs:
     const config = load(`${minimal()}http:\n  timeout: 30s\n  proxy: http://proxy.corp:3128\nhealth: {}\n`);
     expect(config.http).toEqual({ timeoutMs: 30_000, proxy: 'http://proxy.corp:3128/' });
     expect(config.health).toEqual({ listen: '127.0.0.1:9464' });
+    expect(() => load(`${minimal()}health:\n  listen: 127.0.0.1:70000\n`)).toThrow(
+      /health\.listen: the port must be from 1 to 65535/,
+    );
+    expect(() => load(`${minimal()}health:\n  listen: 127.0.0.1:0\n`)).toThrow(/health\.listen: the port/);
   });
 });
 

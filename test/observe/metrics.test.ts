@@ -155,6 +155,22 @@ describe('the metrics registry', () => {
     expect(doc).toContain('| `exotrace_throttled_total` | counter | `tenant`, `api` |');
   });
 
+  it('starts a tenant’s last-cycle gauges from the state, without counting a cycle', async () => {
+    const metrics = createCollectorMetrics({
+      tenants: [{ name: 'a', api: 'graph' }],
+      outputs: [],
+      readers,
+      processMetrics: false,
+    });
+    metrics.lastCycle('a', true, 1_700_000_000_000);
+    const samples = parseExposition((await metrics.exposition()).text);
+    expect(sum(samples, 'exotrace_tenant_last_cycle_failed', { tenant: 'a' })).toBe(1);
+    expect(sum(samples, 'exotrace_tenant_last_success_timestamp_seconds', { tenant: 'a' })).toBe(
+      1_700_000_000,
+    );
+    expect(sum(samples, 'exotrace_tenant_cycles_total')).toBe(0);
+  });
+
   it('takes an error’s code as its label only when it is a plain word (never a message)', () => {
     expect(errorCodeOf(Object.assign(new Error('x'), { code: 'output_auth' }))).toBe('output_auth');
     expect(errorCodeOf(Object.assign(new Error('x'), { code: 'has spaces and a secret=abc' }))).toBe('Error');

@@ -374,7 +374,9 @@ describe('the daemon, whatever goes wrong', () => {
     try {
       await expect(
         runCollector(config, { once: false, signal: new AbortController().signal, log, now: () => NOW }),
-      ).rejects.toThrow(/EADDRINUSE/);
+      ).rejects.toThrow(
+        `health.listen 127.0.0.1:${address.port}: address already in use (another process, or another exotrace) (EADDRINUSE)`,
+      );
       const after = lines.length;
       // A delivery loop left running on the closed state would say so every second.
       await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -414,6 +416,58 @@ describe('the daemon, whatever goes wrong', () => {
       await setServicePrincipal('fabrikam', true);
       await store.close();
     }
+  });
+});
+
+describe('stopping', () => {
+  it('a stop during the final flush of --once gives the outputs their 30 s: nothing is cut, nothing left', async () => {
+    const config = writeConfig('stop-in-flush', ['contoso']);
+    const store = openSqliteStore(path.join(folder, 'stop-in-flush', 'state'));
+    // The output refuses everything while the tenant is collected, then takes it slowly.
+    const memory = createMemorySink('file', { plan: [{ status: 'retryable', times: Infinity }] });
+    const stop = new AbortController();
+    let collected = false;
+    let stoppedDuringSend = false;
+    const slow: typeof memory = Object.assign(Object.create(memory) as typeof memory, {
+      async send(batch: Parameters<typeof memory.send>[0], signal: AbortSignal) {
+        if (collected && !stop.signal.aborted) {
+          stop.abort(); // ^C while the last round sends
+          stoppedDuringSend = true;
+        }
+        if (collected) {
+          await new Promise((resolve, reject) => {
+            const timer = setTimeout(resolve, 300);
+            signal.addEventListener('abort', () => {
+              clearTimeout(timer);
+              reject(new Error('send cut by the stop'));
+            });
+          });
+        }
+        return memory.send(batch, signal);
+      },
+    });
+    const log = {
+      ...silentLogger,
+      info(message: string) {
+        if (message === 'tenant collected') {
+          collected = true;
+          memory.setPlan([]);
+        }
+      },
+    };
+    const summary = await runCollector(config, {
+      once: true,
+      signal: stop.signal,
+      log,
+      now: () => NOW,
+      store,
+      sinks: [slow],
+    });
+    expect(stoppedDuringSend).toBe(true);
+    expect(summary.pending).toEqual({});
+    const expected = await truth('contoso', NOW - 24 * 3_600_000, NOW - MIN_AGE, NOW);
+    expect(memory.events()).toHaveLength(expected.size);
+    await store.close();
   });
 });
 
