@@ -7,7 +7,7 @@
 import type { TenantConfig } from '../config/load.js';
 import type { NormalizeOptions } from '../normalize/normalizer.js';
 import type { MessageTraceSource, Page } from '../sources/source.js';
-import type { CommitResult, Pass, StateStore } from '../state/store.js';
+import type { CommitResult, Pass, RejectInput, StateStore } from '../state/store.js';
 import type { PageGate } from './page-gate.js';
 import { inlinePageNormalizer, type PageEvents, type PageNormalizer } from './page-events.js';
 import { clampStart, fastWindows, reconcileDue, reconcileWindows, type TimeWindow } from './windows.js';
@@ -26,8 +26,14 @@ export interface CollectorEvents {
   /** A requested start older than the API keeps was moved (worth a log line). */
   onClamp?(tenant: string, requested: number, start: number): void;
   onPage?(tenant: string, pass: Pass, window: TimeWindow, rows: number, inserted: number): void;
-  /** The same page's commit in full (metrics: events by status, duplicates, rejects). */
-  onCommit?(tenant: string, pass: Pass, rows: number, result: CommitResult): void;
+  /** The same page's commit in full (metrics: events by status, duplicates; the rejects' reasons). */
+  onCommit?(
+    tenant: string,
+    pass: Pass,
+    rows: number,
+    result: CommitResult,
+    rejects: readonly RejectInput[],
+  ): void;
 }
 
 export interface TenantCollectorOptions {
@@ -148,7 +154,7 @@ export function createTenantCollector(options: TenantCollectorOptions): TenantCo
         summary.rejected += result.rejected;
         page.release();
         options.events?.onPage?.(tenant.name, pass, window, page.rowCount, result.inserted);
-        options.events?.onCommit?.(tenant.name, pass, page.rowCount, result);
+        options.events?.onCommit?.(tenant.name, pass, page.rowCount, result, rejects);
       }
     } finally {
       // A stop or failure mid-walk: the page in hand and the one ahead give their places back.

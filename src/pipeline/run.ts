@@ -361,8 +361,20 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             if (inserted > 0) delivery.committed();
             options.events?.onPage?.(name, pass, window, rows, inserted);
           },
-          onCommit(name, pass, rows, result) {
+          onCommit(name, pass, rows, result, rejects) {
             metrics.committed(name, pass, rows, result);
+            // A row that cannot be normalized is kept (never dropped) but must not go unnoticed: a
+            // new shape of the API's answers shows here first. The reason names the field; the row
+            // itself stays in the state.
+            const first = rejects[0];
+            if (first !== undefined) {
+              log.warn('rows could not be normalized; they are kept in the state (table reject)', {
+                tenant: name,
+                pass,
+                rejected: rejects.length,
+                reason: first.reason,
+              });
+            }
             log.debug('page committed', {
               tenant: name,
               pass,
@@ -371,7 +383,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
               duplicates: result.duplicates,
               rejected: result.rejected,
             });
-            options.events?.onCommit?.(name, pass, rows, result);
+            options.events?.onCommit?.(name, pass, rows, result, rejects);
           },
         },
       });

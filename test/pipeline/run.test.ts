@@ -6,7 +6,8 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, type Config } from '../../src/config/load.js';
+import { loadConfig, type Config, type TenantConfig } from '../../src/config/load.js';
+import type { MessageTraceSource } from '../../src/sources/source.js';
 import { collectorConfigYaml } from '../../src/emulator/collector-config.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { silentLogger } from '../../src/observe/log.js';
@@ -307,6 +308,52 @@ describe('what it logs', () => {
     expect(rounds.reduce((n, l) => n + Number(l.fields['delivered']), 0)).toBe(
       committed.reduce((n, l) => n + Number(l.fields['inserted']), 0),
     );
+  });
+});
+
+describe('rows that cannot be normalized', () => {
+  it('are said at warn with the reason (naming the field), counted, kept; the other rows delivered', async () => {
+    const config = writeConfig('rejects', ['contoso']);
+    const warnings: { message: string; fields: Record<string, unknown> }[] = [];
+    const log = {
+      ...silentLogger,
+      warn(message: string, fields: Record<string, unknown> = {}) {
+        warnings.push({ message, fields });
+      },
+    };
+    // The API's answer, with the first row of each page missing its received time.
+    const sourceFor = (tenant: TenantConfig): MessageTraceSource => {
+      const real = createSource(tenant, config);
+      return {
+        api: real.api,
+        probe: (signal) => real.probe(signal),
+        close: () => real.close(),
+        async *pages(window, options) {
+          for await (const page of real.pages(window, options)) {
+            yield { ...page, text: page.text.replace('"receivedDateTime":', '"receivedAt":') };
+          }
+        },
+      };
+    };
+    const store = openSqliteStore(path.join(folder, 'rejects', 'state'));
+    const summary = await runCollector(config, {
+      once: true,
+      signal: new AbortController().signal,
+      log,
+      now: () => NOW,
+      store,
+      sourceFor,
+    });
+    expect(summary.failed).toBe(false);
+    const said = warnings.filter((w) => w.message.startsWith('rows could not be normalized'));
+    expect(said.length).toBeGreaterThan(0);
+    expect(said[0]?.fields).toMatchObject({ tenant: 'contoso', pass: 'fast', rejected: 1 });
+    expect(String(said[0]?.fields['reason'])).toMatch(/receivedDateTime/);
+    const rejected = summary.tenants[0]?.passes.reduce((n, p) => n + p.rejected, 0) ?? 0;
+    expect(rejected).toBe(said.reduce((n, w) => n + Number(w.fields['rejected']), 0));
+    expect((await store.rejects({ tenant: 'contoso', limit: 1000 })).length).toBe(rejected);
+    expect(events(config).length).toBeGreaterThan(100);
+    await store.close();
   });
 });
 
