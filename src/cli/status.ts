@@ -17,9 +17,9 @@ import type { Command } from 'commander';
 import type { Config } from '../config/load.js';
 import { DEFAULTS } from '../config/schema.js';
 import {
-  maxLagMsOf,
-  passCheckpoints,
+  parseListen,
   readiness,
+  snapshotFromState,
   type HealthSnapshot,
   type OutputHealth,
   type TenantHealth,
@@ -27,6 +27,7 @@ import {
 import { DB_FILE, openSqliteStore } from '../state/sqlite.js';
 import { StateStoreError, type StateStore } from '../state/store.js';
 import { parseDuration } from '../util/duration.js';
+import { isLoopbackHost } from '../util/net.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { loadConfigOrExplain } from './run.js';
 
@@ -78,44 +79,6 @@ export interface StatusReport {
   readonly reasons: readonly string[];
   readonly tenants: readonly TenantStatus[];
   readonly outputs: readonly OutputStatus[];
-}
-
-/** What the state database says, as the daemon's `/status` would say it. */
-export async function snapshotFromStore(
-  config: Config,
-  store: StateStore,
-  now: number,
-): Promise<HealthSnapshot> {
-  const cycles = new Map((await store.tenantCycles()).map((c) => [c.tenant, c]));
-  const tenants = await Promise.all(
-    config.tenants.map(async (t): Promise<TenantHealth> => {
-      const stored = await store.listCheckpoints(t.name);
-      const cursor = stored.find((c) => c.pass === 'fast')?.cursor;
-      // The cycle's own `tenant` is the same name.
-      return {
-        ...cycles.get(t.name),
-        tenant: t.name,
-        ...(cursor === undefined ? {} : { lagMs: Math.max(0, now - cursor) }),
-        maxLagMs: maxLagMsOf(t.minAgeMs),
-        checkpoints: passCheckpoints(stored),
-      };
-    }),
-  );
-  const registered = new Set((await store.listSinks()).map((s) => s.name));
-  const outputs = await Promise.all(
-    config.outputs.map(async (o): Promise<OutputHealth> => {
-      // An output that never ran has no cursor yet: nothing waits for it.
-      if (!registered.has(o.name)) return { output: o.name, backlog: 0, deadLetters: 0 };
-      const oldest = await store.outboxOldest(o.name);
-      return {
-        output: o.name,
-        backlog: await store.outboxDepth(o.name),
-        deadLetters: await store.deadLetterCount(o.name),
-        ...(oldest === undefined ? {} : { oldestWaitingAt: oldest }),
-      };
-    }),
-  );
-  return { tenants, outputs };
 }
 
 /** Each tenant's lag bound replaced by `maxLagMs` (`status --max-lag`), e.g. for an hourly cron. */
@@ -284,18 +247,16 @@ export function renderStatus(report: StatusReport): string {
 
 /** Where to ask the daemon for `health.listen`, or why not (plain http goes to loopback only). */
 export function daemonStatusUrl(listen: string): { url: string } | { refused: string } {
-  const match = /^\[?(?<host>.*?)\]?:(?<port>\d+)$/.exec(listen);
-  const host = match?.groups?.host;
-  const port = match?.groups?.port;
-  if (host === undefined || port === undefined)
-    return { refused: `health.listen ${listen} is not host:port` };
+  const parsed = parseListen(listen);
+  if (parsed === undefined) return { refused: `health.listen ${listen} is not host:port` };
+  const { host, port } = parsed;
   // A daemon listening on every interface also listens on loopback.
   const target =
     host === '' || host === '0.0.0.0'
       ? '127.0.0.1'
       : host === '::'
         ? '::1'
-        : host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+        : isLoopbackHost(host)
           ? host
           : undefined;
   if (target === undefined) {
@@ -417,7 +378,11 @@ export async function statusCommand(
       const at = now();
       let snapshot: HealthSnapshot;
       try {
-        snapshot = await snapshotFromStore(config, opened.store, at);
+        snapshot = await snapshotFromState(opened.store, {
+          tenants: config.tenants,
+          outputs: config.outputs.map((o) => o.name),
+          now: at,
+        });
       } catch (error) {
         // Damage SQLite finds only when a page is read.
         io.stderr.write(`exotrace status: ${unreadable(join(config.stateDir, DB_FILE), error)}\n`);

@@ -6,6 +6,7 @@
  * them: names, times, counts and sanitized errors only.
  */
 import { createServer, type Server } from 'node:http';
+import type { StateStore } from '../state/store.js';
 
 export interface TenantHealth {
   readonly tenant: string;
@@ -159,6 +160,64 @@ function errorLabel(error: Record<string, unknown>): string {
   return typeof message === 'string' ? message : 'error';
 }
 
+/**
+ * What the state database says of each tenant and output, as `/status` shows it: what `exotrace
+ * status` reads when no daemon runs, and what the daemon adds its own knowledge to.
+ */
+export async function snapshotFromState(
+  store: StateStore,
+  options: {
+    readonly tenants: readonly { readonly name: string; readonly minAgeMs: number }[];
+    readonly outputs: readonly string[];
+    readonly now: number;
+    /** The daemon's poll interval, for the lag bound; default DEFAULT_POLL_MS. */
+    readonly pollMs?: number;
+    /** Events an output has yet to take; default counted exactly (`outboxDepth`). */
+    readonly backlog?: (output: string) => Promise<number>;
+  },
+): Promise<HealthSnapshot> {
+  const { now } = options;
+  const backlog = options.backlog ?? ((output: string) => store.outboxDepth(output));
+  const cycles = new Map((await store.tenantCycles()).map((c) => [c.tenant, c]));
+  const tenants = await Promise.all(
+    options.tenants.map(async (t): Promise<TenantHealth> => {
+      const stored = await store.listCheckpoints(t.name);
+      const cursor = stored.find((c) => c.pass === 'fast')?.cursor;
+      // The cycle's own `tenant` is the same name.
+      return {
+        ...cycles.get(t.name),
+        tenant: t.name,
+        ...(cursor === undefined ? {} : { lagMs: Math.max(0, now - cursor) }),
+        maxLagMs: maxLagMsOf(t.minAgeMs, options.pollMs),
+        checkpoints: passCheckpoints(stored),
+      };
+    }),
+  );
+  const registered = new Set((await store.listSinks()).map((s) => s.name));
+  const outputs = await Promise.all(
+    options.outputs.map(async (output): Promise<OutputHealth> => {
+      // An output that never ran has no cursor yet: nothing waits for it.
+      if (!registered.has(output)) return { output, backlog: 0, deadLetters: 0 };
+      const oldest = await store.outboxOldest(output);
+      return {
+        output,
+        backlog: await backlog(output),
+        deadLetters: await store.deadLetterCount(output),
+        ...(oldest === undefined ? {} : { oldestWaitingAt: oldest }),
+      };
+    }),
+  );
+  return { tenants, outputs };
+}
+
+/** `host:port` (an IPv6 host in brackets) as its parts, or undefined when it is not that. */
+export function parseListen(listen: string): { readonly host: string; readonly port: number } | undefined {
+  const match = /^\[?(?<host>.*?)\]?:(?<port>\d+)$/.exec(listen);
+  const host = match?.groups?.host;
+  const port = match?.groups?.port;
+  return host === undefined || port === undefined ? undefined : { host, port: Number(port) };
+}
+
 export interface HealthServer {
   /** `host:port` actually listened on. */
   readonly address: string;
@@ -169,13 +228,13 @@ export async function startHealthServer(options: {
   readonly listen: string;
   readonly snapshot: () => Promise<HealthSnapshot>;
   /** The rule, asked at each request (it holds the time). */
-  readonly rule: ReadinessRule | (() => ReadinessRule);
+  readonly rule: () => ReadinessRule;
   /** `/metrics`: the Prometheus exposition (content type and text), when metrics are kept. */
   readonly metrics?: () => Promise<{ readonly contentType: string; readonly text: string }>;
 }): Promise<HealthServer> {
-  const match = /^\[?(?<host>.*?)\]?:(?<port>\d+)$/.exec(options.listen);
-  const host = match?.groups?.host ?? '127.0.0.1';
-  const port = Number(match?.groups?.port ?? 0);
+  const listen = parseListen(options.listen);
+  const host = listen?.host ?? '127.0.0.1';
+  const port = listen?.port ?? 0;
   const json = (res: import('node:http').ServerResponse, status: number, body: unknown): void => {
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
     res.end(`${JSON.stringify(body)}\n`);
@@ -211,8 +270,7 @@ export async function startHealthServer(options: {
     }
     options.snapshot().then(
       (snapshot) => {
-        const rule = typeof options.rule === 'function' ? options.rule() : options.rule;
-        const ready = readiness(snapshot, rule);
+        const ready = readiness(snapshot, options.rule());
         if (path === '/readyz') json(res, ready.ready ? 200 : 503, ready);
         else json(res, 200, { ...ready, ...snapshot });
       },

@@ -22,7 +22,7 @@ import { startDeliveryLoops, type DeliveryLoops } from './delivery.js';
 import { optional } from '../util/objects.js';
 import { createPageNormalizer } from './normalize-pool.js';
 import { createPageGate } from './page-gate.js';
-import { maxLagMsOf, passCheckpoints, startHealthServer, type HealthServer } from '../observe/health.js';
+import { snapshotFromState, startHealthServer, type HealthServer } from '../observe/health.js';
 import { createRetentionCheck } from './retention.js';
 import type { PageNormalizer } from './page-events.js';
 
@@ -228,31 +228,17 @@ export async function runCollector(config: Config, options: RunOptions): Promise
         rule: () => ({ maxBacklog: maxEvents, now: now(), failedCycles: 2, maxWaitingMs: warnAfterMs }),
         metrics: () => metrics.exposition(),
         snapshot: async () => {
-          const cycles = new Map((await store.tenantCycles()).map((c) => [c.tenant, c]));
+          const fromState = await snapshotFromState(store, {
+            tenants: config.tenants.map((t) => ({ name: t.name, minAgeMs: t.minAgeMs })),
+            outputs: sinks.map((sink) => sink.name),
+            now: now(),
+            pollMs,
+            backlog: backlogOf,
+          });
+          // Plus what only this process knows: how its outputs' last rounds went.
           return {
-            tenants: await Promise.all(
-              config.tenants.map(async (t) => {
-                const stored = await store.listCheckpoints(t.name);
-                const cursor = stored.find((c) => c.pass === 'fast')?.cursor;
-                const cycle = cycles.get(t.name);
-                return {
-                  tenant: t.name,
-                  ...(cycle === undefined ? {} : { ...cycle, tenant: t.name }),
-                  ...(cursor === undefined ? {} : { lagMs: Math.max(0, now() - cursor) }),
-                  maxLagMs: maxLagMsOf(t.minAgeMs, pollMs),
-                  checkpoints: passCheckpoints(stored),
-                };
-              }),
-            ),
-            outputs: await Promise.all(
-              sinks.map(async (sink) => ({
-                output: sink.name,
-                backlog: await backlogOf(sink.name),
-                deadLetters: await store.deadLetterCount(sink.name),
-                ...optional('oldestWaitingAt', await store.outboxOldest(sink.name)),
-                ...outputHealth.get(sink.name),
-              })),
-            ),
+            ...fromState,
+            outputs: fromState.outputs.map((o) => ({ ...o, ...outputHealth.get(o.output) })),
           };
         },
       });
