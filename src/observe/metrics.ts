@@ -11,6 +11,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { AttemptReport } from '../sources/http/attempt.js';
+import { errorCodes } from '../sources/http/errors.js';
 import type { RetryInfo } from '../sources/http/retry.js';
 import { isKnownStatus } from '../normalize/status.js';
 import type { CommitResult, Pass } from '../state/store.js';
@@ -85,11 +86,8 @@ function processRegistry(): Registry {
  * (ours, `http_503`, or the system's, `ECONNREFUSED`), else its name. Never its message.
  */
 export function errorCodeOf(error: unknown): string {
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^[\w.-]{1,64}$/.test(code)) return code;
-  }
-  return error instanceof Error ? error.name : 'unknown';
+  const code = errorCodes(error).find((c) => /^[\w.-]{1,64}$/.test(c));
+  return code ?? (error instanceof Error ? error.name : 'unknown');
 }
 
 export function createCollectorMetrics(options: {

@@ -27,7 +27,7 @@ import { request as undiciRequest, type Dispatcher } from 'undici';
 
 import type { OutputConfig } from '../config/load.js';
 import { assertSecureUrl, createDispatcher } from '../sources/http/client.js';
-import { redact } from '../sources/http/errors.js';
+import { errorCodes, redact, TLS_TRUST } from '../sources/http/errors.js';
 import { abortReason } from '../sources/http/types.js';
 import type { OutboxEvent } from '../state/store.js';
 import { once, type HealthResult, type SendResult, type Sink } from './sink.js';
@@ -200,15 +200,10 @@ class ElasticsearchSink implements Sink {
   }
 
   #networkError(where: string, error: unknown): Error {
-    let code: string | undefined;
-    for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-      const c = (e as { code?: unknown }).code;
-      if (typeof c === 'string') code = c;
-    }
-    const said = code ?? (error instanceof Error ? error.name : 'unknown error');
+    const said = errorCodes(error).at(-1) ?? (error instanceof Error ? error.name : 'unknown error');
     // A TLS trust failure is not retried away, but neither is it the events' fault: it is kept
     // retryable (nothing dead-lettered) with the key that fixes it.
-    const fix = /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|ERR_TLS/.test(said)
+    const fix = TLS_TRUST.test(said)
       ? `: the server's certificate is not trusted; set the caFile of output ${this.name} to the CA that signs it`
       : '';
     return new Error(`${where} failed: ${said}${fix}`, { cause: error });

@@ -24,7 +24,7 @@ import { gzip as gzipCallback } from 'node:zlib';
 import { request, type Dispatcher } from 'undici';
 
 import { assertSecureUrl, createDispatcher } from '../sources/http/client.js';
-import { redactSecrets, safeUrl } from '../sources/http/errors.js';
+import { errorCodes, redactSecrets, safeUrl } from '../sources/http/errors.js';
 import { retryAfterMs } from '../sources/http/retry-strategies.js';
 import { abortReason } from '../sources/http/types.js';
 import type { OutboxEvent } from '../state/store.js';
@@ -58,6 +58,9 @@ export interface BodyFraming {
 }
 
 /** An event that cannot be encoded for this output, for good (it goes to the dead letters). */
+// TLS verification failures by code: the output's caFile fixes them, not a retry.
+const TLS_UNTRUSTED = /CERT|SELF_SIGNED|UNABLE_TO_|ERR_TLS/;
+
 /**
  * An error with a short code (`http_401`, `timeout`; a network failure carries the system's in its
  * cause): what metrics label a failing output with, and what /status shows beside the message.
@@ -207,17 +210,12 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
 
   /** A network failure as an error that carries no secret (undici errors are copied, not kept). */
   function networkFailure(error: unknown, what: string): Error {
-    let code: string | undefined;
-    for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-      const c = (e as { code?: unknown }).code;
-      if (typeof c === 'string' && /^[\w.-]{1,64}$/.test(c)) {
-        code = c;
-        if (/CERT|SELF_SIGNED|UNABLE_TO_|ERR_TLS/.test(c)) break;
-      }
-    }
+    // Plain-word codes only (they are quoted); a trust failure says most, else the innermost.
+    const codes = errorCodes(error).filter((c) => /^[\w.-]{1,64}$/.test(c));
+    const code = codes.find((c) => TLS_UNTRUSTED.test(c)) ?? codes.at(-1);
     const said = code ?? (error instanceof Error ? error.name : 'unknown error');
     const hint =
-      code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_|ERR_TLS/.test(code)
+      code !== undefined && TLS_UNTRUSTED.test(code)
         ? `: the server's TLS certificate is not trusted; set caFile of output ${options.name} to the CA that signs it`
         : '';
     const cause = new Error(safe(error instanceof Error ? error.message : String(error)));

@@ -36,7 +36,7 @@ import {
 } from '@platformatic/kafka';
 
 import type { OutputConfig } from '../config/load.js';
-import { redactSecrets } from '../sources/http/errors.js';
+import { redactSecrets, TLS_TRUST } from '../sources/http/errors.js';
 import { abortReason } from '../sources/http/types.js';
 import type { OutboxEvent } from '../state/store.js';
 import { once, type HealthResult, type SendResult, type Sink } from './sink.js';
@@ -224,7 +224,7 @@ class KafkaSink implements Sink {
       hint = `: the principal of output ${this.name} needs Write and IdempotentWrite on the topic`;
     else if (ids.some((id) => id.startsWith('SASL') || id.includes('SASL')) || isAuthentication(error))
       hint = `: check the sasl of output ${this.name}`;
-    else if (/CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|ERR_TLS/.test(describe(error)))
+    else if (TLS_TRUST.test(describe(error)))
       hint = `: the broker's certificate is not trusted; set the caFile of output ${this.name} to the CA that signs it`;
     return new Error(this.#scrub(`${this.#where}: ${what}: ${describe(error)}${hint}`));
   }

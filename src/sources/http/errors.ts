@@ -396,22 +396,27 @@ function firstLine(text: string): string {
   return redact(line.length > 300 ? `${line.slice(0, 300)}…` : line);
 }
 
+/** The string `code`s of an error and of its causes, outermost first (at most four deep). */
+export function errorCodes(error: unknown): string[] {
+  const codes: string[] = [];
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+  }
+  return codes;
+}
+
 // Node's TLS verification failures: a retry cannot fix them, a trusted CA (or proxy setting) can.
-const TLS_TRUST = /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|ERR_TLS/;
+export const TLS_TRUST = /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|ERR_TLS/;
 
 /**
  * A failure below HTTP (no response): TLS trust problems are permanent and name `tls.caFile`;
  * resets, refusals and timeouts are transient and retried.
  */
 export function networkError(error: unknown, target: string, ctx?: ErrorContext): ExotraceError {
-  let code: string | undefined;
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    const c = (e as { code?: unknown }).code;
-    if (typeof c === 'string') {
-      code = c;
-      if (TLS_TRUST.test(c)) break;
-    }
-  }
+  // A trust failure anywhere in the chain says most; otherwise the innermost code (the socket's).
+  const codes = errorCodes(error);
+  const code = codes.find((c) => TLS_TRUST.test(c)) ?? codes.at(-1);
   const said = code ?? (error instanceof Error ? error.name : 'unknown error');
   const who = ctx === undefined ? '' : ` for ${where(ctx)}`;
   const tenant = ctx === undefined ? {} : { tenant: ctx.tenant };

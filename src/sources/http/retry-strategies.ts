@@ -2,7 +2,7 @@
  * Retry strategies only decide; the loop in retry.ts waits. Each returns the wait in ms, or
  * undefined to step aside for the next strategy (and when none answers, the loop gives up).
  */
-import { ExotraceError } from './errors.js';
+import { ExotraceError, errorCodes } from './errors.js';
 import type { HttpResponse } from './types.js';
 
 export interface RetryContext {
@@ -84,11 +84,7 @@ const TRANSIENT_ERROR_CODES = new Set([
 /** True for errors worth sending the same request again (resets, timeouts, retryable ExotraceErrors). */
 export function isTransientError(error: unknown): boolean {
   if (ExotraceError.is(error)) return error.retryable;
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && TRANSIENT_ERROR_CODES.has(code)) return true;
-  }
-  return false;
+  return errorCodes(error).some((code) => TRANSIENT_ERROR_CODES.has(code));
 }
 
 /**
