@@ -19,10 +19,14 @@ import { openSqliteStore } from '../state/sqlite.js';
 import type { StateStore } from '../state/store.js';
 import { createTenantCollector, type CollectorEvents, type PassSummary } from './collector.js';
 import { startDeliveryLoops, type DeliveryLoops } from './delivery.js';
-import { optional } from '../util/objects.js';
 import { createPageNormalizer } from './normalize-pool.js';
 import { createPageGate } from './page-gate.js';
-import { snapshotFromState, startHealthServer, type HealthServer } from '../observe/health.js';
+import {
+  DEFAULT_POLL_MS,
+  snapshotFromState,
+  startHealthServer,
+  type HealthServer,
+} from '../observe/health.js';
 import { createRetentionCheck } from './retention.js';
 import type { PageNormalizer } from './page-events.js';
 
@@ -114,6 +118,8 @@ export async function runCollector(config: Config, options: RunOptions): Promise
   const pending: Record<string, number> = {};
   const maxEvents = config.outbox?.maxEvents ?? DEFAULTS.outboxMaxEvents;
   const warnAfterMs = config.outbox?.warnAfterMs ?? DEFAULTS.outboxWarnAfterMs;
+  // Daemon: time between a tenant's polls (also in each tenant's lag bound).
+  const pollMs = options.pollIntervalMs ?? DEFAULT_POLL_MS;
   const pageNormalizer = options.pageNormalizer ?? createPageNormalizer();
   // Memory stays flat however many tenants: they share a few pages in hand.
   const pageGate = createPageGate();
@@ -220,7 +226,6 @@ export async function runCollector(config: Config, options: RunOptions): Promise
 
     // The daemon answers /healthz, /readyz, /status and /metrics when the configuration has
     // `health`: started before anything else runs, so that a port in use stops the run at once.
-    const pollMs = options.pollIntervalMs ?? 60_000;
     if (config.health !== undefined && !options.once) {
       health = await startHealthServer({
         listen: config.health.listen,
@@ -318,7 +323,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
      */
     const recordCycle = async (tenant: string, error: Record<string, unknown> | undefined): Promise<void> => {
       try {
-        await store.recordTenantCycle(tenant, { at: now(), ...optional('error', error) });
+        await store.recordTenantCycle(tenant, { at: now(), ...(error === undefined ? {} : { error }) });
       } catch (recordError) {
         log.error('could not record the tenant cycle in the state', { tenant, error: describe(recordError) });
       }
@@ -374,7 +379,6 @@ export async function runCollector(config: Config, options: RunOptions): Promise
         },
       });
       const passes: PassSummary[] = [];
-      const pollMs = options.pollIntervalMs ?? 60_000;
       // The daemon keeps trying a failing tenant (the cause may be fixed meanwhile: consent given,
       // service principal created, network back), less and less often; --once reports it and ends.
       let failures = 0;

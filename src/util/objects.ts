@@ -17,8 +17,3 @@ export function issuePath(issue: {
   }
   return base.join('.');
 }
-
-/** `{ [key]: value }`, or `{}` when the value is undefined: to spread an optional property. */
-export function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
-}
