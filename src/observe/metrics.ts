@@ -286,6 +286,11 @@ export function createCollectorMetrics(options: {
   }
   const failingCode = new Map<string, string>();
 
+  const setLastCycle = (tenant: string, failed: boolean, lastSuccessAtMs: number | undefined): void => {
+    lastFailed.set({ tenant }, failed ? 1 : 0);
+    if (lastSuccessAtMs !== undefined) lastSuccess.set({ tenant }, lastSuccessAtMs / SECOND);
+  };
+
   return {
     registry,
     attempt(tenant, report) {
@@ -314,14 +319,10 @@ export function createCollectorMetrics(options: {
       duplicates.inc({ tenant }, result.duplicates);
       rejected.inc({ tenant }, result.rejected);
     },
-    lastCycle(tenant, failed, lastSuccessAtMs) {
-      lastFailed.set({ tenant }, failed ? 1 : 0);
-      if (lastSuccessAtMs !== undefined) lastSuccess.set({ tenant }, lastSuccessAtMs / SECOND);
-    },
+    lastCycle: setLastCycle,
     cycle(tenant, ok, atMs) {
       cycles.inc({ tenant, outcome: ok ? 'ok' : 'failed' });
-      lastFailed.set({ tenant }, ok ? 0 : 1);
-      if (ok) lastSuccess.set({ tenant }, atMs / SECOND);
+      setLastCycle(tenant, !ok, ok ? atMs : undefined);
     },
     delivery(output, round, atMs) {
       delivered.inc({ output }, round.delivered);
