@@ -11,9 +11,9 @@
  * naming `stateDir`.
  */
 import { existsSync } from 'node:fs';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { Agent, request } from 'undici';
 import type { Config } from '../config/load.js';
 import { DEFAULTS } from '../config/schema.js';
 import {
@@ -268,33 +268,34 @@ export function daemonStatusUrl(listen: string): { url: string } | { refused: st
 }
 
 /** GET the daemon's `/status`: its JSON, or an error saying what went wrong. */
-function fetchDaemonStatus(url: string): Promise<HealthSnapshot> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'GET', timeout: DAEMON_TIMEOUT_MS }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => {
-        if (res.statusCode !== 200) {
-          reject(new Error(`${url} answered ${res.statusCode}: ${body.slice(0, 200).trim()}`));
-          return;
-        }
-        try {
-          const parsed = JSON.parse(body) as Partial<HealthSnapshot>;
-          if (!Array.isArray(parsed.tenants) || !Array.isArray(parsed.outputs)) throw new Error('no tenants');
-          resolve({ tenants: parsed.tenants, outputs: parsed.outputs });
-        } catch {
-          reject(new Error(`${url} did not answer an exotrace status document`));
-        }
-      });
-      res.on('error', reject);
-    });
-    req.on('timeout', () =>
-      req.destroy(new Error(`${url} did not answer within ${DAEMON_TIMEOUT_MS / 1000} s`)),
-    );
-    req.on('error', reject);
-    req.end();
+async function fetchDaemonStatus(url: string): Promise<HealthSnapshot> {
+  // Loopback only (daemonStatusUrl), on an agent of its own: no proxy from the environment.
+  const dispatcher = new Agent({
+    connect: { timeout: DAEMON_TIMEOUT_MS },
+    headersTimeout: DAEMON_TIMEOUT_MS,
+    bodyTimeout: DAEMON_TIMEOUT_MS,
   });
+  try {
+    const res = await request(url, { dispatcher, signal: AbortSignal.timeout(DAEMON_TIMEOUT_MS) }).catch(
+      (error: unknown) => {
+        if (error instanceof DOMException && error.name === 'TimeoutError')
+          throw new Error(`${url} did not answer within ${DAEMON_TIMEOUT_MS / 1000} s`);
+        throw error;
+      },
+    );
+    const body = await res.body.text();
+    if (res.statusCode !== 200)
+      throw new Error(`${url} answered ${res.statusCode}: ${body.slice(0, 200).trim()}`);
+    try {
+      const parsed = JSON.parse(body) as Partial<HealthSnapshot>;
+      if (!Array.isArray(parsed.tenants) || !Array.isArray(parsed.outputs)) throw new Error('no tenants');
+      return { tenants: parsed.tenants, outputs: parsed.outputs };
+    } catch {
+      throw new Error(`${url} did not answer an exotrace status document`);
+    }
+  } finally {
+    await dispatcher.close();
+  }
 }
 
 /** Why the state could not be read: the file and the cause, without a stack. */
