@@ -15,7 +15,8 @@ import { createSource, createSourceBudget } from '../sources/create.js';
 import type { TenantBudget } from '../sources/http/budget.js';
 import { openSqliteStore } from '../state/sqlite.js';
 import { parseDuration } from '../util/duration.js';
-import { EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE } from './exit-codes.js';
+import { takeStop } from './stop-signal.js';
 import {
   EXIT_TENANT_FAILED,
   createCliLogger,
@@ -70,13 +71,12 @@ export async function backfillCommand(
     tty: process.stderr.isTTY,
     log,
   });
-  const stop = new AbortController();
-  const onSignal = (): void => {
+  // SIGINT or SIGTERM, also one that came while the program loaded (stop-signal.ts).
+  const stop = takeStop();
+  stop.onStop(() => {
     // The bar first: the terminal is left clean even if stopping takes a while.
     progress.stop();
-    stop.abort();
-  };
-  process.once('SIGINT', onSignal);
+  });
   const store = openSqliteStore(config.stateDir);
   const sinks = config.outputs.map((output) => createSink(output, sinkIoOf(config)));
   const source = createSource(tenant, config, {
@@ -120,13 +120,13 @@ export async function backfillCommand(
       log.warn('backfill stopped; run the same command again to resume where it stopped', {
         tenant: tenant.name,
       });
-      return EXIT_INTERRUPTED;
+      return stop.received() === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
     }
     log.error('backfill failed', { tenant: tenant.name, error: describeError(error) });
     return EXIT_TENANT_FAILED;
   } finally {
     progress.stop();
-    process.off('SIGINT', onSignal);
+    stop.release();
     await source.close();
     for (const sink of sinks) await sink.close();
     await store.close();

@@ -11,6 +11,7 @@ import type { EmulatorTenant } from '../emulator/model.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/server.js';
 import { parseDuration } from '../util/duration.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { takeStop } from './stop-signal.js';
 
 export interface EmulatorFlags {
   readonly config?: string;
@@ -169,18 +170,13 @@ export async function runEmulator(
   }
   if (at !== undefined) emulator.clock.set(at);
   if (flags.freeze === true) emulator.clock.freeze(true);
-  const stop = new AbortController();
-  const onSignal = (): void => {
-    stop.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  // Only now: a reader that stops us as soon as it has read the banner must find the handlers set.
+  // Taken before the banner: a reader that stops us as soon as it has read it must find the
+  // handlers set (the entry point installed them before anything else; stop-signal.ts).
+  const processStop = takeStop();
+  const stopped = AbortSignal.any(signal === undefined ? [processStop.signal] : [processStop.signal, signal]);
   out.write(renderBanner(emulator));
-  signal?.addEventListener('abort', onSignal, { once: true });
-  await once(stop.signal, 'abort');
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
+  if (!stopped.aborted) await once(stopped, 'abort');
+  processStop.release();
   await emulator.close();
   err.write('exotrace emulator: stopped\n');
   return EXIT_OK;

@@ -6,3 +6,5 @@ export const EXIT_REJECTS = 1;
 export const EXIT_USAGE = 2;
 /** Stopped by SIGINT (^C) before the end: the shell's convention, 128 + the signal's number. */
 export const EXIT_INTERRUPTED = 130;
+/** Stopped by SIGTERM before the end: 128 + 15, by the same convention. */
+export const EXIT_TERMINATED = 143;

@@ -1,76 +1,32 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
 /**
- * The `exotrace` command: one file per subcommand in this folder; this one only wires them.
+ * The `exotrace` entry point. It installs the stop handlers first, then loads the program: loading
+ * every command's modules takes a while (more on a busy machine), and a SIGTERM or ^C in that time
+ * must stop the collector cleanly, not kill it half-started (stop-signal.ts).
  *
  * Why the flag in the first line: exotrace allocates many short-lived objects (a record, an event,
  * its JSON) and keeps few. V8's default young generation (16 MiB semi-spaces) then lets the
  * process grow to ~180 MiB while holding a few MiB; 4 MiB semi-spaces keep `parse` of any size
  * near 120 MiB at the same speed (`npm run bench`, part 2).
  */
-import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
-import { registerBackfillCommand } from './backfill.js';
-import { registerConfigCommand } from './config.js';
-import { registerDeadletterCommand } from './deadletter.js';
-import { registerDemoCommand } from './demo.js';
-import { registerDoctorCommand } from './doctor.js';
-import { registerEmulatorCommand } from './emulator.js';
-import { registerParseCommand } from './parse.js';
-import { registerRunCommand } from './run.js';
-import { registerSetupCommand } from './setup.js';
-import { registerStatusCommand } from './status.js';
-import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { installEarlyStop, restoreDefaultStop } from './stop-signal.js';
 
-function packageVersion(): string {
-  // dist/cli/main.js and src/cli/main.ts are both two levels below package.json.
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
+installEarlyStop();
+// EXIT_USAGE, without loading exit-codes.js before the handlers are in place (it is tiny anyway).
+const EXIT_USAGE = 2;
+
+function fail(error: unknown): void {
+  process.stderr.write(`exotrace: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = EXIT_USAGE;
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
-  let exitCode = EXIT_OK;
-  const program = new Command('exotrace')
-    .description('Microsoft 365 message trace, collected without losing a row, normalized to ECS')
-    .version(packageVersion())
-    .exitOverride()
-    .showHelpAfterError('(run with --help for usage)');
-  const setExitCode = (code: number): void => {
-    exitCode = code;
-  };
-  registerParseCommand(
-    program,
-    { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr },
-    setExitCode,
-  );
-  registerEmulatorCommand(program, setExitCode);
-  registerRunCommand(program, setExitCode);
-  registerBackfillCommand(program, setExitCode);
-  registerDoctorCommand(program, setExitCode);
-  registerDemoCommand(program, setExitCode);
-  registerDeadletterCommand(program, { stdout: process.stdout, stderr: process.stderr }, setExitCode);
-  registerSetupCommand(program, { stdout: process.stdout, stderr: process.stderr }, setExitCode);
-  registerConfigCommand(program, { stdout: process.stdout }, setExitCode);
-  registerStatusCommand(program, { stdout: process.stdout, stderr: process.stderr }, setExitCode);
-  try {
-    await program.parseAsync(argv);
-  } catch (error) {
-    if (error instanceof CommanderError) {
-      // --help and --version exit 0; help shown because something was missing is a usage error.
-      return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
-    }
-    throw error;
-  }
-  return exitCode;
-}
-
-main(process.argv).then(
-  (code) => {
+try {
+  const { main } = await import('./program.js');
+  main(process.argv).then((code) => {
     process.exitCode = code;
-  },
-  (error: unknown) => {
-    process.stderr.write(`exotrace: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = EXIT_USAGE;
-  },
-);
+    // A stop that no command took (it came during --help, say) ends the process as Node's would.
+    restoreDefaultStop();
+  }, fail);
+} catch (error) {
+  fail(error);
+}

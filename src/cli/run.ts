@@ -16,6 +16,7 @@ import {
 } from '../observe/log.js';
 import { runCollector } from '../pipeline/run.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { takeStop } from './stop-signal.js';
 
 /** Exit status when a tenant failed (the others were still collected and delivered). */
 export const EXIT_TENANT_FAILED = 3;
@@ -93,13 +94,11 @@ export async function runCommand(file: string, once: boolean, flags: LogFlags = 
   if (config === undefined) return EXIT_USAGE;
   const log = createCliLogger(config, flags);
   if (log === undefined) return EXIT_USAGE;
-  const stop = new AbortController();
-  const onSignal = (): void => {
+  // Also a stop asked while the program loaded and the configuration was read (stop-signal.ts).
+  const stop = takeStop();
+  stop.onStop(() => {
     log.info('stopping: finishing the page in flight, then flushing the outputs');
-    stop.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  });
   try {
     const summary = await runCollector(config, { once, signal: stop.signal, log });
     log.info('done', {
@@ -110,8 +109,7 @@ export async function runCommand(file: string, once: boolean, flags: LogFlags = 
     // The daemon stopped by a signal ends normally: what is pending is delivered on its next start.
     return once && Object.keys(summary.pending).length > 0 ? EXIT_OUTPUT_BEHIND : EXIT_OK;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.release();
   }
 }
 

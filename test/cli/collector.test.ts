@@ -7,7 +7,18 @@
  * do not change between runs (so counts compare), and every query the CLI makes ends in the
  * emulator's past.
  */
-import { appendFileSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  appendFileSync,
+  closeSync,
+  constants,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -269,19 +280,25 @@ describe('exotrace run (daemon), stopped with a page in flight', () => {
   it('SIGTERM aborts the slow request: exit 0 promptly; a later --once completes without duplicates', async () => {
     const name = 'daemon-in-flight';
     const config = writeConfig(emulator, dirOf(name), ['contoso'], { contoso: { startFrom: '3d' } });
-    emulator.faults.setRates({ slowRate: 1, slowMs: 15_000 });
+    // The first page is answered after 15 s: the stop must not wait for it.
+    emulator.faults.clear();
+    emulator.faults.enqueue([{ kind: 'slow-headers', delayMs: 15_000, targets: ['graph-list'] }]);
     let stoppedAt: number;
     let result: Awaited<Spawned['done']>;
     try {
       const daemon = spawnCli(['run', '--config', config]);
-      // The token, then the first (slow) page requested.
-      await new Promise((r) => setTimeout(r, 2_000));
+      // The slow fault drawn: the emulator has the first page request, the page is in flight.
+      await waitFor(
+        () => emulator.faults.queued === 0 || daemon.child.exitCode !== null,
+        60_000,
+        'a page in flight',
+      );
       expect(daemon.child.exitCode).toBeNull();
       stoppedAt = Date.now();
       daemon.child.kill('SIGTERM');
       result = await daemon.done;
     } finally {
-      emulator.faults.setRates({ slowRate: 0 });
+      emulator.faults.clear();
     }
     assertNoSecret(result);
     expect(result.signal).toBeNull();
@@ -296,6 +313,73 @@ describe('exotrace run (daemon), stopped with a page in flight', () => {
     const ids = events.map((e) => e.event.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(Math.min(...events.map((e) => Date.parse(e['@timestamp'])))).toBeLessThan(Date.now() - 48 * HOUR);
+  });
+});
+
+describe('exotrace run, stopped while it starts', () => {
+  it('SIGTERM before the configuration is read: a clean stop (exit 0), not a death by the signal', async () => {
+    // The configuration is a named pipe: the CLI blocks reading it once every module is loaded
+    // and the command has begun, which this test sees (the pipe gets a reader) without timing.
+    const dir = dirOf('early-stop');
+    const real = writeConfig(emulator, dir, ['contoso']);
+    const fifo = path.join(dir, 'exotrace-fifo.yaml');
+    execFileSync('mkfifo', [fifo]);
+    const daemon = spawnCli(['run', '--config', fifo]);
+    let writer: number | undefined;
+    try {
+      await waitFor(
+        () => {
+          try {
+            // Non-blocking open for writing succeeds only once the CLI has opened the pipe to read.
+            writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+            return true;
+          } catch {
+            return daemon.child.exitCode !== null;
+          }
+        },
+        60_000,
+        'the CLI reading its configuration',
+      );
+      expect(writer, daemon.stderr()).toBeDefined();
+      daemon.child.kill('SIGTERM');
+      // Only then the configuration: the stop was asked before anything started.
+      writeSync(writer ?? -1, readFileSync(real));
+    } finally {
+      if (writer !== undefined) closeSync(writer);
+    }
+    const result = await daemon.done;
+    assertNoSecret(result);
+    expect(result.signal, result.stderr).toBeNull();
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain('stopping: finishing the page in flight, then flushing the outputs');
+    // Nothing was collected: the stop came first.
+    expect(readEvents(path.join(dir, 'events.ndjson'))).toEqual([]);
+  });
+});
+
+describe('exotrace backfill, stopped by SIGTERM', () => {
+  it('exits 143 saying how to resume, like ^C (130): the supervisor stop is no failure', async () => {
+    // Two requests per 5 minutes: after the first windows the backfill waits for its budget.
+    const config = writeConfig(emulator, dirOf('backfill-sigterm'), ['contoso'], {
+      contoso: { extra: ['requestsPer5Min: 2'] },
+    });
+    const backfill = spawnCli(['backfill', '--config', config, '--tenant', 'contoso', '--from', '60d']);
+    try {
+      await waitFor(
+        () => backfill.stderr().includes('"msg":"backfill progress"') || backfill.child.exitCode !== null,
+        60_000,
+        'a window collected',
+      );
+    } finally {
+      backfill.child.kill('SIGTERM');
+    }
+    const result = await backfill.done;
+    assertNoSecret(result);
+    expect(result.signal, result.stderr).toBeNull();
+    expect(result.code, result.stderr).toBe(143);
+    expect(result.stderr).toContain(
+      'backfill stopped; run the same command again to resume where it stopped',
+    );
   });
 });
 

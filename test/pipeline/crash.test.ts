@@ -1,7 +1,9 @@
 /**
  * Crash safety (issue 4, "Tests that must exist"): the built CLI (`exotrace run --once`) is killed
- * with SIGKILL at 20 or more random instants across a multi-page run and restarted each time, then
- * run to completion. The file output must then equal the emulator's ground truth exactly: every
+ * with SIGKILL at 20 or more random points across a multi-page run and restarted each time, then
+ * run to completion. The kills are landed by progress, never by time (a busy machine only makes
+ * the runs slower): at once, after the emulator served the token or the n-th page of this run, or
+ * once the output file grew by some bytes (between a write and its acknowledgement). The file output must then equal the emulator's ground truth exactly: every
  * row once, no duplicate `event.id`, no torn line, and the outbox fully acknowledged.
  *
  * The emulator runs in this process with a frozen clock; the child's `Date.now` is pinned to the
@@ -24,9 +26,10 @@ const HOUR = 3_600_000;
 const START = NOW - 48 * HOUR;
 const MIN_AGE = 5 * 60_000;
 const KILLS = 20;
-/** Bounds of the kill loop: attempts (a run may finish before its kill) and wall time. */
+/** Bound of the kill loop: attempts (a run may finish before its kill lands). */
 const MAX_ATTEMPTS = 60;
-const LOOP_BUDGET_MS = 35_000;
+/** How often a kill's condition is looked at while the child runs. */
+const POLL_MS = 2;
 const SEED = 0x5eed_c0de;
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -57,8 +60,11 @@ interface RunResult {
   readonly stderr: string;
 }
 
-/** Runs `exotrace run --config FILE --once`; SIGKILLs it after `killAfterMs` if still running. */
-function runCli(config: string, killAfterMs?: number): Promise<RunResult> {
+/**
+ * Runs `exotrace run --config FILE --once`; SIGKILLs it as soon as `killWhen` holds (looked at
+ * from the spawn on, every few ms), if it is still running then. `killWhen` = 'now' kills at once.
+ */
+function runCli(config: string, killWhen?: 'now' | (() => boolean)): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(
@@ -75,18 +81,33 @@ function runCli(config: string, killAfterMs?: number): Promise<RunResult> {
       stderr += chunk;
     });
     let killed = false;
-    const timer =
-      killAfterMs === undefined
+    if (killWhen === 'now') killed = child.kill('SIGKILL');
+    const watcher =
+      killWhen === undefined || killWhen === 'now'
         ? undefined
-        : setTimeout(() => {
-            killed = child.kill('SIGKILL');
-          }, killAfterMs);
+        : setInterval(() => {
+            if (!killed && child.exitCode === null && killWhen()) killed = child.kill('SIGKILL');
+          }, POLL_MS);
     child.on('error', reject);
     child.on('close', (code, signal) => {
-      clearTimeout(timer);
+      clearInterval(watcher);
       resolve({ code, killed: killed && signal === 'SIGKILL', ms: performance.now() - started, stderr });
     });
   });
+}
+
+/** Responses the emulator completed so far: tokens and message trace pages (any status). */
+function served(): { tokens: number; pages: number } {
+  let tokens = 0;
+  let pages = 0;
+  for (const byApi of Object.values(emulator.stats.snapshot())) {
+    for (const [api, byStatus] of Object.entries(byApi)) {
+      const n = Object.values(byStatus).reduce((sum, count) => sum + count, 0);
+      if (api === 'token') tokens += n;
+      if (api === 'graph-list') pages += n;
+    }
+  }
+  return { tokens, pages };
 }
 
 interface EventLine {
@@ -178,39 +199,54 @@ describe('exotrace run --once under SIGKILL', () => {
     // Enough rows for many pages ($top=5000) in the fast pass and more in the reconcile pass.
     expect(truth.length).toBeGreaterThan(10 * 5000);
 
-    // One clean run elsewhere: how long a whole run takes, so the kills land inside one.
+    // One clean run elsewhere: how many bytes a whole run writes, to size the kills by growth.
     const clean = await runCli(writeConfig('clean'));
     expect(clean.code, clean.stderr).toBe(0);
-    const span = clean.ms;
+    const cleanBytes = fileSize(path.join(folder, 'clean', 'events.ndjson'));
+    expect(cleanBytes).toBeGreaterThan(0);
 
     const config = writeConfig('crash');
     const dir = path.dirname(config);
     const output = path.join(dir, 'events.ndjson');
     const random = createRandom(SEED);
     const loopStarted = performance.now();
-    /** File size and acknowledged offset left by each kill. */
-    const after: { delay: number; size: number; acked: number }[] = [];
+    /** What ended each killed run, with the file size and acknowledged offset it left. */
+    const after: { trigger: string; size: number; acked: number }[] = [];
     let attempts = 0;
-    while (
-      after.length < KILLS &&
-      attempts < MAX_ATTEMPTS &&
-      performance.now() - loopStarted < LOOP_BUDGET_MS
-    ) {
+    while (after.length < KILLS && attempts < MAX_ATTEMPTS) {
       attempts++;
-      // A kill within the first half of a clean run's duration: each restart gets a little
-      // further, so that the kills walk the whole run (start-up and token before the first page,
-      // between pages of the fast and reconcile passes, between a write and its acknowledgement).
-      // Start-up (Node, the normalizer thread, the token, the first page) takes a good part of a
-      // run, so a narrower range would only ever kill start-ups. The first kill lands at once
-      // (before the token, let alone a page): a crash with nothing written yet is a point to prove.
-      const delay = attempts === 1 ? 0 : Math.floor((random() * span) / 2);
-      const result = await runCli(config, delay);
+      // Each kill waits for a point of progress of its own run, drawn at random: start-up (at
+      // once: nothing written yet is a point to prove too), a token or the n-th page served
+      // (a page fetched, maybe being normalized or committed), or the file output grown by up
+      // to a twentieth of a whole run (a page being written, or written and not acknowledged).
+      // Each restart gets a little further, so the kills walk the whole run.
+      const base = served();
+      const sizeAtStart = fileSize(output);
+      const draw = random();
+      let trigger: string;
+      let killWhen: 'now' | (() => boolean);
+      if (attempts === 1 || draw < 0.1) {
+        trigger = 'start-up';
+        killWhen = 'now';
+      } else if (draw < 0.2) {
+        trigger = 'token served';
+        killWhen = () => served().tokens > base.tokens;
+      } else if (draw < 0.55) {
+        const nth = 1 + Math.floor(random() * 4);
+        trigger = `page ${nth} served`;
+        killWhen = () => served().pages >= base.pages + nth;
+      } else {
+        const growth = 1 + Math.floor((random() * cleanBytes) / 20);
+        trigger = `output grown by ${growth} bytes`;
+        killWhen = () => fileSize(output) >= sizeAtStart + growth;
+      }
+      const result = await runCli(config, killWhen);
       if (!result.killed) {
         // Finished before its kill: that must have been a clean exit.
         expect(result.code, result.stderr).toBe(0);
         continue;
       }
-      after.push({ delay, size: fileSize(output), acked: await ackedOffset(path.join(dir, 'state')) });
+      after.push({ trigger, size: fileSize(output), acked: await ackedOffset(path.join(dir, 'state')) });
     }
     const kills = after.length;
     expect(kills, `only ${kills} kills in ${attempts} attempts`).toBeGreaterThanOrEqual(KILLS);
@@ -263,8 +299,8 @@ describe('exotrace run --once under SIGKILL', () => {
     }
     console.log(
       `crash test: ${kills} kills (${torn} left an unacknowledged tail) in ${attempts} runs, ` +
-        `clean run ${Math.round(span)} ms, loop ${Math.round(performance.now() - loopStarted)} ms, ` +
+        `clean run ${cleanBytes} bytes, loop ${Math.round(performance.now() - loopStarted)} ms, ` +
         `${events.length} events`,
     );
-  }, 90_000);
+  }, 600_000);
 });
