@@ -15,7 +15,7 @@ import { createSource, createSourceBudget } from '../sources/create.js';
 import type { TenantBudget } from '../sources/http/budget.js';
 import { openSqliteStore } from '../state/sqlite.js';
 import { parseDuration } from '../util/duration.js';
-import { EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_OK, EXIT_USAGE, exitStatusOfStop } from './exit-codes.js';
 import { takeStop } from './stop-signal.js';
 import {
   EXIT_TENANT_FAILED,
@@ -120,7 +120,7 @@ export async function backfillCommand(
       log.warn('backfill stopped; run the same command again to resume where it stopped', {
         tenant: tenant.name,
       });
-      return stop.received() === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
+      return exitStatusOfStop(stop.received());
     }
     log.error('backfill failed', { tenant: tenant.name, error: describeError(error) });
     return EXIT_TENANT_FAILED;

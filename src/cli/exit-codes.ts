@@ -1,3 +1,5 @@
+import { constants as osConstants } from 'node:os';
+
 /** Exit statuses shared by every command (interface.md). */
 export const EXIT_OK = 0;
 /** Some input was rejected; everything else was processed. */
@@ -6,5 +8,13 @@ export const EXIT_REJECTS = 1;
 export const EXIT_USAGE = 2;
 /** Stopped by SIGINT (^C) before the end: the shell's convention, 128 + the signal's number. */
 export const EXIT_INTERRUPTED = 130;
-/** Stopped by SIGTERM before the end: 128 + 15, by the same convention. */
-export const EXIT_TERMINATED = 143;
+
+/**
+ * The status of a command stopped cleanly before its end by a signal: the shell's convention of
+ * 128 + the signal's number (130 for ^C, 143 for SIGTERM, 129 for SIGHUP), so that a script tells
+ * a stop from a failure.
+ */
+export function exitStatusOfStop(signal: NodeJS.Signals | undefined): number {
+  const number = signal === undefined ? undefined : osConstants.signals[signal];
+  return number === undefined ? EXIT_INTERRUPTED : 128 + number;
+}

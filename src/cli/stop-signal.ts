@@ -1,5 +1,5 @@
 /**
- * SIGINT and SIGTERM, handled from the process's first instant.
+ * SIGINT, SIGTERM and SIGHUP, handled from the process's first instant.
  *
  * Node's default for both is to die at once. The commands that collect (`run`, `backfill`) or
  * serve (`emulator`) stop cleanly instead, but they can only say how once their modules are loaded
@@ -12,16 +12,20 @@
  * (`restoreDefaultStop`): a stop kept for it is raised again, and the process dies of it as it
  * would have without us. A second stop while stopping cleanly does the same: the user insists.
  *
+ * SIGHUP (the terminal closed, or `systemctl reload`/`kill -HUP` asking for a reload) stops as
+ * cleanly as SIGTERM: a run reads its configuration once, so the way to apply a changed one is a
+ * clean stop and a start (a supervisor restarts it); dying of it lost the flush.
+ *
  * This module does nothing when imported (in-process tests and library users import the commands
  * that use it); only `installEarlyStop` and `takeStop` install handlers.
  */
 
-const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 export type StopSignalName = (typeof SIGNALS)[number];
 
 /** A command's hold on the process's stop signals. */
 export interface Stop {
-  /** Aborted by the first SIGINT/SIGTERM (also one received before the command took it). */
+  /** Aborted by the first SIGINT/SIGTERM/SIGHUP (also one received before the command took it). */
   readonly signal: AbortSignal;
   /** The signal that asked to stop, once one did. */
   readonly received: () => StopSignalName | undefined;

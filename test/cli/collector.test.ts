@@ -357,6 +357,25 @@ describe('exotrace run, stopped while it starts', () => {
   });
 });
 
+describe('exotrace run (daemon), SIGHUP', () => {
+  it('stops cleanly like SIGTERM: exit 0, not a death by the signal, the outputs flushed', async () => {
+    const name = 'daemon-hup';
+    const config = writeConfig(emulator, dirOf(name), ['contoso']);
+    const daemon = spawnCli(['run', '--config', config]);
+    try {
+      await waitFor(() => daemon.stderr().includes('"msg":"tenant collected"'), 60_000, 'contoso collected');
+    } finally {
+      daemon.child.kill('SIGHUP');
+    }
+    const result = await daemon.done;
+    assertNoSecret(result);
+    expect(result.signal, result.stderr).toBeNull();
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain('stopping: finishing the page in flight, then flushing the outputs');
+    expect(readEvents(eventsOf(name)).length).toBeGreaterThan(0);
+  });
+});
+
 describe('exotrace backfill, stopped by SIGTERM', () => {
   it('exits 143 saying how to resume, like ^C (130): the supervisor stop is no failure', async () => {
     // Two requests per 5 minutes: after the first windows the backfill waits for its budget.
