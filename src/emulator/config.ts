@@ -39,6 +39,7 @@ export const faultSchema = z.strictObject({
     'expire-next-link',
     'short-page',
     'duplicate-rows',
+    'extra-page-key',
   ]),
   status: z.number().int().min(400).max(599).optional(),
   delayMs: z.number().int().nonnegative().optional(),

@@ -172,6 +172,7 @@ async function listMessageTraces(
     '@odata.context': `${req.url.origin}/${flavor}/$metadata#admin/exchange/tracing/messageTraces`,
     value: page.map((row) => renderGraphRow(row, now, flavor)),
   };
+  if (fault?.kind === 'extra-page-key') body['toIP'] = '';
   if (more) {
     // The duplicate fault points the next page a few rows back, so they come twice.
     const back = fault?.kind === 'duplicate-rows' ? Math.min(3, page.length - 1) : 0;

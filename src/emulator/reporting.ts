@@ -200,10 +200,11 @@ async function serveReport(
           value: results,
           ...(nextLink === undefined ? {} : { 'odata.nextLink': nextLink }),
         };
+  const sent = fault?.kind === 'extra-page-key' ? { ...body, ToIP: '' } : body;
   // On the wire, OData verbose JSON escapes the slashes of its dates: "\/Date(1658751973240)\/".
   const text =
     dialect === 'verbose'
-      ? JSON.stringify(body).replace(/"\/Date\((-?\d+)\)\/"/g, '"\\/Date($1)\\/"')
-      : JSON.stringify(body);
+      ? JSON.stringify(sent).replace(/"\/Date\((-?\d+)\)\/"/g, '"\\/Date($1)\\/"')
+      : JSON.stringify(sent);
   await sendJsonWith(res, 200, text, {}, sendFaultOf(fault));
 }

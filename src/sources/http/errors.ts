@@ -24,6 +24,8 @@ export const ERROR_CODES = [
   'network_error',
   'unauthorized',
   'http_error',
+  /** A page's rows counted by the source are not its events plus rejects (the collector's check). */
+  'page_mismatch',
 ] as const;
 
 export type ExotraceErrorCode = (typeof ERROR_CODES)[number];
