@@ -10,6 +10,7 @@ import { ExotraceError } from '../sources/http/errors.js';
 import type { MessageTraceSource, Page } from '../sources/source.js';
 import type { CommitResult, Pass, RejectInput, StateStore } from '../state/store.js';
 import type { PageGate } from './page-gate.js';
+import { normalizeOptionsOf } from './tenant-fields.js';
 import { inlinePageNormalizer, type PageEvents, type PageNormalizer } from './page-events.js';
 import {
   clampStart,
@@ -112,12 +113,8 @@ const SEEN_MARGIN_MS = 6 * 3_600_000;
 export function createTenantCollector(options: TenantCollectorOptions): TenantCollector {
   const { tenant, source, store, now } = options;
   const pageNormalizer = options.pageNormalizer ?? inlinePageNormalizer();
-  // The full profile with the tenant's organization and accepted domains.
-  const normalizeOptions: NormalizeOptions = {
-    profile: 'full',
-    acceptedDomains: tenant.acceptedDomains,
-    ...(tenant.organization === undefined ? {} : { organization: tenant.organization }),
-  };
+  // The full profile with the tenant's organization, accepted domains, name and id.
+  const normalizeOptions: NormalizeOptions = normalizeOptionsOf(tenant);
   const seenTtlMs = tenant.reconcileLookbackMs + tenant.minAgeMs + SEEN_MARGIN_MS;
 
   /** Collects one window from `nextLink` (or its start); every page commits with its checkpoint. */
