@@ -31,7 +31,12 @@ export type FaultKind =
    * The page carries a row-like top-level key beside its rows (`"toIP": ""` on Graph, `"ToIP": ""`
    * on the Reporting Web Service), as one real tenant's pages did: still a page, whole.
    */
-  | 'extra-page-key';
+  | 'extra-page-key'
+  /**
+   * Answer 400 with an error whose message quotes the request's access token as it came (a service
+   * or a proxy echoing what it refused): the client must never pass it on to logs or state.
+   */
+  | 'echo-token';
 
 export interface Fault {
   readonly kind: FaultKind;

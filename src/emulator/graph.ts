@@ -94,6 +94,9 @@ const refusals: Refusals = {
       'The service is temporarily unavailable.',
     );
   },
+  echoToken(res, token) {
+    graphError(res, 400, 'BadRequest', `The access token ${token} is not valid for this request.`);
+  },
 };
 
 export function createGraphApi(ctx: ApiContext): Handler {

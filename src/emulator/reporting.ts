@@ -58,6 +58,14 @@ const refusals: Refusals = {
   failed(res, status) {
     sendText(res, status, `<html><body><h1>${status} - Service Unavailable</h1></body></html>`, 'text/html');
   },
+  echoToken(res, token) {
+    sendJson(res, 400, {
+      'odata.error': {
+        code: '',
+        message: { lang: 'en-US', value: `The access token ${token} is not valid for this request.` },
+      },
+    });
+  },
 };
 
 export function createReportingApi(ctx: ApiContext): Handler {
