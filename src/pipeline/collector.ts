@@ -10,8 +10,8 @@ import { ExotraceError } from '../sources/http/errors.js';
 import type { MessageTraceSource, Page } from '../sources/source.js';
 import type { CommitResult, Pass, RejectInput, StateStore } from '../state/store.js';
 import type { PageGate } from './page-gate.js';
-import { normalizeOptionsOf } from './tenant-fields.js';
 import { inlinePageNormalizer, type PageEvents, type PageNormalizer } from './page-events.js';
+import { normalizeOptionsOf } from './tenant-fields.js';
 import {
   clampStart,
   fastWindows,
@@ -87,7 +87,7 @@ const yieldToEventLoop = (): Promise<void> =>
  * and the normalizer read the page differently (a page taken for one row turned 63,743 rows into
  * 13 rejects once): a `page_mismatch`, never a checkpoint moved past rows that were not stored.
  */
-export function checkAccounted(
+function checkAccounted(
   tenant: string,
   pass: Pass,
   window: TimeWindow,

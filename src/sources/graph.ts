@@ -37,7 +37,10 @@ export function firstPageUrl(apiUrl: string, window: TimeWindow, options: GraphU
   return url;
 }
 
-/** `value` and `@odata.nextLink`; anything short of that throws a retryable error. */
+/**
+ * `value` and `@odata.nextLink`, read by the envelope parser the normalizer shares (whatever other
+ * keys the page carries); anything short of a page throws a retryable error.
+ */
 export function parsePage(text: string, requestUrl: URL): ParsedPage {
   return parsePageText(text, requestUrl);
 }
