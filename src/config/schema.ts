@@ -275,7 +275,9 @@ const tenantShape = z.strictObject({
     ),
   organization: nonEmpty
     .optional()
-    .describe('organization.name for rows that carry none (Graph rows), e.g. contoso.onmicrosoft.com'),
+    .describe(
+      "organization.name for rows that carry none (Graph rows), e.g. contoso.onmicrosoft.com; default the tenant's domain (tenantId when it is a domain, else the first of acceptedDomains), else name",
+    ),
   acceptedDomains: z
     .array(domain)
     .default([])

@@ -54,6 +54,8 @@ export interface Refusals {
   forbidden(res: ServerResponse, tenant: EmulatorTenant, roles: readonly string[]): boolean;
   throttled(res: ServerResponse, retryAfter: string): void;
   failed(res: ServerResponse, status: number): void;
+  /** A 400 whose message quotes the access token presented (the `echo-token` fault). */
+  echoToken(res: ServerResponse, token: string): void;
 }
 
 export type Admission =
@@ -109,6 +111,9 @@ export function admit(
         reason: 'revoked',
         message: 'The access token has been revoked.',
       });
+      return { ok: false };
+    case 'echo-token':
+      refuse.echoToken(res, /^Bearer\s+(\S+)/i.exec(req.headers.authorization ?? '')?.[1] ?? '');
       return { ok: false };
     default:
       return { ok: true, tenant, now, fault };

@@ -39,6 +39,8 @@ export const faultSchema = z.strictObject({
     'expire-next-link',
     'short-page',
     'duplicate-rows',
+    'extra-page-key',
+    'echo-token',
   ]),
   status: z.number().int().min(400).max(599).optional(),
   delayMs: z.number().int().nonnegative().optional(),
@@ -80,6 +82,7 @@ export const emulatorConfigSchema = z.strictObject({
   dir: z.string().optional(),
   messagesPerDay: z.number().int().nonnegative().optional(),
   tokenLifetime: duration.optional(),
+  opaqueTokens: z.boolean().optional(),
   throttle: z
     .strictObject({
       limit: z.number().int().positive().optional(),
@@ -149,6 +152,7 @@ function toOptions(config: EmulatorConfig, baseDir: string): EmulatorOptions {
     messagesPerDay: config.messagesPerDay,
     tokenLifetimeSeconds:
       config.tokenLifetime === undefined ? undefined : Math.round(config.tokenLifetime / 1000),
+    opaqueTokens: config.opaqueTokens,
     tenants,
     throttle:
       throttle === undefined

@@ -26,7 +26,17 @@ export type FaultKind =
   /** A page shorter than asked that still has a next link (legal, and it trips naive pagers). */
   | 'short-page'
   /** The next link points back a few rows, so the next page repeats them. */
-  | 'duplicate-rows';
+  | 'duplicate-rows'
+  /**
+   * The page carries a row-like top-level key beside its rows (`"toIP": ""` on Graph, `"ToIP": ""`
+   * on the Reporting Web Service), as one real tenant's pages did: still a page, whole.
+   */
+  | 'extra-page-key'
+  /**
+   * Answer 400 with an error whose message quotes the request's access token as it came (a service
+   * or a proxy echoing what it refused): the client must never pass it on to logs or state.
+   */
+  | 'echo-token';
 
 export interface Fault {
   readonly kind: FaultKind;

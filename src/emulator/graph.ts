@@ -94,6 +94,9 @@ const refusals: Refusals = {
       'The service is temporarily unavailable.',
     );
   },
+  echoToken(res, token) {
+    graphError(res, 400, 'BadRequest', `The access token ${token} is not valid for this request.`);
+  },
 };
 
 export function createGraphApi(ctx: ApiContext): Handler {
@@ -172,6 +175,7 @@ async function listMessageTraces(
     '@odata.context': `${req.url.origin}/${flavor}/$metadata#admin/exchange/tracing/messageTraces`,
     value: page.map((row) => renderGraphRow(row, now, flavor)),
   };
+  if (fault?.kind === 'extra-page-key') body['toIP'] = '';
   if (more) {
     // The duplicate fault points the next page a few rows back, so they come twice.
     const back = fault?.kind === 'duplicate-rows' ? Math.min(3, page.length - 1) : 0;

@@ -54,6 +54,12 @@ export interface IdentityOptions {
   /** Milliseconds since the epoch on the emulator's clock. */
   readonly now: () => number;
   readonly tokenLifetimeSeconds: number;
+  /**
+   * Issue opaque access tokens (random text, not JWTs) that only this emulator can resolve, as
+   * some Microsoft token services do: a client must not rely on a token looking like a JWT (to
+   * redact it, for one). Default false.
+   */
+  readonly opaqueTokens?: boolean;
 }
 
 /** Each resource's App ID URI: the v2 scope prefix, the v1 `resource`, and the token `aud`. */
@@ -85,6 +91,16 @@ export function createIdentity(options: IdentityOptions): Identity {
   const tokenKey = (tenantId: string, generation: number): Buffer =>
     createHmac('sha256', masterKey).update(`${tenantId.toLowerCase()}\n${generation}`).digest();
   const thumbprintCache = new Map<string, RegisteredCert | null>();
+  // Opaque token → the signed JWT it stands for (opaqueTokens); the JWT is checked as usual.
+  const opaque = new Map<string, string>();
+  const MAX_OPAQUE = 10_000;
+  const issue = (jwt: string): string => {
+    if (options.opaqueTokens !== true) return jwt;
+    if (opaque.size >= MAX_OPAQUE) opaque.clear(); // Old tokens then fail as invalid, like expired ones.
+    const token = `EwB${randomBytes(64).toString('base64url')}`;
+    opaque.set(token, jwt);
+    return token;
+  };
 
   const findTenant = (idOrDomain: string): EmulatorTenant | undefined => {
     const wanted = idOrDomain.toLowerCase();
@@ -319,7 +335,9 @@ export function createIdentity(options: IdentityOptions): Identity {
       ver: '1.0',
       jti: randomUUID(),
     };
-    const accessToken = signHs256(claims, tokenKey(tenant.tenantId, generation), { kid: String(generation) });
+    const accessToken = issue(
+      signHs256(claims, tokenKey(tenant.tenantId, generation), { kid: String(generation) }),
+    );
     // v1 answers with numbers as strings and a few more fields, as login.microsoftonline.com does.
     const body =
       version === 'v2'
@@ -474,7 +492,8 @@ export function createIdentity(options: IdentityOptions): Identity {
     if (bearer === null) {
       return { ok: false, reason: 'malformed', message: 'The Authorization header is not a Bearer token.' };
     }
-    const jwt = decodeJwt(bearer[1] ?? '');
+    const presented = bearer[1] ?? '';
+    const jwt = decodeJwt(opaque.get(presented) ?? presented);
     if (jwt === undefined) {
       return { ok: false, reason: 'malformed', message: 'IDX14100: JWT is not well formed.' };
     }

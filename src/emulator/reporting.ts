@@ -58,6 +58,14 @@ const refusals: Refusals = {
   failed(res, status) {
     sendText(res, status, `<html><body><h1>${status} - Service Unavailable</h1></body></html>`, 'text/html');
   },
+  echoToken(res, token) {
+    sendJson(res, 400, {
+      'odata.error': {
+        code: '',
+        message: { lang: 'en-US', value: `The access token ${token} is not valid for this request.` },
+      },
+    });
+  },
 };
 
 export function createReportingApi(ctx: ApiContext): Handler {
@@ -200,10 +208,11 @@ async function serveReport(
           value: results,
           ...(nextLink === undefined ? {} : { 'odata.nextLink': nextLink }),
         };
+  const sent = fault?.kind === 'extra-page-key' ? { ...body, ToIP: '' } : body;
   // On the wire, OData verbose JSON escapes the slashes of its dates: "\/Date(1658751973240)\/".
   const text =
     dialect === 'verbose'
-      ? JSON.stringify(body).replace(/"\/Date\((-?\d+)\)\/"/g, '"\\/Date($1)\\/"')
-      : JSON.stringify(body);
+      ? JSON.stringify(sent).replace(/"\/Date\((-?\d+)\)\/"/g, '"\\/Date($1)\\/"')
+      : JSON.stringify(sent);
   await sendJsonWith(res, 200, text, {}, sendFaultOf(fault));
 }

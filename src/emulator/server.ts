@@ -40,6 +40,8 @@ export interface EmulatorOptions {
   readonly messagesPerDay?: number;
   /** Access token lifetime. Default 3599 s, as Entra's. */
   readonly tokenLifetimeSeconds?: number;
+  /** Issue opaque (non-JWT) access tokens. Default false. */
+  readonly opaqueTokens?: boolean;
   readonly throttle?: Partial<ThrottleOptions>;
   readonly api?: Partial<ApiOptions>;
   readonly faults?: Partial<FaultRates>;
@@ -92,6 +94,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     tenants: () => tenants,
     now: () => clock.now(),
     tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? 3599,
+    ...(options.opaqueTokens === undefined ? {} : { opaqueTokens: options.opaqueTokens }),
   });
   const data = createTraceData();
   const stats = createStats();

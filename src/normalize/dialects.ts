@@ -5,6 +5,7 @@
  */
 import type { CanonicalDetail, CanonicalRecord, CanonicalRow, SourceApi } from './canonical.js';
 import { validIp } from './ip.js';
+import { pageEnvelopeOf } from './page.js';
 import { canonicalStatus } from './status.js';
 import { parseInstant } from './timestamp.js';
 
@@ -34,6 +35,10 @@ export function shapeOf(value: unknown): Shape {
     return { kind: 'unknown', reason: `not a JSON object (got ${describe(value)})` };
   }
   const record = value as JsonObject;
+  // A page before any row check: its envelope alone decides (page.ts), so that a page with an
+  // unexpected row-like key beside its rows (`"toIP": ""`) is still expanded, never taken as a row.
+  const page = pageEnvelopeOf(record);
+  if (page !== undefined) return { kind: 'page', rows: page.rows };
   // The usual cases first, on their most telling key: this runs for every record.
   if ('MessageTraceId' in record && 'Received' in record) return { kind: 'reporting-row', record };
   if ('receivedDateTime' in record) return { kind: 'graph-row', record };
@@ -46,12 +51,6 @@ export function shapeOf(value: unknown): Shape {
   }
   if (REPORTING_ROW_KEYS.some((key) => key in record)) return { kind: 'reporting-row', record };
   if (GRAPH_ROW_KEYS.some((key) => key in record)) return { kind: 'graph-row', record };
-  if (Array.isArray(record.value)) return { kind: 'page', rows: record.value };
-  const d = record.d;
-  if (Array.isArray(d)) return { kind: 'page', rows: d };
-  if (d !== null && typeof d === 'object' && Array.isArray((d as JsonObject).results)) {
-    return { kind: 'page', rows: (d as { results: unknown[] }).results };
-  }
   if (typeof record.message === 'string') return { kind: 'envelope', message: record.message };
   return {
     kind: 'unknown',

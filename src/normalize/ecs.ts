@@ -44,9 +44,11 @@ export interface MessageTraceEvent {
       MessageTraceId: string;
       Size?: number;
       detail?: { action?: string; description?: string; data?: string };
+      /** The configured name of the tenant the event was collected from (full profile). */
+      tenant?: string;
     };
   };
-  organization?: { name: string };
+  organization?: { name?: string; id?: string };
   related?: { ip?: string[]; user?: string[] };
   source?: { address: string; ip: string; user?: { email: string } } | { user: { email: string } };
   destination?: { address: string; ip: string; user?: { email: string } } | { user: { email: string } };
@@ -56,6 +58,24 @@ export interface MessageTraceEvent {
 export interface EcsContext {
   readonly profile: Profile;
   readonly directionOf: DirectionOf;
+  /** The collecting tenant (full profile): its configured name and its directory id. */
+  readonly tenant?: { readonly name: string; readonly id: string };
+}
+
+/**
+ * organization.name as the record or the configuration gives it and, in the full profile, the
+ * tenant's id beside it; undefined when there is neither. With several tenants in one index,
+ * this is what attributes an event to its tenant.
+ */
+function organizationOf(name: string | undefined, ctx: EcsContext): MessageTraceEvent['organization'] {
+  const id = ctx.profile === 'full' ? ctx.tenant?.id : undefined;
+  if (name === undefined) return id === undefined ? undefined : { id };
+  return id === undefined ? { name } : { name, id };
+}
+
+/** office365.message_trace.tenant in the full profile, when collected for a configured tenant. */
+function tagTenant(trace: MessageTraceEvent['office365']['message_trace'], ctx: EcsContext): void {
+  if (ctx.profile === 'full' && ctx.tenant !== undefined) trace.tenant = ctx.tenant.name;
 }
 
 type EmailFields = NonNullable<MessageTraceEvent['email']>;
@@ -163,9 +183,11 @@ export function rowToEcs(row: CanonicalRow, ctx: EcsContext): MessageTraceEvent 
   );
   const trace: MessageTraceEvent['office365']['message_trace'] = { MessageTraceId: row.traceId };
   if (row.size !== undefined) trace.Size = row.size;
+  tagTenant(trace, ctx);
   const event = out as MessageTraceEvent; // complete from here on
   event.office365 = { message_trace: trace };
-  if (row.organization !== undefined) event.organization = { name: row.organization };
+  const organization = organizationOf(row.organization, ctx);
+  if (organization !== undefined) event.organization = organization;
   return finishEvent(event, full, row.fromIp, row.toIp, row.sender, row.recipient);
 }
 
@@ -194,8 +216,10 @@ export function detailToEcs(detail: CanonicalDetail, ctx: EcsContext): MessageTr
   if (detail.data !== undefined) step.data = detail.data;
   const trace: MessageTraceEvent['office365']['message_trace'] = { MessageTraceId: detail.traceId };
   if (Object.keys(step).length > 0) trace.detail = step;
+  tagTenant(trace, ctx);
   const event = out as MessageTraceEvent; // complete from here on
   event.office365 = { message_trace: trace };
-  if (detail.organization !== undefined) event.organization = { name: detail.organization };
+  const organization = organizationOf(detail.organization, ctx);
+  if (organization !== undefined) event.organization = organization;
   return finishEvent(event, full, undefined, undefined, detail.sender, detail.recipient);
 }

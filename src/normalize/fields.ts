@@ -113,7 +113,7 @@ export const FIELDS: readonly FieldSpec[] = [
     profile: 'seed',
     events: 'both',
     source:
-      'Organization; for rows without one (Graph, PowerShell) the configured organization (`organization`, `--organization`)',
+      "Organization; for rows without one (Graph, PowerShell) the configured organization (`organization`, `--organization`); when collecting without one configured, the tenant's domain (its `tenantId` when that is a domain, else its first accepted domain), else its `name`",
   },
   {
     name: 'source.ip',
@@ -200,6 +200,22 @@ export const FIELDS: readonly FieldSpec[] = [
     array: true,
     events: 'both',
     source: 'sender and recipient addresses, distinct',
+  },
+  {
+    name: 'organization.id',
+    type: 'keyword',
+    profile: 'full',
+    events: 'both',
+    source:
+      "the collecting tenant's configured `tenantId` (directory GUID or domain): which tenant an event came from, whatever its organization.name; absent from `parse`",
+  },
+  {
+    name: 'office365.message_trace.tenant',
+    type: 'keyword',
+    profile: 'full',
+    events: 'both',
+    source:
+      "the collecting tenant's configured `name` (the one its state, logs and metrics use); absent from `parse`",
   },
   {
     name: 'ecs.version',

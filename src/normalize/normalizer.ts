@@ -14,6 +14,11 @@ export interface NormalizeOptions {
   readonly organization?: string;
   /** The tenant's accepted domains, for email.direction (full profile). */
   readonly acceptedDomains?: readonly string[];
+  /**
+   * The tenant the input was collected from: its configured `name` becomes
+   * office365.message_trace.tenant and its `tenantId` organization.id (full profile).
+   */
+  readonly tenant?: { readonly name: string; readonly id: string };
 }
 
 export interface NormalizeReject {
@@ -49,6 +54,7 @@ export function createNormalizer(options: NormalizeOptions = {}): Normalizer {
   const ctx: EcsContext = {
     profile: options.profile ?? 'full',
     directionOf: createDirectionResolver(options.acceptedDomains ?? []),
+    ...(options.tenant === undefined ? {} : { tenant: options.tenant }),
   };
   const organization =
     options.organization !== undefined && options.organization.length > 0 ? options.organization : undefined;

@@ -62,6 +62,7 @@ export function optionsKey(options: NormalizeOptions): string {
     options.profile ?? 'full',
     options.organization ?? '',
     options.acceptedDomains ?? [],
+    options.tenant ?? null,
   ]);
 }
 

@@ -3,14 +3,7 @@
  * bounds, whole seconds, and the largest page Graph serves. Pure: URLs and pages only.
  */
 import { isoSeconds, type TimeWindow } from '../pipeline/windows.js';
-import {
-  checkNextLink,
-  parseJsonPage,
-  resolveNextLink,
-  rowsOf,
-  type ApiAdapter,
-  type ParsedPage,
-} from './source.js';
+import { checkNextLink, parsePageText, type ApiAdapter, type ParsedPage } from './source.js';
 
 export { checkNextLink };
 
@@ -44,13 +37,12 @@ export function firstPageUrl(apiUrl: string, window: TimeWindow, options: GraphU
   return url;
 }
 
-/** `value` and `@odata.nextLink`; anything short of that throws a retryable error. */
+/**
+ * `value` and `@odata.nextLink`, read by the envelope parser the normalizer shares (whatever other
+ * keys the page carries); anything short of a page throws a retryable error.
+ */
 export function parsePage(text: string, requestUrl: URL): ParsedPage {
-  const body = parseJsonPage(text, requestUrl);
-  return {
-    rows: rowsOf(body['value'], requestUrl, 'value'),
-    nextLink: resolveNextLink(body['@odata.nextLink'], requestUrl, '@odata.nextLink'),
-  };
+  return parsePageText(text, requestUrl);
 }
 
 export interface GraphAdapterOptions extends GraphUrlOptions {

@@ -5,14 +5,7 @@
  */
 import { isoSeconds, type TimeWindow } from '../pipeline/windows.js';
 import { apiPath, lastHour, queryString } from './graph.js';
-import {
-  checkNextLink,
-  parseJsonPage,
-  resolveNextLink,
-  rowsOf,
-  type ApiAdapter,
-  type ParsedPage,
-} from './source.js';
+import { checkNextLink, parsePageText, type ApiAdapter, type ParsedPage } from './source.js';
 
 export { checkNextLink };
 
@@ -49,23 +42,7 @@ export function firstPageUrl(apiUrl: string, window: TimeWindow, options: Report
  * resolved against the page's URL. Anything short of a page throws a retryable error.
  */
 export function parsePage(text: string, requestUrl: URL): ParsedPage {
-  const body = parseJsonPage(text, requestUrl);
-  const d = body['d'];
-  if (d !== undefined) {
-    if (Array.isArray(d)) return { rows: rowsOf(d, requestUrl, 'd'), nextLink: undefined };
-    if (typeof d !== 'object' || d === null)
-      return { rows: rowsOf(undefined, requestUrl, 'd.results'), nextLink: undefined };
-    const verbose = d as Record<string, unknown>;
-    return {
-      rows: rowsOf(verbose['results'], requestUrl, 'd.results'),
-      nextLink: resolveNextLink(verbose['__next'], requestUrl, 'd.__next'),
-    };
-  }
-  const link = body['odata.nextLink'] ?? body['@odata.nextLink'];
-  return {
-    rows: rowsOf(body['value'], requestUrl, 'value'),
-    nextLink: resolveNextLink(link, requestUrl, 'odata.nextLink'),
-  };
+  return parsePageText(text, requestUrl);
 }
 
 export interface ReportingAdapterOptions {

@@ -8,6 +8,7 @@
  * the caller can store both in one transaction and resume mid-window after a crash.
  */
 import type { Api } from '../config/index.js';
+import { PAGE_SHAPE, pageEnvelopeOf } from '../normalize/page.js';
 import type { TimeWindow } from '../pipeline/windows.js';
 import type { HttpClient } from './http/client.js';
 import { classifyResponse, ExotraceError, safeUrl, type ErrorContext } from './http/errors.js';
@@ -135,6 +136,20 @@ export function parseJsonPage(text: string, requestUrl: URL): Record<string, unk
     throw unreadablePage(requestUrl, 'not a JSON object');
   }
   return body as Record<string, unknown>;
+}
+
+/**
+ * A page body of any API (`value`, `d`, `d.results`, with its next link resolved against the
+ * page's URL), read by the envelope parser the normalizer uses too, so that the rows counted here
+ * are the rows it normalizes. Anything short of a page throws a retryable error.
+ */
+export function parsePageText(text: string, requestUrl: URL): ParsedPage {
+  const envelope = pageEnvelopeOf(parseJsonPage(text, requestUrl));
+  if (envelope === undefined) throw unreadablePage(requestUrl, PAGE_SHAPE);
+  return {
+    rows: rowsOf(envelope.rows, requestUrl, envelope.rowsField),
+    nextLink: resolveNextLink(envelope.nextLink, requestUrl, envelope.nextLinkField),
+  };
 }
 
 /**

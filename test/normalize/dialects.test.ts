@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { normalize, type MessageTraceEvent, type NormalizeOptions } from '../../src/normalize/index.js';
+import { parsePage as graphParsePage } from '../../src/sources/graph.js';
 
 const TRACE_ID = '3b4fc661-180d-4c2f-60c9-08da6e38dd10';
 
@@ -330,6 +331,24 @@ describe('envelopes, pages and arrays', () => {
     expect(normalize(JSON.stringify(page)).events).toHaveLength(2);
     expect(normalize('{"odata.metadata":"m","value":[]}')).toEqual({ events: [], rejects: [] });
     expect(normalize('{"d":{"results":[]}}')).toEqual({ events: [], rejects: [] });
+  });
+
+  it('a page with an unexpected row-like top-level key is still a page, as the sources read it', () => {
+    const rows = [graphRow(), graphRow({ recipientAddress: 'c@d.com' })];
+    // One real tenant's pages carried `"toIP": ""` beside `value`: taken as one row, every page was lost.
+    for (const page of [
+      { '@odata.context': 'x', value: rows, toIP: '' },
+      { value: rows, receivedDateTime: '2026-01-01T00:00:00Z', id: 'x' },
+      { 'odata.metadata': 'm', value: rows, MessageTraceId: 'x', Received: '2026-01-01T00:00:00Z' },
+      { d: { results: rows }, ToIP: '' },
+    ]) {
+      const text = JSON.stringify(page);
+      const { events, rejects } = normalize(text);
+      expect(rejects).toEqual([]);
+      expect(events.map((e) => e.message)).toEqual(rows.map((r) => JSON.stringify(r)));
+      // The source counts the same rows on the same page.
+      expect(graphParsePage(text, new URL('https://graph.example/v1.0/x')).rows).toHaveLength(rows.length);
+    }
   });
 
   it('an envelope holding a page expands it', () => {

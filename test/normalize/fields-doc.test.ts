@@ -75,6 +75,7 @@ function emitted(profile: Profile): { rows: Set<string>; details: Set<string> } 
     profile,
     organization: 'contoso.onmicrosoft.com',
     acceptedDomains: ['contoso.com'],
+    tenant: { name: 'contoso', id: '11111111-2222-3333-4444-555555555555' },
   });
   const rows = new Set<string>();
   const details = new Set<string>();

@@ -5,6 +5,7 @@
  */
 import type { TokenProvider } from '../auth/token-provider.js';
 import { classifyResponse, ExotraceError, safeUrl, type ErrorContext } from './errors.js';
+import { rememberToken } from './tokens-in-use.js';
 import { withHeader, type HttpPolicy } from './types.js';
 
 export const bearerPolicyName = 'bearerToken';
@@ -20,6 +21,12 @@ export function bearerPolicy(options: BearerPolicyOptions): HttpPolicy {
   const allowedHost = options.apiUrl.host.toLowerCase();
   const allowedProtocol = options.apiUrl.protocol;
   const { context } = options;
+  /** A token, remembered before it is sent so that any echo of it is redacted (tokens-in-use.ts). */
+  const signWith = async (forceRefresh: boolean): Promise<string> => {
+    const token = await options.tokenProvider.getToken(forceRefresh);
+    rememberToken(context.tenant, token);
+    return token;
+  };
   return {
     name: bearerPolicyName,
     async send(request, next) {
@@ -35,15 +42,12 @@ export function bearerPolicy(options: BearerPolicyOptions): HttpPolicy {
           configKey: `${context.configPath}.apiUrl`,
         });
       }
-      const first = await next(
-        withHeader(request, 'authorization', `Bearer ${await options.tokenProvider.getToken()}`),
-      );
+      const first = await next(withHeader(request, 'authorization', `Bearer ${await signWith(false)}`));
       if (first.status !== 401) return first;
       // A missing service principal is not cured by a new token: say so now.
       const early = classifyResponse(context, request, first);
       if (early?.code === 'service_principal_missing') throw early;
-      const token = await options.tokenProvider.getToken(true);
-      const second = await next(withHeader(request, 'authorization', `Bearer ${token}`));
+      const second = await next(withHeader(request, 'authorization', `Bearer ${await signWith(true)}`));
       if (second.status !== 401) return second;
       throw (
         classifyResponse(context, request, second) ??

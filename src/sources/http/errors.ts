@@ -4,6 +4,7 @@
  * Nothing secret reaches a message or `toJSON()`: messages are built from our own words plus
  * upstream text that goes through `redact`, and `toJSON()` copies an allow-list of fields only.
  */
+import { tokensInUse } from './tokens-in-use.js';
 
 export const TRANSPORT_APP_ID = '8bd644d1-64a1-4d4b-ae52-2e0cbf64e373';
 
@@ -24,6 +25,8 @@ export const ERROR_CODES = [
   'network_error',
   'unauthorized',
   'http_error',
+  /** A page's rows counted by the source are not its events plus rejects (the collector's check). */
+  'page_mismatch',
 ] as const;
 
 export type ExotraceErrorCode = (typeof ERROR_CODES)[number];
@@ -116,12 +119,15 @@ const SECRET_FIELDS =
   /\b(client_secret|client_assertion|access_token|refresh_token|password|passphrase|secret|assertion)\b(["']?\s*[:=]\s*["']?)[^\s&"',}]+/gi;
 
 /**
- * Removes what could be a credential from text we did not write: JWTs, Authorization values,
+ * Removes what could be a credential from text we did not write: the access tokens this process
+ * sent (literally: an opaque token matches no pattern), JWTs, Authorization values,
  * secret-looking form or JSON fields, and every URL's query (query values may carry skip tokens
  * or filters with addresses).
  */
 export function redact(text: string): string {
-  return text
+  let out = text;
+  for (const token of tokensInUse()) if (out.includes(token)) out = out.split(token).join('REDACTED');
+  return out
     .replace(JWT, 'REDACTED')
     .replace(BEARER, '$1 REDACTED')
     .replace(QUERY, '$1?REDACTED')
