@@ -1,7 +1,8 @@
 /**
  * `exotrace backfill --config FILE --tenant NAME --from WHEN [--to WHEN]`: bounded historical
  * collection, clamped to what the API keeps (90 days for Graph, 10 for the Reporting Web Service),
- * with its own checkpoint (an interrupted backfill resumes), progress on a TTY, then delivery.
+ * of what the state does not record as collected yet (the parts it skips are logged), with its own
+ * checkpoint (an interrupted backfill resumes), progress on a TTY, then delivery.
  */
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
@@ -98,6 +99,14 @@ export async function backfillCommand(
           log.warn('backfill start moved inside the API history', {
             requested: new Date(requested).toISOString(),
             start: new Date(start).toISOString(),
+          });
+        },
+        onSkip: (_, range) => {
+          // Before the gaps' first request (after a resumed window only): the bar is not drawn yet.
+          log.info('backfill skips a range already collected', {
+            tenant: tenant.name,
+            from: new Date(range.from).toISOString(),
+            to: new Date(range.to).toISOString(),
           });
         },
         onPage: (_t, _p, _w, pageRows) => {

@@ -195,9 +195,10 @@ export function renderStatus(report: StatusReport): string {
           const fix = text(error['fix']);
           if (fix !== undefined) details.push(`  fix: ${fix}`);
         }
-        const backfill = t.checkpoints?.backfill;
-        if (backfill !== undefined && backfill.window === undefined) {
-          details.push(`${t.tenant}: backfill collected up to ${shortIso(backfill.cursor)}`);
+        // The ranges, not a pass's cursor: a backfill leaves out exactly these (and fills the gaps).
+        if (t.collected !== undefined && t.collected.length > 0) {
+          const ranges = t.collected.map((r) => `${shortIso(r.from)} → ${shortIso(r.to)}`).join(', ');
+          details.push(`${t.tenant}: collected ${ranges}`);
         }
         for (const pass of ['fast', 'reconcile', 'backfill'] as const) {
           const cp = t.checkpoints?.[pass];

@@ -292,7 +292,8 @@ const tenantShape = z.strictObject({
     'x-exotrace-kind': 'duration',
   }),
   reconcileLookback: duration({ positive: true }).default(DEFAULTS.reconcileLookbackMs).meta({
-    description: 'How far back the reconcile pass re-reads (late rows, status changes); longer than minAge',
+    description:
+      'How far back the reconcile pass re-reads (late rows, status changes), and a backfill reads again what is already collected; longer than minAge',
     'x-exotrace-kind': 'duration',
   }),
   reconcileEvery: duration({ positive: true })

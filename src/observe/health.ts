@@ -24,6 +24,11 @@ export interface TenantHealth {
   readonly failuresInARow?: number;
   /** Where each pass stands (a pass that never committed is absent): `passCheckpoints`. */
   readonly checkpoints?: PassCheckpoints;
+  /**
+   * The time ranges collected so far (windows completed by any pass), oldest first, as ISO
+   * instants: what a backfill leaves out (`StateStore.collectedRanges`).
+   */
+  readonly collected?: readonly { readonly from: string; readonly to: string }[];
 }
 
 /** One pass's checkpoint as `/status` and `exotrace status` show it: ISO instants. */
@@ -190,6 +195,10 @@ export async function snapshotFromState(
         ...(cursor === undefined ? {} : { lagMs: Math.max(0, now - cursor) }),
         maxLagMs: maxLagMsOf(t.minAgeMs, options.pollMs),
         checkpoints: passCheckpoints(stored),
+        collected: (await store.collectedRanges(t.name)).map((r) => ({
+          from: new Date(r.from).toISOString(),
+          to: new Date(r.to).toISOString(),
+        })),
       };
     }),
   );

@@ -13,11 +13,14 @@ import type { PageGate } from './page-gate.js';
 import { inlinePageNormalizer, type PageEvents, type PageNormalizer } from './page-events.js';
 import { normalizeOptionsOf } from './tenant-fields.js';
 import {
+  backfillEnd,
   clampStart,
   fastWindows,
   isoSeconds,
+  planBackfill,
   reconcileDue,
   reconcileWindows,
+  splitWindows,
   type TimeWindow,
 } from './windows.js';
 
@@ -35,6 +38,8 @@ export interface CollectorEvents {
   /** A requested start older than the API keeps was moved (worth a log line). */
   onClamp?(tenant: string, requested: number, start: number): void;
   onPage?(tenant: string, pass: Pass, window: TimeWindow, rows: number, inserted: number): void;
+  /** A backfill leaves out a part of what it was asked for: collected already (`planBackfill`). */
+  onSkip?(tenant: string, range: TimeWindow): void;
   /** The same page's commit in full (metrics: events by status, duplicates; the rejects' reasons). */
   onCommit?(
     tenant: string,
@@ -67,7 +72,10 @@ export interface TenantCollector {
   fastPass(signal: AbortSignal): Promise<PassSummary>;
   /** Re-read [now − reconcileLookback, now − minAge]; `force` ignores reconcileEvery. */
   reconcilePass(signal: AbortSignal, force: boolean): Promise<PassSummary | undefined>;
-  /** A bounded historical window, with its own checkpoint. */
+  /**
+   * A bounded historical range: what of it is not collected yet (`planBackfill`), oldest first,
+   * with its own checkpoint (an interrupted window resumes from its next link).
+   */
   backfill(
     from: number,
     to: number,
@@ -180,6 +188,8 @@ export function createTenantCollector(options: TenantCollectorOptions): TenantCo
           rejects,
           now: now(),
           seenTtlMs,
+          // The last page completes the window: recorded as collected with it, whatever the pass.
+          ...(page.nextLink === undefined ? { collected: window } : {}),
         });
         summary.pages++;
         summary.rows += page.rowCount;
@@ -271,12 +281,42 @@ export function createTenantCollector(options: TenantCollectorOptions): TenantCo
       return runWindows('reconcile', windows, signal);
     },
     async backfill(from, to, signal, onWindow) {
+      const summary = { pages: 0, rows: 0, inserted: 0, duplicates: 0, rejected: 0 };
+      if (signal.aborted) return { pass: 'backfill', windows: 0, ...summary };
       const current = now();
       const start = clampStart(from, tenant.api, current);
       if (start.clamped) options.events?.onClamp?.(tenant.name, from, start.start);
-      const end = Math.min(to, current - tenant.minAgeMs);
-      const windows = fastWindows(start.start, end + tenant.minAgeMs, tenant.minAgeMs);
-      return runWindows('backfill', windows, signal, onWindow);
+      const end = backfillEnd(to, current, tenant.minAgeMs);
+      if (end <= start.start) return { pass: 'backfill', windows: 0, ...summary };
+      // A window a stopped backfill left half done is finished first, from its stored next link,
+      // when it overlaps what is asked; completed, it counts as collected like any other.
+      const stored = await store.getCheckpoint(tenant.name, 'backfill');
+      let resumed = 0;
+      if (
+        stored?.window !== undefined &&
+        stored.nextLink !== undefined &&
+        stored.window.from <= end &&
+        stored.window.to >= start.start
+      ) {
+        await collectWindow('backfill', stored.window, stored.cursor, stored.nextLink, summary, signal);
+        resumed = 1;
+      }
+      const plan = planBackfill(
+        { from: start.start, to: end },
+        await store.collectedRanges(tenant.name),
+        current - tenant.reconcileLookbackMs,
+      );
+      for (const range of plan.skipped) options.events?.onSkip?.(tenant.name, range);
+      const windows = plan.gaps.flatMap((gap) => splitWindows(gap));
+      let done = 0;
+      // A call, not the property: the compiler would take `aborted` as fixed after the first check.
+      const stopped = (): boolean => signal.aborted;
+      for (const window of windows) {
+        if (stopped()) break;
+        await collectWindow('backfill', window, window.from, undefined, summary, signal);
+        onWindow?.(++done, windows.length);
+      }
+      return { pass: 'backfill', windows: resumed + windows.length, ...summary };
     },
   };
 }

@@ -8,6 +8,8 @@
  * must start at 12:00:00, not 12:00:01, or that row would fall between them. Rows exactly on the
  * boundary come twice and the seen-set drops the second.
  */
+import { clipRanges, subtractRanges, type Range } from '../util/ranges.js';
+
 export interface TimeWindow {
   readonly from: number;
   readonly to: number;
@@ -68,6 +70,41 @@ export function fastWindows(
     from = to;
   }
   return windows;
+}
+
+/** `[from, to]` cut into consecutive windows of at most `maxWindowMs`, in whole seconds. */
+export function splitWindows(range: TimeWindow, maxWindowMs = MAX_WINDOW_MS): TimeWindow[] {
+  // The fast pass's cut, with `to` in place of now − minAge.
+  return fastWindows(range.from, range.to, 0, maxWindowMs);
+}
+
+/** Where a backfill asked to end at `to` stops: never newer than now − minAge, whole seconds. */
+export function backfillEnd(to: number, now: number, minAgeMs: number): number {
+  return floorSecond(Math.min(to, now - minAgeMs));
+}
+
+/** What a backfill of `asked` collects (`gaps`, oldest first) and what it leaves out as collected. */
+export interface BackfillPlan {
+  readonly gaps: readonly TimeWindow[];
+  readonly skipped: readonly TimeWindow[];
+}
+
+/**
+ * A backfill collects what is asked minus what the state records as collected (`collected`:
+ * sorted, merged) — but only the part of that older than `settledBefore` (now − reconcileLookback)
+ * counts as done. Rows appear up to 24 h after they were received: a range read more recently may
+ * miss some, and the reconcile pass re-reads it for them; a backfill re-reads that recent part too,
+ * which its seen-set keys (alive for reconcileLookback + minAge + a margin) make free of duplicates.
+ * Never re-reading anything older is what keeps rows collected longer ago than the seen-set's
+ * lifetime from being delivered twice.
+ */
+export function planBackfill(
+  asked: TimeWindow,
+  collected: readonly Range[],
+  settledBefore: number,
+): BackfillPlan {
+  const skipped = clipRanges(collected, asked.from, Math.min(asked.to, floorSecond(settledBefore)));
+  return { gaps: subtractRanges(asked.from, asked.to, skipped), skipped };
 }
 
 /** The reconcile pass: re-read [now − lookback, now − minAge] for late rows and status changes. */

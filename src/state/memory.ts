@@ -18,6 +18,7 @@ import {
   type StoredReject,
   type TenantCycle,
 } from './store.js';
+import { addRange, type Range } from '../util/ranges.js';
 
 export interface MemoryStoreOptions {
   /** Clock for `updatedAt`/`at` of acknowledgements, sinks and dead letters. Default `Date.now`. */
@@ -52,6 +53,8 @@ class MemoryStore implements StateStore {
   #closing: Promise<void> | undefined;
   readonly #clock: () => number;
   readonly #checkpoints = new Map<string, StoredCheckpoint>();
+  /** tenant → its collected ranges, sorted and merged. */
+  readonly #collected = new Map<string, Range[]>();
   /** tenant → key → expiry (ms). */
   readonly #seen = new Map<string, Map<string, number>>();
   /** Ordered by seq. */
@@ -113,6 +116,13 @@ class MemoryStore implements StateStore {
     });
   }
 
+  collectedRanges(tenant: string): Promise<Range[]> {
+    return run(() => {
+      this.#open();
+      return [...(this.#collected.get(tenant) ?? [])];
+    });
+  }
+
   commitPage(tenant: string, page: PageCommit): Promise<CommitResult> {
     return run(() => {
       this.#open();
@@ -168,6 +178,10 @@ class MemoryStore implements StateStore {
         ...(checkpoint.nextLink !== undefined ? { nextLink: checkpoint.nextLink } : {}),
         updatedAt: now,
       });
+      if (page.collected !== undefined) {
+        const { from, to } = page.collected;
+        this.#collected.set(tenant, addRange(this.#collected.get(tenant) ?? [], { from, to }));
+      }
       return { inserted, duplicates, rejected: page.rejects.length, insertedByStatus, headSeq: this.#head };
     });
   }

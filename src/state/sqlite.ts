@@ -21,6 +21,7 @@ import {
   type StoredCheckpoint,
   type StoredReject,
   type TenantCycle,
+  type TimeWindow,
 } from './store.js';
 
 export interface SqliteStoreOptions {
@@ -122,6 +123,18 @@ const MIGRATIONS: readonly string[] = [
     last_failure_at   INTEGER,
     last_error        TEXT,
     failures_in_a_row INTEGER NOT NULL DEFAULT 0
+  ) WITHOUT ROWID;
+  `,
+  // Each tenant's time ranges already collected (windows completed by any pass), merged: a
+  // backfill collects what is asked minus these. Written in the transaction of the page that
+  // completes a window. A state from before this migration starts with none. IF NOT EXISTS: the
+  // upgrade test rebuilds an older schema by dropping only the tables it knows.
+  `
+  CREATE TABLE IF NOT EXISTS collected_range (
+    tenant  TEXT    NOT NULL,
+    from_ms INTEGER NOT NULL,
+    to_ms   INTEGER NOT NULL,
+    PRIMARY KEY (tenant, from_ms)
   ) WITHOUT ROWID;
   `,
 ];
@@ -399,6 +412,10 @@ class SqliteStore implements StateStore {
   readonly #listCheckpoints;
   readonly #listTenantCheckpoints;
   readonly #putCheckpoint;
+  readonly #collectedRanges;
+  readonly #touchingRanges;
+  readonly #deleteRange;
+  readonly #insertRange;
   readonly #getSeen;
   readonly #insertSeen;
   readonly #extendSeen;
@@ -448,6 +465,19 @@ class SqliteStore implements StateStore {
     this.#putCheckpoint = db.prepare<
       [string, string, number, number | null, number | null, string | null, number]
     >(`INSERT OR REPLACE INTO checkpoint (${cp}) VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    this.#collectedRanges = db.prepare<[string], { from: number; to: number }>(
+      'SELECT from_ms AS "from", to_ms AS "to" FROM collected_range WHERE tenant = ? ORDER BY from_ms',
+    );
+    // The ranges a new one overlaps or touches: they are merged into it.
+    this.#touchingRanges = db.prepare<[string, number, number], { from: number; to: number }>(
+      'SELECT from_ms AS "from", to_ms AS "to" FROM collected_range WHERE tenant = ? AND from_ms <= ? AND to_ms >= ?',
+    );
+    this.#deleteRange = db.prepare<[string, number]>(
+      'DELETE FROM collected_range WHERE tenant = ? AND from_ms = ?',
+    );
+    this.#insertRange = db.prepare<[string, number, number]>(
+      'INSERT INTO collected_range (tenant, from_ms, to_ms) VALUES (?, ?, ?)',
+    );
     this.#getSeen = db.prepare<[string, string], { expires_at: number }>(
       'SELECT expires_at FROM seen WHERE tenant = ? AND key = ?',
     );
@@ -581,6 +611,23 @@ class SqliteStore implements StateStore {
     });
   }
 
+  collectedRanges(tenant: string): Promise<TimeWindow[]> {
+    return run(() => {
+      this.#open();
+      return this.#collectedRanges.all(tenant);
+    });
+  }
+
+  /** Merges `[from, to]` into the tenant's collected ranges (inside the commit's transaction). */
+  #addCollected(tenant: string, { from, to }: TimeWindow): void {
+    let merged = { from, to };
+    for (const r of this.#touchingRanges.all(tenant, to, from)) {
+      merged = { from: Math.min(merged.from, r.from), to: Math.max(merged.to, r.to) };
+      this.#deleteRange.run(tenant, r.from);
+    }
+    this.#insertRange.run(tenant, merged.from, merged.to);
+  }
+
   commitPage(tenant: string, page: PageCommit): Promise<CommitResult> {
     return run(() => {
       this.#open();
@@ -632,6 +679,7 @@ class SqliteStore implements StateStore {
           checkpoint.nextLink ?? null,
           now,
         );
+        if (page.collected !== undefined) this.#addCollected(tenant, page.collected);
         return {
           inserted,
           duplicates,

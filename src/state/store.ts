@@ -85,6 +85,11 @@ export interface PageCommit {
    * `reconcileLookback` plus a margin, so that no overlap can re-read a row after its key expired.
    */
   readonly seenTtlMs: number;
+  /**
+   * The window this page completes (its last page), recorded in the same transaction as collected
+   * for the tenant (`collectedRanges`): a crash never records a range whose rows are not stored.
+   */
+  readonly collected?: TimeWindow;
 }
 
 export interface CommitResult {
@@ -187,6 +192,11 @@ export interface StateStore {
   getCheckpoint(tenant: string, pass: Pass): Promise<StoredCheckpoint | undefined>;
   /** All checkpoints, of one tenant or of all, ordered by tenant then pass. */
   listCheckpoints(tenant?: string): Promise<StoredCheckpoint[]>;
+  /**
+   * The time ranges of a tenant whose windows completed (any pass: `PageCommit.collected`), oldest
+   * first, overlapping and touching ranges merged: what a backfill need not collect again.
+   */
+  collectedRanges(tenant: string): Promise<TimeWindow[]>;
 
   /**
    * Commit one page in one transaction: add every key to the tenant's seen-set (expiring at
@@ -292,6 +302,16 @@ export function validateCommit(tenant: string, page: PageCommit): void {
   if (nextLink !== undefined && window === undefined) {
     // A next link is only meaningful inside the window it belongs to.
     throw new StateStoreError('checkpoint.nextLink needs checkpoint.window');
+  }
+  const { collected } = page;
+  if (collected !== undefined) {
+    if (
+      !Number.isSafeInteger(collected.from) ||
+      !Number.isSafeInteger(collected.to) ||
+      collected.from > collected.to
+    ) {
+      throw new StateStoreError('collected must be integers (ms) with from <= to');
+    }
   }
   if (!Number.isSafeInteger(page.now)) throw new StateStoreError('now must be an integer (ms)');
   if (!Number.isSafeInteger(page.seenTtlMs) || page.seenTtlMs <= 0) {

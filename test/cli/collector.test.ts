@@ -231,6 +231,38 @@ describe('exotrace backfill', () => {
     expect(afterAgain.length).toBe(afterBackfill.length);
   });
 
+  it('a second backfill with an earlier --from collects the days before the first, and logs what it skips', async () => {
+    const name = 'backfill-earlier';
+    const config = writeConfig(emulator, dirOf(name), ['contoso']);
+    const first = await cli(['backfill', '--config', config, '--tenant', 'contoso', '--from', '2d']);
+    expect(first.code, first.stderr).toBe(0);
+    const afterFirst = readEvents(eventsOf(name));
+    expect(afterFirst.length).toBeGreaterThan(50);
+    const firstOldest = Math.min(...afterFirst.map((e) => Date.parse(e['@timestamp'])));
+
+    const second = await cli(['backfill', '--config', config, '--tenant', 'contoso', '--from', '5d']);
+    expect(second.code, second.stderr).toBe(0);
+    const events = readEvents(eventsOf(name));
+    const ids = events.map((e) => e.event.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    // The three days before the first backfill: more rows than it had in its two.
+    const older = events.filter((e) => Date.parse(e['@timestamp']) < firstOldest);
+    expect(older.length).toBeGreaterThan(afterFirst.length);
+    expect(Math.min(...older.map((e) => Date.parse(e['@timestamp'])))).toBeLessThan(
+      Date.now() - 4 * 24 * HOUR,
+    );
+    // It says which part of what it was asked it left out: the first backfill's, up to the last 24 h.
+    const skip = second.stderr
+      .split('\n')
+      .find((l) => l.includes('backfill skips a range already collected'));
+    expect(skip, second.stderr).toBeDefined();
+    const fields = JSON.parse(skip ?? '{}') as { tenant: string; from: string; to: string };
+    expect(fields.tenant).toBe('contoso');
+    expect(Date.parse(fields.from)).toBeLessThanOrEqual(firstOldest);
+    expect(Date.parse(fields.from)).toBeGreaterThan(Date.now() - 2 * 24 * HOUR - 60 * 60_000);
+    expect(Date.parse(fields.to)).toBeLessThanOrEqual(Date.now() - 24 * HOUR);
+  });
+
   it('an unknown tenant is a usage error (exit 2)', async () => {
     const config = writeConfig(emulator, dirOf('backfill-unknown'), ['contoso']);
     const result = await cli(['backfill', '--config', config, '--tenant', 'nope', '--from', '1d']);

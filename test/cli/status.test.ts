@@ -102,6 +102,43 @@ describe('exotrace status from the state', () => {
     expect(human.stdout).toContain('current: every tenant');
   });
 
+  it('after run --once and a bounded backfill: the ranges collected, with the gap between them', async () => {
+    const config = writeConfig(emulator, dirOf('ranges'), ['contoso']);
+    expect((await cli(['run', '--config', config, '--once'])).code).toBe(0);
+    const backfill = await cli([
+      'backfill',
+      '--config',
+      config,
+      '--tenant',
+      'contoso',
+      '--from',
+      '3d',
+      '--to',
+      '2d',
+    ]);
+    expect(backfill.code, backfill.stderr).toBe(0);
+
+    const { report } = await statusJson(config);
+    const collected = report.tenants[0]?.collected ?? [];
+    // The backfill's day, then the run's 24 h (startFrom) up to now − minAge: two ranges, a day apart.
+    expect(collected).toHaveLength(2);
+    const [older, newer] = collected.map((r) => ({ from: Date.parse(r.from), to: Date.parse(r.to) }));
+    const DAY = 24 * 3_600_000;
+    expect(older?.to).toBeLessThan(newer?.from ?? 0);
+    expect((older?.to ?? 0) - (older?.from ?? 0)).toBe(DAY);
+    // Up to now − minAge: the fast pass's cursor, or the reconcile pass's end a little after it.
+    expect(newer?.to).toBeGreaterThanOrEqual(Date.parse(report.tenants[0]?.checkpoints?.fast?.cursor ?? ''));
+    expect(newer?.to).toBeLessThanOrEqual(Date.now() - 5 * 60_000);
+
+    const human = await cli(['status', '--config', config]);
+    const [a, b] = collected.map((r) => ({
+      from: r.from.replace(/\.\d{3}Z$/, 'Z'),
+      to: r.to.replace(/\.\d{3}Z$/, 'Z'),
+    }));
+    expect(human.stdout).toContain(`contoso: collected ${a?.from} → ${a?.to}, ${b?.from} → ${b?.to}\n`);
+    expect(human.stdout).not.toContain('backfill collected up to');
+  });
+
   it('after a failing tenant: exit 1, its last error with its code and fix', async () => {
     const config = writeConfig(emulator, dirOf('failing'), ['contoso', 'fabrikam'], {
       fabrikam: { clientSecret: JSON.stringify(WRONG_SECRET) },

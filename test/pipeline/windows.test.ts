@@ -7,6 +7,7 @@ import {
   isoSeconds,
   MAX_WINDOW_MS,
   oldestStart,
+  planBackfill,
   reconcileDue,
   reconcileWindows,
 } from '../../src/pipeline/windows.js';
@@ -82,4 +83,36 @@ describe('reconcile', () => {
 
 it('isoSeconds is Graph’s literal', () => {
   expect(isoSeconds(NOW)).toBe('2026-11-25T12:00:00Z');
+});
+
+describe('backfill plan', () => {
+  const H = 3_600_000;
+  const T = Date.parse('2026-11-25T12:00:00Z');
+
+  it('skips collected ranges older than the late-row horizon and collects the rest, oldest first', () => {
+    const collected = [
+      { from: T - 9 * DAY, to: T - 7 * DAY },
+      { from: T - 2 * DAY, to: T - 5 * MIN },
+    ];
+    // The horizon (now − reconcileLookback) cuts the second range: its last 24 h are read again.
+    expect(planBackfill({ from: T - 10 * DAY, to: T - 5 * MIN }, collected, T - 24 * H + 250)).toEqual({
+      skipped: [
+        { from: T - 9 * DAY, to: T - 7 * DAY },
+        { from: T - 2 * DAY, to: T - 24 * H },
+      ],
+      gaps: [
+        { from: T - 10 * DAY, to: T - 9 * DAY },
+        { from: T - 7 * DAY, to: T - 2 * DAY },
+        { from: T - 24 * H, to: T - 5 * MIN },
+      ],
+    });
+  });
+
+  it('asked inside a collected range older than the horizon: nothing to collect, all of it skipped', () => {
+    const asked = { from: T - 5 * DAY, to: T - 4 * DAY };
+    expect(planBackfill(asked, [{ from: T - 9 * DAY, to: T - 2 * DAY }], T - 24 * H)).toEqual({
+      skipped: [asked],
+      gaps: [],
+    });
+  });
 });

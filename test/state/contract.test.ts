@@ -136,6 +136,42 @@ describe.each(factories)('StateStore contract: %s', (_name, factory) => {
     expect((await s.listCheckpoints('t')).length).toBe(2);
   });
 
+  it('records the window a page completes as collected, merging overlapping and touching ranges per tenant', async () => {
+    const s = open();
+    expect(await s.collectedRanges('t')).toEqual([]);
+    // An intermediate page records nothing; the last one records its window.
+    await s.commitPage(
+      't',
+      page([ev('a')], { checkpoint: { cursor: 0, window: { from: 0, to: 10 }, nextLink: 'n' } }),
+    );
+    expect(await s.collectedRanges('t')).toEqual([]);
+    await s.commitPage('t', page([ev('b')], { checkpoint: { cursor: 10 }, collected: { from: 0, to: 10 } }));
+    await s.commitPage(
+      't',
+      page([], { pass: 'backfill', checkpoint: { cursor: 40 }, collected: { from: 30, to: 40 } }),
+    );
+    await s.commitPage('u', page([], { checkpoint: { cursor: 20 }, collected: { from: 10, to: 20 } }));
+    // A millisecond apart is not touching: rows may lie between.
+    await s.commitPage('t', page([], { checkpoint: { cursor: 29 }, collected: { from: 11, to: 29 } }));
+    expect(await s.collectedRanges('t')).toEqual([
+      { from: 0, to: 10 },
+      { from: 11, to: 29 },
+      { from: 30, to: 40 },
+    ]);
+    // Touching both sides and overlapping: one range.
+    await s.commitPage(
+      't',
+      page([], { pass: 'reconcile', checkpoint: { cursor: 30 }, collected: { from: 5, to: 30 } }),
+    );
+    expect(await s.collectedRanges('t')).toEqual([{ from: 0, to: 40 }]);
+    expect(await s.collectedRanges('u')).toEqual([{ from: 10, to: 20 }]);
+    await expect(
+      s.commitPage('t', page([ev('c')], { checkpoint: { cursor: 50 }, collected: { from: 60, to: 50 } })),
+    ).rejects.toThrow(/collected must be/);
+    expect(await s.collectedRanges('t')).toEqual([{ from: 0, to: 40 }]);
+    expect(await s.seenCount('t')).toBe(2);
+  });
+
   it('rejects an invalid commit without writing any part of it', async () => {
     const s = open();
     await expect(
