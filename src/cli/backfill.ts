@@ -78,7 +78,7 @@ export async function backfillCommand(
   };
   process.once('SIGINT', onSignal);
   const store = openSqliteStore(config.stateDir);
-  const sinks = config.outputs.map((output) => createSink(output, sinkIoOf(config)));
+  const sinks = config.outputs.map((output) => createSink(output, sinkIoOf(config, log)));
   const source = createSource(tenant, config, {
     budget,
     onAttempt: () => {

@@ -7,6 +7,7 @@
 import type { Writable } from 'node:stream';
 
 import type { Config, OutputConfig } from '../config/load.js';
+import type { Logger } from '../observe/log.js';
 import type { OutboxEvent } from '../state/store.js';
 import { createElasticsearchSink } from './elasticsearch.js';
 import { createFileSink } from './file.js';
@@ -91,11 +92,24 @@ export class SinkError extends Error {
   override readonly name = 'SinkError';
 }
 
-/** What every output of a configuration is created with: its `http` settings. */
-export function sinkIoOf(config: Pick<Config, 'http'>): SinkIo {
+/**
+ * What every output of a configuration is created with: its `http` settings, and the log its
+ * notices go to (a file truncated, replaced or rotated; a syslog receiver reconnected), so that
+ * nothing a sink does to the output goes unsaid.
+ */
+export function sinkIoOf(config: Pick<Config, 'http'>, log?: Logger): SinkIo {
   return {
     timeoutMs: config.http.timeoutMs,
+    ...(log === undefined ? {} : { onNotice: noticeLogger(log) }),
     ...(config.http.proxy === undefined ? {} : { proxyUrl: config.http.proxy }),
+  };
+}
+
+/** A notice as a log line: a rotation is routine (info), anything else is worth a warning. */
+export function noticeLogger(log: Logger): (notice: SinkNotice) => void {
+  return (notice) => {
+    const level = notice.kind === 'rotated' ? 'info' : 'warn';
+    log[level](notice.message, { output: notice.sink, notice: notice.kind });
   };
 }
 

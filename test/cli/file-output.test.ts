@@ -1,0 +1,60 @@
+/**
+ * The file output as a user meets it: the built `exotrace` spawned against the emulator, the output
+ * file touched between runs the way people touch files (an editor or `sed -i` writes a new file and
+ * renames it over the old one; a backup is restored; the state is deleted). Whatever happens to the
+ * file, exotrace never destroys what it holds, and says on stderr what it did and why.
+ */
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { runCli, writeConfig } from './collector-helpers.js';
+
+let emulator: Emulator;
+let folder: string;
+
+beforeAll(async () => {
+  folder = mkdtempSync(path.join(tmpdir(), 'exotrace-cli-file-'));
+  emulator = await startEmulator({ tenants: 1, messagesPerDay: 200, seed: 11, throttle: { limit: 1000 } });
+  // Frozen ahead of the wall clock: a second run finds nothing new (every row already seen).
+  emulator.clock.set(Date.now() + 10 * 60_000);
+  emulator.clock.freeze(true);
+});
+
+afterAll(async () => {
+  await emulator.close();
+  rmSync(folder, { recursive: true, force: true });
+});
+
+/** The JSON log lines of a run's stderr. */
+function logLines(stderr: string): Record<string, unknown>[] {
+  return stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** A fresh folder with a config whose file output is `events.ndjson` there. */
+function setup(name: string): { config: string; events: string; dir: string } {
+  const dir = path.join(folder, name);
+  const config = writeConfig(emulator, dir, [emulator.tenants()[0]?.name ?? 'contoso']);
+  return { config, events: path.join(dir, 'events.ndjson'), dir };
+}
+
+describe('file output notices reach the log', () => {
+  it('appending after content already in the file is a warning on stderr naming the file', async () => {
+    const { config, events } = setup('notice');
+    writeFileSync(events, 'a line that was there before\n');
+    const result = await runCli(['run', '--config', config, '--once']);
+    expect(result.code, result.stderr).toBe(0);
+    const warning = logLines(result.stderr).find(
+      (l) => typeof l.msg === 'string' && l.msg.includes('appending after 29 bytes already in'),
+    );
+    expect(warning, result.stderr).toBeDefined();
+    expect(warning?.level).toBe('warn');
+    expect(warning?.output).toBe('file');
+    expect(String(warning?.msg)).toContain(events);
+  });
+});
