@@ -72,7 +72,8 @@ export interface Sink {
 /** Something a sink wants an operator to know (a file truncated after a crash, a rotation…). */
 export interface SinkNotice {
   readonly sink: string;
-  readonly kind: 'truncated' | 'new-file' | 'rotated' | 'reopened';
+  /** `replaced`: a file that is not the one the output wrote was found at its path, and moved aside. */
+  readonly kind: 'truncated' | 'new-file' | 'rotated' | 'reopened' | 'replaced';
   readonly message: string;
 }
 

@@ -4,13 +4,13 @@
  * renames it over the old one; a backup is restored; the state is deleted). Whatever happens to the
  * file, exotrace never destroys what it holds, and says on stderr what it did and why.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import { runCli, writeConfig } from './collector-helpers.js';
+import { readEvents, runCli, writeConfig } from './collector-helpers.js';
 
 let emulator: Emulator;
 let folder: string;
@@ -43,6 +43,15 @@ function setup(name: string): { config: string; events: string; dir: string } {
   return { config, events: path.join(dir, 'events.ndjson'), dir };
 }
 
+/** What `sed -i` does: the edited text written to a new file, renamed over the original. */
+function editInPlace(file: string, edit: (text: string) => string): string {
+  const edited = edit(readFileSync(file, 'utf8'));
+  const temp = `${file}.sedtmp`;
+  writeFileSync(temp, edited);
+  renameSync(temp, file);
+  return edited;
+}
+
 describe('file output notices reach the log', () => {
   it('appending after content already in the file is a warning on stderr naming the file', async () => {
     const { config, events } = setup('notice');
@@ -56,5 +65,30 @@ describe('file output notices reach the log', () => {
     expect(warning?.level).toBe('warn');
     expect(warning?.output).toBe('file');
     expect(String(warning?.msg)).toContain(events);
+  });
+});
+
+describe('a file replaced between runs (new inode) is never cut', () => {
+  it('sed -i on the output: the edited file is kept whole beside it, a warning says where', async () => {
+    const { config, events, dir } = setup('sed');
+    const first = await runCli(['run', '--config', config, '--once']);
+    expect(first.code, first.stderr).toBe(0);
+    const lines = readEvents(events).length;
+    expect(lines).toBeGreaterThan(20);
+    // The user drops the first line with `sed -i 1d`.
+    const edited = editInPlace(events, (text) => text.slice(text.indexOf('\n') + 1));
+
+    const second = await runCli(['run', '--config', config, '--once']);
+    expect(second.code, second.stderr).toBe(0);
+    const kept = readdirSync(dir).filter((f) => f.startsWith('events.ndjson.kept-'));
+    expect(kept).toHaveLength(1);
+    expect(readFileSync(path.join(dir, kept[0] ?? ''), 'utf8')).toBe(edited);
+    const warning = logLines(second.stderr).find((l) => l.notice === 'replaced');
+    expect(warning, second.stderr).toBeDefined();
+    expect(warning?.level).toBe('warn');
+    expect(String(warning?.msg)).toContain(events);
+    expect(String(warning?.msg)).toContain(kept[0]);
+    // Nothing new to collect: the new file at the path is empty, and stays ours.
+    expect(existsSync(events) ? statSync(events).size : 0).toBe(0);
   });
 });
