@@ -35,6 +35,7 @@ import {
   type SendResult,
   type Sink,
   type SinkNotice,
+  type SinkStartContext,
 } from './sink.js';
 
 export interface FileSinkOptions {
@@ -100,6 +101,8 @@ interface FileClaim {
   /** `dev:ino` of the file. */
   readonly file: string;
   readonly generation: number;
+  /** The state it is written from (`StateStore.stateId`), when the output was started from one. */
+  readonly state?: string;
 }
 
 /** Where the claim of the output `path` is kept: a hidden file in the same folder. */
@@ -124,7 +127,12 @@ async function readClaim(path: string): Promise<FileClaim | undefined> {
       typeof c.file === 'string' &&
       Number.isSafeInteger(c.generation)
     ) {
-      return { v: 1, file: c.file, generation: c.generation as number };
+      return {
+        v: 1,
+        file: c.file,
+        generation: c.generation as number,
+        ...(typeof c.state === 'string' ? { state: c.state } : {}),
+      };
     }
   } catch {
     // Unreadable: no proof of anything, which is what undefined says.
@@ -189,6 +197,8 @@ class FileSink implements Sink {
   #size = 0;
   #generation = 0;
   #started = false;
+  /** The state this output is written from, when started from one (recorded in the claim). */
+  #stateId: string | undefined;
   /** The last batch written, so that sending it again (its ack failed) replaces it. */
   #last: { firstSeq: number; lastSeq: number; offsetBefore: number; generation: number } | undefined;
   readonly close: () => Promise<void>;
@@ -235,7 +245,12 @@ class FileSink implements Sink {
   /** Record (durably, before anything is written to it) that the current file is ours. */
   async #claim(): Promise<void> {
     if (this.#id === undefined) return;
-    const claim: FileClaim = { v: 1, file: this.#id, generation: this.#generation };
+    const claim: FileClaim = {
+      v: 1,
+      file: this.#id,
+      generation: this.#generation,
+      ...(this.#stateId === undefined ? {} : { state: this.#stateId }),
+    };
     const target = claimPath(this.#path);
     const temp = `${target}.tmp`;
     const handle = await open(temp, 'w', 0o600);
@@ -269,24 +284,30 @@ class FileSink implements Sink {
     );
   }
 
-  async start(meta: string | undefined): Promise<string | undefined> {
+  async start(meta: string | undefined, context: SinkStartContext = {}): Promise<string | undefined> {
     const acked = meta === undefined ? undefined : parseFileMeta(meta);
     // 0700: the folder holds message data, like the state folder.
     await mkdir(dirname(this.#path), { recursive: true, mode: 0o700 });
     this.#last = undefined;
-    this.#started = true;
+    this.#stateId = context.stateId;
 
     if (acked === undefined) {
       // Nothing acknowledged yet: keep what the file holds (it is not ours to delete) and record
       // where our output begins before anything is sent, so a crash before the first ack is undone.
+      await this.#refuseAnotherStatesFile();
       const info = await this.#openCurrent();
       this.#size = info.size;
       this.#generation = 0;
       await this.#claim();
       if (info.size > 0)
-        this.#notice('new-file', `appending after ${info.size} bytes already in ${this.#path}`);
+        this.#notice(
+          'new-file',
+          `appending after ${info.size} bytes already in ${this.#path}, which this state did not write (if an earlier exotrace wrote them from a state since lost, the events still in the API's history are written again)`,
+        );
+      this.#started = true;
       return this.#meta();
     }
+    this.#started = true;
 
     this.#generation = acked.generation;
     const current = await fileInfo(this.#path);
@@ -366,6 +387,22 @@ class FileSink implements Sink {
     this.#size = info.size;
     await this.#claim();
     return this.#meta();
+  }
+
+  /**
+   * A state that never acknowledged anything to this output, finding a file that exotrace wrote
+   * from another state: the old state was deleted, emptied or replaced, and this one would append
+   * every event still in the API's history a second time. The file says so by its claim.
+   */
+  async #refuseAnotherStatesFile(): Promise<void> {
+    if (this.#stateId === undefined) return;
+    const current = await fileInfo(this.#path);
+    if (current === undefined || current.size === 0 || current.id === undefined) return;
+    const claim = await readClaim(this.#path);
+    if (claim?.file !== current.id || claim.state === undefined || claim.state === this.#stateId) return;
+    throw new SinkError(
+      `file output ${this.name}: ${this.#path} holds ${current.size} bytes written from another state (${claim.state}; this one is ${this.#stateId}, new: the state was deleted, emptied or replaced), so appending would write a second copy of every event still in the API's history. Restore the state that wrote it into the stateDir, or move ${this.#path} away (or delete it) to start it over from this state`,
+    );
   }
 
   async send(batch: readonly OutboxEvent[], signal: AbortSignal): Promise<SendResult> {

@@ -55,7 +55,7 @@ export interface Sink {
    * undefined when there is nothing to record. Throws when the sink cannot work at all (no
    * permission on the output folder): that stops the collector at start.
    */
-  start(meta: string | undefined): Promise<string | undefined>;
+  start(meta: string | undefined, context?: SinkStartContext): Promise<string | undefined>;
   /**
    * Send one batch, in sequence order. Sending again the batch that was last sent (because its
    * acknowledgement failed) must not duplicate it for exactly-once outputs.
@@ -67,6 +67,15 @@ export interface Sink {
   flush(): Promise<void>;
   /** Release resources; idempotent (a second call returns the first call's promise). */
   close(): Promise<void>;
+}
+
+/** What a sink is started with besides its own acknowledged state. */
+export interface SinkStartContext {
+  /**
+   * The id of the state the sink is started from (`StateStore.stateId`): the file output records
+   * it beside its file, and refuses to append to a file that another state wrote.
+   */
+  readonly stateId?: string;
 }
 
 /** Something a sink wants an operator to know (a file truncated after a crash, a rotation…). */

@@ -124,6 +124,17 @@ const MIGRATIONS: readonly string[] = [
     failures_in_a_row INTEGER NOT NULL DEFAULT 0
   ) WITHOUT ROWID;
   `,
+  // The state's identity: a random id made with the database (a database upgraded from an earlier
+  // version gets one too). A file output records it beside its file, so that a new state (the old
+  // one deleted or emptied) finding that file knows it did not write it. One row, never changed.
+  // Idempotent (IF NOT EXISTS, WHERE NOT EXISTS), so that it runs wherever the lead orders it.
+  `
+  CREATE TABLE IF NOT EXISTS state_identity (
+    id TEXT NOT NULL
+  );
+  INSERT INTO state_identity (id)
+    SELECT lower(hex(randomblob(16))) WHERE NOT EXISTS (SELECT 1 FROM state_identity);
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -747,6 +758,16 @@ class SqliteStore implements StateStore {
     return run(() => {
       this.#open();
       return this.#oldest.get(this.#sink(sink).acked_seq, sink)?.created_at;
+    });
+  }
+
+  stateId(): Promise<string> {
+    return run(() => {
+      this.#open();
+      const row = this.#db.prepare<[], { id: string }>('SELECT id FROM state_identity').get();
+      if (row === undefined)
+        throw new StateStoreError('the state has no identity (table state_identity is empty)');
+      return row.id;
     });
   }
 

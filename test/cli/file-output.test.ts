@@ -92,3 +92,37 @@ describe('a file replaced between runs (new inode) is never cut', () => {
     expect(existsSync(events) ? statSync(events).size : 0).toBe(0);
   });
 });
+
+describe('a lost state beside a file output that holds data', () => {
+  for (const [how, lose] of [
+    [
+      'deleted',
+      (state: string) => {
+        rmSync(state, { recursive: true, force: true });
+      },
+    ],
+    [
+      'emptied to 0 bytes',
+      (state: string) => {
+        writeFileSync(path.join(state, 'exotrace.db'), '');
+      },
+    ],
+  ] as const) {
+    it(`state ${how}: exit 2 with the fix, no second copy appended`, async () => {
+      const { config, events, dir } = setup(`lost-${how.split(' ')[0] ?? ''}`);
+      const first = await runCli(['run', '--config', config, '--once']);
+      expect(first.code, first.stderr).toBe(0);
+      const before = readFileSync(events, 'utf8');
+      expect(readEvents(events).length).toBeGreaterThan(20);
+      lose(path.join(dir, 'state'));
+
+      const second = await runCli(['run', '--config', config, '--once']);
+      expect(second.code, second.stderr).toBe(2);
+      expect(second.stderr).toContain(
+        `${events} holds ${Buffer.byteLength(before)} bytes written from another state`,
+      );
+      expect(second.stderr).toContain(`move ${events} away`);
+      expect(readFileSync(events, 'utf8')).toBe(before);
+    });
+  }
+});

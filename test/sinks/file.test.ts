@@ -4,6 +4,7 @@ import {
   readFileSync,
   readdirSync,
   renameSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -249,6 +250,38 @@ describe.each(STORE_KINDS)('file output with the $kind store', (kind) => {
     expect(readFileSync(kept[0] ?? '', 'utf8')).toBe('not written by exotrace\n');
     await deliverOnce(store, [restarted], opts);
     expect(allLines(path)).toBe(ndjson(lines));
+    await restarted.close();
+  });
+
+  it('a new state (the old one deleted or emptied) refuses to append a second copy to a file another state wrote', async () => {
+    const first = await addEvents(store, 3);
+    const sink = createFileSink({ name: 'file', path });
+    await startSinks(store, [sink]);
+    await deliverOnce(store, [sink], opts);
+    await sink.close();
+    await store.close();
+
+    // The state is lost; the same events come back from the API into a new outbox.
+    rmSync(join(dir, 'state'), { recursive: true, force: true });
+    store = kind.open(dir);
+    await addEvents(store, 3);
+    const fresh = createFileSink({ name: 'file', path });
+    const refused = await startSinks(store, [fresh]).then(
+      () => undefined,
+      (error: unknown) => (error instanceof Error ? error.message : String(error)),
+    );
+    expect(refused).toContain(
+      `${path} holds ${Buffer.byteLength(ndjson(first))} bytes written from another state`,
+    );
+    expect(refused).toContain(`move ${path} away`);
+    await fresh.close();
+    expect(readFileSync(path, 'utf8')).toBe(ndjson(first));
+    // Moved away, as the error says: the new state starts a new file.
+    renameSync(path, `${path}.old`);
+    const restarted = createFileSink({ name: 'file', path });
+    await startSinks(store, [restarted]);
+    await deliverOnce(store, [restarted], opts);
+    expect(readFileSync(path, 'utf8').split('\n')).toHaveLength(4);
     await restarted.close();
   });
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -119,6 +119,25 @@ describe('openSqliteStore', () => {
     } finally {
       await upgraded.close();
     }
+  });
+
+  it('keeps its id across a reopen; a deleted or emptied database is a new state with a new id', async () => {
+    const s = openSqliteStore(dir);
+    const id = await s.stateId();
+    await s.close();
+    const reopened = openSqliteStore(dir);
+    expect(await reopened.stateId()).toBe(id);
+    await reopened.close();
+    // A 0-byte file is opened as an empty database: a new state, which must say so by its id.
+    writeFileSync(join(dir, DB_FILE), '');
+    const emptied = openSqliteStore(dir);
+    const emptiedId = await emptied.stateId();
+    await emptied.close();
+    expect(emptiedId).not.toBe(id);
+    rmSync(dir, { recursive: true });
+    const recreated = openSqliteStore(dir);
+    expect(await recreated.stateId()).not.toBe(emptiedId);
+    await recreated.close();
   });
 
   it('refuses a database written by a newer exotrace', async () => {
