@@ -1,6 +1,7 @@
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { checkStateDir, createStateFile, refuseLinkedFiles } from './files.js';
 import {
   PASSES,
   StateStoreError,
@@ -275,14 +276,18 @@ function isBusy(error: unknown): boolean {
 /**
  * Open (creating if needed) the state in `dir/exotrace.db`. The directory is created with mode
  * 0700 and the database file with 0600: the state holds message metadata (addresses, subjects).
+ * A directory every local user can write to is refused, and so is a state file that is a link.
  */
 export function openSqliteStore(dir: string, options: SqliteStoreOptions = {}): StateStore {
   const clock = options.clock ?? Date.now;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  checkStateDir(dir);
   const file = join(dir, DB_FILE);
+  // Never through a link: SQLite opens the database and its -wal/-shm/-journal by name.
+  refuseLinkedFiles([file, `${file}-wal`, `${file}-shm`, `${file}-journal`]);
   // Create the file ourselves: SQLite would create it with the umask (often 0644). Its -wal
   // file then inherits these permissions.
-  closeSync(openSync(file, 'a', 0o600));
+  createStateFile(file);
   const db = new Database(file);
   try {
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
