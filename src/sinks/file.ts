@@ -92,9 +92,9 @@ export function parseFileMeta(meta: string): FileMeta {
 }
 
 /**
- * The claim kept beside the output: which file at `path` this output created or took, and in
- * which generation. It is written (and synced) before anything
- * is written to that file, so that after a crash the file can be told ours or someone else's.
+ * The claim kept beside the output: which file at `path` this output created or took, in which
+ * generation, from which state. It is written (and synced) before anything is written to that
+ * file, so that after a crash (or a lost state) the file can be told ours or someone else's.
  */
 interface FileClaim {
   readonly v: 1;
@@ -474,7 +474,8 @@ class FileSink implements Sink {
       await this.#openCurrent();
       return;
     }
-    await this.#startNewFile(found);
+    // Our own rotation moved it (and then failed to open the new file): nothing to announce.
+    await this.#startNewFile(found, false);
   }
 
   /** Someone renamed, deleted or replaced the file while we run: start a new one at `path`. */
@@ -482,11 +483,11 @@ class FileSink implements Sink {
     if (this.#id === undefined) return;
     const found = await fileInfo(this.#path);
     if (found?.id === this.#id) return;
-    await this.#startNewFile(found);
+    await this.#startNewFile(found, true);
   }
 
   /** The file we wrote is no longer at `path`: keep whatever is there now, and go on in a new file. */
-  async #startNewFile(found: FileInfo | undefined): Promise<void> {
+  async #startNewFile(found: FileInfo | undefined, movedBySomeoneElse: boolean): Promise<void> {
     const replaced = found !== undefined && found.size > 0;
     if (replaced) await this.#moveAside(found.size);
     const info = await this.#openCurrent();
@@ -495,7 +496,7 @@ class FileSink implements Sink {
     this.#size = info.size;
     this.#last = undefined;
     await this.#claim();
-    if (!replaced)
+    if (!replaced && movedBySomeoneElse)
       this.#notice('reopened', `${this.#path} was renamed or deleted by someone else: started a new file`);
   }
 
