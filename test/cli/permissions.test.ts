@@ -37,6 +37,12 @@ describe.skipIf(process.platform === 'win32')('permissions', () => {
     expect(warning).toContain(`chmod 600 ${config}`);
     for (const secret of allSecrets(emulator)) expect(result.stderr).not.toContain(secret);
 
+    const doctor = await runCli(['doctor', '--config', config]);
+    expect(doctor.code, doctor.stdout).toBe(0);
+    expect(doctor.stdout).toContain(
+      `configuration: WARNING — ${config} holds a secret and is readable by every local user`,
+    );
+
     chmodSync(config, 0o600);
     const quiet = await runCli(['run', '--config', config, '--once']);
     expect(quiet.code, quiet.stderr).toBe(0);
