@@ -6,6 +6,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
+import { configExposure } from '../config/exposure.js';
 import type { Logger } from '../observe/log.js';
 import { BAR_FORMAT, barPayload, progressFields, type ProgressSnapshot } from '../observe/progress.js';
 import { createTenantCollector } from '../pipeline/collector.js';
@@ -63,6 +64,8 @@ export async function backfillCommand(
   }
   const log = createCliLogger(config, logFlagsOf(opts));
   if (log === undefined) return EXIT_USAGE;
+  const exposed = configExposure(config);
+  if (exposed !== undefined) log.warn(exposed, { file: config.file });
   // Our own budget, so the ETA can read what is left of it; the source takes its slots from it.
   const budget = createSourceBudget(tenant);
   const progress = createBackfillProgress({
@@ -79,7 +82,7 @@ export async function backfillCommand(
     progress.stop();
   });
   const store = openSqliteStore(config.stateDir);
-  const sinks = config.outputs.map((output) => createSink(output, sinkIoOf(config)));
+  const sinks = config.outputs.map((output) => createSink(output, sinkIoOf(config, log)));
   const source = createSource(tenant, config, {
     budget,
     onAttempt: () => {

@@ -3,6 +3,7 @@
  * permission and service principal, one small query — each failure with the fix it needs.
  */
 import type { Command } from 'commander';
+import { configExposure } from '../config/exposure.js';
 import { describeError } from '../pipeline/run.js';
 import { createSource } from '../sources/create.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
@@ -14,6 +15,8 @@ export async function doctorCommand(file: string): Promise<number> {
   process.stdout.write(
     `configuration ${config.file}: OK (${config.tenants.length} tenants, ${config.outputs.length} outputs)\n`,
   );
+  const exposed = configExposure(config);
+  if (exposed !== undefined) process.stdout.write(`configuration: WARNING — ${exposed}\n`);
   let failed = false;
   for (const tenant of config.tenants) {
     const source = createSource(tenant, config);

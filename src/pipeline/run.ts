@@ -113,7 +113,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
   const secrets = logSecretsOf(config);
   const describe = (error: unknown): Record<string, unknown> => describeError(error, secrets);
   const store = options.store ?? openSqliteStore(config.stateDir);
-  const sinks = options.sinks ?? config.outputs.map((output) => createSink(output, sinkIoOf(config)));
+  const sinks = options.sinks ?? config.outputs.map((output) => createSink(output, sinkIoOf(config, log)));
   const delivered: Record<string, number> = {};
   const pending: Record<string, number> = {};
   const maxEvents = config.outbox?.maxEvents ?? DEFAULTS.outboxMaxEvents;

@@ -88,10 +88,11 @@ export async function startSinks(store: StateStore, sinks: readonly Sink[]): Pro
       forgotten.push(known.name);
     }
   }
+  const context = { stateId: await store.stateId() };
   for (const sink of sinks) {
     const state = await store.sinkState(sink.name);
     if (state === undefined) throw new SinkError(`output ${sink.name} is not registered`);
-    const meta = await sink.start(state.meta);
+    const meta = await sink.start(state.meta, context);
     if (meta !== undefined && meta !== state.meta) await store.ack(sink.name, state.ackedSeq, meta);
   }
   return { forgotten, kept };

@@ -12,10 +12,18 @@
  * Files are identified by device and inode, not by name, so that a crash in the middle of a
  * rotation (old file renamed, new one holding an unacknowledged batch) is told apart from a file
  * that is simply shorter or longer than expected.
+ *
+ * Nothing is ever cut from a file that is not provably ours: the acknowledged file itself (same
+ * inode, at least the acknowledged size), or the file our own rotation created, recorded in a
+ * small claim beside the output (`.NAME.exotrace`) before anything is written to it. Any other
+ * file found at `path` with data in it (edited with `sed -i`, restored from a backup, copied and
+ * moved back: a new inode) is moved aside whole to `path.kept-TIMESTAMP`, said, and a new file is
+ * started at `path`: its content is kept, and the output continues without a duplicate or a gap
+ * of its own.
  */
 import { constants } from 'node:fs';
-import { access, mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { access, mkdir, open, readFile, rename, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 
 import { abortReason } from '../sources/http/types.js';
 import type { OutboxEvent } from '../state/store.js';
@@ -27,6 +35,7 @@ import {
   type SendResult,
   type Sink,
   type SinkNotice,
+  type SinkStartContext,
 } from './sink.js';
 
 export interface FileSinkOptions {
@@ -82,6 +91,64 @@ export function parseFileMeta(meta: string): FileMeta {
   };
 }
 
+/**
+ * The claim kept beside the output: which file at `path` this output created or took, in which
+ * generation, from which state. It is written (and synced) before anything is written to that
+ * file, so that after a crash (or a lost state) the file can be told ours or someone else's.
+ */
+interface FileClaim {
+  readonly v: 1;
+  /** `dev:ino` of the file. */
+  readonly file: string;
+  readonly generation: number;
+  /** The state it is written from (`StateStore.stateId`), when the output was started from one. */
+  readonly state?: string;
+}
+
+/** Where the claim of the output `path` is kept: a hidden file in the same folder. */
+export function claimPath(path: string): string {
+  return join(dirname(path), `.${basename(path)}.exotrace`);
+}
+
+async function readClaim(path: string): Promise<FileClaim | undefined> {
+  let text: string;
+  try {
+    text = await readFile(claimPath(path), 'utf8');
+  } catch (error) {
+    if (isCode(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+  try {
+    const c = JSON.parse(text) as Partial<Record<keyof FileClaim, unknown>> | null;
+    if (
+      typeof c === 'object' &&
+      c !== null &&
+      c.v === 1 &&
+      typeof c.file === 'string' &&
+      Number.isSafeInteger(c.generation)
+    ) {
+      return {
+        v: 1,
+        file: c.file,
+        generation: c.generation as number,
+        ...(typeof c.state === 'string' ? { state: c.state } : {}),
+      };
+    }
+  } catch {
+    // Unreadable: no proof of anything, which is what undefined says.
+  }
+  return undefined;
+}
+
+/** A name beside `path` that nothing uses yet, for a foreign file moved aside. */
+async function keptName(path: string, now: Date): Promise<string> {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
+  for (let n = 0; ; n++) {
+    const candidate = `${path}.kept-${stamp}${n === 0 ? '' : `-${n}`}`;
+    if ((await fileInfo(candidate)) === undefined) return candidate;
+  }
+}
+
 interface FileInfo {
   /** Undefined where inodes are meaningless (0). */
   readonly id: string | undefined;
@@ -130,6 +197,8 @@ class FileSink implements Sink {
   #size = 0;
   #generation = 0;
   #started = false;
+  /** The state this output is written from, when started from one (recorded in the claim). */
+  #stateId: string | undefined;
   /** The last batch written, so that sending it again (its ack failed) replaces it. */
   #last: { firstSeq: number; lastSeq: number; offsetBefore: number; generation: number } | undefined;
   readonly close: () => Promise<void>;
@@ -161,16 +230,39 @@ class FileSink implements Sink {
     return JSON.stringify(meta);
   }
 
-  /** Open (creating with 0600) the file at `path` for appending. */
-  async #openCurrent(): Promise<FileInfo> {
+  /** Open (creating with 0600) the file at `path` for appending; `exclusive`: only a new file. */
+  async #openCurrent(exclusive = false): Promise<FileInfo> {
     await this.#handle?.close();
     this.#handle = undefined;
-    const handle = await open(this.#path, 'a', 0o600);
+    const handle = await open(this.#path, exclusive ? 'ax' : 'a', 0o600);
     this.#handle = handle;
     const info = toInfo(await handle.stat({ bigint: true }));
     this.#id = info.id;
     await syncDir(dirname(this.#path));
     return info;
+  }
+
+  /** Record (durably, before anything is written to it) that the current file is ours. */
+  async #claim(): Promise<void> {
+    if (this.#id === undefined) return;
+    const claim: FileClaim = {
+      v: 1,
+      file: this.#id,
+      generation: this.#generation,
+      ...(this.#stateId === undefined ? {} : { state: this.#stateId }),
+    };
+    const target = claimPath(this.#path);
+    const temp = `${target}.tmp`;
+    const handle = await open(temp, 'w', 0o600);
+    try {
+      await handle.writeFile(JSON.stringify(claim) + '\n');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    // A rename, so that a crash leaves the old claim or the new one, never half of one.
+    await rename(temp, target);
+    await syncDir(dirname(this.#path));
   }
 
   async #truncate(size: number): Promise<void> {
@@ -179,28 +271,50 @@ class FileSink implements Sink {
     await this.#handle.sync();
   }
 
-  async start(meta: string | undefined): Promise<string | undefined> {
+  /** A file at `path` that is not ours: renamed whole to a name of its own, never cut. */
+  async #moveAside(size: number): Promise<void> {
+    await this.#handle?.close();
+    this.#handle = undefined;
+    const kept = await keptName(this.#path, new Date());
+    await rename(this.#path, kept);
+    await syncDir(dirname(this.#path));
+    this.#notice(
+      'replaced',
+      `${this.#path} is not the file this output wrote (another file was put in its place: edited in place, restored or copied back); nothing was cut: its ${size} bytes were moved whole to ${kept}, and a new file is started at ${this.#path}`,
+    );
+  }
+
+  async start(meta: string | undefined, context: SinkStartContext = {}): Promise<string | undefined> {
     const acked = meta === undefined ? undefined : parseFileMeta(meta);
     // 0700: the folder holds message data, like the state folder.
     await mkdir(dirname(this.#path), { recursive: true, mode: 0o700 });
     this.#last = undefined;
-    this.#started = true;
+    this.#stateId = context.stateId;
 
     if (acked === undefined) {
       // Nothing acknowledged yet: keep what the file holds (it is not ours to delete) and record
       // where our output begins before anything is sent, so a crash before the first ack is undone.
+      await this.#refuseAnotherStatesFile();
       const info = await this.#openCurrent();
       this.#size = info.size;
       this.#generation = 0;
+      await this.#claim();
       if (info.size > 0)
-        this.#notice('new-file', `appending after ${info.size} bytes already in ${this.#path}`);
+        this.#notice(
+          'new-file',
+          `appending after ${info.size} bytes already in ${this.#path}, which this state did not write (if an earlier exotrace wrote them from a state since lost, the events still in the API's history are written again)`,
+        );
+      this.#started = true;
       return this.#meta();
     }
+    this.#started = true;
 
     this.#generation = acked.generation;
     const current = await fileInfo(this.#path);
     if (current !== undefined && (acked.file === undefined || current.id === acked.file)) {
+      // The acknowledged file itself: what lies past the acknowledged offset is our unacknowledged tail.
       const info = await this.#openCurrent();
+      await this.#claim();
       if (info.size > acked.offset) {
         await this.#truncate(acked.offset);
         this.#size = acked.offset;
@@ -222,7 +336,7 @@ class FileSink implements Sink {
     }
 
     // The acknowledged file is no longer at `path`: renamed (by our rotation, with a crash before
-    // the next ack, or by someone else) or deleted.
+    // the next ack, or by someone else), deleted, or replaced by another file.
     const rotated = await fileInfo(`${this.#path}.1`);
     if (rotated !== undefined && rotated.id !== undefined && rotated.id === acked.file) {
       if (rotated.size > acked.offset) {
@@ -239,24 +353,56 @@ class FileSink implements Sink {
         );
       }
     }
-    const info = await this.#openCurrent();
-    this.#generation = acked.generation + 1;
-    if (info.size > 0) {
-      // Written after the last acknowledgement (by us before a crash, since the acknowledged file
-      // was moved away): those events are delivered again, so keeping them would duplicate them.
-      await this.#truncate(0);
-      this.#notice(
-        'truncated',
-        `removed ${info.size} unacknowledged bytes from ${this.#path}, written after the acknowledged file was rotated away`,
-      );
+    const next = acked.generation + 1;
+    if (current !== undefined && current.size > 0) {
+      const claim = await readClaim(this.#path);
+      if (
+        claim !== undefined &&
+        current.id !== undefined &&
+        claim.file === current.id &&
+        claim.generation === next
+      ) {
+        // Created by our own rotation after the acknowledged file (its claim was written before
+        // its first line): all of it is unacknowledged, and delivered again.
+        await this.#openCurrent();
+        await this.#truncate(0);
+        this.#generation = next;
+        this.#size = 0;
+        this.#notice(
+          'truncated',
+          `removed ${current.size} unacknowledged bytes from ${this.#path}, written after the acknowledged file was rotated away`,
+        );
+        return this.#meta();
+      }
+      await this.#moveAside(current.size);
     } else {
       this.#notice(
         'new-file',
         `the acknowledged file is no longer at ${this.#path} (rotated or deleted): starting a new file`,
       );
     }
-    this.#size = 0;
+    const info = await this.#openCurrent();
+    this.#generation = next;
+    // 0, unless a file appeared at `path` in the meantime: that is kept too.
+    this.#size = info.size;
+    await this.#claim();
     return this.#meta();
+  }
+
+  /**
+   * A state that never acknowledged anything to this output, finding a file that exotrace wrote
+   * from another state: the old state was deleted, emptied or replaced, and this one would append
+   * every event still in the API's history a second time. The file says so by its claim.
+   */
+  async #refuseAnotherStatesFile(): Promise<void> {
+    if (this.#stateId === undefined) return;
+    const current = await fileInfo(this.#path);
+    if (current === undefined || current.size === 0 || current.id === undefined) return;
+    const claim = await readClaim(this.#path);
+    if (claim?.file !== current.id || claim.state === undefined || claim.state === this.#stateId) return;
+    throw new SinkError(
+      `file output ${this.name}: ${this.#path} holds ${current.size} bytes written from another state (${claim.state}; this one is ${this.#stateId}, new: the state was deleted, emptied or replaced), so appending would write a second copy of every event still in the API's history. Restore the state that wrote it into the stateDir, or move ${this.#path} away (or delete it) to start it over from this state`,
+    );
   }
 
   async send(batch: readonly OutboxEvent[], signal: AbortSignal): Promise<SendResult> {
@@ -282,7 +428,8 @@ class FileSink implements Sink {
       else await this.#followPath();
       const handle = this.#handle;
       if (handle === undefined) throw new SinkError(`file output ${this.name}: no open file`);
-      // Cut anything past what we know is complete (a failed write, a batch sent again).
+      // Cut anything past what we know is complete (a failed write, a batch sent again): the file
+      // is the one we write (same inode, checked just above).
       const actual = Number((await handle.stat({ bigint: true })).size);
       if (actual > this.#size) await handle.truncate(this.#size);
       else if (actual < this.#size) {
@@ -322,24 +469,35 @@ class FileSink implements Sink {
 
   /** A rotation failed half-way (the old file closed, maybe renamed): open whatever is at `path`. */
   async #reopenAfterFailure(): Promise<void> {
-    const previous = this.#id;
-    const info = await this.#openCurrent();
-    if (previous !== undefined && info.id === previous) return;
-    this.#generation += 1;
-    this.#size = 0;
-    this.#last = undefined;
+    const found = await fileInfo(this.#path);
+    if (this.#id !== undefined && found?.id === this.#id) {
+      await this.#openCurrent();
+      return;
+    }
+    // Our own rotation moved it (and then failed to open the new file): nothing to announce.
+    await this.#startNewFile(found, false);
   }
 
-  /** Someone renamed or deleted the file while we run: start a new one at `path`. */
+  /** Someone renamed, deleted or replaced the file while we run: start a new one at `path`. */
   async #followPath(): Promise<void> {
     if (this.#id === undefined) return;
-    const info = await fileInfo(this.#path);
-    if (info?.id === this.#id) return;
-    await this.#openCurrent();
+    const found = await fileInfo(this.#path);
+    if (found?.id === this.#id) return;
+    await this.#startNewFile(found, true);
+  }
+
+  /** The file we wrote is no longer at `path`: keep whatever is there now, and go on in a new file. */
+  async #startNewFile(found: FileInfo | undefined, movedBySomeoneElse: boolean): Promise<void> {
+    const replaced = found !== undefined && found.size > 0;
+    if (replaced) await this.#moveAside(found.size);
+    const info = await this.#openCurrent();
     this.#generation += 1;
-    this.#size = 0;
+    // 0, or what an empty file put there (logrotate's `create`) got since: never cut.
+    this.#size = info.size;
     this.#last = undefined;
-    this.#notice('reopened', `${this.#path} was renamed or deleted by someone else: started a new file`);
+    await this.#claim();
+    if (!replaced && movedBySomeoneElse)
+      this.#notice('reopened', `${this.#path} was renamed or deleted by someone else: started a new file`);
   }
 
   /** `path` → `path.1` → … → `path.keep` (the oldest is overwritten), then a new `path`. */
@@ -355,9 +513,11 @@ class FileSink implements Sink {
       }
     }
     await rename(this.#path, `${this.#path}.1`);
-    await this.#openCurrent();
+    // Exclusive: the claim says all of the new file is ours, so it must really be new.
+    await this.#openCurrent(true);
     this.#generation += 1;
     this.#size = 0;
+    await this.#claim();
     this.#notice('rotated', `rotated ${this.#path} to ${this.#path}.1`);
   }
 

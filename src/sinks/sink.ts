@@ -7,6 +7,7 @@
 import type { Writable } from 'node:stream';
 
 import type { Config, OutputConfig } from '../config/load.js';
+import type { Logger } from '../observe/log.js';
 import type { OutboxEvent } from '../state/store.js';
 import { createElasticsearchSink } from './elasticsearch.js';
 import { createFileSink } from './file.js';
@@ -54,7 +55,7 @@ export interface Sink {
    * undefined when there is nothing to record. Throws when the sink cannot work at all (no
    * permission on the output folder): that stops the collector at start.
    */
-  start(meta: string | undefined): Promise<string | undefined>;
+  start(meta: string | undefined, context?: SinkStartContext): Promise<string | undefined>;
   /**
    * Send one batch, in sequence order. Sending again the batch that was last sent (because its
    * acknowledgement failed) must not duplicate it for exactly-once outputs.
@@ -68,10 +69,20 @@ export interface Sink {
   close(): Promise<void>;
 }
 
+/** What a sink is started with besides its own acknowledged state. */
+export interface SinkStartContext {
+  /**
+   * The id of the state the sink is started from (`StateStore.stateId`): the file output records
+   * it beside its file, and refuses to append to a file that another state wrote.
+   */
+  readonly stateId?: string;
+}
+
 /** Something a sink wants an operator to know (a file truncated after a crash, a rotation…). */
 export interface SinkNotice {
   readonly sink: string;
-  readonly kind: 'truncated' | 'new-file' | 'rotated' | 'reopened';
+  /** `replaced`: a file that is not the one the output wrote was found at its path, and moved aside. */
+  readonly kind: 'truncated' | 'new-file' | 'rotated' | 'reopened' | 'replaced';
   readonly message: string;
 }
 
@@ -91,11 +102,24 @@ export class SinkError extends Error {
   override readonly name = 'SinkError';
 }
 
-/** What every output of a configuration is created with: its `http` settings. */
-export function sinkIoOf(config: Pick<Config, 'http'>): SinkIo {
+/**
+ * What every output of a configuration is created with: its `http` settings, and the log its
+ * notices go to (a file truncated, replaced or rotated; a syslog receiver reconnected), so that
+ * nothing a sink does to the output goes unsaid.
+ */
+export function sinkIoOf(config: Pick<Config, 'http'>, log?: Logger): SinkIo {
   return {
     timeoutMs: config.http.timeoutMs,
+    ...(log === undefined ? {} : { onNotice: noticeLogger(log) }),
     ...(config.http.proxy === undefined ? {} : { proxyUrl: config.http.proxy }),
+  };
+}
+
+/** A notice as a log line: a rotation is routine (info), anything else is worth a warning. */
+export function noticeLogger(log: Logger): (notice: SinkNotice) => void {
+  return (notice) => {
+    const level = notice.kind === 'rotated' ? 'info' : 'warn';
+    log[level](notice.message, { output: notice.sink, notice: notice.kind });
   };
 }
 

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+
 import {
   StateStoreError,
   countStatus,
@@ -67,6 +69,9 @@ class MemoryStore implements StateStore {
   #rejectId = 0;
   /** The error is kept as JSON, as SQLite keeps it: a copy, never the caller's object. */
   readonly #cycles = new Map<string, Omit<TenantCycle, 'lastError'> & { readonly lastError?: string }>();
+
+  /** Made with the store, as SQLite makes it with the database. */
+  readonly #id = randomBytes(16).toString('hex');
 
   constructor(clock: () => number) {
     this.#clock = clock;
@@ -303,6 +308,13 @@ class MemoryStore implements StateStore {
           return entry.createdAt;
       }
       return undefined;
+    });
+  }
+
+  stateId(): Promise<string> {
+    return run(() => {
+      this.#open();
+      return this.#id;
     });
   }
 

@@ -1,6 +1,7 @@
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { checkStateDir, createStateFile, refuseLinkedFiles } from './files.js';
 import {
   PASSES,
   StateStoreError,
@@ -125,7 +126,7 @@ const MIGRATIONS: readonly string[] = [
     failures_in_a_row INTEGER NOT NULL DEFAULT 0
   ) WITHOUT ROWID;
   `,
-  // Each tenant's time ranges already collected (windows completed by any pass), merged: a
+  // 3: each tenant's time ranges already collected (windows completed by any pass), merged: a
   // backfill collects what is asked minus these. Written in the transaction of the page that
   // completes a window. A state from before this migration starts with none. IF NOT EXISTS: the
   // upgrade test rebuilds an older schema by dropping only the tables it knows.
@@ -136,6 +137,17 @@ const MIGRATIONS: readonly string[] = [
     to_ms   INTEGER NOT NULL,
     PRIMARY KEY (tenant, from_ms)
   ) WITHOUT ROWID;
+  `,
+  // 4: the state's identity: a random id made with the database (a database upgraded from an earlier
+  // version gets one too). A file output records it beside its file, so that a new state (the old
+  // one deleted or emptied) finding that file knows it did not write it. One row, never changed.
+  // Idempotent (IF NOT EXISTS, WHERE NOT EXISTS), like 3, for the upgrade test's rebuilt schema.
+  `
+  CREATE TABLE IF NOT EXISTS state_identity (
+    id TEXT NOT NULL
+  );
+  INSERT INTO state_identity (id)
+    SELECT lower(hex(randomblob(16))) WHERE NOT EXISTS (SELECT 1 FROM state_identity);
   `,
 ];
 
@@ -277,14 +289,18 @@ function isBusy(error: unknown): boolean {
 /**
  * Open (creating if needed) the state in `dir/exotrace.db`. The directory is created with mode
  * 0700 and the database file with 0600: the state holds message metadata (addresses, subjects).
+ * A directory every local user can write to is refused, and so is a state file that is a link.
  */
 export function openSqliteStore(dir: string, options: SqliteStoreOptions = {}): StateStore {
   const clock = options.clock ?? Date.now;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  checkStateDir(dir);
   const file = join(dir, DB_FILE);
+  // Never through a link: SQLite opens the database and its -wal/-shm/-journal by name.
+  refuseLinkedFiles([file, `${file}-wal`, `${file}-shm`, `${file}-journal`]);
   // Create the file ourselves: SQLite would create it with the umask (often 0644). Its -wal
   // file then inherits these permissions.
-  closeSync(openSync(file, 'a', 0o600));
+  createStateFile(file);
   const db = new Database(file);
   try {
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
@@ -795,6 +811,16 @@ class SqliteStore implements StateStore {
     return run(() => {
       this.#open();
       return this.#oldest.get(this.#sink(sink).acked_seq, sink)?.created_at;
+    });
+  }
+
+  stateId(): Promise<string> {
+    return run(() => {
+      this.#open();
+      const row = this.#db.prepare<[], { id: string }>('SELECT id FROM state_identity').get();
+      if (row === undefined)
+        throw new StateStoreError('the state has no identity (table state_identity is empty)');
+      return row.id;
     });
   }
 

@@ -238,6 +238,11 @@ export interface StateStore {
    * when it has none: how long an output has been holding data back.
    */
   outboxOldest(sink: string): Promise<number | undefined>;
+  /**
+   * A random id (32 hex digits) made when this state was created. A state deleted, emptied or
+   * replaced has another, which is how an output can tell that it was not written from this one.
+   */
+  stateId(): Promise<string>;
   /** The last sequence ever appended (0 when none). */
   outboxHead(): Promise<number>;
   /**

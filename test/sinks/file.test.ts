@@ -1,5 +1,14 @@
-import { appendFileSync, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  appendFileSync,
+  existsSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { deliverOnce, startSinks } from '../../src/sinks/deliver.js';
@@ -18,6 +27,19 @@ function allLines(path: string, keep = 5): string {
     if (existsSync(`${path}.${i}`)) text += readFileSync(`${path}.${i}`, 'utf8');
   if (existsSync(path)) text += readFileSync(path, 'utf8');
   return text;
+}
+
+/** The files a foreign file at `path` was moved to, full paths. */
+function keptFiles(path: string): string[] {
+  return readdirSync(dirname(path))
+    .filter((f) => f.startsWith(`${basename(path)}.kept-`))
+    .map((f) => join(dirname(path), f));
+}
+
+/** What `sed -i`, an editor or a restore does: new content in a new file renamed over `path`. */
+function replaceFile(path: string, text: string): void {
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
 }
 
 describe.each(STORE_KINDS)('file output with the $kind store', (kind) => {
@@ -173,6 +195,96 @@ describe.each(STORE_KINDS)('file output with the $kind store', (kind) => {
     await sink.close();
   });
 
+  it('a file replaced while stopped (sed -i, a restored copy: a new inode) is kept whole beside it, never cut', async () => {
+    const first = await addEvents(store, 3);
+    const sink = createFileSink({ name: 'file', path });
+    await startSinks(store, [sink]);
+    await deliverOnce(store, [sink], opts);
+    await sink.close();
+    // Longer than acknowledged, so that cutting "the unacknowledged tail" would look plausible.
+    const copy = ndjson(first) + '{"added":"by hand"}\n';
+    replaceFile(path, copy);
+
+    store = await kind.reopen(store, dir);
+    const notices: SinkNotice[] = [];
+    const restarted = createFileSink({ name: 'file', path, onNotice: (n) => notices.push(n) });
+    await startSinks(store, [restarted]);
+    expect(notices.map((n) => n.kind)).toEqual(['replaced']);
+    const kept = keptFiles(path);
+    expect(kept).toHaveLength(1);
+    expect(readFileSync(kept[0] ?? '', 'utf8')).toBe(copy);
+    expect(notices[0]?.message).toContain(path);
+    expect(notices[0]?.message).toContain(kept[0]);
+    const more = await addEvents(store, 2);
+    await deliverOnce(store, [restarted], opts);
+    expect(readFileSync(path, 'utf8')).toBe(ndjson(more));
+    expect(readFileSync(kept[0] ?? '', 'utf8')).toBe(copy);
+    await restarted.close();
+  });
+
+  it('after a crash mid-rotation, a file at the path that the rotation did not create is kept', async () => {
+    const sink = createFileSink({ name: 'file', path });
+    await startSinks(store, [sink]);
+    const lines = await addEvents(store, 5);
+    await deliverOnce(store, [sink], opts);
+    await sink.close();
+    // Restarted with a bound the next batch crosses: it rotates, and the process dies before its ack.
+    const rotateBytes = statSync(path).size + 1;
+    const rotating = createFileSink({ name: 'file', path, rotateBytes });
+    await startSinks(store, [rotating]);
+    lines.push(...(await addEvents(store, 5)));
+    const batch = await store.readOutbox('file', { limit: 5, maxBytes: 1 << 20 });
+    expect((await rotating.send(batch, signal)).status).toBe('ok');
+    await rotating.close();
+    expect(readFileSync(`${path}.1`, 'utf8')).toBe(ndjson(lines.slice(0, 5)));
+    // Then someone puts another file in the new one's place.
+    replaceFile(path, 'not written by exotrace\n');
+
+    store = await kind.reopen(store, dir);
+    const notices: SinkNotice[] = [];
+    const restarted = createFileSink({ name: 'file', path, rotateBytes, onNotice: (n) => notices.push(n) });
+    await startSinks(store, [restarted]);
+    expect(notices.map((n) => n.kind)).toEqual(['replaced']);
+    const kept = keptFiles(path);
+    expect(kept).toHaveLength(1);
+    expect(readFileSync(kept[0] ?? '', 'utf8')).toBe('not written by exotrace\n');
+    await deliverOnce(store, [restarted], opts);
+    expect(allLines(path)).toBe(ndjson(lines));
+    await restarted.close();
+  });
+
+  it('a new state (the old one deleted or emptied) refuses to append a second copy to a file another state wrote', async () => {
+    const first = await addEvents(store, 3);
+    const sink = createFileSink({ name: 'file', path });
+    await startSinks(store, [sink]);
+    await deliverOnce(store, [sink], opts);
+    await sink.close();
+    await store.close();
+
+    // The state is lost; the same events come back from the API into a new outbox.
+    rmSync(join(dir, 'state'), { recursive: true, force: true });
+    store = kind.open(dir);
+    await addEvents(store, 3);
+    const fresh = createFileSink({ name: 'file', path });
+    const refused = await startSinks(store, [fresh]).then(
+      () => undefined,
+      (error: unknown) => (error instanceof Error ? error.message : String(error)),
+    );
+    expect(refused).toContain(
+      `${path} holds ${Buffer.byteLength(ndjson(first))} bytes written from another state`,
+    );
+    expect(refused).toContain(`move ${path} away`);
+    await fresh.close();
+    expect(readFileSync(path, 'utf8')).toBe(ndjson(first));
+    // Moved away, as the error says: the new state starts a new file.
+    renameSync(path, `${path}.old`);
+    const restarted = createFileSink({ name: 'file', path });
+    await startSinks(store, [restarted]);
+    await deliverOnce(store, [restarted], opts);
+    expect(readFileSync(path, 'utf8').split('\n')).toHaveLength(4);
+    await restarted.close();
+  });
+
   it('starts a new file, and says so, when the file was rotated or deleted while stopped', async () => {
     const first = await addEvents(store, 3);
     const sink = createFileSink({ name: 'file', path });
@@ -234,6 +346,28 @@ describe('file output, in process', () => {
     await sink.send(fakeEvents(2, 1), signal);
     expect(readFileSync(path, 'utf8')).toBe('{"seq":2}\n');
     expect(notices.map((n) => n.kind)).toContain('reopened');
+    await sink.close();
+  });
+
+  it('a file replaced while running (sed -i) is kept whole beside it; the next batch starts a new file', async () => {
+    const path = join(dir, 'out.ndjson');
+    const notices: SinkNotice[] = [];
+    const sink = createFileSink({ name: 'file', path, onNotice: (n) => notices.push(n) });
+    await sink.start(undefined);
+    await sink.send(fakeEvents(1, 2), signal);
+    replaceFile(path, '{"seq":2}\n');
+    expect((await sink.send(fakeEvents(3, 1), signal)).status).toBe('ok');
+    const kept = keptFiles(path);
+    expect(kept).toHaveLength(1);
+    expect(readFileSync(kept[0] ?? '', 'utf8')).toBe('{"seq":2}\n');
+    expect(readFileSync(path, 'utf8')).toBe('{"seq":3}\n');
+    expect(notices.map((n) => n.kind)).toEqual(['replaced']);
+    // An empty file put in its place (logrotate's `create`) is taken as it is: nothing to keep.
+    renameSync(path, `${path}.rotated`);
+    writeFileSync(path, '');
+    await sink.send(fakeEvents(4, 1), signal);
+    expect(readFileSync(path, 'utf8')).toBe('{"seq":4}\n');
+    expect(keptFiles(path)).toHaveLength(1);
     await sink.close();
   });
 

@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createCertificate } from '../../src/emulator/tls.js';
 import { deliverOnce, startSinks } from '../../src/sinks/deliver.js';
-import type { Sink } from '../../src/sinks/sink.js';
+import { createLogger } from '../../src/observe/log.js';
+import { createSink, sinkIoOf, type Sink } from '../../src/sinks/sink.js';
 import {
   REPLAY_WINDOW_MS,
   UDP_MAX_BYTES,
@@ -166,6 +167,24 @@ describe('syslog output: replay after a broken connection (a node:net receiver)'
       // Both batches of the second connection were written within the window: both come again.
       expect(server.received()).toEqual([ids(a), [...ids(b), ...ids(c)], [...ids(b), ...ids(c), ...ids(d)]]);
       expect(notices.filter((n) => n.includes('sent the 4 events written just before'))).toHaveLength(1);
+    } finally {
+      await sink.close();
+      await server.close();
+    }
+  });
+  it('its notices reach the collector log, as a warning, when created the way run and backfill do', async () => {
+    const server = await receiver();
+    const lines: string[] = [];
+    const log = createLogger({ write: (line: string) => lines.push(line) }, { format: 'json' });
+    const sink = createSink(output('tcp', server.port), sinkIoOf({ http: { timeoutMs: 2000 } }, log));
+    try {
+      expect(await sink.send(makeEvents('n', 1), never)).toEqual({ status: 'ok' });
+      await server.dropAll();
+      expect(await sink.send(makeEvents('m', 1), never)).toEqual({ status: 'ok' });
+      const reconnected = lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => String(l.msg).includes(`reconnected to tcp://127.0.0.1:${server.port}`));
+      expect(reconnected).toMatchObject({ level: 'warn', output: 'syslog-tcp', notice: 'reopened' });
     } finally {
       await sink.close();
       await server.close();

@@ -441,6 +441,14 @@ describe.each(factories)('StateStore contract: %s', (_name, factory) => {
     ]);
   });
 
+  it('has an id of its own: stable while it lives, different for every new state', async () => {
+    const a = open();
+    const id = await a.stateId();
+    expect(id).toMatch(/^[0-9a-f]{32}$/);
+    expect(await a.stateId()).toBe(id);
+    expect(await open().stateId()).not.toBe(id);
+  });
+
   it('closes idempotently and refuses use after close', async () => {
     const s = factory();
     const first = s.close();

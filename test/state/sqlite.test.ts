@@ -1,4 +1,15 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -120,6 +131,64 @@ describe('openSqliteStore', () => {
       await upgraded.close();
     }
   });
+
+  it('keeps its id across a reopen; a deleted or emptied database is a new state with a new id', async () => {
+    const s = openSqliteStore(dir);
+    const id = await s.stateId();
+    await s.close();
+    const reopened = openSqliteStore(dir);
+    expect(await reopened.stateId()).toBe(id);
+    await reopened.close();
+    // A 0-byte file is opened as an empty database: a new state, which must say so by its id.
+    writeFileSync(join(dir, DB_FILE), '');
+    const emptied = openSqliteStore(dir);
+    const emptiedId = await emptied.stateId();
+    await emptied.close();
+    expect(emptiedId).not.toBe(id);
+    rmSync(dir, { recursive: true });
+    const recreated = openSqliteStore(dir);
+    expect(await recreated.stateId()).not.toBe(emptiedId);
+    await recreated.close();
+  });
+
+  it.skipIf(process.platform === 'win32')(
+    'refuses a stateDir every local user can write to, naming it and the fix (also as root)',
+    () => {
+      mkdirSync(dir, { mode: 0o700 });
+      chmodSync(dir, 0o1777);
+      expect(() => openSqliteStore(dir)).toThrow(
+        `state directory ${dir} is writable by every local user (mode 1777)`,
+      );
+      expect(() => openSqliteStore(dir)).toThrow(`chmod 700 ${dir}`);
+      expect(existsSync(join(dir, DB_FILE))).toBe(false);
+    },
+  );
+
+  it.skipIf(process.platform === 'win32')(
+    'never opens a state file through a link: a symlinked database or WAL, a hard-linked database',
+    async () => {
+      const target = join(root, 'elsewhere');
+      writeFileSync(target, 'not yours\n');
+      mkdirSync(dir, { mode: 0o700 });
+      symlinkSync(target, join(dir, DB_FILE));
+      expect(() => openSqliteStore(dir)).toThrow(`${join(dir, DB_FILE)} is a symbolic link`);
+      expect(readFileSync(target, 'utf8')).toBe('not yours\n');
+
+      // A real database, and a link planted where SQLite puts its write-ahead log.
+      rmSync(join(dir, DB_FILE));
+      const s = openSqliteStore(dir);
+      await s.close();
+      symlinkSync(target, join(dir, `${DB_FILE}-wal`));
+      expect(() => openSqliteStore(dir)).toThrow(`${join(dir, DB_FILE)}-wal is a symbolic link`);
+      expect(readFileSync(target, 'utf8')).toBe('not yours\n');
+
+      rmSync(join(dir, `${DB_FILE}-wal`));
+      rmSync(join(dir, DB_FILE));
+      linkSync(target, join(dir, DB_FILE));
+      expect(() => openSqliteStore(dir)).toThrow(`${join(dir, DB_FILE)} has 2 hard links`);
+      expect(readFileSync(target, 'utf8')).toBe('not yours\n');
+    },
+  );
 
   it('refuses a database written by a newer exotrace', async () => {
     await openSqliteStore(dir).close();

@@ -1,0 +1,79 @@
+/**
+ * Where the state's files may live, and how they are opened: in a folder no other local user can
+ * write to, and never through a symbolic link. A collector often runs as root or as a service user;
+ * another user able to plant `stateDir/exotrace.db -> /etc/something` would have it write its
+ * database (message metadata) wherever they chose, or read it back from where they can.
+ */
+import { closeSync, constants, lstatSync, openSync, statSync, type Stats } from 'node:fs';
+
+import { StateStoreError } from './store.js';
+
+/** Permission bits are meaningless on Windows (ACLs decide there). */
+const POSIX = process.platform !== 'win32';
+
+function octal(mode: number): string {
+  return (mode & 0o7777).toString(8).padStart(4, '0');
+}
+
+/** Refuse a state folder that every local user can write to (world-writable, sticky or not). */
+export function checkStateDir(dir: string): void {
+  if (!POSIX) return;
+  // stat, not lstat: stateDir itself may be a link an administrator made (/var/lib/x -> /data/x).
+  const mode = statSync(dir).mode;
+  if ((mode & 0o002) !== 0) {
+    throw new StateStoreError(
+      `state directory ${dir} is writable by every local user (mode ${octal(mode)}): another user could put a link there and have exotrace write its state anywhere. Make it private (chmod 700 ${dir}), or set stateDir to a folder of its own`,
+    );
+  }
+}
+
+function lstatOrUndefined(file: string): Stats | undefined {
+  try {
+    return lstatSync(file);
+  } catch (error) {
+    if (error instanceof Error && (error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Refuse state files that are links (symbolic, or a hard link to a file elsewhere) or not regular
+ * files: SQLite would open them, and write, wherever they point.
+ */
+export function refuseLinkedFiles(files: readonly string[]): void {
+  for (const file of files) {
+    const entry = lstatOrUndefined(file);
+    if (entry === undefined) continue;
+    if (entry.isSymbolicLink()) {
+      throw new StateStoreError(
+        `${file} is a symbolic link: exotrace never follows links for its state files (whoever made it chooses where the state is written). Remove the link, and put the file itself there if it is yours`,
+      );
+    }
+    if (!entry.isFile()) {
+      throw new StateStoreError(
+        `${file} is not a regular file: remove it, or set stateDir to another folder`,
+      );
+    }
+    if (POSIX && entry.nlink > 1) {
+      throw new StateStoreError(
+        `${file} has ${entry.nlink} hard links: it is also another file, which the state would overwrite. Remove the other links (or copy the file to a new one)`,
+      );
+    }
+  }
+}
+
+/**
+ * Create the database file ourselves (mode 0600: SQLite would use the umask, often 0644), without
+ * following a link put there between the check and the open.
+ */
+export function createStateFile(file: string): void {
+  const nofollow = POSIX ? constants.O_NOFOLLOW : 0;
+  try {
+    closeSync(openSync(file, constants.O_RDWR | constants.O_CREAT | nofollow, 0o600));
+  } catch (error) {
+    if (error instanceof Error && (error as NodeJS.ErrnoException).code === 'ELOOP') {
+      refuseLinkedFiles([file]);
+    }
+    throw error;
+  }
+}

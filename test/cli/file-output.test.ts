@@ -1,0 +1,128 @@
+/**
+ * The file output as a user meets it: the built `exotrace` spawned against the emulator, the output
+ * file touched between runs the way people touch files (an editor or `sed -i` writes a new file and
+ * renames it over the old one; a backup is restored; the state is deleted). Whatever happens to the
+ * file, exotrace never destroys what it holds, and says on stderr what it did and why.
+ */
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { readEvents, runCli, writeConfig } from './collector-helpers.js';
+
+let emulator: Emulator;
+let folder: string;
+
+beforeAll(async () => {
+  folder = mkdtempSync(path.join(tmpdir(), 'exotrace-cli-file-'));
+  emulator = await startEmulator({ tenants: 1, messagesPerDay: 200, seed: 11, throttle: { limit: 1000 } });
+  // Frozen ahead of the wall clock: a second run finds nothing new (every row already seen).
+  emulator.clock.set(Date.now() + 10 * 60_000);
+  emulator.clock.freeze(true);
+});
+
+afterAll(async () => {
+  await emulator.close();
+  rmSync(folder, { recursive: true, force: true });
+});
+
+/** The JSON log lines of a run's stderr. */
+function logLines(stderr: string): Record<string, unknown>[] {
+  return stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** A fresh folder with a config whose file output is `events.ndjson` there. */
+function setup(name: string): { config: string; events: string; dir: string } {
+  const dir = path.join(folder, name);
+  const config = writeConfig(emulator, dir, [emulator.tenants()[0]?.name ?? 'contoso']);
+  return { config, events: path.join(dir, 'events.ndjson'), dir };
+}
+
+/** What `sed -i` does: the edited text written to a new file, renamed over the original. */
+function editInPlace(file: string, edit: (text: string) => string): string {
+  const edited = edit(readFileSync(file, 'utf8'));
+  const temp = `${file}.sedtmp`;
+  writeFileSync(temp, edited);
+  renameSync(temp, file);
+  return edited;
+}
+
+describe('file output notices reach the log', () => {
+  it('appending after content already in the file is a warning on stderr naming the file', async () => {
+    const { config, events } = setup('notice');
+    writeFileSync(events, 'a line that was there before\n');
+    const result = await runCli(['run', '--config', config, '--once']);
+    expect(result.code, result.stderr).toBe(0);
+    const warning = logLines(result.stderr).find(
+      (l) => typeof l.msg === 'string' && l.msg.includes('appending after 29 bytes already in'),
+    );
+    expect(warning, result.stderr).toBeDefined();
+    expect(warning?.level).toBe('warn');
+    expect(warning?.output).toBe('file');
+    expect(String(warning?.msg)).toContain(events);
+  });
+});
+
+describe('a file replaced between runs (new inode) is never cut', () => {
+  it('sed -i on the output: the edited file is kept whole beside it, a warning says where', async () => {
+    const { config, events, dir } = setup('sed');
+    const first = await runCli(['run', '--config', config, '--once']);
+    expect(first.code, first.stderr).toBe(0);
+    const lines = readEvents(events).length;
+    expect(lines).toBeGreaterThan(20);
+    // The user drops the first line with `sed -i 1d`.
+    const edited = editInPlace(events, (text) => text.slice(text.indexOf('\n') + 1));
+
+    const second = await runCli(['run', '--config', config, '--once']);
+    expect(second.code, second.stderr).toBe(0);
+    const kept = readdirSync(dir).filter((f) => f.startsWith('events.ndjson.kept-'));
+    expect(kept).toHaveLength(1);
+    expect(readFileSync(path.join(dir, kept[0] ?? ''), 'utf8')).toBe(edited);
+    const warning = logLines(second.stderr).find((l) => l.notice === 'replaced');
+    expect(warning, second.stderr).toBeDefined();
+    expect(warning?.level).toBe('warn');
+    expect(String(warning?.msg)).toContain(events);
+    expect(String(warning?.msg)).toContain(kept[0]);
+    // Nothing new to collect: the new file at the path is empty, and stays ours.
+    expect(existsSync(events) ? statSync(events).size : 0).toBe(0);
+  });
+});
+
+describe('a lost state beside a file output that holds data', () => {
+  for (const [how, lose] of [
+    [
+      'deleted',
+      (state: string) => {
+        rmSync(state, { recursive: true, force: true });
+      },
+    ],
+    [
+      'emptied to 0 bytes',
+      (state: string) => {
+        writeFileSync(path.join(state, 'exotrace.db'), '');
+      },
+    ],
+  ] as const) {
+    it(`state ${how}: exit 2 with the fix, no second copy appended`, async () => {
+      const { config, events, dir } = setup(`lost-${how.split(' ')[0] ?? ''}`);
+      const first = await runCli(['run', '--config', config, '--once']);
+      expect(first.code, first.stderr).toBe(0);
+      const before = readFileSync(events, 'utf8');
+      expect(readEvents(events).length).toBeGreaterThan(20);
+      lose(path.join(dir, 'state'));
+
+      const second = await runCli(['run', '--config', config, '--once']);
+      expect(second.code, second.stderr).toBe(2);
+      expect(second.stderr).toContain(
+        `${events} holds ${Buffer.byteLength(before)} bytes written from another state`,
+      );
+      expect(second.stderr).toContain(`move ${events} away`);
+      expect(readFileSync(events, 'utf8')).toBe(before);
+    });
+  }
+});

@@ -1,0 +1,65 @@
+/**
+ * Permissions as the collector meets them (tests run as root here: root reads and writes anything,
+ * so what is checked is exotrace's own rule on the permission bits, not the system's refusal).
+ */
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { allSecrets, runCli, writeConfig } from './collector-helpers.js';
+
+let emulator: Emulator;
+let folder: string;
+
+beforeAll(async () => {
+  folder = mkdtempSync(path.join(tmpdir(), 'exotrace-cli-perm-'));
+  emulator = await startEmulator({ tenants: 1, messagesPerDay: 50, seed: 3, throttle: { limit: 1000 } });
+  emulator.clock.set(Date.now() + 10 * 60_000);
+  emulator.clock.freeze(true);
+});
+
+afterAll(async () => {
+  await emulator.close();
+  rmSync(folder, { recursive: true, force: true });
+});
+
+const tenant = (): string => emulator.tenants()[0]?.name ?? 'contoso';
+
+describe.skipIf(process.platform === 'win32')('permissions', () => {
+  it('a world-readable configuration holding a client secret: a warning naming the file and the fix', async () => {
+    const config = writeConfig(emulator, path.join(folder, 'readable'), [tenant()]);
+    chmodSync(config, 0o644);
+    const result = await runCli(['run', '--config', config, '--once']);
+    expect(result.code, result.stderr).toBe(0);
+    const warning = result.stderr.split('\n').find((l) => l.includes('readable by every local user'));
+    expect(warning, result.stderr).toContain('"level":"warn"');
+    expect(warning).toContain(`chmod 600 ${config}`);
+    for (const secret of allSecrets(emulator)) expect(result.stderr).not.toContain(secret);
+
+    const doctor = await runCli(['doctor', '--config', config]);
+    expect(doctor.code, doctor.stdout).toBe(0);
+    expect(doctor.stdout).toContain(
+      `configuration: WARNING — ${config} holds a secret and is readable by every local user`,
+    );
+
+    chmodSync(config, 0o600);
+    const quiet = await runCli(['run', '--config', config, '--once']);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stderr).not.toContain('readable by every local user');
+  });
+
+  it('a world-writable stateDir is refused: exit 2 naming it and the fix, nothing collected', async () => {
+    const dir = path.join(folder, 'writable');
+    const config = writeConfig(emulator, dir, [tenant()]);
+    const state = path.join(dir, 'state');
+    mkdirSync(state);
+    chmodSync(state, 0o777);
+    const result = await runCli(['run', '--config', config, '--once']);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toContain(`state directory ${state} is writable by every local user (mode 0777)`);
+    expect(result.stderr).toContain(`chmod 700 ${state}`);
+    expect(existsSync(path.join(state, 'exotrace.db'))).toBe(false);
+    expect(existsSync(path.join(dir, 'events.ndjson'))).toBe(false);
+  });
+});
