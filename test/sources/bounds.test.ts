@@ -172,6 +172,34 @@ describe('a body that trickles in (item 7)', () => {
   });
 });
 
+describe('a next link that never advances (item 8)', () => {
+  it('stops the window with no_progress when a new link brings the same rows again', async () => {
+    const { source, attempts } = make(60_000, 5);
+    // From the first paging request on, every next link is new and leads to the same page.
+    emulator.faults.enqueue([{ kind: 'stuck-next-link', targets: ['graph-list'] }]);
+    const pages: Page[] = [];
+    let failure: unknown;
+    try {
+      for await (const page of source.pages(window, { signal: new AbortController().signal })) {
+        pages.push(page);
+        page.release();
+      }
+    } catch (error) {
+      failure = error;
+    }
+    expect(ExotraceError.is(failure)).toBe(true);
+    const error = failure as ExotraceError;
+    expect(error.code).toBe('no_progress');
+    expect(error.retryable).toBe(true);
+    expect(error.message).toContain("tenant 'contoso' (tenants[0])");
+    expect(error.message).toContain('page 3');
+    expectClean(error.message);
+    // Page 1, page 2, and the repeat of page 2 that stopped the walk: nothing more was asked.
+    expect(pages).toHaveLength(2);
+    expect(attempts.filter((a) => a.path.endsWith('/messageTraces'))).toHaveLength(3);
+  });
+});
+
 /** A local receiver whose every answer is `answer(res)`. */
 async function receiver(answer: (res: ServerResponse) => void): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
