@@ -14,10 +14,16 @@ import { deliverOnce, startSinks } from '../../src/sinks/deliver.js';
 import type { SendResult, Sink } from '../../src/sinks/sink.js';
 import { createSyslogSink, type SyslogOutputConfig } from '../../src/sinks/syslog.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';
-import type { PageEvent } from '../../src/state/store.js';
+import type { PageEvent, StateStore } from '../../src/state/store.js';
 
-/** About 1 MiB/s: far slower than a batch of 8 MiB needs, and than the kernel's buffers hold. */
-const BYTES_PER_MS = 1024;
+/**
+ * About 2 MiB/s. A batch of 16 MiB then takes some 6 s past the ~4 MiB the kernel's buffers take
+ * in: longer than WRITE_TIMEOUT_MS, which is generous so that a loaded machine's pauses never look
+ * like a receiver that stopped.
+ */
+const BYTES_PER_MS = 2048;
+const WRITE_TIMEOUT_MS = 4000;
+const EVENTS = 8000;
 
 /** A receiver that reads each connection at BYTES_PER_MS, keeping every byte. */
 async function slowReceiver() {
@@ -65,75 +71,102 @@ async function slowReceiver() {
   return { port: address.port, received, connections: () => connections.length, close };
 }
 
+function slowOutput(port: number): SyslogOutputConfig {
+  return {
+    type: 'syslog',
+    name: 'slow',
+    host: '127.0.0.1',
+    port,
+    protocol: 'tcp',
+    appName: 'exotrace',
+  };
+}
+
+/** The syslog sink, with every send's outcome recorded. */
+function recordingSink(port: number): { sink: Sink; results: SendResult['status'][] } {
+  const inner = createSyslogSink(slowOutput(port), {
+    hostname: 'collector-1',
+    procId: '1',
+    writeTimeoutMs: WRITE_TIMEOUT_MS,
+  });
+  const results: SendResult['status'][] = [];
+  const sink: Sink = {
+    name: inner.name,
+    start: (meta) => inner.start(meta),
+    send: async (batch, signal) => {
+      const result = await inner.send(batch, signal);
+      results.push(result.status);
+      return result;
+    },
+    healthcheck: (signal) => inner.healthcheck(signal),
+    flush: () => inner.flush(),
+    close: () => inner.close(),
+  };
+  return { sink, results };
+}
+
+/** EVENTS events of ~2 KiB: one batch of 16 MiB. */
+function bigEvents(): PageEvent[] {
+  return Array.from({ length: EVENTS }, (_, i) => ({
+    key: `k${i}`,
+    eventId: `e${i}`,
+    json: JSON.stringify({
+      '@timestamp': '2026-11-25T10:00:00.000000Z',
+      event: { id: `e${i}` },
+      pad: 'x'.repeat(2000),
+    }),
+  }));
+}
+
+async function commit(store: StateStore, events: PageEvent[]): Promise<void> {
+  await store.commitPage('contoso', {
+    pass: 'fast',
+    checkpoint: { cursor: 1 },
+    events,
+    rejects: [],
+    now: 1_000_000,
+    seenTtlMs: 60_000,
+  });
+}
+
+async function receivedAll(receiver: { received: () => string[] }, count: number): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const started = Date.now();
+    const check = (): void => {
+      if (receiver.received().length >= count) resolve();
+      else if (Date.now() - started > 60_000) reject(new Error(`the receiver never got ${count} events`));
+      else setTimeout(check, 50);
+    };
+    check();
+  });
+}
+
+const options = {
+  batchSize: EVENTS,
+  maxBatchBytes: 32 * 1024 * 1024,
+  retry: { maxAttempts: 3, backoffMs: 10, maxDelayMs: 50 },
+};
+
 describe('syslog output over TCP: a receiver slower than a batch', () => {
-  it('delivers a batch of 8 MiB over several acknowledged parts, each event written exactly once', async () => {
+  it('delivers a batch of 16 MiB over several acknowledged parts, each event written exactly once', async () => {
     const receiver = await slowReceiver();
     const stateDir = mkdtempSync(join(tmpdir(), 'exotrace-syslog-pace-'));
     const store = openSqliteStore(stateDir);
-    const output = {
-      type: 'syslog',
-      name: 'slow',
-      host: '127.0.0.1',
-      port: receiver.port,
-      protocol: 'tcp',
-      appName: 'exotrace',
-    } as SyslogOutputConfig;
-    const inner = createSyslogSink(output, { hostname: 'collector-1', procId: '1', writeTimeoutMs: 1500 });
-    const results: SendResult['status'][] = [];
-    const sink: Sink = {
-      name: inner.name,
-      start: (meta) => inner.start(meta),
-      send: async (batch, signal) => {
-        const result = await inner.send(batch, signal);
-        results.push(result.status);
-        return result;
-      },
-      healthcheck: (signal) => inner.healthcheck(signal),
-      flush: () => inner.flush(),
-      close: () => inner.close(),
-    };
-    // 4,000 events of ~2 KiB: one batch of 8 MiB.
-    const events: PageEvent[] = Array.from({ length: 4000 }, (_, i) => ({
-      key: `k${i}`,
-      eventId: `e${i}`,
-      json: JSON.stringify({
-        '@timestamp': '2026-11-25T10:00:00.000000Z',
-        event: { id: `e${i}` },
-        pad: 'x'.repeat(2000),
-      }),
-    }));
+    const { sink, results } = recordingSink(receiver.port);
+    const events = bigEvents();
     try {
-      await store.commitPage('contoso', {
-        pass: 'fast',
-        checkpoint: { cursor: 1 },
-        events,
-        rejects: [],
-        now: 1_000_000,
-        seenTtlMs: 60_000,
-      });
+      await commit(store, events);
       await startSinks(store, [sink]);
-      const [delivery] = await deliverOnce(store, [sink], {
-        batchSize: 5000,
-        maxBatchBytes: 16 * 1024 * 1024,
-        retry: { maxAttempts: 3, backoffMs: 10, maxDelayMs: 50 },
-      });
+      const [delivery] = await deliverOnce(store, [sink], options);
       expect(delivery?.error).toBeUndefined();
-      expect(delivery).toMatchObject({ delivered: 4000, deadLettered: 0 });
+      expect(delivery).toMatchObject({ delivered: EVENTS, deadLettered: 0 });
       expect(await store.outboxDepth('slow')).toBe(0);
       // Over several sends, each acknowledging its part; none failed.
       expect(results.at(-1)).toBe('ok');
       expect(results.filter((r) => r === 'partial').length).toBeGreaterThan(0);
       expect(results).not.toContain('retryable');
       // Every event exactly once, in order, on one connection: nothing written was sent again.
-      await new Promise<void>((resolve, reject) => {
-        const started = Date.now();
-        const check = (): void => {
-          if (receiver.received().length >= 4000) resolve();
-          else if (Date.now() - started > 60_000) reject(new Error('the receiver never got 4000 events'));
-          else setTimeout(check, 50);
-        };
-        check();
-      });
+      await receivedAll(receiver, EVENTS);
       expect(receiver.received()).toEqual(events.map((e) => e.eventId));
       expect(receiver.connections()).toBe(1);
     } finally {
