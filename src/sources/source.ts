@@ -315,7 +315,7 @@ export function createPollingSource(options: PollingSourceOptions): MessageTrace
     async *pages(window, { nextLink, signal, acquirePage }) {
       let url = nextLink === undefined ? adapter.firstPageUrl(window) : checked(nextLink);
       // A server handing back a link already followed, or a new link to rows already read, would
-      // loop for ever, spending the tenant's budget (see `noProgress`).
+      // loop for ever, spending the tenant's budget (see `createProgressCheck`).
       const progress = createProgressCheck(context);
       progress.follow(url);
       // The next page is fetched while the caller commits this one: network and server time
