@@ -5,10 +5,10 @@
  * replaces the template; existing backing indices keep their mapping until the next rollover).
  */
 import type { Command } from 'commander';
-import { request } from 'undici';
 import type { Config, OutputConfig } from '../config/load.js';
 import { elasticsearchAuthorization } from '../sinks/elasticsearch.js';
 import { indexTemplate, TEMPLATE_NAME, TEMPLATE_PATTERN, type SearchEngine } from '../sinks/es-template.js';
+import { BODY_LIMITS, boundedRequest } from '../sources/http/bounded-request.js';
 import { createDispatcher } from '../sources/http/client.js';
 import { redactSecrets } from '../sources/http/errors.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
@@ -58,27 +58,28 @@ export async function setupElasticsearch(opts: { config: string; output?: string
   const headers = { ...authHeaders(output), accept: 'application/json' };
   try {
     // Which engine: OpenSearch says so in its root document, and lacks two of the field types.
-    const info = await request(`${base}/`, { dispatcher, headers });
-    const infoText = await info.body.text();
-    if (info.statusCode !== 200) {
+    const limits = { dispatcher, maxBytes: BODY_LIMITS.outputAnswer, timeoutMs: config.http.timeoutMs };
+    const info = await boundedRequest(new URL(`${base}/`), { method: 'GET', headers, ...limits });
+    const infoText = info.text;
+    if (info.status !== 200) {
       io.stderr.write(
-        `exotrace setup elasticsearch: ${base}/ answered ${info.statusCode}${info.statusCode === 401 || info.statusCode === 403 ? ` (check outputs '${output.name}' apiKey or username/password)` : ''}: ${clean(infoText.slice(0, 300))}\n`,
+        `exotrace setup elasticsearch: ${base}/ answered ${info.status}${info.status === 401 || info.status === 403 ? ` (check outputs '${output.name}' apiKey or username/password)` : ''}: ${clean(infoText.slice(0, 300))}\n`,
       );
       return EXIT_SETUP_FAILED;
     }
     const distribution = (JSON.parse(infoText) as { version?: { distribution?: string } }).version
       ?.distribution;
     const engine: SearchEngine = distribution === 'opensearch' ? 'opensearch' : 'elasticsearch';
-    const put = await request(`${base}/_index_template/${TEMPLATE_NAME}`, {
+    const put = await boundedRequest(new URL(`${base}/_index_template/${TEMPLATE_NAME}`), {
       method: 'PUT',
-      dispatcher,
       headers: { ...headers, 'content-type': 'application/json' },
       body: JSON.stringify(indexTemplate(engine)),
+      ...limits,
     });
-    const putText = await put.body.text();
-    if (put.statusCode !== 200) {
+    const putText = put.text;
+    if (put.status !== 200) {
       io.stderr.write(
-        `exotrace setup elasticsearch: the cluster refused the index template (${put.statusCode}): ${clean(putText.slice(0, 500))}\n`,
+        `exotrace setup elasticsearch: the cluster refused the index template (${put.status}): ${clean(putText.slice(0, 500))}\n`,
       );
       return EXIT_SETUP_FAILED;
     }

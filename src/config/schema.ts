@@ -573,9 +573,11 @@ export const configSchema = z
       .describe('TLS settings shared by every connection'),
     http: z
       .strictObject({
-        timeout: duration({ positive: true })
-          .default(DEFAULTS.httpTimeoutMs)
-          .meta({ description: 'Timeout of each HTTP request', 'x-exotrace-kind': 'duration' }),
+        timeout: duration({ positive: true }).default(DEFAULTS.httpTimeoutMs).meta({
+          description:
+            'Timeout of each HTTP request, whole: from connecting to the last byte of the answer (API, token endpoint, HTTP outputs)',
+          'x-exotrace-kind': 'duration',
+        }),
         // Proxies are commonly plain http:// on the LAN: requests to the APIs go through them as
         // CONNECT tunnels, so TLS still protects them end to end.
         proxy: url({ base: false, allowCredentials: true, anyHttp: true })

@@ -124,6 +124,8 @@ export function admit(
 export function sendFaultOf(fault: Fault | undefined) {
   if (fault === undefined) return undefined;
   if (fault.kind === 'truncate') return { kind: 'truncate' } as const;
+  if (fault.kind === 'endless-body') return { kind: 'endless-body' } as const;
+  if (fault.kind === 'trickle-body') return { kind: fault.kind, delayMs: fault.delayMs ?? 1000 } as const;
   if (fault.kind === 'slow-headers' || fault.kind === 'slow-body') {
     return { kind: fault.kind, delayMs: fault.delayMs ?? 2000 } as const;
   }

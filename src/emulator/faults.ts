@@ -19,6 +19,10 @@ export type FaultKind =
   | 'slow-body'
   /** A complete response whose JSON is cut in the middle. */
   | 'truncate'
+  /** Headers, then a body that never ends (the page's rows over and over, chunked), until the client goes. */
+  | 'endless-body'
+  /** The body one byte every `delayMs` (default 1000 ms): each gap is short, the whole is endless. */
+  | 'trickle-body'
   /** Revoke the tenant's tokens before answering: the request gets 401. */
   | 'revoke-token'
   /** Treat the request's skip token as expired (400). */
@@ -36,13 +40,18 @@ export type FaultKind =
    * Answer 400 with an error whose message quotes the request's access token as it came (a service
    * or a proxy echoing what it refused): the client must never pass it on to logs or state.
    */
-  | 'echo-token';
+  | 'echo-token'
+  /**
+   * Graph list, on a request with a skip token: its next link is a new one (a new token each time)
+   * to the same position, and so is every next link after it: the same page for ever.
+   */
+  | 'stuck-next-link';
 
 export interface Fault {
   readonly kind: FaultKind;
   /** For `status`; default 503. A 429 comes as a throttle answer, with `Retry-After: 1`. */
   readonly status?: number;
-  /** For the slow kinds; default 2000 ms. */
+  /** For the slow kinds; default 2000 ms (1000 ms for `trickle-body`). */
   readonly delayMs?: number;
   /** Requests it may hit; default: all data requests (not `token`). */
   readonly targets?: readonly FaultTarget[];
@@ -84,8 +93,8 @@ export interface Faults {
   readonly queued: number;
   /** The fault for this request, if any: the first matching queued one, else one drawn by rate. */
   /**
-   * `paging`: the request carries a skip token. A queued `expire-next-link` waits for such a
-   * request instead of being spent on a first page it cannot affect.
+   * `paging`: the request carries a skip token. A queued `expire-next-link` or `stuck-next-link`
+   * waits for such a request instead of being spent on a first page it cannot affect.
    */
   draw(target: FaultTarget, tenant: { name: string; tenantId: string }, paging?: boolean): Fault | undefined;
 }
@@ -115,7 +124,9 @@ export function createFaults(random: () => number, initial: Partial<FaultRates> 
     },
     draw(target, tenant, paging = false) {
       const index = queue.findIndex(
-        (fault) => matches(fault, target, tenant) && (fault.kind !== 'expire-next-link' || paging),
+        (fault) =>
+          matches(fault, target, tenant) &&
+          ((fault.kind !== 'expire-next-link' && fault.kind !== 'stuck-next-link') || paging),
       );
       if (index >= 0) return queue.splice(index, 1)[0];
       if (target === 'token') return undefined;

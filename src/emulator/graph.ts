@@ -140,6 +140,9 @@ async function listMessageTraces(
   const query = parsed.query;
   const fingerprint = queryFingerprint([flavor, query.from, query.to, query.eq, query.subject ?? null]);
   let after: Parameters<typeof encodeSkipToken>[0] | undefined;
+  // A stuck link (the `stuck-next-link` fault, or a link it issued): the next link names this
+  // request's own position again, in a token that differs every time.
+  let stuck: number | undefined = fault?.kind === 'stuck-next-link' ? 0 : undefined;
   if (query.skipToken !== undefined) {
     const token = decodeSkipToken(query.skipToken, fingerprint);
     if (!token.ok) {
@@ -152,6 +155,7 @@ async function listMessageTraces(
       return;
     }
     after = token.after;
+    if (token.stuck !== undefined) stuck = token.stuck;
   }
 
   // A short page is legal: fewer rows than $top, and still a next link.
@@ -176,7 +180,13 @@ async function listMessageTraces(
     value: page.map((row) => renderGraphRow(row, now, flavor)),
   };
   if (fault?.kind === 'extra-page-key') body['toIP'] = '';
-  if (more) {
+  if (stuck !== undefined && after !== undefined) {
+    const next = new URL(req.url);
+    for (const key of [...next.searchParams.keys()])
+      if (key.toLowerCase() === '$skiptoken') next.searchParams.delete(key);
+    next.searchParams.set('$skiptoken', encodeSkipToken(after, fingerprint, now, stuck + 1));
+    body['@odata.nextLink'] = next.toString();
+  } else if (more) {
     // The duplicate fault points the next page a few rows back, so they come twice.
     const back = fault?.kind === 'duplicate-rows' ? Math.min(3, page.length - 1) : 0;
     const last = page[page.length - 1 - back];

@@ -58,7 +58,10 @@ export function sendText(
 
 /** How a response is spoiled on its way out (see faults.ts). */
 export type SendFault =
-  { readonly kind: 'slow-headers' | 'slow-body'; readonly delayMs: number } | { readonly kind: 'truncate' };
+  | { readonly kind: 'slow-headers' | 'slow-body'; readonly delayMs: number }
+  | { readonly kind: 'trickle-body'; readonly delayMs: number }
+  | { readonly kind: 'truncate' }
+  | { readonly kind: 'endless-body' };
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -86,6 +89,14 @@ export async function sendJsonWith(
     );
     return;
   }
+  if (fault.kind === 'endless-body') {
+    await sendEndless(res, status, text, headers);
+    return;
+  }
+  if (fault.kind === 'trickle-body') {
+    await sendTrickle(res, status, text, headers, fault.delayMs);
+    return;
+  }
   if (fault.kind === 'slow-headers') {
     await sleep(fault.delayMs);
     if (!res.destroyed) sendText(res, status, text, 'application/json; charset=utf-8', headers);
@@ -101,4 +112,63 @@ export async function sendJsonWith(
   res.write(bytes.subarray(0, half));
   await sleep(fault.delayMs);
   if (!res.destroyed) res.end(bytes.subarray(half));
+}
+
+/** Resolves when the response can take more data, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/**
+ * A body that never ends, chunked (no length): the JSON up to its first array, then that array's
+ * content over and over (whitespace when it is empty), as fast as the client reads, until it goes.
+ * Written at the client's pace, so the emulator itself holds one chunk, not the endless body.
+ */
+async function sendEndless(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  headers: Readonly<Record<string, string>>,
+): Promise<void> {
+  const open = text.indexOf('[');
+  const close = text.lastIndexOf(']');
+  const prefix = open < 0 ? text.slice(0, Math.floor(text.length / 2)) : text.slice(0, open + 1);
+  const items = open < 0 || close <= open + 1 ? ' ' : `${text.slice(open + 1, close)},`;
+  const chunk = Buffer.from(items.repeat(Math.max(1, Math.ceil(65_536 / items.length))), 'utf8');
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+  res.write(prefix);
+  while (!res.destroyed && !res.writableEnded) {
+    if (!res.write(chunk)) await drained(res);
+  }
+}
+
+/** The body with its full length announced, one byte every `delayMs`, until done or the client goes. */
+async function sendTrickle(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  headers: Readonly<Record<string, string>>,
+  delayMs: number,
+): Promise<void> {
+  const bytes = Buffer.from(text, 'utf8');
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(bytes.length),
+    ...headers,
+  });
+  res.flushHeaders();
+  for (let at = 0; at < bytes.length; at++) {
+    await sleep(delayMs);
+    if (res.destroyed) return;
+    res.write(bytes.subarray(at, at + 1));
+  }
+  res.end();
 }

@@ -13,6 +13,8 @@ interface TokenBody {
   readonly t: string;
   readonly q: string;
   readonly i: number;
+  /** The `stuck-next-link` fault: how many links to this same position came before (absent: none). */
+  readonly s?: number;
 }
 
 /** A short digest of what defines the result set; a token is only valid for the same query. */
@@ -20,7 +22,12 @@ export function queryFingerprint(parts: readonly unknown[]): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('base64url').slice(0, 16);
 }
 
-export function encodeSkipToken(after: RowKey, fingerprint: string, issuedAt: number): string {
+export function encodeSkipToken(
+  after: RowKey,
+  fingerprint: string,
+  issuedAt: number,
+  stuck?: number,
+): string {
   const body: TokenBody = {
     r: after.received,
     k: after.receivedTicks,
@@ -28,12 +35,13 @@ export function encodeSkipToken(after: RowKey, fingerprint: string, issuedAt: nu
     t: after.traceId,
     q: fingerprint,
     i: issuedAt,
+    ...(stuck === undefined ? {} : { s: stuck }),
   };
   return Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
 }
 
 export type DecodedToken =
-  | { readonly ok: true; readonly after: RowKey; readonly issuedAt: number }
+  | { readonly ok: true; readonly after: RowKey; readonly issuedAt: number; readonly stuck?: number }
   | { readonly ok: false; readonly reason: 'malformed' | 'other-query' };
 
 export function decodeSkipToken(token: string, fingerprint: string): DecodedToken {
@@ -43,7 +51,7 @@ export function decodeSkipToken(token: string, fingerprint: string): DecodedToke
   } catch {
     return { ok: false, reason: 'malformed' };
   }
-  const { r, k, p, t, q, i } = body;
+  const { r, k, p, t, q, i, s } = body;
   if (
     typeof r !== 'number' ||
     typeof k !== 'number' ||
@@ -55,5 +63,6 @@ export function decodeSkipToken(token: string, fingerprint: string): DecodedToke
     return { ok: false, reason: 'malformed' };
   }
   if (q !== fingerprint) return { ok: false, reason: 'other-query' };
-  return { ok: true, after: { received: r, receivedTicks: k, recipient: p, traceId: t }, issuedAt: i };
+  const after = { received: r, receivedTicks: k, recipient: p, traceId: t };
+  return { ok: true, after, issuedAt: i, ...(typeof s === 'number' ? { stuck: s } : {}) };
 }

@@ -8,14 +8,14 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DEFAULT_API_OPTIONS, type ApiContext, type ApiOptions } from './api.js';
+import { DEFAULT_API_OPTIONS, sendFaultOf, type ApiContext, type ApiOptions } from './api.js';
 import { createClock, type EmulatorClock } from './clock.js';
 import { CONTROL_PREFIX, createControlApi } from './control.js';
 import { createTraceData } from './data/index.js';
 import { createRandom } from './data/prng.js';
 import { createFaults, type FaultRates, type Faults } from './faults.js';
 import { createGraphApi } from './graph.js';
-import { readRequest, sendJson, type Handler } from './http.js';
+import { readRequest, sendJson, sendJsonWith, type Handler } from './http.js';
 import { createIdentity } from './identity.js';
 import type { EmulatorTenant, TraceData } from './model.js';
 import { createReportingApi } from './reporting.js';
@@ -131,7 +131,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       caFile: tls.caFile,
     }),
   });
-  const tokenFaults: Handler = (req, res) => {
+  const tokenFaults: Handler = async (req, res) => {
     // The token endpoint can fail too; the tenant is the first path segment.
     if (req.method !== 'POST' || !/\/oauth2\//.test(req.url.pathname)) return false;
     const key = decodeURIComponent(req.url.pathname.split('/')[1] ?? '').toLowerCase();
@@ -141,11 +141,19 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       res.socket?.destroy();
       return true;
     }
+    const unavailable = {
+      error: 'temporarily_unavailable',
+      error_description: 'AADSTS50001: The service is temporarily unavailable.',
+    };
     if (fault?.kind === 'status') {
-      sendJson(res, fault.status ?? 503, {
-        error: 'temporarily_unavailable',
-        error_description: 'AADSTS50001: The service is temporarily unavailable.',
-      });
+      sendJson(res, fault.status ?? 503, unavailable);
+      return true;
+    }
+    // A token answer that never ends, or that trickles in (an error, once it is all there).
+    const spoiled = sendFaultOf(fault);
+    if (spoiled?.kind === 'endless-body' || spoiled?.kind === 'trickle-body') {
+      const body = spoiled.kind === 'endless-body' ? { access_token: [] as string[] } : unavailable;
+      await sendJsonWith(res, spoiled.kind === 'endless-body' ? 200 : 503, body, {}, spoiled);
       return true;
     }
     return false;

@@ -30,6 +30,9 @@ import {
 import { createRetentionCheck } from './retention.js';
 import type { PageNormalizer } from './page-events.js';
 
+/** The errors of a request abandoned at its deadline or its body ceiling. */
+const READ_LIMIT_CODES: ReadonlySet<string> = new Set(['request_timeout', 'response_too_large']);
+
 export interface TenantOutcome {
   readonly tenant: string;
   readonly passes: readonly PassSummary[];
@@ -186,7 +189,10 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       onRetry: (info) => {
         metrics.retry(labels, info);
         // A 429 under our own budget means another app spends the tenant's quota: worth a line.
-        const level = info.status === 429 ? 'info' : 'debug';
+        // An answer abandoned at a read limit (bounded-request.ts) means a broken server or
+        // network: a warning, never silence.
+        const limit = ExotraceError.is(info.error) && READ_LIMIT_CODES.has(info.error.code);
+        const level = limit ? 'warn' : info.status === 429 ? 'info' : 'debug';
         log[level]('request retried', {
           tenant: tenant.name,
           retry: info.retry,

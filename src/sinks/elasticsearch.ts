@@ -23,11 +23,12 @@
  */
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
-import { request as undiciRequest, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 
 import type { OutputConfig } from '../config/load.js';
+import { BODY_LIMITS, boundedRequest } from '../sources/http/bounded-request.js';
 import { assertSecureUrl, createDispatcher } from '../sources/http/client.js';
-import { errorCodes, redact, TLS_TRUST } from '../sources/http/errors.js';
+import { errorCodes, ExotraceError, redact, TLS_TRUST } from '../sources/http/errors.js';
 import { abortReason } from '../sources/http/types.js';
 import type { OutboxEvent } from '../state/store.js';
 import { once, type HealthResult, type SendResult, type Sink } from './sink.js';
@@ -96,6 +97,8 @@ class ElasticsearchSink implements Sink {
   readonly #dispatcher: Dispatcher;
   readonly #ownDispatcher: boolean;
   readonly #now: () => number;
+  /** Each request whole, connect to the last byte of the answer (`http.timeout`). */
+  readonly #timeoutMs: number;
   readonly #gzip: boolean;
   readonly close: () => Promise<void>;
 
@@ -126,6 +129,7 @@ class ElasticsearchSink implements Sink {
         headersTimeoutMs: io.timeoutMs ?? 60_000,
       });
     this.#now = io.now ?? Date.now;
+    this.#timeoutMs = io.timeoutMs ?? 60_000;
     this.#gzip = io.gzip ?? true;
     this.close = once(async () => {
       if (this.#ownDispatcher) await this.#dispatcher.close();
@@ -175,7 +179,7 @@ class ElasticsearchSink implements Sink {
     let headers: Record<string, string | string[] | undefined>;
     let responseText: string;
     try {
-      const res = await undiciRequest(url, {
+      const res = await boundedRequest(url, {
         method: 'POST',
         headers: this.#headers({
           'content-type': 'application/x-ndjson',
@@ -184,11 +188,12 @@ class ElasticsearchSink implements Sink {
         body,
         signal,
         dispatcher: this.#dispatcher,
+        maxBytes: BODY_LIMITS.outputAnswer,
+        timeoutMs: this.#timeoutMs,
       });
-      status = res.statusCode;
+      status = res.status;
       headers = res.headers;
-      // Always read the body: an unread body keeps its socket out of the pool.
-      responseText = await res.body.text();
+      responseText = res.text;
     } catch (error) {
       if (signal.aborted) throw abortReason(signal);
       return { status: 'retryable', error: this.#networkError(where, error) };
@@ -200,6 +205,9 @@ class ElasticsearchSink implements Sink {
   }
 
   #networkError(where: string, error: unknown): Error {
+    // The read limits' own errors (a deadline, an answer too large) say what happened.
+    if (ExotraceError.is(error))
+      return new Error(`elasticsearch output ${this.name}: ${error.message}`, { cause: error });
     const said = errorCodes(error).at(-1) ?? (error instanceof Error ? error.name : 'unknown error');
     // A TLS trust failure is not retried away, but neither is it the events' fault: it is kept
     // retryable (nothing dead-lettered) with the key that fixes it.
@@ -327,20 +335,21 @@ class ElasticsearchSink implements Sink {
     const url = this.#url('/');
     const where = this.#where('GET', url);
     try {
-      const res = await undiciRequest(url, {
+      const res = await boundedRequest(url, {
         method: 'GET',
         headers: this.#headers({}),
         signal,
         dispatcher: this.#dispatcher,
+        maxBytes: BODY_LIMITS.outputAnswer,
+        timeoutMs: this.#timeoutMs,
       });
-      const text = await res.body.text();
+      const { text, status: statusCode } = res;
       // 403: the credentials are valid but lack the `monitor` privilege cluster info needs, which a
       // least-privilege ingest key (create_doc on the index only) rightly does not have.
-      if ((res.statusCode >= 200 && res.statusCode < 300) || res.statusCode === 403) return { status: 'ok' };
+      if ((statusCode >= 200 && statusCode < 300) || statusCode === 403) return { status: 'ok' };
       const said = describeError(text);
-      const fix =
-        res.statusCode === 401 ? `: check ${this.#authKeys}` : `: check the url of output ${this.name}`;
-      return { status: 'failed', error: new Error(`${where} answered ${res.statusCode}${said}${fix}`) };
+      const fix = statusCode === 401 ? `: check ${this.#authKeys}` : `: check the url of output ${this.name}`;
+      return { status: 'failed', error: new Error(`${where} answered ${statusCode}${said}${fix}`) };
     } catch (error) {
       if (signal.aborted) throw abortReason(signal);
       return { status: 'failed', error: this.#networkError(where, error) };

@@ -21,10 +21,11 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 
+import { BODY_LIMITS, boundedRequest } from '../sources/http/bounded-request.js';
 import { assertSecureUrl, createDispatcher } from '../sources/http/client.js';
-import { errorCodes, redactSecrets, safeUrl } from '../sources/http/errors.js';
+import { errorCodes, ExotraceError, redactSecrets, safeUrl } from '../sources/http/errors.js';
 import { retryAfterMs } from '../sources/http/retry-strategies.js';
 import { abortReason } from '../sources/http/types.js';
 import type { OutboxEvent } from '../state/store.js';
@@ -232,29 +233,26 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
   ): Promise<PostResponse | Error> {
     if (signal.aborted) throw abortReason(signal);
     if (closed !== undefined) throw new SinkError(`${label}: used after close`);
-    // A whole-request deadline on top of undici's per-phase timeouts: a server that reads the
-    // body a byte at a time would otherwise hold a send for ever.
-    const deadline = AbortSignal.timeout(timeoutMs);
-    const both = AbortSignal.any([signal, deadline]);
     const what = `${method} ${safeUrl(to)}`;
     try {
-      const res = await request(to, {
+      // A whole-request deadline on top of undici's per-phase timeouts (a server that reads the
+      // body a byte at a time would otherwise hold a send for ever), and a ceiling on the answer.
+      return await boundedRequest(to, {
         method,
-        headers: { ...headers },
+        headers,
         body: body ?? null,
-        signal: both,
+        signal,
         dispatcher,
+        maxBytes: BODY_LIMITS.outputAnswer,
+        timeoutMs,
       });
-      const text = await res.body.text();
-      const flat: Record<string, string> = {};
-      for (const [name, value] of Object.entries(res.headers)) {
-        if (value !== undefined) flat[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
-      }
-      return { status: res.statusCode, headers: flat, text };
     } catch (error) {
       // Read again: the request may have been aborted while it ran.
       if (isAborted(signal)) throw abortReason(signal);
-      if (deadline.aborted) return coded(`${label}: ${what} timed out after ${timeoutMs} ms`, 'timeout');
+      if (ExotraceError.is(error) && error.code === 'request_timeout') {
+        return coded(`${label}: ${what} timed out after ${timeoutMs} ms`, 'timeout');
+      }
+      if (ExotraceError.is(error)) return coded(safe(`${label}: ${error.message}`), error.code);
       return networkFailure(error, what);
     }
   }

@@ -66,7 +66,11 @@ export interface SyslogSinkIo extends SinkIo {
   readonly connectTimeoutMs?: number;
   /** Clock for the replay window; default Date.now. */
   readonly now?: () => number;
-  /** Longest wait for a batch to be handed to the kernel (a receiver that stops reading); default 30 s. */
+  /**
+   * Longest wait for the receiver to take any data (one that stops reading), and the time a send
+   * writes before it reports what was written (a slow receiver gets a batch over several sends,
+   * each acknowledging its part); default 30 s.
+   */
   readonly writeTimeoutMs?: number;
 }
 
@@ -83,6 +87,12 @@ export const MSGID = 'message_trace';
 export const REPLAY_WINDOW_MS = 10_000;
 /** At most this much is kept for a replay (two default batches); older batches are dropped. */
 export const MAX_REPLAY_BYTES = 16 * 1024 * 1024;
+/**
+ * A batch is written in chunks of about this size (whole frames), each handed to the kernel
+ * before the next: a chunk is the unit of progress, and of what a failure sends again. 64 KiB is
+ * a few dozen events, and a fraction of a second even at a slow receiver's 100 KiB/s.
+ */
+export const WRITE_CHUNK_BYTES = 64 * 1024;
 
 interface Retained {
   readonly data: Buffer;
@@ -356,21 +366,24 @@ class StreamSyslogSink implements Sink {
     if (signal.aborted) throw abortReason(signal);
     if (this.#closed) throw new SinkError(`syslog output ${this.name}: send after close`);
     if (batch.length === 0) return { status: 'ok' };
-    const data = Buffer.concat(
-      batch.map((event) => frameOctetCounted(formatSyslogMessage(event.json, this.#fields))),
-    );
+    const frames = batch.map((event) => frameOctetCounted(formatSyslogMessage(event.json, this.#fields)));
+    // The time this send may take before it reports what it wrote: a slow receiver gets the batch
+    // over several sends, each acknowledging its part, instead of all of it again after a timeout.
+    const budgetEnds = this.#now() + this.#writeTimeoutMs;
 
     const existing = await this.#usable();
     // A connection that was up may have broken since (receiver restarted): one new connection and
-    // the whole batch again. A new connection that fails is a retry for the delivery loop.
+    // what is left of the batch again. A new connection that fails is a retry for the delivery loop.
     const attempts: (Socket | undefined)[] = existing === undefined ? [undefined] : [existing, undefined];
     let lastError: unknown;
+    let written = 0;
     for (const candidate of attempts) {
+      let socket: Socket | undefined;
       try {
-        const socket = candidate ?? (await this.#connect(signal));
+        socket = candidate ?? (await this.#connect(signal));
         const replay = candidate === undefined ? this.#replay : undefined;
-        await this.#write(socket, replay === undefined ? data : Buffer.concat([replay.data, data]), signal);
         if (replay !== undefined) {
+          await this.#write(socket, replay.data, signal);
           this.#replay = undefined;
           this.#io.onNotice?.({
             sink: this.name,
@@ -378,27 +391,82 @@ class StreamSyslogSink implements Sink {
             message: `syslog output ${this.name}: sent the ${replay.events} events written just before the connection broke again (they may arrive twice)`,
           });
         }
-        this.#retain(data, batch.length);
-        return { status: 'ok' };
       } catch (error) {
         if (isAborted(signal)) throw abortReason(signal);
         lastError = error;
         this.#markBroken();
         this.#socket?.destroy();
+        continue;
       }
+      const outcome = await this.#writeFrames(socket, frames, budgetEnds, signal);
+      if (outcome.error === undefined) {
+        written = outcome.written;
+        this.#retain(Buffer.concat(frames.slice(0, written)), written);
+        break;
+      }
+      if (isAborted(signal)) throw abortReason(signal);
+      // What the broken connection took may have gone with it: the batch again, whole, on a new one.
+      lastError = outcome.error;
+      this.#markBroken();
+      this.#socket?.destroy();
+    }
+    if (written === batch.length) return { status: 'ok' };
+    const where = this.#where();
+    if (written > 0) {
+      // Not a failure: the receiver reads slower than one send's time allows. What it took is
+      // acknowledged, and the rest goes in the next send.
+      return {
+        status: 'partial',
+        error: new Error(
+          `syslog output ${this.name}: ${where} took ${written} of ${batch.length} events within ${this.#writeTimeoutMs} ms; the rest follows`,
+        ),
+        retry: batch.slice(written).map((event) => event.seq),
+        rejected: [],
+      };
     }
     return {
       status: 'retryable',
-      error: new Error(
-        `syslog output ${this.name}: sending to ${this.#where()} failed: ${describe(lastError)}`,
-        {
-          cause: lastError,
-        },
-      ),
+      error: new Error(`syslog output ${this.name}: sending to ${where} failed: ${describe(lastError)}`, {
+        cause: lastError,
+      }),
     };
   }
 
-  /** Resolves once every byte is handed to the kernel; rejects on error, close, timeout or abort. */
+  /**
+   * Writes `frames` in chunks of about WRITE_CHUNK_BYTES, each handed to the kernel before the
+   * next is written, so that what was written is known frame by frame. Stops before a new chunk
+   * once `budgetEnds` has passed (after at least one), or at the first failure; returns how many
+   * frames were then written whole, and the failure.
+   */
+  async #writeFrames(
+    socket: Socket,
+    frames: readonly Buffer[],
+    budgetEnds: number,
+    signal: AbortSignal,
+  ): Promise<{ written: number; error?: unknown }> {
+    let written = 0;
+    while (written < frames.length) {
+      if (written > 0 && this.#now() >= budgetEnds) return { written };
+      let end = written + 1;
+      let bytes = frames[written]?.length ?? 0;
+      while (end < frames.length && bytes + (frames[end]?.length ?? 0) <= WRITE_CHUNK_BYTES) {
+        bytes += frames[end]?.length ?? 0;
+        end++;
+      }
+      try {
+        await this.#write(socket, Buffer.concat(frames.slice(written, end)), signal);
+      } catch (error) {
+        return { written, error };
+      }
+      written = end;
+    }
+    return { written };
+  }
+
+  /**
+   * Resolves once every byte is handed to the kernel; rejects on error, close, abort, or when the
+   * receiver takes none of it for writeTimeoutMs.
+   */
   #write(socket: Socket, data: Buffer, signal: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let settled = false;

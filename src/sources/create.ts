@@ -106,6 +106,7 @@ export function createSource(
     loginUrl: tenant.loginUrl,
     scope: tenant.api === 'reporting' ? REPORTING_SCOPE : GRAPH_SCOPE,
     dispatcher,
+    timeoutMs,
     context,
     ...(hooks.onLoginAnswer === undefined ? {} : { onLoginAnswer: hooks.onLoginAnswer }),
   });
@@ -121,7 +122,8 @@ export function createSource(
     budgetPolicy({ budget, clock }),
   ];
   if (hooks.onAttempt !== undefined) policies.push(attemptPolicy({ onAttempt: hooks.onAttempt, clock }));
-  const client = createHttpClient({ agent: dispatcher, policies });
+  // http.timeout also bounds each attempt whole: a body trickling in would pass the gap limits.
+  const client = createHttpClient({ agent: dispatcher, policies, limits: { timeoutMs } });
   return createPollingSource({
     adapter: adapterFor(tenant, options),
     client,

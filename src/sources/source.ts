@@ -7,6 +7,7 @@
  * first, `$orderby` is ignored): each page is handed over with the link to the page after it, so
  * the caller can store both in one transaction and resume mid-window after a crash.
  */
+import { createHash } from 'node:crypto';
 import type { Api } from '../config/index.js';
 import { PAGE_SHAPE, pageEnvelopeOf } from '../normalize/page.js';
 import type { TimeWindow } from '../pipeline/windows.js';
@@ -177,6 +178,67 @@ export function resolveNextLink(value: unknown, requestUrl: URL, field: string):
   }
 }
 
+/** A digest of a page's rows: two pages with the same rows have the same one. */
+function rowsDigest(rows: readonly Record<string, unknown>[]): string {
+  return createHash('sha256').update(JSON.stringify(rows)).digest('base64url');
+}
+
+/** The skip token a link carries, whatever its spelling (`$skiptoken`, beta's `$skipToken`). */
+function skipTokenOf(url: URL): string | undefined {
+  for (const [key, value] of url.searchParams) if (key.toLowerCase() === '$skiptoken') return value;
+  return undefined;
+}
+
+/**
+ * The walk of one window must advance: each next link is one not followed yet in this window
+ * (neither the same URL nor the same skip token), and each page with rows brings rows no earlier
+ * page of the window had. A server that breaks this (new links to the same rows, for ever) would
+ * otherwise spend the tenant's whole budget on one window and never let `run --once` end; the
+ * window stops with `no_progress` instead, and is read again at the next cycle.
+ */
+function createProgressCheck(context: ErrorContext): {
+  follow(link: URL): void;
+  read(url: URL, digest: string | undefined, rowCount: number): void;
+} {
+  const links = new Set<string>();
+  const tokens = new Set<string>();
+  const pages = new Map<string, number>();
+  let pageNumber = 0;
+  const noProgress = (url: URL, what: string): ExotraceError =>
+    new ExotraceError({
+      code: 'no_progress',
+      message: `the API sent tenant '${context.tenant}' (${context.configPath}) ${what} (${safeUrl(url)}): the window's walk does not advance, so it was stopped`,
+      fix: 'none on our side: the window is read again on the next cycle; if this repeats, the API is at fault (open a Microsoft support case)',
+      retryable: true,
+      tenant: context.tenant,
+      configKey: `${context.configPath}.apiUrl`,
+    });
+  return {
+    follow(link) {
+      if (links.has(link.href)) throw noProgress(link, 'a next link it had already followed');
+      const token = skipTokenOf(link);
+      if (token !== undefined && tokens.has(token)) {
+        throw noProgress(link, 'a next link with a skip token it had already followed');
+      }
+      links.add(link.href);
+      if (token !== undefined) tokens.add(token);
+    },
+    read(url, digest, rowCount) {
+      pageNumber++;
+      // An empty page has nothing to compare; a run of them ends with the links themselves.
+      if (digest === undefined || rowCount === 0) return;
+      const earlier = pages.get(digest);
+      if (earlier !== undefined) {
+        throw noProgress(
+          url,
+          `page ${pageNumber} of a window with the same rows as page ${earlier}, through a new next link`,
+        );
+      }
+      pages.set(digest, pageNumber);
+    },
+  };
+}
+
 export interface PollingSourceOptions {
   readonly adapter: ApiAdapter;
   /** The composed stack (retry → bearer → budget → attempt), shared by every call of the source. */
@@ -202,6 +264,8 @@ const noRelease = (): void => undefined;
 export function createPollingSource(options: PollingSourceOptions): MessageTraceSource {
   const { adapter, client, apiUrl, context } = options;
   let closing: Promise<void> | undefined;
+  // What each fetched page holds (a digest of its rows), for the walk's progress check.
+  const contents = new WeakMap<Page, string>();
 
   const checked = (link: string): URL => {
     const result = checkNextLink(link, apiUrl, context);
@@ -228,7 +292,7 @@ export function createPollingSource(options: PollingSourceOptions): MessageTrace
     // Only absent when a client without the retry policy skipped validate.
     const page = parsed.get(response) ?? adapter.parsePage(response.text, url);
     const { text } = response;
-    return {
+    const fetched: Page = {
       text,
       nextLink: page.nextLink,
       rowCount: page.rows.length,
@@ -237,6 +301,8 @@ export function createPollingSource(options: PollingSourceOptions): MessageTrace
       },
       release: noRelease,
     };
+    contents.set(fetched, rowsDigest(page.rows));
+    return fetched;
   }
 
   /** `fetchPage` inside a place of `acquirePage`, given back when the fetch fails. */
@@ -263,8 +329,10 @@ export function createPollingSource(options: PollingSourceOptions): MessageTrace
     api: adapter.api,
     async *pages(window, { nextLink, signal, acquirePage }) {
       let url = nextLink === undefined ? adapter.firstPageUrl(window) : checked(nextLink);
-      // A server handing back a link already followed would loop forever.
-      const followed = new Set<string>([url.href]);
+      // A server handing back a link already followed, or a new link to rows already read, would
+      // loop for ever, spending the tenant's budget (see `createProgressCheck`).
+      const progress = createProgressCheck(context);
+      progress.follow(url);
       // The next page is fetched while the caller commits this one: network and server time
       // overlap our own work. Abandoning the walk aborts the fetch in flight.
       const inFlight = new AbortController();
@@ -290,25 +358,16 @@ export function createPollingSource(options: PollingSourceOptions): MessageTrace
           unclaimed = undefined;
           let next: URL | undefined;
           try {
+            progress.read(url, contents.get(page), page.rowCount);
             // Checked before the page is handed over, so a foreign link is never stored to resume from.
             next = page.nextLink === undefined ? undefined : checked(page.nextLink);
-            if (next !== undefined && followed.has(next.href)) {
-              throw new ExotraceError({
-                code: 'http_error',
-                message: `the API sent tenant '${context.tenant}' (${context.configPath}) a next link it had already followed (${safeUrl(next)})`,
-                fix: 'none on our side: the window is read again on the next cycle',
-                retryable: true,
-                tenant: context.tenant,
-                configKey: `${context.configPath}.apiUrl`,
-              });
-            }
+            if (next !== undefined) progress.follow(next);
           } catch (error) {
             // Never handed over: the caller cannot release it.
             page.release();
             throw error;
           }
           if (next !== undefined) {
-            followed.add(next.href);
             pending = start(next);
             unclaimed = pending;
           }

@@ -12,9 +12,14 @@ import {
 import { attemptPolicy, type AttemptReport } from '../../src/sources/http/attempt.js';
 import { bearerPolicy } from '../../src/sources/http/bearer.js';
 import { budgetPolicy, createTenantBudget, type TenantBudget } from '../../src/sources/http/budget.js';
-import { createDispatcher, createHttpClient, type HttpClient } from '../../src/sources/http/client.js';
+import {
+  createDispatcher,
+  createHttpClient,
+  type HttpClient,
+  type SenderLimits,
+} from '../../src/sources/http/client.js';
 import type { ErrorContext } from '../../src/sources/http/errors.js';
-import { retryPolicy } from '../../src/sources/http/retry.js';
+import { retryPolicy, type RetryInfo } from '../../src/sources/http/retry.js';
 import { throttlingStrategy, transientStrategy } from '../../src/sources/http/retry-strategies.js';
 import type { HttpRequest } from '../../src/sources/http/types.js';
 import { createVirtualTime, type VirtualTime } from './virtual-time.js';
@@ -24,6 +29,8 @@ export interface Stack {
   budget: TenantBudget;
   tokens: TokenProvider & { readonly refreshes: number; readonly calls: number };
   attempts: AttemptReport[];
+  /** What each retry followed (its error, or its status). */
+  retries: RetryInfo[];
   time: VirtualTime;
   context: ErrorContext;
   close(): Promise<void>;
@@ -34,6 +41,10 @@ export interface StackOptions {
   credential?: ClientCredential;
   clientId?: string;
   requestsPer5Min?: number;
+  /** Each attempt's body ceiling and whole-request deadline (default: the collector's). */
+  limits?: SenderLimits;
+  /** The token requests' whole-request deadline. */
+  tokenTimeoutMs?: number;
 }
 
 export function createStack(emulator: Emulator, options: StackOptions = {}): Stack {
@@ -52,6 +63,7 @@ export function createStack(emulator: Emulator, options: StackOptions = {}): Sta
     credential: options.credential ?? { kind: 'secret', secret: app.secrets[0]?.value ?? '' },
     loginUrl: emulator.url,
     dispatcher,
+    ...(options.tokenTimeoutMs === undefined ? {} : { timeoutMs: options.tokenTimeoutMs }),
     context,
   });
   let refreshes = 0;
@@ -75,20 +87,23 @@ export function createStack(emulator: Emulator, options: StackOptions = {}): Sta
     sleep: time.sleep,
   });
   const attempts: AttemptReport[] = [];
+  const retries: RetryInfo[] = [];
   const client = createHttpClient({
     agent: dispatcher,
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
     policies: [
       retryPolicy({
         clock: time.now,
         sleep: time.sleep,
         strategies: [throttlingStrategy(), transientStrategy({ random: () => 0.5 })],
+        onRetry: (info) => retries.push(info),
       }),
       bearerPolicy({ tokenProvider: tokens, apiUrl: new URL(emulator.url), context }),
       budgetPolicy({ budget, clock: time.now }),
       attemptPolicy({ onAttempt: (r) => attempts.push(r), clock: time.now }),
     ],
   });
-  return { client, budget, tokens, attempts, time, context, close: () => dispatcher.close() };
+  return { client, budget, tokens, attempts, retries, time, context, close: () => dispatcher.close() };
 }
 
 export function listRequest(emulator: Emulator, extra: Partial<HttpRequest> = {}): HttpRequest {

@@ -3,7 +3,8 @@
  * bundled undici 6), which would ignore our CA, proxy and timeouts.
  */
 import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from '@azure/msal-node';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { BODY_LIMITS, boundedRequest, type BoundedResponse } from '../http/bounded-request.js';
 import { assertSecureUrl } from '../http/client.js';
 
 export interface MsalNetworkClient extends INetworkModule {
@@ -14,53 +15,58 @@ export interface MsalNetworkClient extends INetworkModule {
   takeLastError(): unknown;
 }
 
-/**
- * `onAnswer` hears every request to the login host (token, metadata): its HTTP status, or
- * undefined when no answer came. Metrics count them; the URL is not given (it names the tenant).
- */
+export interface MsalNetworkOptions {
+  /**
+   * Hears every request to the login host (token, metadata): its HTTP status, or undefined when
+   * no answer came. Metrics count them; the URL is not given (it names the tenant).
+   */
+  readonly onAnswer?: (status: number | undefined) => void;
+  /** Each request whole, connect to the last byte (`http.timeout`); default 60 000 ms. */
+  readonly timeoutMs?: number;
+}
+
 export function createMsalNetworkClient(
   dispatcher: Dispatcher,
-  onAnswer?: (status: number | undefined) => void,
+  options: MsalNetworkOptions = {},
 ): MsalNetworkClient {
+  const { onAnswer } = options;
   let lastError: unknown;
   const send = async <T>(
     method: 'GET' | 'POST',
     url: string,
-    options: NetworkRequestOptions | undefined,
-    timeoutMs?: number,
+    requestOptions: NetworkRequestOptions | undefined,
+    msalTimeoutMs?: number,
   ): Promise<NetworkResponse<T>> => {
     const target = new URL(url);
     assertSecureUrl(target);
-    const signal = timeoutMs === undefined || timeoutMs <= 0 ? null : AbortSignal.timeout(timeoutMs);
-    let res: Dispatcher.ResponseData;
-    let text: string;
+    // msal gives a timeout for its metadata GETs only; ours bounds every request, the token POST too.
+    const ours = options.timeoutMs ?? 60_000;
+    const timeoutMs =
+      msalTimeoutMs === undefined || msalTimeoutMs <= 0 ? ours : Math.min(ours, msalTimeoutMs);
+    let res: BoundedResponse;
     try {
-      res = await request(target, {
+      res = await boundedRequest(target, {
         method,
-        headers: options?.headers ?? {},
-        body: method === 'POST' ? (options?.body ?? '') : null,
-        signal,
+        headers: requestOptions?.headers ?? {},
+        body: method === 'POST' ? (requestOptions?.body ?? '') : null,
         dispatcher,
+        maxBytes: BODY_LIMITS.token,
+        timeoutMs,
       });
-      text = await res.body.text();
     } catch (error) {
       lastError = error;
       onAnswer?.(undefined);
       throw error;
     }
-    onAnswer?.(res.statusCode);
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(res.headers)) {
-      if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
-    }
+    onAnswer?.(res.status);
     let body: unknown;
     try {
-      body = JSON.parse(text);
+      body = JSON.parse(res.text);
     } catch {
       // msal reads `error` fields from the body; a non-JSON answer (a proxy's HTML page) becomes one.
-      body = { error: 'invalid_response', error_description: `HTTP ${res.statusCode} with a non-JSON body` };
+      body = { error: 'invalid_response', error_description: `HTTP ${res.status} with a non-JSON body` };
     }
-    return { status: res.statusCode, headers, body: body as T };
+    return { status: res.status, headers: res.headers, body: body as T };
   };
   return {
     sendGetRequestAsync: (url, options, timeout) => send('GET', url, options, timeout),

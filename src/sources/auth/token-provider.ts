@@ -41,6 +41,8 @@ export interface MsalTokenProviderOptions {
   readonly scope?: string;
   /** The dispatcher for the login host (CA, proxy, timeouts). */
   readonly dispatcher: Dispatcher;
+  /** Each request to the login host, whole (`http.timeout`); default 60 000 ms. */
+  readonly timeoutMs?: number;
   readonly context: ErrorContext;
   /** Every answer of the login host (metrics): its HTTP status, undefined when none came. */
   readonly onLoginAnswer?: (status: number | undefined) => void;
@@ -73,7 +75,10 @@ export function createMsalTokenProvider(options: MsalTokenProviderOptions): Toke
     ...(MICROSOFT_LOGIN_HOSTS.has(login.hostname.toLowerCase()) ? {} : { knownAuthorities: [login.host] }),
     ...credentialOptions(options.credential, context),
   };
-  const networkClient = createMsalNetworkClient(options.dispatcher, options.onLoginAnswer);
+  const networkClient = createMsalNetworkClient(options.dispatcher, {
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options.onLoginAnswer === undefined ? {} : { onAnswer: options.onLoginAnswer }),
+  });
   const app = new ConfidentialClientApplication({
     auth,
     system: {

@@ -3,7 +3,8 @@
  * Node's bundled fetch does not share), and the fold that composes policies around it.
  */
 import { rootCertificates } from 'node:tls';
-import { Agent, EnvHttpProxyAgent, ProxyAgent, request as undiciRequest, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, ProxyAgent, type Dispatcher } from 'undici';
+import { boundedRequest, BODY_LIMITS } from './bounded-request.js';
 import { ExotraceError, networkError, safeUrl } from './errors.js';
 import { isLoopbackHost } from '../../util/net.js';
 import type { HttpPolicy, HttpRequest, HttpResponse, SendNext } from './types.js';
@@ -77,35 +78,33 @@ export function assertSecureUrl(url: URL): void {
   });
 }
 
-/** Sends one request on the dispatcher and reads the whole body. */
-export function undiciSender(dispatcher: Dispatcher): SendNext {
+export interface SenderLimits {
+  /** The largest answer read; default `BODY_LIMITS.apiPage`. */
+  readonly maxBytes?: number;
+  /** One attempt, connect to the last byte (`http.timeout`); default 60 000 ms. */
+  readonly timeoutMs?: number;
+}
+
+/** Sends one request on the dispatcher and reads the whole body, within the limits. */
+export function undiciSender(dispatcher: Dispatcher, limits: SenderLimits = {}): SendNext {
   return async (request: HttpRequest): Promise<HttpResponse> => {
     assertSecureUrl(request.url);
     try {
-      const res = await undiciRequest(request.url, {
+      // Always read the body: an unread body keeps its socket out of the pool.
+      return await boundedRequest(request.url, {
         method: request.method,
         headers: request.headers,
         body: request.body ?? null,
         signal: request.signal,
         dispatcher,
+        maxBytes: limits.maxBytes ?? BODY_LIMITS.apiPage,
+        timeoutMs: limits.timeoutMs ?? 60_000,
       });
-      // Always read the body: an unread body keeps its socket out of the pool.
-      const text = await res.body.text();
-      return { status: res.statusCode, headers: flattenHeaders(res.headers), text };
     } catch (error) {
       if (request.signal.aborted) throw error;
       throw networkError(error, `${request.method} ${safeUrl(request.url)}`);
     }
   };
-}
-
-function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    out[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
-  }
-  return out;
 }
 
 export interface HttpClient {
@@ -119,6 +118,8 @@ export interface HttpClientOptions {
   readonly agent: Dispatcher;
   /** Replaces undici at the bottom of the stack: for tests of the composition only. */
   readonly transport?: SendNext;
+  /** Each attempt's body ceiling and whole-request deadline. */
+  readonly limits?: SenderLimits;
 }
 
 /** Folds the policies around the sender; each policy sees only `next`. Duplicate names are refused. */
@@ -130,7 +131,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   }
   const send = options.policies.reduceRight<SendNext>(
     (next, policy) => (request) => policy.send(request, next),
-    options.transport ?? undiciSender(options.agent),
+    options.transport ?? undiciSender(options.agent, options.limits),
   );
   return { send };
 }

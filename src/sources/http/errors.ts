@@ -19,10 +19,13 @@ export const ERROR_CODES = [
   'permission_missing',
   'throttled',
   'foreign_next_link',
+  'no_progress',
   'insecure_url',
   'window_too_old',
   'transient',
   'network_error',
+  'response_too_large',
+  'request_timeout',
   'unauthorized',
   'http_error',
   /** A page's rows counted by the source are not its events plus rejects (the collector's check). */
@@ -420,6 +423,8 @@ export const TLS_TRUST = /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|ERR_TLS/;
  * resets, refusals and timeouts are transient and retried.
  */
 export function networkError(error: unknown, target: string, ctx?: ErrorContext): ExotraceError {
+  // Our own read limits (bounded-request.ts) already say what happened, and where.
+  if (ExotraceError.is(error)) return error;
   // A trust failure anywhere in the chain says most; otherwise the innermost code (the socket's).
   const codes = errorCodes(error);
   const code = codes.find((c) => TLS_TRUST.test(c)) ?? codes.at(-1);

@@ -1,0 +1,75 @@
+/**
+ * `run --once` as a user runs it (the built binary against the emulator in this process) when the
+ * API misbehaves without end (issue 11, items 7 and 8): it finishes, and says why.
+ */
+import { appendFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { readEvents, runCli, writeConfig } from './collector-helpers.js';
+
+let emulator: Emulator;
+let folder: string;
+
+beforeAll(async () => {
+  folder = mkdtempSync(path.join(tmpdir(), 'exotrace-cli-bounds-'));
+  // More than one Graph page (5,000 rows) in the last 24 hours, so the walk has next links.
+  emulator = await startEmulator({ tenants: 1, messagesPerDay: 7000, seed: 11, throttle: { limit: 1000 } });
+  emulator.clock.set(Date.now() + 10 * 60_000);
+  emulator.clock.freeze(true);
+});
+
+afterEach(() => {
+  emulator.faults.clear();
+});
+
+afterAll(async () => {
+  await emulator.close();
+});
+
+/** Pages (list requests) the emulator served, whatever their status. */
+function listRequests(): number {
+  let total = 0;
+  for (const byApi of Object.values(emulator.stats.snapshot())) {
+    for (const n of Object.values(byApi['graph'] ?? {})) total += n;
+  }
+  return total;
+}
+
+function logLines(stderr: string): Record<string, unknown>[] {
+  return stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+describe('run --once against an API that never ends', () => {
+  it('a page trickling in is abandoned at http.timeout and read again: exit 0, the events all there', async () => {
+    const dir = path.join(folder, 'trickle');
+    const config = writeConfig(emulator, dir, ['contoso']);
+    appendFileSync(config, 'http:\n  timeout: 2s\n');
+    // A byte every 100 ms: no gap reaches 2 s, the whole page would take hours.
+    emulator.faults.enqueue([{ kind: 'trickle-body', delayMs: 100, targets: ['graph-list'] }]);
+    const result = await runCli(['run', '--config', config, '--once']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain('request_timeout');
+    expect(readEvents(path.join(dir, 'events.ndjson')).length).toBeGreaterThan(5000);
+  });
+
+  it('next links that bring the same rows again: the window stops with no_progress and run --once ends', async () => {
+    const dir = path.join(folder, 'stuck');
+    const config = writeConfig(emulator, dir, ['contoso']);
+    const before = listRequests();
+    // From the first paging request on, every next link is new and leads to the same page.
+    emulator.faults.enqueue([{ kind: 'stuck-next-link', targets: ['graph-list'] }]);
+    const result = await runCli(['run', '--config', config, '--once']);
+    // The tenant failed (exit 3), and the reason is logged with its code and the tenant.
+    expect(result.code, result.stderr).toBe(3);
+    const failure = logLines(result.stderr).find((line) => JSON.stringify(line).includes('no_progress'));
+    expect(failure, result.stderr).toBeDefined();
+    expect(JSON.stringify(failure)).toContain('contoso');
+    // Page 1, page 2 and its repeat; not the tenant's budget.
+    expect(listRequests() - before).toBeLessThan(10);
+  });
+});
