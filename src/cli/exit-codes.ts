@@ -6,3 +6,5 @@ export const EXIT_REJECTS = 1;
 export const EXIT_USAGE = 2;
 /** Stopped by SIGINT (^C) before the end: the shell's convention, 128 + the signal's number. */
 export const EXIT_INTERRUPTED = 130;
+/** Stopped by SIGTERM before the end (`run --once`): 128 + 15, as a shell reports a process it killed. */
+export const EXIT_TERMINATED = 143;

@@ -15,7 +15,7 @@ import {
   type Logger,
 } from '../observe/log.js';
 import { runCollector } from '../pipeline/run.js';
-import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE } from './exit-codes.js';
 
 /** Exit status when a tenant failed (the others were still collected and delivered). */
 export const EXIT_TENANT_FAILED = 3;
@@ -94,7 +94,9 @@ export async function runCommand(file: string, once: boolean, flags: LogFlags = 
   const log = createCliLogger(config, flags);
   if (log === undefined) return EXIT_USAGE;
   const stop = new AbortController();
-  const onSignal = (): void => {
+  let stoppedBy: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    stoppedBy ??= signal;
     log.info('stopping: finishing the page in flight, then flushing the outputs');
     stop.abort();
   };
@@ -102,10 +104,20 @@ export async function runCommand(file: string, once: boolean, flags: LogFlags = 
   process.once('SIGTERM', onSignal);
   try {
     const summary = await runCollector(config, { once, signal: stop.signal, log });
+    const cutShort = summary.tenants.filter((t) => t.cutShort === true).map((t) => t.tenant);
     log.info('done', {
       delivered: summary.delivered,
       failedTenants: summary.tenants.filter((t) => t.error !== undefined).map((t) => t.tenant),
+      ...(cutShort.length === 0 ? {} : { cutShortTenants: cutShort }),
     });
+    // --once stopped before its end did not do what was asked: 130 (^C) or 143 (SIGTERM), as
+    // backfill does. What it committed stays committed; the next run resumes from the checkpoints.
+    if (once && summary.interrupted) {
+      log.warn('run --once stopped before its end; run it again to resume where it stopped', {
+        ...(cutShort.length === 0 ? {} : { cutShortTenants: cutShort }),
+      });
+      return stoppedBy === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
+    }
     if (summary.failed) return EXIT_TENANT_FAILED;
     // The daemon stopped by a signal ends normally: what is pending is delivered on its next start.
     return once && Object.keys(summary.pending).length > 0 ? EXIT_OUTPUT_BEHIND : EXIT_OK;
@@ -131,7 +143,8 @@ Examples:
   exotrace run --config exotrace.yaml --log-level debug --log-format ecs
 
 Exit status (--once): 0 all tenants collected and delivered, 2 bad configuration, 3 a tenant failed (the others were done),
-6 every tenant collected but an output did not take everything (its events stay in the outbox for the next run).`,
+6 every tenant collected but an output did not take everything (its events stay in the outbox for the next run),
+130 stopped by ^C (SIGINT), 143 stopped by SIGTERM (what was committed stays; the next run resumes).`,
     )
     .action(async (opts: { config: string; once?: boolean } & LogFlags) => {
       setExitCode(await runCommand(opts.config, opts.once === true, logFlagsOf(opts)));

@@ -35,6 +35,8 @@ export interface TenantOutcome {
   readonly passes: readonly PassSummary[];
   /** Why this tenant failed (sanitized); undefined when it did not. */
   readonly error?: Record<string, unknown>;
+  /** Its last cycle was cut short (a stop): neither a success nor a failure, and not recorded. */
+  readonly cutShort?: boolean;
 }
 
 export interface RunSummary {
@@ -43,6 +45,8 @@ export interface RunSummary {
   readonly failed: boolean;
   /** Outputs that still had events to take when the run ended (kept in the outbox for the next). */
   readonly pending: Readonly<Record<string, number>>;
+  /** The caller's signal stopped the run before it ended (`--once`: exit 130/143, not a success). */
+  readonly interrupted: boolean;
 }
 
 export interface RunOptions {
@@ -383,6 +387,9 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       // service principal created, network back), less and less often; --once reports it and ends.
       let failures = 0;
       let lastError: Record<string, unknown> | undefined;
+      let cutShort = false;
+      // A call, not the property: the compiler would take `aborted` as fixed after a first check.
+      const stopped = (): boolean => signal.aborted;
       try {
         do {
           try {
@@ -390,6 +397,12 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             // --once always reconciles; the daemon when reconcileEvery says so.
             const reconcile = await collector.reconcilePass(signal, options.once);
             if (reconcile !== undefined) passes.push(reconcile);
+            // A pass stopped between two windows returns what it did: the cycle is not complete, so
+            // it is neither "collected" nor recorded as a success (the checkpoints resume it).
+            if (stopped()) {
+              cutShort = true;
+              break;
+            }
             // Keys past every re-read's reach can go; the seen-set stays the size of the lookback.
             await store.pruneSeen(now());
             log.info('tenant collected', { tenant: tenant.name, passes: passes.slice(-2) });
@@ -400,7 +413,10 @@ export async function runCollector(config: Config, options: RunOptions): Promise
           } catch (error) {
             // Stopping (SIGINT/SIGTERM) aborts the request in flight: its page was not committed,
             // and the checkpoint still points before it. That is a clean stop, not a failure.
-            if (signal.aborted) break;
+            if (stopped()) {
+              cutShort = true;
+              break;
+            }
             lastError = describe(error);
             failures++;
             metrics.cycle(tenant.name, false, now());
@@ -418,7 +434,12 @@ export async function runCollector(config: Config, options: RunOptions): Promise
           }
           if (!options.once) await sleep(pollMs, signal);
         } while (!options.once && !signal.aborted);
-        return { tenant: tenant.name, passes, ...(lastError === undefined ? {} : { error: lastError }) };
+        return {
+          tenant: tenant.name,
+          passes,
+          ...(lastError === undefined ? {} : { error: lastError }),
+          ...(cutShort ? { cutShort } : {}),
+        };
       } finally {
         await source.close();
       }
@@ -489,5 +510,11 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     }
     if (options.store === undefined) await store.close();
   }
-  return { tenants: outcomes, delivered, pending, failed: outcomes.some((o) => o.error !== undefined) };
+  return {
+    tenants: outcomes,
+    delivered,
+    pending,
+    failed: outcomes.some((o) => o.error !== undefined),
+    interrupted: options.signal.aborted,
+  };
 }

@@ -299,6 +299,43 @@ describe('exotrace run (daemon), stopped with a page in flight', () => {
   });
 });
 
+describe('exotrace run --once, stopped', () => {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    it(`${signal} after the first page: exit ${code}, no "tenant collected", no success recorded`, async () => {
+      const name = `once-${signal}`;
+      const config = writeConfig(emulator, dirOf(name), ['contoso'], { contoso: { startFrom: '3d' } });
+      // Every page slow, so that the stop lands while the cycle still has pages to fetch.
+      emulator.faults.setRates({ slowRate: 1, slowMs: 3_000 });
+      let result: Awaited<Spawned['done']>;
+      try {
+        const run = spawnCli(['run', '--config', config, '--once', '--log-level', 'debug']);
+        try {
+          await waitFor(() => run.stderr().includes('"msg":"page committed"'), 60_000, 'a page committed');
+        } catch (error) {
+          run.child.kill('SIGKILL');
+          throw error;
+        }
+        run.child.kill(signal);
+        result = await run.done;
+      } finally {
+        emulator.faults.setRates({ slowRate: 0 });
+      }
+      assertNoSecret(result);
+      expect(result.code, result.stderr).toBe(code);
+      expect(result.stderr).not.toContain('"msg":"tenant collected"');
+      expect(result.stderr).toContain('run it again to resume where it stopped');
+      // The state does not say the tenant was collected: status sees no completed cycle.
+      const status = await cli(['status', '--config', config, '--json']);
+      const report = JSON.parse(status.stdout) as { tenants: { tenant: string; lastSuccessAt?: string }[] };
+      expect(report.tenants).toEqual([expect.objectContaining({ tenant: 'contoso' })]);
+      expect(report.tenants[0]?.lastSuccessAt).toBeUndefined();
+    });
+  }
+});
+
 describe('exotrace demo', () => {
   it('collects into the folder it is given and prints a summary and sample lines', async () => {
     const dir = dirOf('demo');
