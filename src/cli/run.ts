@@ -19,7 +19,10 @@ import { EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE } from './exit-c
 
 /** Exit status when a tenant failed (the others were still collected and delivered). */
 export const EXIT_TENANT_FAILED = 3;
-/** `--once`: every tenant collected, but an output did not take everything (kept for the next run). */
+/**
+ * `--once`: an output did not take everything (kept for the next run), or the outbox was full for
+ * an output that kept failing, so collection stopped early (the next run resumes it).
+ */
 export const EXIT_OUTPUT_BEHIND = 6;
 
 /** The config, or a printed error naming the key path (exit 2). */
@@ -120,7 +123,9 @@ export async function runCommand(file: string, once: boolean, flags: LogFlags = 
     }
     if (summary.failed) return EXIT_TENANT_FAILED;
     // The daemon stopped by a signal ends normally: what is pending is delivered on its next start.
-    return once && Object.keys(summary.pending).length > 0 ? EXIT_OUTPUT_BEHIND : EXIT_OK;
+    // --once that stopped collecting because an output was down is behind whatever the flush did.
+    const behind = Object.keys(summary.pending).length > 0 || summary.collectionStoppedFor !== undefined;
+    return once && behind ? EXIT_OUTPUT_BEHIND : EXIT_OK;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -143,7 +148,8 @@ Examples:
   exotrace run --config exotrace.yaml --log-level debug --log-format ecs
 
 Exit status (--once): 0 all tenants collected and delivered, 2 bad configuration, 3 a tenant failed (the others were done),
-6 every tenant collected but an output did not take everything (its events stay in the outbox for the next run),
+6 an output did not take everything (its events stay in the outbox for the next run; with the outbox full for a
+failing output, collection stops early),
 130 stopped by ^C (SIGINT), 143 stopped by SIGTERM (what was committed stays; the next run resumes).`,
     )
     .action(async (opts: { config: string; once?: boolean } & LogFlags) => {

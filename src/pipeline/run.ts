@@ -47,6 +47,11 @@ export interface RunSummary {
   readonly pending: Readonly<Record<string, number>>;
   /** The caller's signal stopped the run before it ended (`--once`: exit 130/143, not a success). */
   readonly interrupted: boolean;
+  /**
+   * `--once` stopped collecting under back pressure: the outbox was full for this output and its
+   * deliveries were failing, so no room would come before the run ended.
+   */
+  readonly collectionStoppedFor?: string;
 }
 
 export interface RunOptions {
@@ -89,8 +94,14 @@ export function failingTenantDelay(pollMs: number, failures: number): number {
   return Math.min(cap, pollMs * 2 ** Math.min(Math.max(failures - 1, 0), 20));
 }
 
-/** After SIGINT/SIGTERM: how long the outputs get to take what was committed. */
+/** After SIGINT/SIGTERM (or --once stopped by back pressure): how long the outputs get to take what was committed. */
 const STOP_FLUSH_MS = 30_000;
+
+/**
+ * `--once` with the outbox full: how long the output at fault may keep failing before collection
+ * stops (a blip past one round's retries does not end the catch-up; an output down does, in time).
+ */
+const ONCE_FULL_AND_FAILING_MS = 30_000;
 
 /** Waits, or stops waiting when the run is stopped (a stop is no error here). */
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -113,6 +124,12 @@ export async function runCollector(config: Config, options: RunOptions): Promise
   options.signal.addEventListener('abort', onCallerStop, { once: true });
   if (options.signal.aborted) onCallerStop();
   const signal = stopRun.signal;
+  // Collection's own stop: the run's, or (--once) back pressure with the output at fault failing,
+  // which would otherwise wait for room for ever. The outputs keep the run's signal: they still get
+  // their last round and its deadline.
+  const stopCollecting = new AbortController();
+  const collecting = AbortSignal.any([signal, stopCollecting.signal]);
+  let collectionStoppedFor: string | undefined;
   // Errors kept (state, /status) are cleaned of the configuration's secrets too, not just patterns.
   const secrets = logSecretsOf(config);
   const describe = (error: unknown): Record<string, unknown> => describeError(error, secrets);
@@ -296,7 +313,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     // Back pressure, shared by the tenants: past `outbox.maxEvents` waiting for an output, no new
     // page is asked for until deliveries bring it under (the page in hand still commits); nothing
     // is ever dropped. One line when it starts and one when it ends, not one per tenant.
-    const pressure = { on: false };
+    const pressure: { on: boolean; failingFrom: number | undefined } = { on: false, failingFrom: undefined };
     const roomForPage = async (waitSignal: AbortSignal): Promise<void> => {
       for (;;) {
         const behind = await furthestBehind();
@@ -306,6 +323,33 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             log.info('outbox has room again: collection resumes', { events: behind.events, maxEvents });
           }
           return;
+        }
+        // --once: an output that keeps failing while the outbox is full for it will not make room
+        // before the run ends (a daemon waits: the output may come back). Past a grace for a blip,
+        // stop fetching, flush, report. Timed on the monotonic clock (`now` may be a test's).
+        const failing = outputHealth.get(behind.output);
+        if (options.once && failing?.failingSince !== undefined) pressure.failingFrom ??= performance.now();
+        else pressure.failingFrom = undefined;
+        if (
+          failing !== undefined &&
+          pressure.failingFrom !== undefined &&
+          performance.now() - pressure.failingFrom >= ONCE_FULL_AND_FAILING_MS
+        ) {
+          if (collectionStoppedFor === undefined) {
+            collectionStoppedFor = behind.output;
+            log.warn(
+              'outbox full and the output is failing: run --once stops collecting; the outputs get their last round, the next run resumes',
+              {
+                output: behind.output,
+                events: behind.events,
+                maxEvents,
+                configKey: 'outbox.maxEvents',
+                ...(failing.lastError === undefined ? {} : { error: failing.lastError }),
+              },
+            );
+            stopCollecting.abort(new Error(`outbox full for output ${behind.output}, which is failing`));
+          }
+          throw abortReason(collecting);
         }
         if (!pressure.on) {
           pressure.on = true;
@@ -389,13 +433,13 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       let lastError: Record<string, unknown> | undefined;
       let cutShort = false;
       // A call, not the property: the compiler would take `aborted` as fixed after a first check.
-      const stopped = (): boolean => signal.aborted;
+      const stopped = (): boolean => collecting.aborted;
       try {
         do {
           try {
-            passes.push(await collector.fastPass(signal));
+            passes.push(await collector.fastPass(collecting));
             // --once always reconciles; the daemon when reconcileEvery says so.
-            const reconcile = await collector.reconcilePass(signal, options.once);
+            const reconcile = await collector.reconcilePass(collecting, options.once);
             if (reconcile !== undefined) passes.push(reconcile);
             // A pass stopped between two windows returns what it did: the cycle is not complete, so
             // it is neither "collected" nor recorded as a success (the checkpoints resume it).
@@ -464,13 +508,15 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     const flush = new AbortController();
     let deadline: NodeJS.Timeout | undefined;
     const armFlushDeadline = (): void => {
+      if (deadline !== undefined) return;
       deadline = setTimeout(() => {
         flush.abort(
           new Error(`stopped: the outputs had ${STOP_FLUSH_MS / 1000} s to take what was committed`),
         );
       }, STOP_FLUSH_MS);
     };
-    if (options.signal.aborted) armFlushDeadline();
+    // Collection stopped by back pressure (--once) gets the same bound: the output at fault is down.
+    if (options.signal.aborted || collectionStoppedFor !== undefined) armFlushDeadline();
     else options.signal.addEventListener('abort', armFlushDeadline, { once: true });
     finishing = delivery.finish(flush.signal);
     try {
@@ -516,5 +562,6 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     pending,
     failed: outcomes.some((o) => o.error !== undefined),
     interrupted: options.signal.aborted,
+    ...(collectionStoppedFor === undefined ? {} : { collectionStoppedFor }),
   };
 }

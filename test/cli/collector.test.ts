@@ -104,6 +104,32 @@ describe('exotrace run --once', () => {
     expect(readEvents(eventsOf('output-down')).length).toBeGreaterThan(50);
   });
 
+  it('the outbox full and an output down: collection stops, the outputs get their last round, exit 6', async () => {
+    const name = 'full-and-down';
+    const config = writeConfig(emulator, dirOf(name), ['contoso'], { contoso: { startFrom: '3d' } });
+    appendFileSync(
+      config,
+      `  - type: http\n    name: hook\n    url: http://127.0.0.1:${await freePort()}/events\noutbox:\n  maxEvents: 1000\n`,
+    );
+    const run = spawnCli(['run', '--config', config, '--once']);
+    // Fail-safe only: before the fix it never ended.
+    const failSafe = setTimeout(() => run.child.kill('SIGKILL'), 120_000);
+    const result = await run.done.finally(() => {
+      clearTimeout(failSafe);
+    });
+    assertNoSecret(result);
+    expect(result.signal, result.stderr).toBeNull();
+    expect(result.code, result.stderr).toBe(6);
+    const stopped = result.stderr.split('\n').find((line) => line.includes('run --once stops collecting'));
+    expect(stopped).toContain('"output":"hook"');
+    expect(stopped).toContain('ECONNREFUSED');
+    expect(result.stderr).not.toContain('"msg":"tenant collected"');
+    const behind = result.stderr.split('\n').find((line) => line.includes('output did not take everything'));
+    expect(behind).toContain('"output":"hook"');
+    // The file output took what was committed before collection stopped.
+    expect(readEvents(eventsOf(name)).length).toBeGreaterThanOrEqual(1000);
+  }, 150_000);
+
   it('a tenant without service principal: exit 3, the other tenant collected, the fix on stderr', async () => {
     const config = writeConfig(emulator, dirOf('no-sp'), ['contoso', 'fabrikam']);
     await patchTenant(emulator, 'fabrikam', { servicePrincipal: false });
@@ -332,7 +358,7 @@ describe('exotrace run --once, stopped', () => {
       const report = JSON.parse(status.stdout) as { tenants: { tenant: string; lastSuccessAt?: string }[] };
       expect(report.tenants).toEqual([expect.objectContaining({ tenant: 'contoso' })]);
       expect(report.tenants[0]?.lastSuccessAt).toBeUndefined();
-    });
+    }, 120_000);
   }
 });
 
