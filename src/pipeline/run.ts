@@ -103,6 +103,9 @@ const STOP_FLUSH_MS = 30_000;
  */
 const ONCE_FULL_AND_FAILING_MS = 30_000;
 
+/** A successful round that ends no failure is kept in the state at most this often per output. */
+const ROUND_RECORD_EVERY_MS = 60_000;
+
 /** Waits, or stops waiting when the run is stopped (a stop is no error here). */
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   systemSleep(ms, signal).catch(() => undefined);
@@ -145,9 +148,8 @@ export async function runCollector(config: Config, options: RunOptions): Promise
   // Memory stays flat however many tenants: they share a few pages in hand.
   const pageGate = createPageGate();
   const outcomes: TenantOutcome[] = [];
-  // What /readyz and /status report: each tenant's last cycle.
-  // (Tenants' last cycles are in the state, so a restarted daemon still knows them; outputs' rounds
-  // are only known to the process that ran them.)
+  // What /readyz and /status report of the outputs' rounds, to the millisecond; the state keeps them
+  // too (`recordOutputRound`), so that `exotrace status` after --once or without the daemon agrees.
   const outputHealth = new Map<
     string,
     { lastSuccessAt?: number; failingSince?: number; lastError?: Record<string, unknown> }
@@ -227,6 +229,34 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       if (known.has(c.tenant)) metrics.lastCycle(c.tenant, c.lastError !== undefined, c.lastSuccessAt);
     }
     const removed = await startSinks(store, sinks);
+    // An output failing when the last run ended is still failing until a round of it succeeds.
+    for (const r of await store.outputRounds()) {
+      const { output, ...rounds } = r;
+      if (sinks.some((sink) => sink.name === output)) outputHealth.set(output, rounds);
+    }
+    const roundsRecordedAt = new Map<string, number>();
+    /**
+     * Keeps an output's round in the state: every failure (its error may change), and a success
+     * when it ends a failure or the last one recorded is a minute old (a round runs every second
+     * or at each commit: the state need not be written that often). A state that cannot be
+     * written is said; delivery goes on as it would.
+     */
+    const recordRound = (output: string, failed: boolean, wasFailing: boolean): void => {
+      const health = outputHealth.get(output);
+      const at = now();
+      const last = roundsRecordedAt.get(output);
+      if (!failed && !wasFailing && last !== undefined && Math.abs(at - last) < ROUND_RECORD_EVERY_MS) return;
+      roundsRecordedAt.set(output, at);
+      const error = failed ? health?.lastError : undefined;
+      store
+        .recordOutputRound(output, { at, ...(error === undefined ? {} : { error }) })
+        .catch((recordError: unknown) => {
+          log.error('could not record the output round in the state', {
+            output,
+            error: describe(recordError),
+          });
+        });
+    };
     for (const output of removed.forgotten) {
       log.info('output no longer configured: forgotten (it held back pruning of the outbox)', { output });
     }
@@ -296,6 +326,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
                 lastError: describe(error),
               },
         );
+        recordRound(output, error !== undefined, before?.failingSince !== undefined);
       },
     });
     deliveryLoops = delivery;

@@ -3,9 +3,12 @@ import {
   countStatus,
   validateCommit,
   validateCycle,
+  validateOutputRound,
   validateReadOptions,
   type CommitResult,
   type CycleOutcome,
+  type OutputRoundOutcome,
+  type OutputRounds,
   type DeadLetter,
   type OutboxEvent,
   type PageCommit,
@@ -64,6 +67,8 @@ class MemoryStore implements StateStore {
   #rejectId = 0;
   /** The error is kept as JSON, as SQLite keeps it: a copy, never the caller's object. */
   readonly #cycles = new Map<string, Omit<TenantCycle, 'lastError'> & { readonly lastError?: string }>();
+  /** Errors kept as JSON, as SQLite keeps them: a copy, never the caller's object. */
+  readonly #rounds = new Map<string, Omit<OutputRounds, 'lastError'> & { readonly lastError?: string }>();
 
   constructor(clock: () => number) {
     this.#clock = clock;
@@ -189,6 +194,7 @@ class MemoryStore implements StateStore {
       this.#open();
       if (!this.#sinks.delete(name)) return;
       this.#dead.delete(name);
+      this.#rounds.delete(name);
       this.#outbox = this.#outbox.filter((e) => e.onlySink !== name);
     });
   }
@@ -447,6 +453,38 @@ class MemoryStore implements StateStore {
         .sort((a, b) => cmp(a.tenant, b.tenant))
         .map(({ lastError, ...cycle }) => ({
           ...cycle,
+          ...(lastError === undefined ? {} : { lastError: JSON.parse(lastError) as Record<string, unknown> }),
+        }));
+    });
+  }
+
+  recordOutputRound(sink: string, outcome: OutputRoundOutcome): Promise<void> {
+    return run(() => {
+      this.#open();
+      validateOutputRound(outcome);
+      this.#sink(sink);
+      const before = this.#rounds.get(sink);
+      this.#rounds.set(
+        sink,
+        outcome.error === undefined
+          ? { output: sink, lastSuccessAt: outcome.at }
+          : {
+              output: sink,
+              ...(before?.lastSuccessAt === undefined ? {} : { lastSuccessAt: before.lastSuccessAt }),
+              failingSince: before?.failingSince ?? outcome.at,
+              lastError: JSON.stringify(outcome.error),
+            },
+      );
+    });
+  }
+
+  outputRounds(): Promise<OutputRounds[]> {
+    return run(() => {
+      this.#open();
+      return [...this.#rounds.values()]
+        .sort((a, b) => cmp(a.output, b.output))
+        .map(({ lastError, ...rounds }) => ({
+          ...rounds,
           ...(lastError === undefined ? {} : { lastError: JSON.parse(lastError) as Record<string, unknown> }),
         }));
     });

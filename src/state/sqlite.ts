@@ -7,9 +7,12 @@ import {
   countStatus,
   validateCommit,
   validateCycle,
+  validateOutputRound,
   validateReadOptions,
   type CommitResult,
   type CycleOutcome,
+  type OutputRoundOutcome,
+  type OutputRounds,
   type DeadLetter,
   type OutboxEvent,
   type PageCommit,
@@ -124,6 +127,17 @@ const MIGRATIONS: readonly string[] = [
     failures_in_a_row INTEGER NOT NULL DEFAULT 0
   ) WITHOUT ROWID;
   `,
+  // Each output's delivery rounds, so that `exotrace status` without the daemon (after `run
+  // --once`) knows an output is failing: last success, failing since, the last error (the
+  // sanitized describeError object as JSON, never a secret). Forgotten with the sink.
+  `
+  CREATE TABLE output_round (
+    sink            TEXT    PRIMARY KEY REFERENCES sink (name) ON DELETE CASCADE,
+    last_success_at INTEGER,
+    failing_since   INTEGER,
+    last_error      TEXT
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -182,6 +196,22 @@ function toTenantCycle(row: TenantCycleRow): TenantCycle {
     ...(row.last_failure_at !== null ? { lastFailureAt: row.last_failure_at } : {}),
     ...(row.last_error !== null ? { lastError: JSON.parse(row.last_error) as Record<string, unknown> } : {}),
     failuresInARow: row.failures_in_a_row,
+  };
+}
+
+interface OutputRoundRow {
+  sink: string;
+  last_success_at: number | null;
+  failing_since: number | null;
+  last_error: string | null;
+}
+
+function toOutputRounds(row: OutputRoundRow): OutputRounds {
+  return {
+    output: row.sink,
+    ...(row.last_success_at !== null ? { lastSuccessAt: row.last_success_at } : {}),
+    ...(row.failing_since !== null ? { failingSince: row.failing_since } : {}),
+    ...(row.last_error !== null ? { lastError: JSON.parse(row.last_error) as Record<string, unknown> } : {}),
   };
 }
 
@@ -431,6 +461,9 @@ class SqliteStore implements StateStore {
   readonly #cycleSucceeded;
   readonly #cycleFailed;
   readonly #tenantCycles;
+  readonly #roundSucceeded;
+  readonly #roundFailed;
+  readonly #outputRounds;
 
   constructor(db: Database.Database, clock: () => number) {
     this.#db = db;
@@ -547,6 +580,20 @@ class SqliteStore implements StateStore {
     );
     this.#tenantCycles = db.prepare<[], TenantCycleRow>(
       'SELECT tenant, last_success_at, last_failure_at, last_error, failures_in_a_row FROM tenant_cycle ORDER BY tenant',
+    );
+    this.#roundSucceeded = db.prepare<[string, number]>(
+      `INSERT INTO output_round (sink, last_success_at) VALUES (?, ?)
+       ON CONFLICT (sink) DO UPDATE SET
+         last_success_at = excluded.last_success_at, failing_since = NULL, last_error = NULL`,
+    );
+    // The first failure of a run of them says since when; later ones only replace the error.
+    this.#roundFailed = db.prepare<[string, number, string]>(
+      `INSERT INTO output_round (sink, failing_since, last_error) VALUES (?, ?, ?)
+       ON CONFLICT (sink) DO UPDATE SET
+         failing_since = coalesce(failing_since, excluded.failing_since), last_error = excluded.last_error`,
+    );
+    this.#outputRounds = db.prepare<[], OutputRoundRow>(
+      'SELECT sink, last_success_at, failing_since, last_error FROM output_round ORDER BY sink',
     );
   }
 
@@ -876,6 +923,23 @@ class SqliteStore implements StateStore {
     return run(() => {
       this.#open();
       return this.#tenantCycles.all().map(toTenantCycle);
+    });
+  }
+
+  recordOutputRound(sink: string, outcome: OutputRoundOutcome): Promise<void> {
+    return run(() => {
+      this.#open();
+      validateOutputRound(outcome);
+      this.#sink(sink);
+      if (outcome.error === undefined) this.#roundSucceeded.run(sink, outcome.at);
+      else this.#roundFailed.run(sink, outcome.at, JSON.stringify(outcome.error));
+    });
+  }
+
+  outputRounds(): Promise<OutputRounds[]> {
+    return run(() => {
+      this.#open();
+      return this.#outputRounds.all().map(toOutputRounds);
     });
   }
 

@@ -92,7 +92,16 @@ describe('exotrace status from the state', () => {
       expect(Date.parse(t.checkpoints?.fast?.cursor ?? '')).toBeLessThan(Date.now());
       expect(t.checkpoints?.reconcile?.cursor).toBeDefined();
     }
-    expect(report.outputs).toEqual([{ output: 'file', type: 'file', backlog: 0, deadLetters: 0 }]);
+    // Its rounds are kept in the state: the last success, no failure.
+    expect(report.outputs).toEqual([
+      {
+        output: 'file',
+        type: 'file',
+        backlog: 0,
+        deadLetters: 0,
+        lastSuccessAt: expect.any(Number) as number,
+      },
+    ]);
 
     const human = await cli(['status', '--config', config]);
     expect(human.code).toBe(0);
@@ -123,6 +132,33 @@ describe('exotrace status from the state', () => {
     expect(human.stdout).toMatch(/^fabrikam +graph .* bad_secret$/m);
     expect(human.stdout).toMatch(/^fabrikam: last cycle failed at \S+: bad_secret: .*AADSTS/m);
     expect(human.stdout).toMatch(/^ {2}fix: .*clientSecret/m);
+    expect(human.stdout).toContain('NOT CURRENT:');
+  });
+
+  it('after a run --once whose output was down (exit 6): exit 1, the output failing with its error', async () => {
+    const config = writeConfig(emulator, dirOf('output-down'), ['contoso']);
+    appendFileSync(
+      config,
+      `  - type: http\n    name: hook\n    url: http://127.0.0.1:${await freePort()}/events\n`,
+    );
+    const before = Date.now();
+    expect((await cli(['run', '--config', config, '--once'])).code).toBe(6);
+
+    const { code, report } = await statusJson(config);
+    expect(code, JSON.stringify(report.reasons)).toBe(1);
+    expect(report.current).toBe(false);
+    // The tenants are current; the output is not keeping up, as the daemon would say.
+    expect(report.reasons).toEqual([expect.stringMatching(/^output hook: failing for .* \(ECONNREFUSED\)$/)]);
+    const hook = report.outputs.find((o) => o.output === 'hook');
+    expect(hook?.backlog).toBeGreaterThan(0);
+    expect(hook?.lastError?.['code']).toBe('ECONNREFUSED');
+    expect(hook?.failingSince).toBeGreaterThanOrEqual(before);
+    expect(report.outputs.find((o) => o.output === 'file')?.failingSince).toBeUndefined();
+    const human = await cli(['status', '--config', config]);
+    expect(human.stdout).toMatch(/^hook +http +[1-9]\d* +0 +ECONNREFUSED$/m);
+    expect(human.stdout).toMatch(
+      /^hook: failing since \S+Z: http output hook: POST .* failed \(ECONNREFUSED\)$/m,
+    );
     expect(human.stdout).toContain('NOT CURRENT:');
   });
 
@@ -329,8 +365,9 @@ describe('exotrace status while the daemon runs', () => {
       const collected = (): number => (daemon.stderr().match(/"msg":"tenant collected"/g) ?? []).length;
       await waitFor(() => collected() >= 2, 30_000, 'both tenants collected');
 
-      const { code, report } = await statusJson(config);
-      expect(code, JSON.stringify(report.reasons)).toBe(0);
+      const { report } = await statusJson(config);
+      // Every tenant current; only the hook, whose output is down, may be named (once a round gave up).
+      expect(report.reasons.filter((r) => !r.startsWith('output hook: failing'))).toEqual([]);
       expect(report.source).toBe('daemon');
       expect(report.from).toBe(`http://127.0.0.1:${healthPort}/status`);
       expect(report.tenants.map((t) => t.tenant)).toEqual(['contoso', 'fabrikam']);
@@ -351,6 +388,12 @@ describe('exotrace status while the daemon runs', () => {
       }, 30_000);
       expect(failing?.lastError?.['code']).toBe('ECONNREFUSED');
       expect(failing?.failingSince).toBeGreaterThan(0);
+      // A failing output is not keeping up, the daemon says so at once (not after 15 minutes).
+      const failingStatus = await statusJson(config);
+      expect(failingStatus.code).toBe(1);
+      expect(failingStatus.report.reasons).toEqual([
+        expect.stringMatching(/^output hook: failing for .* \(ECONNREFUSED\)$/),
+      ]);
       const human = await cli(['status', '--config', config]);
       expect(human.stdout).toContain(`from the running collector at http://127.0.0.1:${healthPort}/status`);
       expect(human.stdout).toMatch(/^hook +http +[1-9]\d* +0 +ECONNREFUSED$/m);

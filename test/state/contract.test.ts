@@ -405,6 +405,36 @@ describe.each(factories)('StateStore contract: %s', (_name, factory) => {
     ]);
   });
 
+  it('records output rounds: failing since the first failure, the last error, cleared by a success', async () => {
+    const s = open();
+    await s.registerSinks(['es', 'hook'], 'head');
+    const refused: Record<string, unknown> = { code: 'ECONNREFUSED', message: 'connect refused' };
+    await s.recordOutputRound('hook', { at: 1_000, error: refused });
+    refused['code'] = 'changed'; // a copy was kept
+    await s.recordOutputRound('hook', { at: 2_000, error: { code: 'timeout', message: 'slow' } });
+    await s.recordOutputRound('es', { at: 1_500 });
+    expect(await s.outputRounds()).toEqual([
+      { output: 'es', lastSuccessAt: 1_500 },
+      { output: 'hook', failingSince: 1_000, lastError: { code: 'timeout', message: 'slow' } },
+    ]);
+    await s.recordOutputRound('hook', { at: 3_000 });
+    await s.recordOutputRound('es', { at: 3_500, error: refused });
+    expect(await s.outputRounds()).toEqual([
+      {
+        output: 'es',
+        lastSuccessAt: 1_500,
+        failingSince: 3_500,
+        lastError: { code: 'changed', message: 'connect refused' },
+      },
+      { output: 'hook', lastSuccessAt: 3_000 },
+    ]);
+    await expect(s.recordOutputRound('nope', { at: 4_000 })).rejects.toThrow(/unknown sink nope/);
+    await expect(s.recordOutputRound('es', { at: 4.5 })).rejects.toThrow(/at must be/);
+    // Forgotten with the sink.
+    await s.unregisterSink('es');
+    expect((await s.outputRounds()).map((r) => r.output)).toEqual(['hook']);
+  });
+
   it('closes idempotently and refuses use after close', async () => {
     const s = factory();
     const first = s.close();
