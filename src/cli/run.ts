@@ -15,7 +15,7 @@ import {
   type Logger,
 } from '../observe/log.js';
 import { runCollector } from '../pipeline/run.js';
-import { EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_DEAD_LETTERED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED, EXIT_USAGE } from './exit-codes.js';
 
 /** Exit status when a tenant failed (the others were still collected and delivered). */
 export const EXIT_TENANT_FAILED = 3;
@@ -110,6 +110,7 @@ export async function runCommand(file: string, once: boolean, flags: LogFlags = 
     const cutShort = summary.tenants.filter((t) => t.cutShort === true).map((t) => t.tenant);
     log.info('done', {
       delivered: summary.delivered,
+      ...(Object.keys(summary.deadLettered).length === 0 ? {} : { deadLettered: summary.deadLettered }),
       failedTenants: summary.tenants.filter((t) => t.error !== undefined).map((t) => t.tenant),
       ...(cutShort.length === 0 ? {} : { cutShortTenants: cutShort }),
     });
@@ -125,7 +126,9 @@ export async function runCommand(file: string, once: boolean, flags: LogFlags = 
     // The daemon stopped by a signal ends normally: what is pending is delivered on its next start.
     // --once that stopped collecting because an output was down is behind whatever the flush did.
     const behind = Object.keys(summary.pending).length > 0 || summary.collectionStoppedFor !== undefined;
-    return once && behind ? EXIT_OUTPUT_BEHIND : EXIT_OK;
+    if (!once) return EXIT_OK;
+    if (behind) return EXIT_OUTPUT_BEHIND;
+    return Object.keys(summary.deadLettered).length > 0 ? EXIT_DEAD_LETTERED : EXIT_OK;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -150,6 +153,7 @@ Examples:
 Exit status (--once): 0 all tenants collected and delivered, 2 bad configuration, 3 a tenant failed (the others were done),
 6 an output did not take everything (its events stay in the outbox for the next run; with the outbox full for a
 failing output, collection stops early),
+7 everything collected and taken, but an output refused some events for good (exotrace deadletter list),
 130 stopped by ^C (SIGINT), 143 stopped by SIGTERM (what was committed stays; the next run resumes).`,
     )
     .action(async (opts: { config: string; once?: boolean } & LogFlags) => {

@@ -72,6 +72,8 @@ export interface OutputHealth {
   /** Events it has yet to acknowledge. */
   readonly backlog: number;
   readonly deadLetters: number;
+  /** When the newest dead letter it holds was put aside, epoch ms (absent when it holds none). */
+  readonly newestDeadLetterAt?: number;
   /** When the oldest event it has yet to take was committed, epoch ms (absent when none waits). */
   readonly oldestWaitingAt?: number;
   /** When a round of it last succeeded, epoch ms (kept in the state, `recordOutputRound`). */
@@ -104,7 +106,15 @@ export interface ReadinessRule {
   readonly failedCycles?: number;
   /** Now, epoch ms (for how long an output has been failing); default Date.now(). */
   readonly now?: number;
+  /**
+   * An output with a dead letter newer than this is not ready (the daemon's /readyz); unset, dead
+   * letters are not counted here (`exotrace status` counts every one it holds).
+   */
+  readonly recentDeadLetterMs?: number;
 }
+
+/** The daemon's /readyz: an output that dead-lettered events within this long is not ready. */
+export const RECENT_DEAD_LETTER_MS = 60 * 60_000;
 
 /**
  * Ready when every tenant has completed a cycle, its last one did not fail, its lag is under the
@@ -138,6 +148,16 @@ export function readiness(snapshot: HealthSnapshot, rule: ReadinessRule): Readin
     ) {
       reasons.push(
         `output ${o.output}: its oldest event has waited ${Math.round((now - o.oldestWaitingAt) / 60_000)} min (bound outbox.warnAfter, ${Math.round(rule.maxWaitingMs / 60_000)} min)`,
+      );
+    }
+    if (
+      rule.recentDeadLetterMs !== undefined &&
+      o.newestDeadLetterAt !== undefined &&
+      now - o.newestDeadLetterAt < rule.recentDeadLetterMs
+    ) {
+      const minutes = Math.round((now - o.newestDeadLetterAt) / 60_000);
+      reasons.push(
+        `output ${o.output}: ${o.deadLetters} dead letter${o.deadLetters === 1 ? '' : 's'}, the newest ${minutes >= 1 ? `${minutes} min` : 'under a minute'} ago (exotrace deadletter list)`,
       );
     }
     if (o.failingSince !== undefined) {
@@ -199,6 +219,7 @@ export async function snapshotFromState(
       // An output that never ran has no cursor yet: nothing waits for it.
       if (!registered.has(output)) return { output, backlog: 0, deadLetters: 0 };
       const oldest = await store.outboxOldest(output);
+      const newestDead = await store.deadLetterNewest(output);
       return {
         // How its rounds went (`output` is the same name); after `run --once` too.
         ...rounds.get(output),
@@ -206,6 +227,7 @@ export async function snapshotFromState(
         backlog: await backlog(output),
         deadLetters: await store.deadLetterCount(output),
         ...(oldest === undefined ? {} : { oldestWaitingAt: oldest }),
+        ...(newestDead === undefined ? {} : { newestDeadLetterAt: newestDead }),
       };
     }),
   );

@@ -23,6 +23,7 @@ import { createPageNormalizer } from './normalize-pool.js';
 import { createPageGate } from './page-gate.js';
 import {
   DEFAULT_POLL_MS,
+  RECENT_DEAD_LETTER_MS,
   snapshotFromState,
   startHealthServer,
   type HealthServer,
@@ -42,6 +43,8 @@ export interface TenantOutcome {
 export interface RunSummary {
   readonly tenants: readonly TenantOutcome[];
   readonly delivered: Readonly<Record<string, number>>;
+  /** Events each output refused for good during this run (now in its dead letters). */
+  readonly deadLettered: Readonly<Record<string, number>>;
   readonly failed: boolean;
   /** Outputs that still had events to take when the run ended (kept in the outbox for the next). */
   readonly pending: Readonly<Record<string, number>>;
@@ -139,6 +142,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
   const store = options.store ?? openSqliteStore(config.stateDir);
   const sinks = options.sinks ?? config.outputs.map((output) => createSink(output, sinkIoOf(config)));
   const delivered: Record<string, number> = {};
+  const deadLettered: Record<string, number> = {};
   const pending: Record<string, number> = {};
   const maxEvents = config.outbox?.maxEvents ?? DEFAULTS.outboxMaxEvents;
   const warnAfterMs = config.outbox?.warnAfterMs ?? DEFAULTS.outboxWarnAfterMs;
@@ -281,7 +285,15 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       health = await startHealthServer({
         listen: config.health.listen,
         // A tenant is not current after two failed cycles in a row (one cut short is no outage).
-        rule: () => ({ maxBacklog: maxEvents, now: now(), failedCycles: 2, maxWaitingMs: warnAfterMs }),
+        // New dead letters make it unready for an hour (or until they are retried): they are events
+        // that will not arrive unless someone acts.
+        rule: () => ({
+          maxBacklog: maxEvents,
+          now: now(),
+          failedCycles: 2,
+          maxWaitingMs: warnAfterMs,
+          recentDeadLetterMs: RECENT_DEAD_LETTER_MS,
+        }),
         metrics: () => metrics.exposition(),
         snapshot: async () => {
           const fromState = await snapshotFromState(store, {
@@ -557,6 +569,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       clearTimeout(deadline);
     }
     Object.assign(delivered, delivery.delivered);
+    Object.assign(deadLettered, delivery.deadLettered);
     for (const sink of sinks) {
       const waiting = await backlogOf(sink.name);
       if (waiting > 0) {
@@ -590,6 +603,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
   return {
     tenants: outcomes,
     delivered,
+    deadLettered,
     pending,
     failed: outcomes.some((o) => o.error !== undefined),
     interrupted: options.signal.aborted,

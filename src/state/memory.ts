@@ -397,6 +397,14 @@ class MemoryStore implements StateStore {
     });
   }
 
+  deadLetterNewest(sink: string): Promise<number | undefined> {
+    return run(() => {
+      this.#open();
+      const ats = [...(this.#dead.get(sink)?.values() ?? [])].map((d) => d.at);
+      return ats.length === 0 ? undefined : Math.max(...ats);
+    });
+  }
+
   retryDeadLetters(sink: string, seqs?: readonly number[]): Promise<number> {
     return run(() => {
       this.#open();

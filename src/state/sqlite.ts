@@ -444,6 +444,7 @@ class SqliteStore implements StateStore {
   readonly #depth;
   readonly #depthByTenant;
   readonly #deadLetterCount;
+  readonly #deadLetterNewest;
   readonly #oldest;
   readonly #minAcked;
   readonly #pruneShared;
@@ -523,6 +524,9 @@ class SqliteStore implements StateStore {
     // shared ones (so past the lowest cursor), its own sink for one re-queued for a single sink.
     this.#deadLetterCount = db.prepare<[string], { n: number }>(
       'SELECT count(*) AS n FROM dead_letter WHERE sink = ?',
+    );
+    this.#deadLetterNewest = db.prepare<[string], { at: number | null }>(
+      'SELECT max(at) AS at FROM dead_letter WHERE sink = ?',
     );
     this.#depthByTenant = db.prepare<[], { tenant: string; n: number }>(
       `SELECT tenant, count(*) AS n FROM outbox
@@ -868,6 +872,13 @@ class SqliteStore implements StateStore {
     return run(() => {
       this.#open();
       return this.#deadLetterCount.get(sink)?.n ?? 0;
+    });
+  }
+
+  deadLetterNewest(sink: string): Promise<number | undefined> {
+    return run(() => {
+      this.#open();
+      return this.#deadLetterNewest.get(sink)?.at ?? undefined;
     });
   }
 

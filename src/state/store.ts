@@ -277,6 +277,11 @@ export interface StateStore {
   /** How many dead letters the sink holds (metrics, status: without reading them). */
   deadLetterCount(sink: string): Promise<number>;
   /**
+   * When the newest dead letter the sink still holds was put aside (ms), or undefined when it holds
+   * none: readiness counts dead letters that are new (a retried one is no longer held).
+   */
+  deadLetterNewest(sink: string): Promise<number | undefined>;
+  /**
    * Move dead letters of a sink (all, or those of the given sequences) back to the outbox, as new
    * events addressed to that sink only. Returns how many were moved.
    */

@@ -8,6 +8,7 @@
  * emulator's past.
  */
 import { appendFileSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +21,7 @@ import {
   readEvents,
   runCli,
   spawnCli,
+  type EventLine,
   type Spawned,
   waitFor,
   writeConfig,
@@ -129,6 +131,51 @@ describe('exotrace run --once', () => {
     // The file output took what was committed before collection stopped.
     expect(readEvents(eventsOf(name)).length).toBeGreaterThanOrEqual(1000);
   }, 150_000);
+
+  it('an output refusing one event with 400: only it dead-lettered, said at warn, exit 7', async () => {
+    const name = 'dead-letter';
+    // A receiver that refuses, as a whole, every batch carrying the first event it was ever sent.
+    let poison: string | undefined;
+    let accepted = 0;
+    const server = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      req.on('end', () => {
+        const lines = body.split('\n').filter((l) => l !== '');
+        poison ??= (JSON.parse(lines[0] ?? '{}') as EventLine).event.id;
+        if (lines.some((l) => (JSON.parse(l) as EventLine).event.id === poison)) {
+          res.writeHead(400).end('schema mismatch');
+        } else {
+          accepted += lines.length;
+          res.writeHead(200).end();
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = server.address();
+      if (address === null || typeof address === 'string') throw new Error('no port');
+      const config = writeConfig(emulator, dirOf(name), ['contoso']);
+      appendFileSync(
+        config,
+        `  - type: http\n    name: hook\n    url: http://127.0.0.1:${address.port}/events\n`,
+      );
+      const result = await cli(['run', '--config', config, '--once']);
+      expect(result.code, result.stderr).toBe(7);
+      const lines = result.stderr.split('\n').filter((l) => l.includes('output refused events for good'));
+      expect(lines).toHaveLength(1);
+      const line = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
+      expect(line).toMatchObject({ level: 'warn', output: 'hook', events: 1 });
+      expect(line['reason']).toMatch(/refused the batch with 400: schema mismatch/);
+      // Every other event was taken: the file output's count, less the one refused.
+      expect(accepted).toBe(readEvents(eventsOf(name)).length - 1);
+      const dead = await cli(['deadletter', 'list', '--config', config, '--output', 'hook']);
+      expect(dead.stdout.trim().split('\n')).toHaveLength(1);
+      expect(dead.stdout).toContain(poison ?? 'no poison');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
 
   it('a tenant without service principal: exit 3, the other tenant collected, the fix on stderr', async () => {
     const config = writeConfig(emulator, dirOf('no-sp'), ['contoso', 'fabrikam']);

@@ -193,9 +193,12 @@ describe('exotrace status from the state', () => {
       [{ output: 'file', type: 'file', backlog: 1000, deadLetters: 1 }].map((o) => ({
         ...o,
         oldestWaitingAt: report.outputs[0]?.oldestWaitingAt,
+        newestDeadLetterAt: report.outputs[0]?.newestDeadLetterAt,
       })),
     );
     expect(report.outputs[0]?.oldestWaitingAt).toBeGreaterThan(Date.now() - 60_000);
+    // When the dead letter was put aside (readiness counts new ones).
+    expect(report.outputs[0]?.newestDeadLetterAt).toBeGreaterThan(Date.now() - 60_000);
     expect(report.reasons).toEqual([
       'tenant contoso: no cycle completed yet',
       'output file: 1000 events waiting (bound 1000)',

@@ -4,6 +4,26 @@ import { readiness } from '../../src/observe/health.js';
 const MIN = 60_000;
 
 describe('readiness', () => {
+  it('with recentDeadLetterMs (the daemon): unready while an output has new dead letters, named with their count', () => {
+    const tenants = [{ tenant: 'a', lastSuccessAt: 1, lagMs: 5 * MIN, maxLagMs: 22 * MIN }];
+    const es = (newestMinutesAgo: number) => ({
+      output: 'es',
+      backlog: 0,
+      deadLetters: 119,
+      newestDeadLetterAt: 100 * MIN - newestMinutesAgo * MIN,
+    });
+    const rule = { maxBacklog: 1000, now: 100 * MIN, recentDeadLetterMs: 60 * MIN };
+    expect(readiness({ tenants, outputs: [es(0)] }, rule)).toEqual({
+      ready: false,
+      reasons: ['output es: 119 dead letters, the newest under a minute ago (exotrace deadletter list)'],
+    });
+    expect(readiness({ tenants, outputs: [es(59)] }, rule).reasons).toEqual([
+      'output es: 119 dead letters, the newest 59 min ago (exotrace deadletter list)',
+    ]);
+    // Older ones no longer make it unready (status still names every one it holds).
+    expect(readiness({ tenants, outputs: [es(61)] }, rule).ready).toBe(true);
+  });
+
   it('is ready when every tenant completed a cycle within its lag bound and no output is at the bound', () => {
     expect(
       readiness(

@@ -340,8 +340,12 @@ describe.each(factories)('StateStore contract: %s', (_name, factory) => {
     expect(await s.deadLetters('file', 10)).toEqual([]);
     expect(await s.deadLetterCount('es')).toBe(1);
     expect(await s.deadLetterCount('file')).toBe(0);
+    expect(await s.deadLetterNewest('es')).toBe(1000);
+    expect(await s.deadLetterNewest('file')).toBeUndefined();
     expect(await s.retryDeadLetters('es')).toBe(1);
     expect(await s.deadLetterCount('es')).toBe(0);
+    // Retried, it is no longer held: no longer new either.
+    expect(await s.deadLetterNewest('es')).toBeUndefined();
     expect(await s.deadLetters('es', 10)).toEqual([]);
     expect((await s.readOutbox('es', { limit: 10, maxBytes: 1e6 })).map((e) => [e.seq, e.key])).toEqual([
       [4, 'b'],
