@@ -10,6 +10,7 @@ import { configExposure } from '../config/exposure.js';
 import type { Logger } from '../observe/log.js';
 import { BAR_FORMAT, barPayload, progressFields, type ProgressSnapshot } from '../observe/progress.js';
 import { createTenantCollector } from '../pipeline/collector.js';
+import { deadLetterLogger } from '../pipeline/delivery.js';
 import { describeError } from '../pipeline/run.js';
 import { deliverOnce, startSinks } from '../sinks/deliver.js';
 import { createSink, sinkIoOf } from '../sinks/sink.js';
@@ -121,7 +122,7 @@ export async function backfillCommand(
       progress.window(done, total);
     });
     progress.stop();
-    await deliverOnce(store, sinks, { signal: stop.signal });
+    await deliverOnce(store, sinks, { signal: stop.signal, onDeadLetters: deadLetterLogger(log) });
     log.info('backfill done', { ...summary });
     return EXIT_OK;
   } catch (error) {

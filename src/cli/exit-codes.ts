@@ -6,6 +6,11 @@ export const EXIT_OK = 0;
 export const EXIT_REJECTS = 1;
 /** Bad usage, or input/output that could not be read or written. */
 export const EXIT_USAGE = 2;
+/**
+ * `run --once`: everything collected and taken, but an output refused some events for good: they
+ * are in the dead letters (`exotrace deadletter list`), said at warn with the reason.
+ */
+export const EXIT_DEAD_LETTERED = 7;
 /** Stopped by SIGINT (^C) before the end: the shell's convention, 128 + the signal's number. */
 export const EXIT_INTERRUPTED = 130;
 

@@ -16,12 +16,15 @@ import {
   type Logger,
 } from '../observe/log.js';
 import { runCollector } from '../pipeline/run.js';
-import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_DEAD_LETTERED, EXIT_OK, EXIT_USAGE, exitStatusOfStop } from './exit-codes.js';
 import { takeStop } from './stop-signal.js';
 
 /** Exit status when a tenant failed (the others were still collected and delivered). */
 export const EXIT_TENANT_FAILED = 3;
-/** `--once`: every tenant collected, but an output did not take everything (kept for the next run). */
+/**
+ * `--once`: an output did not take everything (kept for the next run), or the outbox was full for
+ * an output that kept failing, so collection stopped early (the next run resumes it).
+ */
 export const EXIT_OUTPUT_BEHIND = 6;
 
 /** The config, or a printed error naming the key path (exit 2). */
@@ -104,13 +107,28 @@ export async function runCommand(file: string, once: boolean, flags: LogFlags = 
   });
   try {
     const summary = await runCollector(config, { once, signal: stop.signal, log });
+    const cutShort = summary.tenants.filter((t) => t.cutShort === true).map((t) => t.tenant);
     log.info('done', {
       delivered: summary.delivered,
+      ...(Object.keys(summary.deadLettered).length === 0 ? {} : { deadLettered: summary.deadLettered }),
       failedTenants: summary.tenants.filter((t) => t.error !== undefined).map((t) => t.tenant),
+      ...(cutShort.length === 0 ? {} : { cutShortTenants: cutShort }),
     });
+    // --once stopped before its end did not do what was asked: 128 + the signal (130 for ^C, 143
+    // for SIGTERM, 129 for SIGHUP), as backfill does. What it committed stays committed; the next run resumes from the checkpoints.
+    if (once && summary.interrupted) {
+      log.warn('run --once stopped before its end; run it again to resume where it stopped', {
+        ...(cutShort.length === 0 ? {} : { cutShortTenants: cutShort }),
+      });
+      return exitStatusOfStop(stop.received());
+    }
     if (summary.failed) return EXIT_TENANT_FAILED;
     // The daemon stopped by a signal ends normally: what is pending is delivered on its next start.
-    return once && Object.keys(summary.pending).length > 0 ? EXIT_OUTPUT_BEHIND : EXIT_OK;
+    // --once that stopped collecting because an output was down is behind whatever the flush did.
+    const behind = Object.keys(summary.pending).length > 0 || summary.collectionStoppedFor !== undefined;
+    if (!once) return EXIT_OK;
+    if (behind) return EXIT_OUTPUT_BEHIND;
+    return Object.keys(summary.deadLettered).length > 0 ? EXIT_DEAD_LETTERED : EXIT_OK;
   } finally {
     stop.release();
   }
@@ -132,7 +150,10 @@ Examples:
   exotrace run --config exotrace.yaml --log-level debug --log-format ecs
 
 Exit status (--once): 0 all tenants collected and delivered, 2 bad configuration, 3 a tenant failed (the others were done),
-6 every tenant collected but an output did not take everything (its events stay in the outbox for the next run).`,
+6 an output did not take everything (its events stay in the outbox for the next run; with the outbox full for a
+failing output, collection stops early),
+7 everything collected and taken, but an output refused some events for good (exotrace deadletter list),
+130 stopped by ^C (SIGINT), 143 stopped by SIGTERM (what was committed stays; the next run resumes).`,
     )
     .action(async (opts: { config: string; once?: boolean } & LogFlags) => {
       setExitCode(await runCommand(opts.config, opts.once === true, logFlagsOf(opts)));

@@ -222,7 +222,7 @@ export function renderStatus(report: StatusReport): string {
     table(
       ['OUTPUT', 'TYPE', 'BACKLOG', 'DEAD LETTERS', 'LAST ERROR'],
       report.outputs.map((o) => {
-        // Known only to a running daemon (the state keeps no output errors).
+        // Its last round's error while it fails: kept in the state, so also after `run --once`.
         const error = o.lastError;
         if (error !== undefined) {
           const since =
@@ -456,8 +456,8 @@ Examples:
 
 Exit status: 0 every tenant current and every output keeping up; 1 not current (a tenant's last
 cycle failed, never completed or lags past its bound (minAge + 2 polls of 60 s + 15 min, or
---max-lag); an output at outbox.maxEvents, whose oldest event waited past outbox.warnAfter, or with
-dead letters), the reasons printed; 2 bad configuration, a bad option, or no state at stateDir; 4 a
+--max-lag); an output whose last round failed, at outbox.maxEvents, whose oldest event waited past
+outbox.warnAfter, or with dead letters), the reasons printed; 2 bad configuration, a bad option, or no state at stateDir; 4 a
 running collector holds the state and its /status cannot be asked (no health, not loopback, no
 answer); 5 the state database cannot be read (permissions, not a database, damaged), the file and
 the cause printed.`,

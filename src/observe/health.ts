@@ -77,13 +77,15 @@ export interface OutputHealth {
   /** Events it has yet to acknowledge. */
   readonly backlog: number;
   readonly deadLetters: number;
+  /** When the newest dead letter it holds was put aside, epoch ms (absent when it holds none). */
+  readonly newestDeadLetterAt?: number;
   /** When the oldest event it has yet to take was committed, epoch ms (absent when none waits). */
   readonly oldestWaitingAt?: number;
-  /** The daemon only (not kept in the state): when a round of it last succeeded, epoch ms. */
+  /** When a round of it last succeeded, epoch ms (kept in the state, `recordOutputRound`). */
   readonly lastSuccessAt?: number;
-  /** The daemon only: since when every round has failed (absent while it works), epoch ms. */
+  /** Since when every round has failed (absent while it works), epoch ms. */
   readonly failingSince?: number;
-  /** The daemon only: the last failed round's error (sanitized) while it is failing. */
+  /** The last failed round's error (sanitized) while it is failing. */
   readonly lastError?: Record<string, unknown>;
 }
 
@@ -100,8 +102,6 @@ export interface Readiness {
 export interface ReadinessRule {
   /** An output with this many events waiting is not keeping up (back pressure's bound). */
   readonly maxBacklog: number;
-  /** An output failing every round this long is not healthy; default 15 minutes. */
-  readonly maxOutputFailingMs?: number;
   /** An output whose oldest waiting event is older than this is not keeping up (`outbox.warnAfter`). */
   readonly maxWaitingMs?: number;
   /**
@@ -111,12 +111,21 @@ export interface ReadinessRule {
   readonly failedCycles?: number;
   /** Now, epoch ms (for how long an output has been failing); default Date.now(). */
   readonly now?: number;
+  /**
+   * An output with a dead letter newer than this is not ready (the daemon's /readyz); unset, dead
+   * letters are not counted here (`exotrace status` counts every one it holds).
+   */
+  readonly recentDeadLetterMs?: number;
 }
 
-/** How long an output may fail every round before readiness says so (its events wait meanwhile). */
-export const DEFAULT_MAX_OUTPUT_FAILING_MS = 15 * 60_000;
+/** The daemon's /readyz: an output that dead-lettered events within this long is not ready. */
+export const RECENT_DEAD_LETTER_MS = 60 * 60_000;
 
-/** Ready when every tenant has completed a cycle, its last one did not fail, its lag is under the bound, and no output is at the back-pressure bound or failing for long. */
+/**
+ * Ready when every tenant has completed a cycle, its last one did not fail, its lag is under the
+ * bound, and every output keeps up: under the back-pressure bound, no event waiting too long, and
+ * its last round did not fail (a failing output is not keeping up, however recently it began).
+ */
 export function readiness(snapshot: HealthSnapshot, rule: ReadinessRule): Readiness {
   const reasons: string[] = [];
   const failedCycles = rule.failedCycles ?? 1;
@@ -134,7 +143,6 @@ export function readiness(snapshot: HealthSnapshot, rule: ReadinessRule): Readin
     }
   }
   const now = rule.now ?? Date.now();
-  const maxFailingMs = rule.maxOutputFailingMs ?? DEFAULT_MAX_OUTPUT_FAILING_MS;
   for (const o of snapshot.outputs) {
     if (o.backlog >= rule.maxBacklog)
       reasons.push(`output ${o.output}: ${o.backlog} events waiting (bound ${rule.maxBacklog})`);
@@ -147,10 +155,21 @@ export function readiness(snapshot: HealthSnapshot, rule: ReadinessRule): Readin
         `output ${o.output}: its oldest event has waited ${Math.round((now - o.oldestWaitingAt) / 60_000)} min (bound outbox.warnAfter, ${Math.round(rule.maxWaitingMs / 60_000)} min)`,
       );
     }
-    if (o.failingSince !== undefined && now - o.failingSince >= maxFailingMs) {
-      const label = o.lastError === undefined ? 'error' : errorLabel(o.lastError);
+    if (
+      rule.recentDeadLetterMs !== undefined &&
+      o.newestDeadLetterAt !== undefined &&
+      now - o.newestDeadLetterAt < rule.recentDeadLetterMs
+    ) {
+      const minutes = Math.round((now - o.newestDeadLetterAt) / 60_000);
       reasons.push(
-        `output ${o.output}: failing for ${Math.round((now - o.failingSince) / 60_000)} min (${label})`,
+        `output ${o.output}: ${o.deadLetters} dead letter${o.deadLetters === 1 ? '' : 's'}, the newest ${minutes >= 1 ? `${minutes} min` : 'under a minute'} ago (exotrace deadletter list)`,
+      );
+    }
+    if (o.failingSince !== undefined) {
+      const label = o.lastError === undefined ? 'error' : errorLabel(o.lastError);
+      const minutes = Math.round((now - o.failingSince) / 60_000);
+      reasons.push(
+        `output ${o.output}: failing for ${minutes >= 1 ? `${minutes} min` : 'under a minute'} (${label})`,
       );
     }
   }
@@ -184,6 +203,7 @@ export async function snapshotFromState(
   const { now } = options;
   const backlog = options.backlog ?? ((output: string) => store.outboxDepth(output));
   const cycles = new Map((await store.tenantCycles()).map((c) => [c.tenant, c]));
+  const rounds = new Map((await store.outputRounds()).map((r) => [r.output, r]));
   const tenants = await Promise.all(
     options.tenants.map(async (t): Promise<TenantHealth> => {
       const stored = await store.listCheckpoints(t.name);
@@ -208,11 +228,15 @@ export async function snapshotFromState(
       // An output that never ran has no cursor yet: nothing waits for it.
       if (!registered.has(output)) return { output, backlog: 0, deadLetters: 0 };
       const oldest = await store.outboxOldest(output);
+      const newestDead = await store.deadLetterNewest(output);
       return {
+        // How its rounds went (`output` is the same name); after `run --once` too.
+        ...rounds.get(output),
         output,
         backlog: await backlog(output),
         deadLetters: await store.deadLetterCount(output),
         ...(oldest === undefined ? {} : { oldestWaitingAt: oldest }),
+        ...(newestDead === undefined ? {} : { newestDeadLetterAt: newestDead }),
       };
     }),
   );

@@ -7,7 +7,7 @@
  */
 import type { Logger } from '../observe/log.js';
 import { errorCodeOf, type DeliveryRound } from '../observe/metrics.js';
-import { deliverOnce } from '../sinks/deliver.js';
+import { deliverOnce, type DeadLettered } from '../sinks/deliver.js';
 import type { Sink } from '../sinks/sink.js';
 import { systemSleep } from '../sources/http/types.js';
 import type { StateStore } from '../state/store.js';
@@ -40,6 +40,8 @@ export interface DeliveryLoops {
   readonly drained: Wakeup;
   /** Events each output durably took, so far. */
   readonly delivered: Readonly<Record<string, number>>;
+  /** Events each output refused for good (now in the dead letters), so far. */
+  readonly deadLettered: Readonly<Record<string, number>>;
   /** Ends the loops after their current round; then one last round per output within `signal`. */
   finish(signal: AbortSignal): Promise<void>;
   /** Ends the loops without a last round (the run is ending on an error; the run's stop cuts a round in flight). */
@@ -49,9 +51,26 @@ export interface DeliveryLoops {
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   systemSleep(ms, signal).catch(() => undefined);
 
+/**
+ * Says each batch that put events in the dead letters, at warn: how many, which output, the first
+ * reason, and how to list them. Refused events are kept, but must never go unnoticed.
+ */
+export function deadLetterLogger(log: Logger): (batch: DeadLettered) => void {
+  return (batch) => {
+    log.warn('output refused events for good: they are in the dead letters', {
+      output: batch.sink,
+      events: batch.count,
+      reason: batch.reason,
+      fix: `exotrace deadletter list --output ${batch.sink}; fix the cause, then exotrace deadletter retry`,
+    });
+  };
+}
+
 export function startDeliveryLoops(options: DeliveryLoopsOptions): DeliveryLoops {
   const { store, sinks, log, signal, now } = options;
   const delivered: Record<string, number> = {};
+  const deadLettered: Record<string, number> = {};
+  const onDeadLetters = deadLetterLogger(log);
   const drained = createWakeup();
   const running = { value: true };
   // Cuts the loops' rests and waits (at the end, or on a stop); a round in flight is not cut by the
@@ -71,7 +90,7 @@ export function startDeliveryLoops(options: DeliveryLoopsOptions): DeliveryLoops
     let ok = true;
     let restMs = FAILING_OUTPUT_PAUSE_MS;
     try {
-      const [result] = await deliverOnce(store, [sink], { signal: roundSignal });
+      const [result] = await deliverOnce(store, [sink], { signal: roundSignal, onDeadLetters });
       if (result !== undefined) {
         options.onRound?.(
           sink.name,
@@ -84,6 +103,8 @@ export function startDeliveryLoops(options: DeliveryLoopsOptions): DeliveryLoops
           result.error,
         );
         delivered[sink.name] = (delivered[sink.name] ?? 0) + result.delivered;
+        if (result.deadLettered > 0)
+          deadLettered[sink.name] = (deadLettered[sink.name] ?? 0) + result.deadLettered;
         if (result.error !== undefined) {
           ok = false;
           restMs = Math.max(restMs, result.retryAfterMs ?? 0);
@@ -145,6 +166,7 @@ export function startDeliveryLoops(options: DeliveryLoopsOptions): DeliveryLoops
     },
     drained,
     delivered,
+    deadLettered,
     async stop() {
       running.value = false;
       rest.abort();

@@ -23,6 +23,7 @@ import { createPageNormalizer } from './normalize-pool.js';
 import { createPageGate } from './page-gate.js';
 import {
   DEFAULT_POLL_MS,
+  RECENT_DEAD_LETTER_MS,
   snapshotFromState,
   startHealthServer,
   type HealthServer,
@@ -38,14 +39,25 @@ export interface TenantOutcome {
   readonly passes: readonly PassSummary[];
   /** Why this tenant failed (sanitized); undefined when it did not. */
   readonly error?: Record<string, unknown>;
+  /** Its last cycle was cut short (a stop): neither a success nor a failure, and not recorded. */
+  readonly cutShort?: boolean;
 }
 
 export interface RunSummary {
   readonly tenants: readonly TenantOutcome[];
   readonly delivered: Readonly<Record<string, number>>;
+  /** Events each output refused for good during this run (now in its dead letters). */
+  readonly deadLettered: Readonly<Record<string, number>>;
   readonly failed: boolean;
   /** Outputs that still had events to take when the run ended (kept in the outbox for the next). */
   readonly pending: Readonly<Record<string, number>>;
+  /** The caller's signal stopped the run before it ended (`--once`: exit 130/143, not a success). */
+  readonly interrupted: boolean;
+  /**
+   * `--once` stopped collecting under back pressure: the outbox was full for this output and its
+   * deliveries were failing, so no room would come before the run ended.
+   */
+  readonly collectionStoppedFor?: string;
 }
 
 export interface RunOptions {
@@ -88,8 +100,17 @@ export function failingTenantDelay(pollMs: number, failures: number): number {
   return Math.min(cap, pollMs * 2 ** Math.min(Math.max(failures - 1, 0), 20));
 }
 
-/** After SIGINT/SIGTERM: how long the outputs get to take what was committed. */
+/** After SIGINT/SIGTERM (or --once stopped by back pressure): how long the outputs get to take what was committed. */
 const STOP_FLUSH_MS = 30_000;
+
+/**
+ * `--once` with the outbox full: how long the output at fault may keep failing before collection
+ * stops (a blip past one round's retries does not end the catch-up; an output down does, in time).
+ */
+const ONCE_FULL_AND_FAILING_MS = 30_000;
+
+/** A successful round that ends no failure is kept in the state at most this often per output. */
+const ROUND_RECORD_EVERY_MS = 60_000;
 
 /** Waits, or stops waiting when the run is stopped (a stop is no error here). */
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -112,12 +133,19 @@ export async function runCollector(config: Config, options: RunOptions): Promise
   options.signal.addEventListener('abort', onCallerStop, { once: true });
   if (options.signal.aborted) onCallerStop();
   const signal = stopRun.signal;
+  // Collection's own stop: the run's, or (--once) back pressure with the output at fault failing,
+  // which would otherwise wait for room for ever. The outputs keep the run's signal: they still get
+  // their last round and its deadline.
+  const stopCollecting = new AbortController();
+  const collecting = AbortSignal.any([signal, stopCollecting.signal]);
+  let collectionStoppedFor: string | undefined;
   // Errors kept (state, /status) are cleaned of the configuration's secrets too, not just patterns.
   const secrets = logSecretsOf(config);
   const describe = (error: unknown): Record<string, unknown> => describeError(error, secrets);
   const store = options.store ?? openSqliteStore(config.stateDir);
   const sinks = options.sinks ?? config.outputs.map((output) => createSink(output, sinkIoOf(config, log)));
   const delivered: Record<string, number> = {};
+  const deadLettered: Record<string, number> = {};
   const pending: Record<string, number> = {};
   const maxEvents = config.outbox?.maxEvents ?? DEFAULTS.outboxMaxEvents;
   const warnAfterMs = config.outbox?.warnAfterMs ?? DEFAULTS.outboxWarnAfterMs;
@@ -127,9 +155,8 @@ export async function runCollector(config: Config, options: RunOptions): Promise
   // Memory stays flat however many tenants: they share a few pages in hand.
   const pageGate = createPageGate();
   const outcomes: TenantOutcome[] = [];
-  // What /readyz and /status report: each tenant's last cycle.
-  // (Tenants' last cycles are in the state, so a restarted daemon still knows them; outputs' rounds
-  // are only known to the process that ran them.)
+  // What /readyz and /status report of the outputs' rounds, to the millisecond; the state keeps them
+  // too (`recordOutputRound`), so that `exotrace status` after --once or without the daemon agrees.
   const outputHealth = new Map<
     string,
     { lastSuccessAt?: number; failingSince?: number; lastError?: Record<string, unknown> }
@@ -212,6 +239,34 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       if (known.has(c.tenant)) metrics.lastCycle(c.tenant, c.lastError !== undefined, c.lastSuccessAt);
     }
     const removed = await startSinks(store, sinks);
+    // An output failing when the last run ended is still failing until a round of it succeeds.
+    for (const r of await store.outputRounds()) {
+      const { output, ...rounds } = r;
+      if (sinks.some((sink) => sink.name === output)) outputHealth.set(output, rounds);
+    }
+    const roundsRecordedAt = new Map<string, number>();
+    /**
+     * Keeps an output's round in the state: every failure (its error may change), and a success
+     * when it ends a failure or the last one recorded is a minute old (a round runs every second
+     * or at each commit: the state need not be written that often). A state that cannot be
+     * written is said; delivery goes on as it would.
+     */
+    const recordRound = (output: string, failed: boolean, wasFailing: boolean): void => {
+      const health = outputHealth.get(output);
+      const at = now();
+      const last = roundsRecordedAt.get(output);
+      if (!failed && !wasFailing && last !== undefined && Math.abs(at - last) < ROUND_RECORD_EVERY_MS) return;
+      roundsRecordedAt.set(output, at);
+      const error = failed ? health?.lastError : undefined;
+      store
+        .recordOutputRound(output, { at, ...(error === undefined ? {} : { error }) })
+        .catch((recordError: unknown) => {
+          log.error('could not record the output round in the state', {
+            output,
+            error: describe(recordError),
+          });
+        });
+    };
     for (const output of removed.forgotten) {
       log.info('output no longer configured: forgotten (it held back pruning of the outbox)', { output });
     }
@@ -236,7 +291,15 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       health = await startHealthServer({
         listen: config.health.listen,
         // A tenant is not current after two failed cycles in a row (one cut short is no outage).
-        rule: () => ({ maxBacklog: maxEvents, now: now(), failedCycles: 2, maxWaitingMs: warnAfterMs }),
+        // New dead letters make it unready for an hour (or until they are retried): they are events
+        // that will not arrive unless someone acts.
+        rule: () => ({
+          maxBacklog: maxEvents,
+          now: now(),
+          failedCycles: 2,
+          maxWaitingMs: warnAfterMs,
+          recentDeadLetterMs: RECENT_DEAD_LETTER_MS,
+        }),
         metrics: () => metrics.exposition(),
         snapshot: async () => {
           const fromState = await snapshotFromState(store, {
@@ -281,6 +344,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
                 lastError: describe(error),
               },
         );
+        recordRound(output, error !== undefined, before?.failingSince !== undefined);
       },
     });
     deliveryLoops = delivery;
@@ -298,7 +362,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     // Back pressure, shared by the tenants: past `outbox.maxEvents` waiting for an output, no new
     // page is asked for until deliveries bring it under (the page in hand still commits); nothing
     // is ever dropped. One line when it starts and one when it ends, not one per tenant.
-    const pressure = { on: false };
+    const pressure: { on: boolean; failingFrom: number | undefined } = { on: false, failingFrom: undefined };
     const roomForPage = async (waitSignal: AbortSignal): Promise<void> => {
       for (;;) {
         const behind = await furthestBehind();
@@ -308,6 +372,33 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             log.info('outbox has room again: collection resumes', { events: behind.events, maxEvents });
           }
           return;
+        }
+        // --once: an output that keeps failing while the outbox is full for it will not make room
+        // before the run ends (a daemon waits: the output may come back). Past a grace for a blip,
+        // stop fetching, flush, report. Timed on the monotonic clock (`now` may be a test's).
+        const failing = outputHealth.get(behind.output);
+        if (options.once && failing?.failingSince !== undefined) pressure.failingFrom ??= performance.now();
+        else pressure.failingFrom = undefined;
+        if (
+          failing !== undefined &&
+          pressure.failingFrom !== undefined &&
+          performance.now() - pressure.failingFrom >= ONCE_FULL_AND_FAILING_MS
+        ) {
+          if (collectionStoppedFor === undefined) {
+            collectionStoppedFor = behind.output;
+            log.warn(
+              'outbox full and the output is failing: run --once stops collecting; the outputs get their last round, the next run resumes',
+              {
+                output: behind.output,
+                events: behind.events,
+                maxEvents,
+                configKey: 'outbox.maxEvents',
+                ...(failing.lastError === undefined ? {} : { error: failing.lastError }),
+              },
+            );
+            stopCollecting.abort(new Error(`outbox full for output ${behind.output}, which is failing`));
+          }
+          throw abortReason(collecting);
         }
         if (!pressure.on) {
           pressure.on = true;
@@ -389,13 +480,22 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       // service principal created, network back), less and less often; --once reports it and ends.
       let failures = 0;
       let lastError: Record<string, unknown> | undefined;
+      let cutShort = false;
+      // A call, not the property: the compiler would take `aborted` as fixed after a first check.
+      const stopped = (): boolean => collecting.aborted;
       try {
         do {
           try {
-            passes.push(await collector.fastPass(signal));
+            passes.push(await collector.fastPass(collecting));
             // --once always reconciles; the daemon when reconcileEvery says so.
-            const reconcile = await collector.reconcilePass(signal, options.once);
+            const reconcile = await collector.reconcilePass(collecting, options.once);
             if (reconcile !== undefined) passes.push(reconcile);
+            // A pass stopped between two windows returns what it did: the cycle is not complete, so
+            // it is neither "collected" nor recorded as a success (the checkpoints resume it).
+            if (stopped()) {
+              cutShort = true;
+              break;
+            }
             // Keys past every re-read's reach can go; the seen-set stays the size of the lookback.
             await store.pruneSeen(now());
             log.info('tenant collected', { tenant: tenant.name, passes: passes.slice(-2) });
@@ -406,7 +506,10 @@ export async function runCollector(config: Config, options: RunOptions): Promise
           } catch (error) {
             // Stopping (SIGINT/SIGTERM) aborts the request in flight: its page was not committed,
             // and the checkpoint still points before it. That is a clean stop, not a failure.
-            if (signal.aborted) break;
+            if (stopped()) {
+              cutShort = true;
+              break;
+            }
             lastError = describe(error);
             failures++;
             metrics.cycle(tenant.name, false, now());
@@ -424,7 +527,12 @@ export async function runCollector(config: Config, options: RunOptions): Promise
           }
           if (!options.once) await sleep(pollMs, signal);
         } while (!options.once && !signal.aborted);
-        return { tenant: tenant.name, passes, ...(lastError === undefined ? {} : { error: lastError }) };
+        return {
+          tenant: tenant.name,
+          passes,
+          ...(lastError === undefined ? {} : { error: lastError }),
+          ...(cutShort ? { cutShort } : {}),
+        };
       } finally {
         await source.close();
       }
@@ -449,13 +557,15 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     const flush = new AbortController();
     let deadline: NodeJS.Timeout | undefined;
     const armFlushDeadline = (): void => {
+      if (deadline !== undefined) return;
       deadline = setTimeout(() => {
         flush.abort(
           new Error(`stopped: the outputs had ${STOP_FLUSH_MS / 1000} s to take what was committed`),
         );
       }, STOP_FLUSH_MS);
     };
-    if (options.signal.aborted) armFlushDeadline();
+    // Collection stopped by back pressure (--once) gets the same bound: the output at fault is down.
+    if (options.signal.aborted || collectionStoppedFor !== undefined) armFlushDeadline();
     else options.signal.addEventListener('abort', armFlushDeadline, { once: true });
     finishing = delivery.finish(flush.signal);
     try {
@@ -465,6 +575,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       clearTimeout(deadline);
     }
     Object.assign(delivered, delivery.delivered);
+    Object.assign(deadLettered, delivery.deadLettered);
     for (const sink of sinks) {
       const waiting = await backlogOf(sink.name);
       if (waiting > 0) {
@@ -495,5 +606,13 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     }
     if (options.store === undefined) await store.close();
   }
-  return { tenants: outcomes, delivered, pending, failed: outcomes.some((o) => o.error !== undefined) };
+  return {
+    tenants: outcomes,
+    delivered,
+    deadLettered,
+    pending,
+    failed: outcomes.some((o) => o.error !== undefined),
+    interrupted: options.signal.aborted,
+    ...(collectionStoppedFor === undefined ? {} : { collectionStoppedFor }),
+  };
 }

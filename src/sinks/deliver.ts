@@ -36,6 +36,21 @@ export interface DeliverOptions {
   readonly sleep?: Sleep;
   /** In [0, 1), for the jitter; default Math.random. */
   readonly random?: () => number;
+  /** After each batch that put events in the dead letters (to be said: never silently). */
+  readonly onDeadLetters?: (batch: DeadLettered) => void;
+}
+
+/** The outcome of sending one batch: written (some events perhaps refused for good), or given up. */
+type Sent =
+  | { readonly ok: true; readonly dead: ReadonlyMap<number, string>; readonly meta: string | undefined }
+  | { readonly ok: false; readonly error: Error; readonly retryAfterMs?: number };
+
+/** Events of one batch an output refused for good, now in the dead letters. */
+export interface DeadLettered {
+  readonly sink: string;
+  readonly count: number;
+  /** The first refused event's reason (the others' are in the dead letters). */
+  readonly reason: string;
 }
 
 export interface SinkDelivery {
@@ -137,6 +152,66 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
   });
 
+  /**
+   * Sends `events` until each is written or refused for good (retrying what may be sent again),
+   * or gives up with the error to report. A request refused as a whole without naming the events
+   * at fault (`batchRefused`) is sent again in halves, down to single events, so that only those
+   * at fault are dead-lettered and the others are written.
+   */
+  const sendAll = async (events: readonly OutboxEvent[]): Promise<Sent> => {
+    // What is left to send: all of it, then only what a partial send asks again.
+    let pending: readonly OutboxEvent[] = events;
+    const dead = new Map<number, string>();
+    let meta: string | undefined;
+    for (let attempt = 1; ; attempt++) {
+      const result: SendResult = await sink.send(pending, signal);
+      if (result.status === 'ok') {
+        meta = result.meta;
+        break;
+      }
+      if (result.status === 'rejected' || result.status === 'partial') {
+        const refused =
+          result.status === 'rejected' ? (result.seqs ?? pending.map((e) => e.seq)) : result.rejected;
+        for (const seq of refused) {
+          if (!pending.some((e) => e.seq === seq)) {
+            throw new SinkError(`output ${sink.name} refused seq ${seq}, which was not in the batch`);
+          }
+        }
+        if (result.status === 'rejected' && result.batchRefused === true && refused.length > 1) {
+          const refusedSet = new Set(refused);
+          const suspects = pending.filter((e) => refusedSet.has(e.seq));
+          const middle = Math.ceil(suspects.length / 2);
+          for (const half of [suspects.slice(0, middle), suspects.slice(middle)]) {
+            const sent = await sendAll(half);
+            if (!sent.ok) return sent;
+            for (const [seq, reason] of sent.dead) dead.set(seq, reason);
+            meta = sent.meta;
+          }
+          break;
+        }
+        for (const seq of refused) dead.set(seq, result.error.message);
+        if (result.status === 'rejected') break;
+        const retry = new Set(result.retry);
+        const before = pending.length;
+        pending = pending.filter((e) => retry.has(e.seq) && !dead.has(e.seq));
+        if (pending.length === 0) break;
+        // A partial send that got further is no failed attempt: an output that refuses one event
+        // per answer (Splunk HEC) would otherwise run out of attempts before the batch is through.
+        if (pending.length < before) attempt = 0;
+      }
+      // Retryable, or the retryable part of a partial send.
+      if (attempt >= maxAttempts) return { ok: false, error: result.error };
+      const hinted = result.retryAfterMs;
+      if (hinted !== undefined && hinted > maxDelayMs)
+        return { ok: false, error: result.error, retryAfterMs: hinted };
+      const delay =
+        hinted ?? Math.min(maxDelayMs, Math.floor(random() * backoffMs * 2 ** Math.min(attempt - 1, 30)));
+      retried += 1;
+      await sleep(delay, signal);
+    }
+    return { ok: true, dead, meta };
+  };
+
   try {
     for (;;) {
       if (signal.aborted) return report(abortReason(signal));
@@ -144,49 +219,16 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
       const last = batch.at(-1);
       if (last === undefined) return report();
 
-      // What is left to send of this batch: all of it, then only what a partial send asks again.
-      let pending: readonly OutboxEvent[] = batch;
-      const dead = new Map<number, string>();
-      let meta: string | undefined;
-      for (let attempt = 1; ; attempt++) {
-        const result: SendResult = await sink.send(pending, signal);
-        if (result.status === 'ok') {
-          meta = result.meta;
-          break;
-        }
-        if (result.status === 'rejected' || result.status === 'partial') {
-          const refused =
-            result.status === 'rejected' ? (result.seqs ?? pending.map((e) => e.seq)) : result.rejected;
-          for (const seq of refused) {
-            if (!pending.some((e) => e.seq === seq)) {
-              throw new SinkError(`output ${sink.name} refused seq ${seq}, which was not in the batch`);
-            }
-            dead.set(seq, result.error.message);
-          }
-          if (result.status === 'rejected') break;
-          const retry = new Set(result.retry);
-          const before = pending.length;
-          pending = pending.filter((e) => retry.has(e.seq) && !dead.has(e.seq));
-          if (pending.length === 0) break;
-          // A partial send that got further is no failed attempt: an output that refuses one event
-          // per answer (Splunk HEC) would otherwise run out of attempts before the batch is through.
-          if (pending.length < before) attempt = 0;
-        }
-        // Retryable, or the retryable part of a partial send.
-        if (attempt >= maxAttempts) return report(result.error);
-        const hinted = result.retryAfterMs;
-        if (hinted !== undefined && hinted > maxDelayMs) return report(result.error, hinted);
-        const delay =
-          hinted ?? Math.min(maxDelayMs, Math.floor(random() * backoffMs * 2 ** Math.min(attempt - 1, 30)));
-        retried += 1;
-        await sleep(delay, signal);
-      }
-
+      const sent = await sendAll(batch);
+      if (!sent.ok) return report(sent.error, sent.retryAfterMs);
+      const { dead } = sent;
       // Dead letters first: the store wants the events still in the outbox, i.e. not yet acked.
       for (const [seq, reason] of dead) await store.deadLetter(sink.name, seq, reason);
-      await store.ack(sink.name, last.seq, meta);
+      await store.ack(sink.name, last.seq, sent.meta);
       deadLettered += dead.size;
       delivered += batch.length - dead.size;
+      const first = dead.values().next();
+      if (!first.done) options.onDeadLetters?.({ sink: sink.name, count: dead.size, reason: first.value });
     }
   } catch (error) {
     if (signal.aborted) return report(abortReason(signal));

@@ -271,6 +271,8 @@ class ElasticsearchSink implements Sink {
     return {
       status: 'rejected',
       error: new Error(`${where} refused the batch of ${batch.length} events with ${status}${said}`),
+      // Not an item's mapping error (those are named per item): the request as a whole.
+      batchRefused: true,
     };
   }
 

@@ -141,7 +141,13 @@ interface Part {
 type PartOutcome =
   | { readonly status: 'ok' }
   | { readonly status: 'retryable'; readonly error: Error; readonly retryAfterMs?: number }
-  | { readonly status: 'rejected'; readonly error: Error; readonly seqs: readonly number[] };
+  /** `whole`: the request was refused as a whole, the events at fault not named. */
+  | {
+      readonly status: 'rejected';
+      readonly error: Error;
+      readonly seqs: readonly number[];
+      readonly whole: boolean;
+    };
 
 function isAborted(signal: AbortSignal): boolean {
   return signal.aborted;
@@ -277,7 +283,8 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
         const after = retryAfterMs(response.headers, now());
         return { status: 'retryable', error, ...(after === undefined ? {} : { retryAfterMs: after }) };
       }
-      return { status: 'rejected', error, seqs: verdict.rejectSeqs ?? seqs };
+      const named = verdict.rejectSeqs;
+      return { status: 'rejected', error, seqs: named ?? seqs, whole: named === undefined };
     }
     if (status === 408 || status === 429 || status >= 500) {
       const after = retryAfterMs(response.headers, now());
@@ -303,6 +310,7 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
       status: 'rejected',
       error: coded(safe(`${label}: ${target} refused the batch with ${status}${suffix}`), `http_${status}`),
       seqs,
+      whole: true,
     };
   }
 
@@ -366,6 +374,9 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
     const fresh = batch.filter((e) => !accepted.has(e.seq));
     const { parts, bad } = frame(fresh);
     const rejected = new Map(bad);
+    // Every refusal was of a whole request (none named its events, none unencodable): the delivery
+    // may split the batch to find the events at fault.
+    let refusedWhole = bad.size === 0;
     let retry: number[] = [];
     let retryError: Error | undefined;
     let retryAfter: number | undefined;
@@ -377,6 +388,7 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
       }
       if (outcome.status === 'rejected') {
         const refused = new Set(outcome.seqs);
+        if (!outcome.whole) refusedWhole = false;
         for (const seq of refused) rejected.set(seq, outcome.error.message);
         // Events of a refused request that the server did not name are sent again.
         retry.push(...part.seqs.filter((s) => !refused.has(s)));
@@ -402,6 +414,7 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
         status: 'rejected',
         error: new Error(first ?? `${label}: refused`),
         seqs: [...rejected.keys()],
+        ...(refusedWhole ? { batchRefused: true } : {}),
       };
     }
     const error = retryError ?? new Error(first ?? `${label}: failed`);

@@ -28,9 +28,16 @@ export type SendResult =
   | { readonly status: 'retryable'; readonly error: Error; readonly retryAfterMs?: number }
   /**
    * Refused for good: the events in `seqs` (every event of the batch when omitted) will never be
-   * accepted and go to the dead letters; the others are durably written.
+   * accepted and go to the dead letters; the others are durably written. `batchRefused`: the
+   * output refused the request as a whole (an HTTP 400 for the batch) without naming the events at
+   * fault, so the delivery sends it again in halves until only those are left.
    */
-  | { readonly status: 'rejected'; readonly error: Error; readonly seqs?: readonly number[] }
+  | {
+      readonly status: 'rejected';
+      readonly error: Error;
+      readonly seqs?: readonly number[];
+      readonly batchRefused?: boolean;
+    }
   /**
    * Bulk outputs: `rejected` refused for good, `retry` to send again, the others written. The
    * cursor only moves past the batch once the `retry` ones are written too.

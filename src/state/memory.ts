@@ -5,9 +5,12 @@ import {
   countStatus,
   validateCommit,
   validateCycle,
+  validateOutputRound,
   validateReadOptions,
   type CommitResult,
   type CycleOutcome,
+  type OutputRoundOutcome,
+  type OutputRounds,
   type DeadLetter,
   type OutboxEvent,
   type PageCommit,
@@ -69,6 +72,8 @@ class MemoryStore implements StateStore {
   #rejectId = 0;
   /** The error is kept as JSON, as SQLite keeps it: a copy, never the caller's object. */
   readonly #cycles = new Map<string, Omit<TenantCycle, 'lastError'> & { readonly lastError?: string }>();
+  /** Errors kept as JSON, as SQLite keeps them: a copy, never the caller's object. */
+  readonly #rounds = new Map<string, Omit<OutputRounds, 'lastError'> & { readonly lastError?: string }>();
 
   /** Made with the store, as SQLite makes it with the database. */
   readonly #id = randomBytes(16).toString('hex');
@@ -208,6 +213,7 @@ class MemoryStore implements StateStore {
       this.#open();
       if (!this.#sinks.delete(name)) return;
       this.#dead.delete(name);
+      this.#rounds.delete(name);
       this.#outbox = this.#outbox.filter((e) => e.onlySink !== name);
     });
   }
@@ -417,6 +423,14 @@ class MemoryStore implements StateStore {
     });
   }
 
+  deadLetterNewest(sink: string): Promise<number | undefined> {
+    return run(() => {
+      this.#open();
+      const ats = [...(this.#dead.get(sink)?.values() ?? [])].map((d) => d.at);
+      return ats.length === 0 ? undefined : Math.max(...ats);
+    });
+  }
+
   retryDeadLetters(sink: string, seqs?: readonly number[]): Promise<number> {
     return run(() => {
       this.#open();
@@ -473,6 +487,38 @@ class MemoryStore implements StateStore {
         .sort((a, b) => cmp(a.tenant, b.tenant))
         .map(({ lastError, ...cycle }) => ({
           ...cycle,
+          ...(lastError === undefined ? {} : { lastError: JSON.parse(lastError) as Record<string, unknown> }),
+        }));
+    });
+  }
+
+  recordOutputRound(sink: string, outcome: OutputRoundOutcome): Promise<void> {
+    return run(() => {
+      this.#open();
+      validateOutputRound(outcome);
+      this.#sink(sink);
+      const before = this.#rounds.get(sink);
+      this.#rounds.set(
+        sink,
+        outcome.error === undefined
+          ? { output: sink, lastSuccessAt: outcome.at }
+          : {
+              output: sink,
+              ...(before?.lastSuccessAt === undefined ? {} : { lastSuccessAt: before.lastSuccessAt }),
+              failingSince: before?.failingSince ?? outcome.at,
+              lastError: JSON.stringify(outcome.error),
+            },
+      );
+    });
+  }
+
+  outputRounds(): Promise<OutputRounds[]> {
+    return run(() => {
+      this.#open();
+      return [...this.#rounds.values()]
+        .sort((a, b) => cmp(a.output, b.output))
+        .map(({ lastError, ...rounds }) => ({
+          ...rounds,
           ...(lastError === undefined ? {} : { lastError: JSON.parse(lastError) as Record<string, unknown> }),
         }));
     });

@@ -8,9 +8,12 @@ import {
   countStatus,
   validateCommit,
   validateCycle,
+  validateOutputRound,
   validateReadOptions,
   type CommitResult,
   type CycleOutcome,
+  type OutputRoundOutcome,
+  type OutputRounds,
   type DeadLetter,
   type OutboxEvent,
   type PageCommit,
@@ -149,6 +152,17 @@ const MIGRATIONS: readonly string[] = [
   INSERT INTO state_identity (id)
     SELECT lower(hex(randomblob(16))) WHERE NOT EXISTS (SELECT 1 FROM state_identity);
   `,
+  // 5: each output's delivery rounds, so that `exotrace status` without the daemon (after `run
+  // --once`) knows an output is failing: last success, failing since, the last error (the
+  // sanitized describeError object as JSON, never a secret). Forgotten with the sink.
+  `
+  CREATE TABLE output_round (
+    sink            TEXT    PRIMARY KEY REFERENCES sink (name) ON DELETE CASCADE,
+    last_success_at INTEGER,
+    failing_since   INTEGER,
+    last_error      TEXT
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -207,6 +221,22 @@ function toTenantCycle(row: TenantCycleRow): TenantCycle {
     ...(row.last_failure_at !== null ? { lastFailureAt: row.last_failure_at } : {}),
     ...(row.last_error !== null ? { lastError: JSON.parse(row.last_error) as Record<string, unknown> } : {}),
     failuresInARow: row.failures_in_a_row,
+  };
+}
+
+interface OutputRoundRow {
+  sink: string;
+  last_success_at: number | null;
+  failing_since: number | null;
+  last_error: string | null;
+}
+
+function toOutputRounds(row: OutputRoundRow): OutputRounds {
+  return {
+    output: row.sink,
+    ...(row.last_success_at !== null ? { lastSuccessAt: row.last_success_at } : {}),
+    ...(row.failing_since !== null ? { failingSince: row.failing_since } : {}),
+    ...(row.last_error !== null ? { lastError: JSON.parse(row.last_error) as Record<string, unknown> } : {}),
   };
 }
 
@@ -447,6 +477,7 @@ class SqliteStore implements StateStore {
   readonly #depth;
   readonly #depthByTenant;
   readonly #deadLetterCount;
+  readonly #deadLetterNewest;
   readonly #oldest;
   readonly #minAcked;
   readonly #pruneShared;
@@ -464,6 +495,9 @@ class SqliteStore implements StateStore {
   readonly #cycleSucceeded;
   readonly #cycleFailed;
   readonly #tenantCycles;
+  readonly #roundSucceeded;
+  readonly #roundFailed;
+  readonly #outputRounds;
 
   constructor(db: Database.Database, clock: () => number) {
     this.#db = db;
@@ -537,6 +571,9 @@ class SqliteStore implements StateStore {
     this.#deadLetterCount = db.prepare<[string], { n: number }>(
       'SELECT count(*) AS n FROM dead_letter WHERE sink = ?',
     );
+    this.#deadLetterNewest = db.prepare<[string], { at: number | null }>(
+      'SELECT max(at) AS at FROM dead_letter WHERE sink = ?',
+    );
     this.#depthByTenant = db.prepare<[], { tenant: string; n: number }>(
       `SELECT tenant, count(*) AS n FROM outbox
        WHERE (only_sink IS NULL AND seq > (SELECT coalesce(min(acked_seq), 0) FROM sink))
@@ -593,6 +630,20 @@ class SqliteStore implements StateStore {
     );
     this.#tenantCycles = db.prepare<[], TenantCycleRow>(
       'SELECT tenant, last_success_at, last_failure_at, last_error, failures_in_a_row FROM tenant_cycle ORDER BY tenant',
+    );
+    this.#roundSucceeded = db.prepare<[string, number]>(
+      `INSERT INTO output_round (sink, last_success_at) VALUES (?, ?)
+       ON CONFLICT (sink) DO UPDATE SET
+         last_success_at = excluded.last_success_at, failing_since = NULL, last_error = NULL`,
+    );
+    // The first failure of a run of them says since when; later ones only replace the error.
+    this.#roundFailed = db.prepare<[string, number, string]>(
+      `INSERT INTO output_round (sink, failing_since, last_error) VALUES (?, ?, ?)
+       ON CONFLICT (sink) DO UPDATE SET
+         failing_since = coalesce(failing_since, excluded.failing_since), last_error = excluded.last_error`,
+    );
+    this.#outputRounds = db.prepare<[], OutputRoundRow>(
+      'SELECT sink, last_success_at, failing_since, last_error FROM output_round ORDER BY sink',
     );
   }
 
@@ -898,6 +949,13 @@ class SqliteStore implements StateStore {
     });
   }
 
+  deadLetterNewest(sink: string): Promise<number | undefined> {
+    return run(() => {
+      this.#open();
+      return this.#deadLetterNewest.get(sink)?.at ?? undefined;
+    });
+  }
+
   deadLetters(sink: string, limit: number): Promise<DeadLetter[]> {
     return run(() => {
       this.#open();
@@ -950,6 +1008,23 @@ class SqliteStore implements StateStore {
     return run(() => {
       this.#open();
       return this.#tenantCycles.all().map(toTenantCycle);
+    });
+  }
+
+  recordOutputRound(sink: string, outcome: OutputRoundOutcome): Promise<void> {
+    return run(() => {
+      this.#open();
+      validateOutputRound(outcome);
+      this.#sink(sink);
+      if (outcome.error === undefined) this.#roundSucceeded.run(sink, outcome.at);
+      else this.#roundFailed.run(sink, outcome.at, JSON.stringify(outcome.error));
+    });
+  }
+
+  outputRounds(): Promise<OutputRounds[]> {
+    return run(() => {
+      this.#open();
+      return this.#outputRounds.all().map(toOutputRounds);
     });
   }
 

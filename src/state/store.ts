@@ -187,6 +187,28 @@ export interface TenantCycle {
   readonly failuresInARow: number;
 }
 
+/** How one delivery round of an output ended. */
+export interface OutputRoundOutcome {
+  /** When it ended (ms). */
+  readonly at: number;
+  /** Why it failed (the sanitized `describeError` object), or undefined when it succeeded. Never a secret. */
+  readonly error?: Record<string, unknown>;
+}
+
+/**
+ * An output's delivery rounds as `recordOutputRound` left them: so that `exotrace status` after
+ * `run --once` (or with the daemon stopped) knows an output is failing, as the daemon does.
+ */
+export interface OutputRounds {
+  readonly output: string;
+  /** When a round of it last succeeded (ms); undefined when none ever did. */
+  readonly lastSuccessAt?: number;
+  /** Since when every round has failed (ms); absent once one succeeds. */
+  readonly failingSince?: number;
+  /** The last failed round's error while it is failing. */
+  readonly lastError?: Record<string, unknown>;
+}
+
 export interface StateStore {
   /** The checkpoint of one pass of a tenant, or undefined when that pass never committed. */
   getCheckpoint(tenant: string, pass: Pass): Promise<StoredCheckpoint | undefined>;
@@ -270,6 +292,11 @@ export interface StateStore {
   /** How many dead letters the sink holds (metrics, status: without reading them). */
   deadLetterCount(sink: string): Promise<number>;
   /**
+   * When the newest dead letter the sink still holds was put aside (ms), or undefined when it holds
+   * none: readiness counts dead letters that are new (a retried one is no longer held).
+   */
+  deadLetterNewest(sink: string): Promise<number | undefined>;
+  /**
    * Move dead letters of a sink (all, or those of the given sequences) back to the outbox, as new
    * events addressed to that sink only. Returns how many were moved.
    */
@@ -283,6 +310,15 @@ export interface StateStore {
   recordTenantCycle(tenant: string, outcome: CycleOutcome): Promise<void>;
   /** Every tenant with a recorded cycle, ordered by tenant. */
   tenantCycles(): Promise<TenantCycle[]>;
+
+  /**
+   * Record how a delivery round of a registered sink ended: a success sets its last success and
+   * clears the failure; a failure keeps the first failure's time (failing since) and stores its
+   * error. Forgotten with the sink (`unregisterSink`). Throws for an unknown sink.
+   */
+  recordOutputRound(sink: string, outcome: OutputRoundOutcome): Promise<void>;
+  /** Every sink with a recorded round, ordered by name. */
+  outputRounds(): Promise<OutputRounds[]>;
 
   /** Close the store; idempotent (a second call returns the first call's promise). */
   close(): Promise<void>;
@@ -335,6 +371,11 @@ export function validateReadOptions(options: ReadOutboxOptions): void {
 export function countStatus(counts: Record<string, number>, status: string | undefined): void {
   const label = status ?? 'unknown';
   counts[label] = (counts[label] ?? 0) + 1;
+}
+
+/** Checks `recordOutputRound`'s arguments before anything is written. */
+export function validateOutputRound(outcome: OutputRoundOutcome): void {
+  if (!Number.isSafeInteger(outcome.at)) throw new StateStoreError('at must be an integer (ms)');
 }
 
 /** Checks `recordTenantCycle`'s arguments before anything is written. */

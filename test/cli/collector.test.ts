@@ -19,6 +19,7 @@ import {
   readdirSync,
   writeSync,
 } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +32,7 @@ import {
   readEvents,
   runCli,
   spawnCli,
+  type EventLine,
   type Spawned,
   waitFor,
   writeConfig,
@@ -113,6 +115,77 @@ describe('exotrace run --once', () => {
     const warning = result.stderr.split('\n').find((line) => line.includes('output did not take everything'));
     expect(warning).toContain('"output":"hook"');
     expect(readEvents(eventsOf('output-down')).length).toBeGreaterThan(50);
+  });
+
+  it('the outbox full and an output down: collection stops, the outputs get their last round, exit 6', async () => {
+    const name = 'full-and-down';
+    const config = writeConfig(emulator, dirOf(name), ['contoso'], { contoso: { startFrom: '3d' } });
+    appendFileSync(
+      config,
+      `  - type: http\n    name: hook\n    url: http://127.0.0.1:${await freePort()}/events\noutbox:\n  maxEvents: 1000\n`,
+    );
+    const run = spawnCli(['run', '--config', config, '--once']);
+    // Fail-safe only: before the fix it never ended.
+    const failSafe = setTimeout(() => run.child.kill('SIGKILL'), 120_000);
+    const result = await run.done.finally(() => {
+      clearTimeout(failSafe);
+    });
+    assertNoSecret(result);
+    expect(result.signal, result.stderr).toBeNull();
+    expect(result.code, result.stderr).toBe(6);
+    const stopped = result.stderr.split('\n').find((line) => line.includes('run --once stops collecting'));
+    expect(stopped).toContain('"output":"hook"');
+    expect(stopped).toContain('ECONNREFUSED');
+    expect(result.stderr).not.toContain('"msg":"tenant collected"');
+    const behind = result.stderr.split('\n').find((line) => line.includes('output did not take everything'));
+    expect(behind).toContain('"output":"hook"');
+    // The file output took what was committed before collection stopped.
+    expect(readEvents(eventsOf(name)).length).toBeGreaterThanOrEqual(1000);
+  }, 150_000);
+
+  it('an output refusing one event with 400: only it dead-lettered, said at warn, exit 7', async () => {
+    const name = 'dead-letter';
+    // A receiver that refuses, as a whole, every batch carrying the first event it was ever sent.
+    let poison: string | undefined;
+    let accepted = 0;
+    const server = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      req.on('end', () => {
+        const lines = body.split('\n').filter((l) => l !== '');
+        poison ??= (JSON.parse(lines[0] ?? '{}') as EventLine).event.id;
+        if (lines.some((l) => (JSON.parse(l) as EventLine).event.id === poison)) {
+          res.writeHead(400).end('schema mismatch');
+        } else {
+          accepted += lines.length;
+          res.writeHead(200).end();
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = server.address();
+      if (address === null || typeof address === 'string') throw new Error('no port');
+      const config = writeConfig(emulator, dirOf(name), ['contoso']);
+      appendFileSync(
+        config,
+        `  - type: http\n    name: hook\n    url: http://127.0.0.1:${address.port}/events\n`,
+      );
+      const result = await cli(['run', '--config', config, '--once']);
+      expect(result.code, result.stderr).toBe(7);
+      const lines = result.stderr.split('\n').filter((l) => l.includes('output refused events for good'));
+      expect(lines).toHaveLength(1);
+      const line = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
+      expect(line).toMatchObject({ level: 'warn', output: 'hook', events: 1 });
+      expect(line['reason']).toMatch(/refused the batch with 400: schema mismatch/);
+      // Every other event was taken: the file output's count, less the one refused.
+      expect(accepted).toBe(readEvents(eventsOf(name)).length - 1);
+      const dead = await cli(['deadletter', 'list', '--config', config, '--output', 'hook']);
+      expect(dead.stdout.trim().split('\n')).toHaveLength(1);
+      expect(dead.stdout).toContain(poison ?? 'no poison');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('a tenant without service principal: exit 3, the other tenant collected, the fix on stderr', async () => {
@@ -432,6 +505,43 @@ describe('exotrace backfill, stopped by SIGTERM', () => {
       'backfill stopped; run the same command again to resume where it stopped',
     );
   });
+});
+
+describe('exotrace run --once, stopped', () => {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
+    it(`${signal} after the first page: exit ${code}, no "tenant collected", no success recorded`, async () => {
+      const name = `once-${signal}`;
+      const config = writeConfig(emulator, dirOf(name), ['contoso'], { contoso: { startFrom: '3d' } });
+      // Every page slow, so that the stop lands while the cycle still has pages to fetch.
+      emulator.faults.setRates({ slowRate: 1, slowMs: 3_000 });
+      let result: Awaited<Spawned['done']>;
+      try {
+        const run = spawnCli(['run', '--config', config, '--once', '--log-level', 'debug']);
+        try {
+          await waitFor(() => run.stderr().includes('"msg":"page committed"'), 60_000, 'a page committed');
+        } catch (error) {
+          run.child.kill('SIGKILL');
+          throw error;
+        }
+        run.child.kill(signal);
+        result = await run.done;
+      } finally {
+        emulator.faults.setRates({ slowRate: 0 });
+      }
+      assertNoSecret(result);
+      expect(result.code, result.stderr).toBe(code);
+      expect(result.stderr).not.toContain('"msg":"tenant collected"');
+      expect(result.stderr).toContain('run it again to resume where it stopped');
+      // The state does not say the tenant was collected: status sees no completed cycle.
+      const status = await cli(['status', '--config', config, '--json']);
+      const report = JSON.parse(status.stdout) as { tenants: { tenant: string; lastSuccessAt?: string }[] };
+      expect(report.tenants).toEqual([expect.objectContaining({ tenant: 'contoso' })]);
+      expect(report.tenants[0]?.lastSuccessAt).toBeUndefined();
+    }, 120_000);
+  }
 });
 
 describe('exotrace demo', () => {

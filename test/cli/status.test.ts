@@ -92,7 +92,16 @@ describe('exotrace status from the state', () => {
       expect(Date.parse(t.checkpoints?.fast?.cursor ?? '')).toBeLessThan(Date.now());
       expect(t.checkpoints?.reconcile?.cursor).toBeDefined();
     }
-    expect(report.outputs).toEqual([{ output: 'file', type: 'file', backlog: 0, deadLetters: 0 }]);
+    // Its rounds are kept in the state: the last success, no failure.
+    expect(report.outputs).toEqual([
+      {
+        output: 'file',
+        type: 'file',
+        backlog: 0,
+        deadLetters: 0,
+        lastSuccessAt: expect.any(Number) as number,
+      },
+    ]);
 
     const human = await cli(['status', '--config', config]);
     expect(human.code).toBe(0);
@@ -163,6 +172,33 @@ describe('exotrace status from the state', () => {
     expect(human.stdout).toContain('NOT CURRENT:');
   });
 
+  it('after a run --once whose output was down (exit 6): exit 1, the output failing with its error', async () => {
+    const config = writeConfig(emulator, dirOf('output-down'), ['contoso']);
+    appendFileSync(
+      config,
+      `  - type: http\n    name: hook\n    url: http://127.0.0.1:${await freePort()}/events\n`,
+    );
+    const before = Date.now();
+    expect((await cli(['run', '--config', config, '--once'])).code).toBe(6);
+
+    const { code, report } = await statusJson(config);
+    expect(code, JSON.stringify(report.reasons)).toBe(1);
+    expect(report.current).toBe(false);
+    // The tenants are current; the output is not keeping up, as the daemon would say.
+    expect(report.reasons).toEqual([expect.stringMatching(/^output hook: failing for .* \(ECONNREFUSED\)$/)]);
+    const hook = report.outputs.find((o) => o.output === 'hook');
+    expect(hook?.backlog).toBeGreaterThan(0);
+    expect(hook?.lastError?.['code']).toBe('ECONNREFUSED');
+    expect(hook?.failingSince).toBeGreaterThanOrEqual(before);
+    expect(report.outputs.find((o) => o.output === 'file')?.failingSince).toBeUndefined();
+    const human = await cli(['status', '--config', config]);
+    expect(human.stdout).toMatch(/^hook +http +[1-9]\d* +0 +ECONNREFUSED$/m);
+    expect(human.stdout).toMatch(
+      /^hook: failing since \S+Z: http output hook: POST .* failed \(ECONNREFUSED\)$/m,
+    );
+    expect(human.stdout).toContain('NOT CURRENT:');
+  });
+
   it('a tenant never collected and an output holding dead letters and a full backlog: exit 1, each named', async () => {
     const dir = dirOf('backlog');
     const config = writeConfig(emulator, dir, ['contoso']);
@@ -194,9 +230,12 @@ describe('exotrace status from the state', () => {
       [{ output: 'file', type: 'file', backlog: 1000, deadLetters: 1 }].map((o) => ({
         ...o,
         oldestWaitingAt: report.outputs[0]?.oldestWaitingAt,
+        newestDeadLetterAt: report.outputs[0]?.newestDeadLetterAt,
       })),
     );
     expect(report.outputs[0]?.oldestWaitingAt).toBeGreaterThan(Date.now() - 60_000);
+    // When the dead letter was put aside (readiness counts new ones).
+    expect(report.outputs[0]?.newestDeadLetterAt).toBeGreaterThan(Date.now() - 60_000);
     expect(report.reasons).toEqual([
       'tenant contoso: no cycle completed yet',
       'output file: 1000 events waiting (bound 1000)',
@@ -366,8 +405,9 @@ describe('exotrace status while the daemon runs', () => {
       const collected = (): number => (daemon.stderr().match(/"msg":"tenant collected"/g) ?? []).length;
       await waitFor(() => collected() >= 2, 30_000, 'both tenants collected');
 
-      const { code, report } = await statusJson(config);
-      expect(code, JSON.stringify(report.reasons)).toBe(0);
+      const { report } = await statusJson(config);
+      // Every tenant current; only the hook, whose output is down, may be named (once a round gave up).
+      expect(report.reasons.filter((r) => !r.startsWith('output hook: failing'))).toEqual([]);
       expect(report.source).toBe('daemon');
       expect(report.from).toBe(`http://127.0.0.1:${healthPort}/status`);
       expect(report.tenants.map((t) => t.tenant)).toEqual(['contoso', 'fabrikam']);
@@ -388,6 +428,12 @@ describe('exotrace status while the daemon runs', () => {
       }, 30_000);
       expect(failing?.lastError?.['code']).toBe('ECONNREFUSED');
       expect(failing?.failingSince).toBeGreaterThan(0);
+      // A failing output is not keeping up, the daemon says so at once (not after 15 minutes).
+      const failingStatus = await statusJson(config);
+      expect(failingStatus.code).toBe(1);
+      expect(failingStatus.report.reasons).toEqual([
+        expect.stringMatching(/^output hook: failing for .* \(ECONNREFUSED\)$/),
+      ]);
       const human = await cli(['status', '--config', config]);
       expect(human.stdout).toContain(`from the running collector at http://127.0.0.1:${healthPort}/status`);
       expect(human.stdout).toMatch(/^hook +http +[1-9]\d* +0 +ECONNREFUSED$/m);

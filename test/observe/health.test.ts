@@ -4,6 +4,26 @@ import { readiness } from '../../src/observe/health.js';
 const MIN = 60_000;
 
 describe('readiness', () => {
+  it('with recentDeadLetterMs (the daemon): unready while an output has new dead letters, named with their count', () => {
+    const tenants = [{ tenant: 'a', lastSuccessAt: 1, lagMs: 5 * MIN, maxLagMs: 22 * MIN }];
+    const es = (newestMinutesAgo: number) => ({
+      output: 'es',
+      backlog: 0,
+      deadLetters: 119,
+      newestDeadLetterAt: 100 * MIN - newestMinutesAgo * MIN,
+    });
+    const rule = { maxBacklog: 1000, now: 100 * MIN, recentDeadLetterMs: 60 * MIN };
+    expect(readiness({ tenants, outputs: [es(0)] }, rule)).toEqual({
+      ready: false,
+      reasons: ['output es: 119 dead letters, the newest under a minute ago (exotrace deadletter list)'],
+    });
+    expect(readiness({ tenants, outputs: [es(59)] }, rule).reasons).toEqual([
+      'output es: 119 dead letters, the newest 59 min ago (exotrace deadletter list)',
+    ]);
+    // Older ones no longer make it unready (status still names every one it holds).
+    expect(readiness({ tenants, outputs: [es(61)] }, rule).ready).toBe(true);
+  });
+
   it('is ready when every tenant completed a cycle within its lag bound and no output is at the bound', () => {
     expect(
       readiness(
@@ -43,7 +63,7 @@ describe('readiness', () => {
     ]);
   });
 
-  it('names an output that has failed every round for 15 minutes, with its error code', () => {
+  it('names an output whose last round failed, however recently, with its error code', () => {
     const output = (failingMinutes: number) => ({
       output: 'es',
       backlog: 10,
@@ -52,19 +72,23 @@ describe('readiness', () => {
       lastError: { code: 'output_auth', message: 'HTTP 401' },
     });
     const tenants = [{ tenant: 'a', lastSuccessAt: 1, lagMs: 5 * MIN, maxLagMs: 22 * MIN }];
+    // A failing output is not keeping up, whoever asks and when (it used to take 15 minutes).
     expect(readiness({ tenants, outputs: [output(14)] }, { maxBacklog: 1000, now: 100 * MIN })).toEqual({
-      ready: true,
-      reasons: [],
+      ready: false,
+      reasons: ['output es: failing for 14 min (output_auth)'],
     });
+    expect(readiness({ tenants, outputs: [output(0)] }, { maxBacklog: 1000, now: 100 * MIN })).toEqual({
+      ready: false,
+      reasons: ['output es: failing for under a minute (output_auth)'],
+    });
+    const working = { output: 'es', backlog: 10, deadLetters: 0, lastSuccessAt: 100 * MIN };
+    expect(readiness({ tenants, outputs: [working] }, { maxBacklog: 1000, now: 100 * MIN }).ready).toBe(true);
     expect(readiness({ tenants, outputs: [output(20)] }, { maxBacklog: 1000, now: 100 * MIN })).toEqual({
       ready: false,
       reasons: ['output es: failing for 20 min (output_auth)'],
     });
     expect(
-      readiness(
-        { tenants, outputs: [output(3)] },
-        { maxBacklog: 1000, now: 100 * MIN, maxOutputFailingMs: 2 * MIN },
-      ).reasons,
+      readiness({ tenants, outputs: [output(3)] }, { maxBacklog: 1000, now: 100 * MIN }).reasons,
     ).toEqual(['output es: failing for 3 min (output_auth)']);
   });
 });

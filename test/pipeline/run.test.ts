@@ -518,6 +518,42 @@ describe('stopping', () => {
   });
 });
 
+describe('a stop during --once', () => {
+  it('cuts the cycle short: no "tenant collected", no success recorded, the run says it was interrupted', async () => {
+    const config = writeConfig('stop-mid-cycle', ['contoso']);
+    const store = openSqliteStore(path.join(folder, 'stop-mid-cycle', 'state'));
+    const stop = new AbortController();
+    const infos: string[] = [];
+    const log = {
+      ...silentLogger,
+      info(message: string) {
+        infos.push(message);
+      },
+    };
+    const summary = await runCollector(config, {
+      once: true,
+      signal: stop.signal,
+      log,
+      now: () => NOW,
+      store,
+      // ^C as soon as the first page is committed: the pass stops before its next window.
+      events: {
+        onPage() {
+          stop.abort();
+        },
+      },
+    });
+    expect(infos).not.toContain('tenant collected');
+    expect(await store.tenantCycles()).toEqual([]);
+    expect(summary.interrupted).toBe(true);
+    expect(summary.failed).toBe(false);
+    expect(summary.tenants).toEqual([expect.objectContaining({ tenant: 'contoso', cutShort: true })]);
+    // What was committed stays: the checkpoint resumes it.
+    expect(await store.getCheckpoint('contoso', 'fast')).toBeDefined();
+    await store.close();
+  });
+});
+
 describe('back pressure', () => {
   it('an output down: collection pauses near outbox.maxEvents, then resumes and delivers everything once', async () => {
     const base = writeConfig('pressure', ['contoso']);

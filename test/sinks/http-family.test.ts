@@ -623,6 +623,38 @@ describe('delivery through the outbox (SQLite)', () => {
     expect(up.requests).toHaveLength(3);
   });
 
+  it.each(KINDS)(
+    '$type: a batch refused as a whole with 400 is split until only the events at fault are dead-lettered',
+    async (kind) => {
+      let poison: readonly string[] = [];
+      const r = await receiver((body) =>
+        poison.some((id) => kind.ids(body).includes(id))
+          ? { status: 400, body: '{"text":"Invalid data format","code":6}' }
+          : kind.ok,
+      );
+      const sink = track(kind.make(r.origin, { name: `split-${kind.type}` }));
+      await startSinks(store, [sink]);
+      const ids = await commitEvents(store, 6);
+      poison = [ids[1] ?? '', ids[4] ?? ''];
+      const said: { sink: string; count: number; reason: string }[] = [];
+      const [result] = await deliverOnce(store, [sink], {
+        ...options,
+        onDeadLetters: (batch) => said.push(batch),
+      });
+      expect(result, result?.error?.message).toMatchObject({ delivered: 4, deadLettered: 2 });
+      expect(result?.error).toBeUndefined();
+      const dead = await store.deadLetters(sink.name, 100);
+      expect(dead.map((d) => d.eventId)).toEqual(poison);
+      expect(dead[0]?.reason).toMatch(/400/);
+      expect(said).toEqual([{ sink: sink.name, count: 2, reason: dead[0]?.reason }]);
+      // The others were written, each once.
+      const written = r.requests.filter((req) => kind.ids(req.body).every((id) => !poison.includes(id)));
+      const received = written.flatMap((req) => kind.ids(req.body));
+      expect([...received].sort()).toEqual(ids.filter((id) => !poison.includes(id)).sort());
+      expect((await store.sinkState(sink.name))?.ackedSeq).toBe(await store.outboxHead());
+    },
+  );
+
   it('http: a batch refused with 400 lands in the dead letters, and is delivered once replayed after the fix', async () => {
     let broken = true;
     const r = await receiver((body) =>

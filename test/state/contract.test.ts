@@ -376,8 +376,12 @@ describe.each(factories)('StateStore contract: %s', (_name, factory) => {
     expect(await s.deadLetters('file', 10)).toEqual([]);
     expect(await s.deadLetterCount('es')).toBe(1);
     expect(await s.deadLetterCount('file')).toBe(0);
+    expect(await s.deadLetterNewest('es')).toBe(1000);
+    expect(await s.deadLetterNewest('file')).toBeUndefined();
     expect(await s.retryDeadLetters('es')).toBe(1);
     expect(await s.deadLetterCount('es')).toBe(0);
+    // Retried, it is no longer held: no longer new either.
+    expect(await s.deadLetterNewest('es')).toBeUndefined();
     expect(await s.deadLetters('es', 10)).toEqual([]);
     expect((await s.readOutbox('es', { limit: 10, maxBytes: 1e6 })).map((e) => [e.seq, e.key])).toEqual([
       [4, 'b'],
@@ -447,6 +451,36 @@ describe.each(factories)('StateStore contract: %s', (_name, factory) => {
     expect(id).toMatch(/^[0-9a-f]{32}$/);
     expect(await a.stateId()).toBe(id);
     expect(await open().stateId()).not.toBe(id);
+  });
+
+  it('records output rounds: failing since the first failure, the last error, cleared by a success', async () => {
+    const s = open();
+    await s.registerSinks(['es', 'hook'], 'head');
+    const refused: Record<string, unknown> = { code: 'ECONNREFUSED', message: 'connect refused' };
+    await s.recordOutputRound('hook', { at: 1_000, error: refused });
+    refused['code'] = 'changed'; // a copy was kept
+    await s.recordOutputRound('hook', { at: 2_000, error: { code: 'timeout', message: 'slow' } });
+    await s.recordOutputRound('es', { at: 1_500 });
+    expect(await s.outputRounds()).toEqual([
+      { output: 'es', lastSuccessAt: 1_500 },
+      { output: 'hook', failingSince: 1_000, lastError: { code: 'timeout', message: 'slow' } },
+    ]);
+    await s.recordOutputRound('hook', { at: 3_000 });
+    await s.recordOutputRound('es', { at: 3_500, error: refused });
+    expect(await s.outputRounds()).toEqual([
+      {
+        output: 'es',
+        lastSuccessAt: 1_500,
+        failingSince: 3_500,
+        lastError: { code: 'changed', message: 'connect refused' },
+      },
+      { output: 'hook', lastSuccessAt: 3_000 },
+    ]);
+    await expect(s.recordOutputRound('nope', { at: 4_000 })).rejects.toThrow(/unknown sink nope/);
+    await expect(s.recordOutputRound('es', { at: 4.5 })).rejects.toThrow(/at must be/);
+    // Forgotten with the sink.
+    await s.unregisterSink('es');
+    expect((await s.outputRounds()).map((r) => r.output)).toEqual(['hook']);
   });
 
   it('closes idempotently and refuses use after close', async () => {

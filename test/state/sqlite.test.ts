@@ -118,15 +118,30 @@ describe('openSqliteStore', () => {
       seenTtlMs: 1000,
     });
     await s.close();
-    // What exotrace before tenant cycles left: schema version 1 only.
+    // What exotrace before tenant cycles left: schema version 1 only (every later table dropped).
     const db = new Database(join(dir, DB_FILE));
-    db.exec('DROP TABLE tenant_cycle; DELETE FROM schema_version WHERE version > 1');
+    const V1_TABLES = ['checkpoint', 'seen', 'sink', 'outbox', 'dead_letter', 'reject', 'schema_version'];
+    const later = db
+      .prepare<[], { name: string }>(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+      )
+      .all()
+      .map((t) => t.name)
+      .filter((name) => !V1_TABLES.includes(name));
+    for (const name of later) db.exec(`DROP TABLE ${name}`);
+    db.exec('DELETE FROM schema_version WHERE version > 1');
     db.close();
     const upgraded = openSqliteStore(dir);
     try {
       expect((await upgraded.getCheckpoint('t', 'fast'))?.cursor).toBe(42);
       await upgraded.recordTenantCycle('t', { at: 5 });
       expect(await upgraded.tenantCycles()).toEqual([{ tenant: 't', lastSuccessAt: 5, failuresInARow: 0 }]);
+      // Every later migration ran: output rounds too.
+      await upgraded.registerSinks(['o'], 'head');
+      await upgraded.recordOutputRound('o', { at: 6, error: { code: 'ECONNREFUSED' } });
+      expect(await upgraded.outputRounds()).toEqual([
+        { output: 'o', failingSince: 6, lastError: { code: 'ECONNREFUSED' } },
+      ]);
     } finally {
       await upgraded.close();
     }
