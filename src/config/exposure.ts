@@ -15,7 +15,11 @@ export function configExposure(config: Config): string | undefined {
   let mode: number;
   let text: string;
   try {
-    mode = statSync(config.file).mode;
+    const stat = statSync(config.file);
+    // A pipe (`--config <(…)`, a named pipe) stores nothing to expose, and reading it again would
+    // wait for a writer that never comes.
+    if (!stat.isFile()) return undefined;
+    mode = stat.mode;
     if ((mode & 0o004) === 0) return undefined;
     text = readFileSync(config.file, 'utf8');
   } catch {
