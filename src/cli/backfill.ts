@@ -43,6 +43,7 @@ export async function backfillCommand(
     tenant: string;
     from: string;
     to?: string;
+    recollect?: boolean;
   } & LogFlags,
 ): Promise<number> {
   const config = loadConfigOrExplain(opts.config, process.stderr);
@@ -118,9 +119,15 @@ export async function backfillCommand(
         },
       },
     });
-    const summary = await collector.backfill(from, to, stop.signal, (done, total) => {
-      progress.window(done, total);
-    });
+    const summary = await collector.backfill(
+      from,
+      to,
+      stop.signal,
+      (done, total) => {
+        progress.window(done, total);
+      },
+      { recollect: opts.recollect === true },
+    );
     progress.stop();
     await deliverOnce(store, sinks, { signal: stop.signal, onDeadLetters: deadLetterLogger(log) });
     log.info('backfill done', { ...summary });
@@ -246,9 +253,15 @@ export function registerBackfillCommand(program: Command, setExitCode: (code: nu
     .requiredOption('--config <file>', 'the YAML configuration')
     .requiredOption('--tenant <name>', 'the tenant, by its name in the configuration')
     .requiredOption('--from <when>', 'ISO 8601 instant, or a duration back such as 30d')
-    .option('--to <when>', 'ISO 8601 instant or duration back (default: now)');
+    .option('--to <when>', 'ISO 8601 instant or duration back (default: now)')
+    .option(
+      '--recollect',
+      'read the whole range again, also what is collected already (late rows after a long stop; rows older than the seen-set may be delivered again)',
+    );
   addLogOptions(command).action(
-    async (opts: { config: string; tenant: string; from: string; to?: string } & LogFlags) => {
+    async (
+      opts: { config: string; tenant: string; from: string; to?: string; recollect?: boolean } & LogFlags,
+    ) => {
       setExitCode(await backfillCommand(opts));
     },
   );

@@ -81,7 +81,18 @@ export interface TenantCollector {
     to: number,
     signal: AbortSignal,
     onWindow?: (done: number, total: number) => void,
+    options?: BackfillOptions,
   ): Promise<PassSummary>;
+}
+
+export interface BackfillOptions {
+  /**
+   * Read the whole range asked, also what is collected already (`backfill --recollect`): for rows
+   * that became visible late in a stretch no reconcile pass re-read (a collector stopped for
+   * longer than `reconcileLookback`). Rows the seen-set still knows are not delivered again; older
+   * ones are (at least once).
+   */
+  readonly recollect?: boolean;
 }
 
 const yieldToEventLoop = (): Promise<void> =>
@@ -280,7 +291,7 @@ export function createTenantCollector(options: TenantCollectorOptions): TenantCo
       const windows = reconcileWindows(now(), tenant.reconcileLookbackMs, tenant.minAgeMs, tenant.api);
       return runWindows('reconcile', windows, signal);
     },
-    async backfill(from, to, signal, onWindow) {
+    async backfill(from, to, signal, onWindow, backfillOptions = {}) {
       const summary = { pages: 0, rows: 0, inserted: 0, duplicates: 0, rejected: 0 };
       if (signal.aborted) return { pass: 'backfill', windows: 0, ...summary };
       const current = now();
@@ -303,7 +314,7 @@ export function createTenantCollector(options: TenantCollectorOptions): TenantCo
       }
       const plan = planBackfill(
         { from: start.start, to: end },
-        await store.collectedRanges(tenant.name),
+        backfillOptions.recollect === true ? [] : await store.collectedRanges(tenant.name),
         current - tenant.reconcileLookbackMs,
       );
       for (const range of plan.skipped) options.events?.onSkip?.(tenant.name, range);
