@@ -19,11 +19,11 @@ import type { TenantBudget } from '../sources/http/budget.js';
 import { openSqliteStore } from '../state/sqlite.js';
 import { parseDuration } from '../util/duration.js';
 import { EXIT_OK, EXIT_USAGE, exitStatusOfStop } from './exit-codes.js';
-import { takeStop } from './stop-signal.js';
+import { receivedSoFar, takeStop } from './stop-signal.js';
 import {
   EXIT_TENANT_FAILED,
   createCliLogger,
-  loadConfigOrExplain,
+  readConfigOrExplain,
   logFlagsOf,
   addLogOptions,
   type LogFlags,
@@ -46,7 +46,8 @@ export async function backfillCommand(
     recollect?: boolean;
   } & LogFlags,
 ): Promise<number> {
-  const config = loadConfigOrExplain(opts.config, process.stderr);
+  const config = await readConfigOrExplain(opts.config, process.stderr);
+  if (config === 'stopped') return exitStatusOfStop(receivedSoFar());
   if (config === undefined) return EXIT_USAGE;
   const tenant = config.tenants.find((t) => t.name === opts.tenant);
   if (tenant === undefined) {

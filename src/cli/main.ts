@@ -9,7 +9,7 @@
  * process grow to ~180 MiB while holding a few MiB; 4 MiB semi-spaces keep `parse` of any size
  * near 120 MiB at the same speed (`npm run bench`, part 2).
  */
-import { installEarlyStop, restoreDefaultStop } from './stop-signal.js';
+import { installEarlyStop, pendingWorkAbandoned, restoreDefaultStop } from './stop-signal.js';
 
 installEarlyStop();
 // EXIT_USAGE, without loading exit-codes.js before the handlers are in place (it is tiny anyway).
@@ -26,6 +26,8 @@ try {
     process.exitCode = code;
     // A stop that no command took (it came during --help, say) ends the process as Node's would.
     restoreDefaultStop();
+    // Stopped while it read a pipe nobody writes: that read would hold the process for ever.
+    if (pendingWorkAbandoned()) process.stderr.write('', () => process.exit(code));
   }, fail);
 } catch (error) {
   fail(error);

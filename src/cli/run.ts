@@ -5,7 +5,7 @@
  */
 import { Option, type Command } from 'commander';
 import { configExposure } from '../config/exposure.js';
-import { ConfigError, loadConfig, type Config } from '../config/load.js';
+import { ConfigError, loadConfig, readConfig, type Config } from '../config/load.js';
 import { logSecretsOf } from '../config/secrets.js';
 import {
   LOG_FORMATS,
@@ -17,7 +17,7 @@ import {
 } from '../observe/log.js';
 import { runCollector } from '../pipeline/run.js';
 import { EXIT_DEAD_LETTERED, EXIT_OK, EXIT_USAGE, exitStatusOfStop } from './exit-codes.js';
-import { takeStop } from './stop-signal.js';
+import { abandonPendingWork, receivedSoFar, stopSoFar, takeStop } from './stop-signal.js';
 
 /** Exit status when a tenant failed (the others were still collected and delivered). */
 export const EXIT_TENANT_FAILED = 3;
@@ -35,6 +35,35 @@ export function loadConfigOrExplain(file: string, stderr: NodeJS.WritableStream)
     if (error instanceof ConfigError) {
       stderr.write(`exotrace: ${error.message}\n`);
       return undefined;
+    }
+    throw error;
+  }
+}
+
+/**
+ * For `run` and `backfill`: the config, read without blocking (stop-signal.ts); undefined after a
+ * printed error naming the key path (exit 2); `'stopped'` when a stop came before it was read (the
+ * line says so; nothing was started).
+ */
+export async function readConfigOrExplain(
+  file: string,
+  stderr: NodeJS.WritableStream,
+): Promise<Config | 'stopped' | undefined> {
+  const stop = stopSoFar();
+  try {
+    return await readConfig(file, stop);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      stderr.write(`exotrace: ${error.message}\n`);
+      return undefined;
+    }
+    if (stop.aborted) {
+      // Heard and honoured here (not raised again at the end), and the read may wait for a
+      // writer for ever (a pipe): the process ends without it.
+      takeStop();
+      abandonPendingWork();
+      stderr.write(`exotrace: stopped before the configuration was read (${file}); nothing was started\n`);
+      return 'stopped';
     }
     throw error;
   }
@@ -94,7 +123,9 @@ export function addLogOptions(command: Command): Command {
 }
 
 export async function runCommand(file: string, once: boolean, flags: LogFlags = {}): Promise<number> {
-  const config = loadConfigOrExplain(file, process.stderr);
+  const config = await readConfigOrExplain(file, process.stderr);
+  // Stopped before it started: the daemon's stop is a normal end, --once did not do what it was asked.
+  if (config === 'stopped') return once ? exitStatusOfStop(receivedSoFar()) : EXIT_OK;
   if (config === undefined) return EXIT_USAGE;
   const log = createCliLogger(config, flags);
   if (log === undefined) return EXIT_USAGE;

@@ -63,7 +63,7 @@ export async function setupElasticsearch(opts: { config: string; output?: string
     const infoText = info.text;
     if (info.status !== 200) {
       io.stderr.write(
-        `exotrace setup elasticsearch: ${base}/ answered ${info.status}${info.status === 401 || info.status === 403 ? ` (check outputs '${output.name}' apiKey or username/password)` : ''}: ${clean(infoText.slice(0, 300))}\n`,
+        `exotrace setup elasticsearch: ${base}/ answered ${info.status}${info.status === 401 || info.status === 403 ? ` (check outputs '${output.name}' apiKey or username/password)` : ''}: ${clean(infoText).slice(0, 300)}\n`,
       );
       return EXIT_SETUP_FAILED;
     }
@@ -79,7 +79,7 @@ export async function setupElasticsearch(opts: { config: string; output?: string
     const putText = put.text;
     if (put.status !== 200) {
       io.stderr.write(
-        `exotrace setup elasticsearch: the cluster refused the index template (${put.status}): ${clean(putText.slice(0, 500))}\n`,
+        `exotrace setup elasticsearch: the cluster refused the index template (${put.status}): ${clean(putText).slice(0, 500)}\n`,
       );
       return EXIT_SETUP_FAILED;
     }

@@ -101,6 +101,34 @@ export function takeStop(): Stop {
 }
 
 /**
+ * The stop asked so far, for a command still getting ready (reading its configuration, which may
+ * be a pipe that blocks): the same signal `takeStop` will give, without taking it yet. Never
+ * aborted without `installEarlyStop` (in-process use).
+ */
+export function stopSoFar(): AbortSignal {
+  return installedEarly ? controller.signal : new AbortController().signal;
+}
+
+/** The signal that asked to stop so far, if one did. */
+export function receivedSoFar(): StopSignalName | undefined {
+  return received;
+}
+
+let abandoned = false;
+
+/**
+ * The command gave up on work it cannot cancel (a read of a pipe nobody writes): the entry point
+ * ends the process once the command returns, instead of waiting for that work.
+ */
+export function abandonPendingWork(): void {
+  abandoned = true;
+}
+
+export function pendingWorkAbandoned(): boolean {
+  return abandoned;
+}
+
+/**
  * For a command that does not stop cleanly, and after every command: Node's default again. A stop
  * that came early and that no command took is raised again, so the process dies of it.
  */

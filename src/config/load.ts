@@ -6,6 +6,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, isMap, isNode, isScalar, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
@@ -115,6 +116,34 @@ export function loadConfig(file: string, env: Env = process.env): Config {
   try {
     text = readFileSync(absolute, 'utf8');
   } catch (error) {
+    throw new ConfigError(absolute, [{ path: '', message: `cannot read the file: ${describe(error)}` }]);
+  }
+  return parseConfig(text, absolute, env);
+}
+
+/**
+ * The same as loadConfig, the file read without blocking the process: a configuration given as a
+ * pipe (`--config <(…)`, `/dev/stdin`) may wait for its writer, and a stop must still be heard.
+ * Rejects with the signal's reason once `signal` aborts (the read itself cannot be cancelled).
+ */
+export async function readConfig(file: string, signal: AbortSignal, env: Env = process.env): Promise<Config> {
+  const absolute = path.resolve(file);
+  signal.throwIfAborted();
+  let text: string;
+  try {
+    text = await new Promise<string>((resolve, reject) => {
+      const onAbort = (): void => {
+        reject(signal.reason as Error);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      readFile(absolute, 'utf8')
+        .then(resolve, reject)
+        .finally(() => {
+          signal.removeEventListener('abort', onAbort);
+        });
+    });
+  } catch (error) {
+    if (signal.aborted) throw error;
     throw new ConfigError(absolute, [{ path: '', message: `cannot read the file: ${describe(error)}` }]);
   }
   return parseConfig(text, absolute, env);

@@ -149,7 +149,7 @@ export function createSplunkHecSink(output: SplunkHecOutputConfig, io: HttpSinkI
         status: 'failed',
         error: new Error(
           poster.safe(
-            `splunk-hec output ${output.name}: HEC health is ${answer.status} (${said.slice(0, 200)})${hint}`,
+            `splunk-hec output ${output.name}: HEC health is ${answer.status} (${poster.safe(said).slice(0, 200)})${hint}`,
           ),
         ),
       };

@@ -13,6 +13,7 @@ import {
   closeSync,
   constants,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   openSync,
   readFileSync,
@@ -422,11 +423,12 @@ describe('exotrace run (daemon), stopped with a page in flight', () => {
 });
 
 describe('exotrace run, stopped while it starts', () => {
-  it('SIGTERM before the configuration is read: a clean stop (exit 0), not a death by the signal', async () => {
-    // The configuration is a named pipe: the CLI blocks reading it once every module is loaded
-    // and the command has begun, which this test sees (the pipe gets a reader) without timing.
-    const dir = dirOf('early-stop');
-    const real = writeConfig(emulator, dir, ['contoso']);
+  /**
+   * `run` whose configuration is a named pipe: the CLI opens it to read once every module is
+   * loaded and the command has begun, which this test sees (the pipe gets a reader) without timing.
+   * Returns the CLI and the write end of the pipe.
+   */
+  async function runReadingAPipe(dir: string): Promise<{ daemon: Spawned; fifo: string; writer: number }> {
     const fifo = path.join(dir, 'exotrace-fifo.yaml');
     execFileSync('mkfifo', [fifo]);
     const daemon = spawnCli(['run', '--config', fifo]);
@@ -445,20 +447,59 @@ describe('exotrace run, stopped while it starts', () => {
         60_000,
         'the CLI reading its configuration',
       );
-      expect(writer, daemon.stderr()).toBeDefined();
+    } catch (error) {
+      daemon.child.kill('SIGKILL');
+      throw error;
+    }
+    if (writer === undefined) {
+      daemon.child.kill('SIGKILL');
+      throw new Error(`the CLI ended before reading its configuration: ${daemon.stderr()}`);
+    }
+    return { daemon, fifo, writer };
+  }
+
+  it('SIGTERM before the configuration is read: a clean stop (exit 0), not a death by the signal', async () => {
+    const dir = dirOf('early-stop');
+    const real = writeConfig(emulator, dir, ['contoso']);
+    const { daemon, writer } = await runReadingAPipe(dir);
+    try {
       daemon.child.kill('SIGTERM');
-      // Only then the configuration: the stop was asked before anything started.
-      writeSync(writer ?? -1, readFileSync(real));
+      // Only then the configuration: the stop was asked before anything started. The CLI may
+      // have gone already (the stop heard before the text came): nobody reads the pipe then.
+      try {
+        writeSync(writer, readFileSync(real));
+      } catch (error) {
+        expect((error as NodeJS.ErrnoException).code).toBe('EPIPE');
+      }
     } finally {
-      if (writer !== undefined) closeSync(writer);
+      closeSync(writer);
     }
     const result = await daemon.done;
     assertNoSecret(result);
     expect(result.signal, result.stderr).toBeNull();
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toContain('stopping: finishing the page in flight, then flushing the outputs');
+    // Heard before the text came, or after it and before anything started.
+    expect(result.stderr).toMatch(
+      /stopped before the configuration was read|stopping: finishing the page in flight, then flushing the outputs/,
+    );
     // Nothing was collected: the stop came first.
     expect(readEvents(path.join(dir, 'events.ndjson'))).toEqual([]);
+  });
+
+  it('a configuration pipe nobody writes: SIGTERM still ends it at once, saying nothing was started', async () => {
+    const dir = dirOf('early-stop-unwritten');
+    mkdirSync(dir, { recursive: true });
+    const { daemon, writer } = await runReadingAPipe(dir);
+    try {
+      daemon.child.kill('SIGTERM');
+      const result = await daemon.done;
+      expect(result.signal, result.stderr).toBeNull();
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toContain('stopped before the configuration was read');
+    } finally {
+      closeSync(writer);
+      daemon.child.kill('SIGKILL');
+    }
   });
 });
 

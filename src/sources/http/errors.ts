@@ -400,9 +400,10 @@ function parseJsonObject(text: string): Record<string, unknown> | undefined {
 }
 
 // AADSTS descriptions carry Trace/Correlation IDs and timestamps on later lines: noise in a message.
+// Redacted before it is cut: a token cut in two is no longer found to be replaced.
 function firstLine(text: string): string {
-  const line = text.split(/\r?\n/, 1)[0] ?? '';
-  return redact(line.length > 300 ? `${line.slice(0, 300)}…` : line);
+  const line = redact(text.split(/\r?\n/, 1)[0] ?? '');
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
 
 /** The string `code`s of an error and of its causes, outermost first (at most four deep). */
