@@ -189,3 +189,47 @@ describe('bytes appended to the output file while the collector is stopped', () 
     expect(second.stderr).not.toContain('they are delivered again');
   });
 });
+
+describe('a new state beside outputs that cannot tell', () => {
+  const NEW_STATE = 'a new state was created at';
+
+  it('run and backfill warn once at start when the state is made new and an output is not a file', async () => {
+    const fileOnly = setup('new-state-file');
+    const quiet = await runCli(['run', '--config', fileOnly.config, '--once']);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stderr).not.toContain(NEW_STATE);
+
+    const { config, dir } = setup('new-state-stdout');
+    writeFileSync(
+      config,
+      readFileSync(config, 'utf8').replace(/outputs:\n[\s\S]*$/, 'outputs:\n  - type: stdout\n'),
+    );
+    const state = path.join(dir, 'state');
+    const warned = (stderr: string): Record<string, unknown>[] =>
+      logLines(stderr).filter((l) => String(l.msg).includes(NEW_STATE));
+
+    const first = await runCli(['run', '--config', config, '--once']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout.split('\n').length).toBeGreaterThan(20);
+    expect(warned(first.stderr)).toHaveLength(1);
+    const again = await runCli(['run', '--config', config, '--once']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(warned(again.stderr)).toHaveLength(0);
+
+    rmSync(state, { recursive: true, force: true });
+    const lost = await runCli(['run', '--config', config, '--once']);
+    expect(lost.code, lost.stderr).toBe(0);
+    const [warning] = warned(lost.stderr);
+    expect(warning, lost.stderr).toBeDefined();
+    expect(warning?.level).toBe('warn');
+    expect(String(warning?.msg)).toContain(`${NEW_STATE} ${state}`);
+    expect(String(warning?.msg)).toContain('stdout');
+    expect(String(warning?.msg)).toContain('only the file output can detect it');
+
+    writeFileSync(path.join(state, 'exotrace.db'), '');
+    const tenantName = emulator.tenants()[0]?.name ?? 'contoso';
+    const backfill = await runCli(['backfill', '--config', config, '--tenant', tenantName, '--from', '2d']);
+    expect(backfill.code, backfill.stderr).toBe(0);
+    expect(warned(backfill.stderr)).toHaveLength(1);
+  });
+});
