@@ -11,6 +11,7 @@ import type { Logger } from '../observe/log.js';
 import { BAR_FORMAT, barPayload, progressFields, type ProgressSnapshot } from '../observe/progress.js';
 import { createTenantCollector } from '../pipeline/collector.js';
 import { deadLetterLogger } from '../pipeline/delivery.js';
+import { warnIfNewState } from '../pipeline/new-state.js';
 import { describeError } from '../pipeline/run.js';
 import { deliverOnce, startSinks } from '../sinks/deliver.js';
 import { createSink, sinkIoOf } from '../sinks/sink.js';
@@ -93,6 +94,7 @@ export async function backfillCommand(
     },
   });
   try {
+    await warnIfNewState(store, config, log);
     await startSinks(store, sinks);
     const collector = createTenantCollector({
       tenant,

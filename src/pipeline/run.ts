@@ -21,6 +21,7 @@ import { createTenantCollector, type CollectorEvents, type PassSummary } from '.
 import { startDeliveryLoops, type DeliveryLoops } from './delivery.js';
 import { createPageNormalizer } from './normalize-pool.js';
 import { createPageGate } from './page-gate.js';
+import { warnIfNewState } from './new-state.js';
 import {
   DEFAULT_POLL_MS,
   RECENT_DEAD_LETTER_MS,
@@ -238,6 +239,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     for (const c of await store.tenantCycles()) {
       if (known.has(c.tenant)) metrics.lastCycle(c.tenant, c.lastError !== undefined, c.lastSuccessAt);
     }
+    await warnIfNewState(store, config, log);
     const removed = await startSinks(store, sinks);
     // An output failing when the last run ended is still failing until a round of it succeeds.
     for (const r of await store.outputRounds()) {

@@ -225,6 +225,7 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
       // Dead letters first: the store wants the events still in the outbox, i.e. not yet acked.
       for (const [seq, reason] of dead) await store.deadLetter(sink.name, seq, reason);
       await store.ack(sink.name, last.seq, sent.meta);
+      await sink.acknowledged?.(sent.meta);
       deadLettered += dead.size;
       delivered += batch.length - dead.size;
       const first = dead.values().next();

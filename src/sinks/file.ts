@@ -13,12 +13,16 @@
  * rotation (old file renamed, new one holding an unacknowledged batch) is told apart from a file
  * that is simply shorter or longer than expected.
  *
- * Nothing is ever cut from a file that is not provably ours: the acknowledged file itself (same
- * inode, at least the acknowledged size), or the file our own rotation created, recorded in a
- * small claim beside the output (`.NAME.exotrace`) before anything is written to it. Any other
- * file found at `path` with data in it (edited with `sed -i`, restored from a backup, copied and
- * moved back: a new inode) is moved aside whole to `path.kept-TIMESTAMP`, said, and a new file is
- * started at `path`: its content is kept, and the output continues without a duplicate or a gap
+ * Nothing is ever cut that is not provably our own unacknowledged tail. A small claim beside the
+ * output (`.NAME.exotrace`) records which file at `path` is ours and, synced before each write,
+ * the offset that write starts at and the size it ends at (and, after its acknowledgement, that it
+ * was acknowledged). A tail is cut only when the file is the claimed one, the state acknowledged
+ * exactly the claimed write's start, and the file ends inside the claimed write. A matching inode
+ * alone proves the file is ours, not its tail: bytes appended by someone else (`cat >>`), or a state
+ * restored from a backup older than the file, also leave a file longer than acknowledged. Such a
+ * file, and any other file found at `path` with data in it (edited with `sed -i`, restored from a
+ * backup, copied and moved back: a new inode), is moved aside whole to `path.kept-TIMESTAMP`, said,
+ * and a new file is started at `path`: its content is kept, and the output continues without a gap
  * of its own.
  */
 import { constants } from 'node:fs';
@@ -93,8 +97,9 @@ export function parseFileMeta(meta: string): FileMeta {
 
 /**
  * The claim kept beside the output: which file at `path` this output created or took, in which
- * generation, from which state. It is written (and synced) before anything is written to that
- * file, so that after a crash (or a lost state) the file can be told ours or someone else's.
+ * generation, from which state, and where its last write starts and ends. It is written (and
+ * synced) before anything is written to that file, so that after a crash (or a lost or restored
+ * state) the file can be told ours or someone else's, and its tail ours or not.
  */
 interface FileClaim {
   readonly v: 1;
@@ -103,6 +108,45 @@ interface FileClaim {
   readonly generation: number;
   /** The state it is written from (`StateStore.stateId`), when the output was started from one. */
   readonly state?: string;
+  /** The last write: the offset it starts at and the size the file has once it is complete. */
+  readonly from?: number;
+  readonly to?: number;
+  /** Bytes of the file known acknowledged (`to` once the last write's acknowledgement is stored). */
+  readonly acked?: number;
+}
+
+/** The claim's record of the last write, kept in memory as it is written. */
+interface ClaimedWrite {
+  readonly from: number;
+  readonly to: number;
+  readonly acked: number;
+}
+
+/** Where an output stands in a file with nothing written past `size`: all of it acknowledged. */
+function settledAt(size: number): ClaimedWrite {
+  return { from: size, to: size, acked: size };
+}
+
+/**
+ * Whether the file at `path` (`size` bytes), longer than the state acknowledged (`ackedOffset`),
+ * ends inside our last write and that write was never acknowledged: the only tail that is ours to
+ * cut. A state restored from an older backup acknowledged less than the claim's write starts at
+ * (or the claim says that write was acknowledged); bytes appended by someone else end past it.
+ */
+function isOwnUnackedTail(
+  claim: FileClaim | undefined,
+  file: FileInfo,
+  generation: number,
+  ackedOffset: number,
+): boolean {
+  if (claim === undefined || file.id === undefined || claim.file !== file.id) return false;
+  if (claim.generation !== generation || claim.from === undefined || claim.to === undefined) return false;
+  return (
+    claim.from === ackedOffset &&
+    (claim.acked ?? claim.from) < claim.to &&
+    file.size > claim.from &&
+    file.size <= claim.to
+  );
 }
 
 /** Where the claim of the output `path` is kept: a hidden file in the same folder. */
@@ -127,11 +171,19 @@ async function readClaim(path: string): Promise<FileClaim | undefined> {
       typeof c.file === 'string' &&
       Number.isSafeInteger(c.generation)
     ) {
+      const offset = (value: unknown): number | undefined =>
+        Number.isSafeInteger(value) && (value as number) >= 0 ? (value as number) : undefined;
+      const from = offset(c.from);
+      const to = offset(c.to);
+      const acked = offset(c.acked);
       return {
         v: 1,
         file: c.file,
         generation: c.generation as number,
         ...(typeof c.state === 'string' ? { state: c.state } : {}),
+        // A claim from before the write was recorded (an older exotrace) proves no tail.
+        ...(from !== undefined && to !== undefined && from <= to ? { from, to } : {}),
+        ...(acked === undefined ? {} : { acked }),
       };
     }
   } catch {
@@ -139,6 +191,11 @@ async function readClaim(path: string): Promise<FileClaim | undefined> {
   }
   return undefined;
 }
+
+/** Why a file is moved aside: another file at `path`, or bytes appended to ours. */
+const REPLACED =
+  'is not the file this output wrote (another file was put in its place: edited in place, restored or copied back)';
+const APPENDED = 'holds bytes after what this output wrote that it did not write (appended by someone else)';
 
 /** A name beside `path` that nothing uses yet, for a foreign file moved aside. */
 async function keptName(path: string, now: Date): Promise<string> {
@@ -199,6 +256,8 @@ class FileSink implements Sink {
   #started = false;
   /** The state this output is written from, when started from one (recorded in the claim). */
   #stateId: string | undefined;
+  /** What the claim says of the current file's last write (recorded before it is written). */
+  #claimed: ClaimedWrite = settledAt(0);
   /** The last batch written, so that sending it again (its ack failed) replaces it. */
   #last: { firstSeq: number; lastSeq: number; offsetBefore: number; generation: number } | undefined;
   readonly close: () => Promise<void>;
@@ -250,6 +309,7 @@ class FileSink implements Sink {
       file: this.#id,
       generation: this.#generation,
       ...(this.#stateId === undefined ? {} : { state: this.#stateId }),
+      ...this.#claimed,
     };
     const target = claimPath(this.#path);
     const temp = `${target}.tmp`;
@@ -271,8 +331,11 @@ class FileSink implements Sink {
     await this.#handle.sync();
   }
 
-  /** A file at `path` that is not ours: renamed whole to a name of its own, never cut. */
-  async #moveAside(size: number): Promise<void> {
+  /**
+   * A file at `path` that is not ours, or not only ours: renamed whole to a name of its own, never
+   * cut. `why` says what was found.
+   */
+  async #moveAside(size: number, why = REPLACED): Promise<void> {
     await this.#handle?.close();
     this.#handle = undefined;
     const kept = await keptName(this.#path, new Date());
@@ -280,7 +343,7 @@ class FileSink implements Sink {
     await syncDir(dirname(this.#path));
     this.#notice(
       'replaced',
-      `${this.#path} is not the file this output wrote (another file was put in its place: edited in place, restored or copied back); nothing was cut: its ${size} bytes were moved whole to ${kept}, and a new file is started at ${this.#path}`,
+      `${this.#path} ${why}; nothing was cut: its ${size} bytes were moved whole to ${kept}, and a new file is started at ${this.#path}`,
     );
   }
 
@@ -298,6 +361,7 @@ class FileSink implements Sink {
       const info = await this.#openCurrent();
       this.#size = info.size;
       this.#generation = 0;
+      this.#claimed = settledAt(info.size);
       await this.#claim();
       if (info.size > 0)
         this.#notice(
@@ -310,64 +374,66 @@ class FileSink implements Sink {
     this.#started = true;
 
     this.#generation = acked.generation;
+    const next = acked.generation + 1;
     const current = await fileInfo(this.#path);
     if (current !== undefined && (acked.file === undefined || current.id === acked.file)) {
-      // The acknowledged file itself: what lies past the acknowledged offset is our unacknowledged tail.
-      const info = await this.#openCurrent();
-      await this.#claim();
-      if (info.size > acked.offset) {
+      // The acknowledged file itself.
+      if (current.size === acked.offset) {
+        await this.#openCurrent();
+        this.#size = current.size;
+        this.#claimed = settledAt(current.size);
+        await this.#claim();
+        return undefined;
+      }
+      if (isOwnUnackedTail(await readClaim(this.#path), current, acked.generation, acked.offset)) {
+        // Our last write, never acknowledged (a crash in between): cut, and delivered again.
+        // Cut first, then the claim: a crash in between finds the file at its acknowledged size.
+        await this.#openCurrent();
         await this.#truncate(acked.offset);
         this.#size = acked.offset;
+        this.#claimed = settledAt(acked.offset);
+        await this.#claim();
         this.#notice(
           'truncated',
-          `removed ${info.size - acked.offset} unacknowledged bytes after offset ${acked.offset} (written before a crash; they are delivered again)`,
+          `removed ${current.size - acked.offset} unacknowledged bytes after offset ${acked.offset} (written before a crash; they are delivered again)`,
         );
         return undefined;
       }
-      this.#size = info.size;
-      if (info.size < acked.offset) {
-        this.#notice(
-          'new-file',
-          `${this.#path} is shorter than acknowledged (${info.size} < ${acked.offset} bytes): it was truncated by someone else; appending at its end`,
-        );
-        return this.#meta();
-      }
-      return undefined;
+      // Longer than acknowledged, but not by our last unacknowledged write: appended to by someone
+      // else, or this state is older than the file (restored from a backup) and never knew of the
+      // rest, which would then be lost for good. Or shorter: cut by someone else. Kept whole.
+      await this.#moveAside(
+        current.size,
+        current.size > acked.offset
+          ? `holds ${current.size - acked.offset} bytes after the ${acked.offset} this state acknowledged that are not this output's last unacknowledged write (appended by someone else, or the state is older than the file: restored from a backup)`
+          : `is shorter than this state acknowledged (${current.size} < ${acked.offset} bytes): it was cut by someone else, or restored from a backup`,
+      );
+      return this.#startAfterAcked(next);
     }
 
     // The acknowledged file is no longer at `path`: renamed (by our rotation, with a crash before
     // the next ack, or by someone else), deleted, or replaced by another file.
     const rotated = await fileInfo(`${this.#path}.1`);
-    if (rotated !== undefined && rotated.id !== undefined && rotated.id === acked.file) {
-      if (rotated.size > acked.offset) {
-        const handle = await open(`${this.#path}.1`, 'r+');
-        try {
-          await handle.truncate(acked.offset);
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-        this.#notice(
-          'truncated',
-          `removed ${rotated.size - acked.offset} unacknowledged bytes from ${this.#path}.1`,
-        );
-      }
+    if (rotated?.id !== undefined && rotated.id === acked.file && rotated.size !== acked.offset) {
+      // Our rotation only renames a file whose writes are all acknowledged, so whatever differs is
+      // not our tail (appended to since, or this state is older than the file): never cut.
+      this.#notice(
+        'new-file',
+        `${this.#path}.1, the file this state acknowledged ${acked.offset} bytes of, holds ${rotated.size}: kept as it is (changed by someone else, or the state is older than the file: restored from a backup)`,
+      );
     }
-    const next = acked.generation + 1;
     if (current !== undefined && current.size > 0) {
       const claim = await readClaim(this.#path);
-      if (
-        claim !== undefined &&
-        current.id !== undefined &&
-        claim.file === current.id &&
-        claim.generation === next
-      ) {
+      // Only its first write, never acknowledged (an acknowledged one would be the state's file).
+      if (isOwnUnackedTail(claim, current, next, 0)) {
         // Created by our own rotation after the acknowledged file (its claim was written before
         // its first line): all of it is unacknowledged, and delivered again.
         await this.#openCurrent();
         await this.#truncate(0);
         this.#generation = next;
         this.#size = 0;
+        this.#claimed = settledAt(0);
+        await this.#claim();
         this.#notice(
           'truncated',
           `removed ${current.size} unacknowledged bytes from ${this.#path}, written after the acknowledged file was rotated away`,
@@ -381,12 +447,29 @@ class FileSink implements Sink {
         `the acknowledged file is no longer at ${this.#path} (rotated or deleted): starting a new file`,
       );
     }
+    return this.#startAfterAcked(next);
+  }
+
+  /** A new file at `path`, in generation `next`, after the acknowledged file was left behind. */
+  async #startAfterAcked(next: number): Promise<string> {
     const info = await this.#openCurrent();
     this.#generation = next;
     // 0, unless a file appeared at `path` in the meantime: that is kept too.
     this.#size = info.size;
+    this.#claimed = settledAt(info.size);
     await this.#claim();
     return this.#meta();
+  }
+
+  async acknowledged(meta: string | undefined): Promise<void> {
+    if (meta === undefined || !this.#started) return;
+    const acked = parseFileMeta(meta);
+    if (acked.file !== this.#id || acked.generation !== this.#generation) return;
+    if (acked.offset === this.#claimed.acked || acked.offset > this.#claimed.to) return;
+    // A state restored later from a backup taken before this ack is told apart from a crash
+    // before it: the claim says the write was acknowledged, so it is never cut.
+    this.#claimed = { ...this.#claimed, acked: acked.offset };
+    await this.#claim();
   }
 
   /**
@@ -428,10 +511,12 @@ class FileSink implements Sink {
       else await this.#followPath();
       const handle = this.#handle;
       if (handle === undefined) throw new SinkError(`file output ${this.name}: no open file`);
-      // Cut anything past what we know is complete (a failed write, a batch sent again): the file
-      // is the one we write (same inode, checked just above).
+      // Cut what we know is ours and not complete (a failed write, a batch sent again): past what
+      // is complete, within our last write. Bytes past that were added by someone else: kept.
       const actual = Number((await handle.stat({ bigint: true })).size);
-      if (actual > this.#size) await handle.truncate(this.#size);
+      if (actual > this.#claimed.to || (actual > this.#size && this.#size < this.#claimed.from)) {
+        await this.#startNewFile({ id: this.#id, size: actual }, false, APPENDED);
+      } else if (actual > this.#size) await handle.truncate(this.#size);
       else if (actual < this.#size) {
         this.#notice('truncated', `${this.#path} was truncated by someone else to ${actual} bytes`);
         this.#size = actual;
@@ -444,6 +529,10 @@ class FileSink implements Sink {
       const offsetBefore = this.#size;
       const current = this.#handle;
       if (current === undefined) throw new SinkError(`file output ${this.name}: no open file`);
+      // The claim first, synced: after a crash in the middle of the write, what it wrote is
+      // provably ours to cut; without the claim it would be kept.
+      this.#claimed = { from: offsetBefore, to: offsetBefore + data.length, acked: this.#claimed.acked };
+      await this.#claim();
       let written = 0;
       while (written < data.length) {
         const { bytesWritten } = await current.write(data, written, data.length - written);
@@ -486,14 +575,18 @@ class FileSink implements Sink {
     await this.#startNewFile(found, true);
   }
 
-  /** The file we wrote is no longer at `path`: keep whatever is there now, and go on in a new file. */
-  async #startNewFile(found: FileInfo | undefined, movedBySomeoneElse: boolean): Promise<void> {
+  /**
+   * The file we wrote is no longer at `path`, or holds what we did not write (`why`): keep whatever
+   * is there now, and go on in a new file.
+   */
+  async #startNewFile(found: FileInfo | undefined, movedBySomeoneElse: boolean, why?: string): Promise<void> {
     const replaced = found !== undefined && found.size > 0;
-    if (replaced) await this.#moveAside(found.size);
+    if (replaced) await this.#moveAside(found.size, why);
     const info = await this.#openCurrent();
     this.#generation += 1;
     // 0, or what an empty file put there (logrotate's `create`) got since: never cut.
     this.#size = info.size;
+    this.#claimed = settledAt(info.size);
     this.#last = undefined;
     await this.#claim();
     if (!replaced && movedBySomeoneElse)
@@ -517,6 +610,7 @@ class FileSink implements Sink {
     await this.#openCurrent(true);
     this.#generation += 1;
     this.#size = 0;
+    this.#claimed = settledAt(0);
     await this.#claim();
     this.#notice('rotated', `rotated ${this.#path} to ${this.#path}.1`);
   }

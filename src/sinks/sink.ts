@@ -68,6 +68,12 @@ export interface Sink {
    * acknowledgement failed) must not duplicate it for exactly-once outputs.
    */
   send(batch: readonly OutboxEvent[], signal: AbortSignal): Promise<SendResult>;
+  /**
+   * Told once an acknowledgement is stored, with the `meta` stored with it. The file output records
+   * it beside its file, so that a state restored from a backup older than that acknowledgement is
+   * told apart from a crash before it (only the latter leaves a tail that is the output's to cut).
+   */
+  acknowledged?(meta: string | undefined): Promise<void>;
   /** Does what `send` does, minus writing data (reachability, permission). */
   healthcheck(signal: AbortSignal): Promise<HealthResult>;
   /** Push anything buffered; the sinks of this issue buffer nothing past `send`. */
@@ -88,7 +94,10 @@ export interface SinkStartContext {
 /** Something a sink wants an operator to know (a file truncated after a crash, a rotation…). */
 export interface SinkNotice {
   readonly sink: string;
-  /** `replaced`: a file that is not the one the output wrote was found at its path, and moved aside. */
+  /**
+   * `replaced`: a file that is not the one the output wrote, or that holds bytes it did not write,
+   * was found at its path, and moved aside.
+   */
   readonly kind: 'truncated' | 'new-file' | 'rotated' | 'reopened' | 'replaced';
   readonly message: string;
 }

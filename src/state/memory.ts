@@ -324,6 +324,14 @@ class MemoryStore implements StateStore {
     });
   }
 
+  createdNew(): Promise<boolean> {
+    return run(() => {
+      this.#open();
+      // Nothing of it outlives the process: every memory state is a new one.
+      return true;
+    });
+  }
+
   outboxHead(): Promise<number> {
     return run(() => {
       this.#open();

@@ -284,7 +284,8 @@ function run<T>(fn: () => T): Promise<T> {
   });
 }
 
-function migrate(db: Database.Database): void {
+/** Bring the schema up to date; true when there was none (a new or 0-byte database). */
+function migrate(db: Database.Database): boolean {
   db.exec(
     'CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at INTEGER NOT NULL)',
   );
@@ -306,6 +307,7 @@ function migrate(db: Database.Database): void {
       record.run(version, Date.now());
     })();
   }
+  return current === 0;
 }
 
 function isBusy(error: unknown): boolean {
@@ -332,6 +334,7 @@ export function openSqliteStore(dir: string, options: SqliteStoreOptions = {}): 
   // file then inherits these permissions.
   createStateFile(file);
   const db = new Database(file);
+  let created: boolean;
   try {
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
     // Pages of 64 KiB instead of 4 KiB: a commit writes a page of events (~8 MB) to the WAL, and
@@ -354,7 +357,7 @@ export function openSqliteStore(dir: string, options: SqliteStoreOptions = {}): 
     db.pragma('temp_store = MEMORY');
     // Take the write lock now (exclusive mode keeps it), so a second collector fails at start.
     db.exec('BEGIN IMMEDIATE; COMMIT');
-    migrate(db);
+    created = migrate(db);
   } catch (error) {
     db.close();
     if (isBusy(error)) {
@@ -364,7 +367,7 @@ export function openSqliteStore(dir: string, options: SqliteStoreOptions = {}): 
     }
     throw error;
   }
-  return new SqliteStore(db, clock);
+  return new SqliteStore(db, clock, created);
 }
 
 /**
@@ -453,6 +456,8 @@ class SqliteStore implements StateStore {
   #closing: Promise<void> | undefined;
   readonly #db: Database.Database;
   readonly #clock: () => number;
+  /** Made by this open (no schema was there), not an existing state opened. */
+  readonly #created: boolean;
 
   readonly #getCheckpoint;
   readonly #listCheckpoints;
@@ -499,9 +504,10 @@ class SqliteStore implements StateStore {
   readonly #roundFailed;
   readonly #outputRounds;
 
-  constructor(db: Database.Database, clock: () => number) {
+  constructor(db: Database.Database, clock: () => number, created: boolean) {
     this.#db = db;
     this.#clock = clock;
+    this.#created = created;
     const cp = 'tenant, pass, cursor, window_from, window_to, next_link, updated_at';
     this.#getCheckpoint = db.prepare<[string, string], CheckpointRow>(
       `SELECT ${cp} FROM checkpoint WHERE tenant = ? AND pass = ?`,
@@ -872,6 +878,13 @@ class SqliteStore implements StateStore {
       if (row === undefined)
         throw new StateStoreError('the state has no identity (table state_identity is empty)');
       return row.id;
+    });
+  }
+
+  createdNew(): Promise<boolean> {
+    return run(() => {
+      this.#open();
+      return this.#created;
     });
   }
 

@@ -265,6 +265,12 @@ export interface StateStore {
    * replaced has another, which is how an output can tell that it was not written from this one.
    */
   stateId(): Promise<string>;
+  /**
+   * True when opening made this state (none was there, or its database was empty), false when an
+   * existing one was opened: outputs that cannot tell by themselves then receive again whatever an
+   * earlier, lost state delivered to them, which is worth saying.
+   */
+  createdNew(): Promise<boolean>;
   /** The last sequence ever appended (0 when none). */
   outboxHead(): Promise<number>;
   /**

@@ -445,6 +445,10 @@ describe.each(factories)('StateStore contract: %s', (_name, factory) => {
     ]);
   });
 
+  it('a state just made says it was created new', async () => {
+    expect(await open().createdNew()).toBe(true);
+  });
+
   it('has an id of its own: stable while it lives, different for every new state', async () => {
     const a = open();
     const id = await a.stateId();

@@ -147,6 +147,23 @@ describe('openSqliteStore', () => {
     }
   });
 
+  it('says whether it was created by this open: new, reopened, emptied to 0 bytes, deleted', async () => {
+    const s = openSqliteStore(dir);
+    expect(await s.createdNew()).toBe(true);
+    await s.close();
+    const reopened = openSqliteStore(dir);
+    expect(await reopened.createdNew()).toBe(false);
+    await reopened.close();
+    writeFileSync(join(dir, DB_FILE), '');
+    const emptied = openSqliteStore(dir);
+    expect(await emptied.createdNew()).toBe(true);
+    await emptied.close();
+    rmSync(dir, { recursive: true });
+    const recreated = openSqliteStore(dir);
+    expect(await recreated.createdNew()).toBe(true);
+    await recreated.close();
+  });
+
   it('keeps its id across a reopen; a deleted or emptied database is a new state with a new id', async () => {
     const s = openSqliteStore(dir);
     const id = await s.stateId();
