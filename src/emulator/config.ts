@@ -40,6 +40,7 @@ export const faultSchema = z.strictObject({
     'short-page',
     'duplicate-rows',
     'extra-page-key',
+    'extra-row-key',
     'echo-token',
     'endless-body',
     'trickle-body',

@@ -37,6 +37,11 @@ export type FaultKind =
    */
   | 'extra-page-key'
   /**
+   * Graph list: the page's first row carries `"value": []` beside its fields (a key no row has, the
+   * page envelope's own name): still one row, never an empty page.
+   */
+  | 'extra-row-key'
+  /**
    * Answer 400 with an error whose message quotes the request's access token as it came (a service
    * or a proxy echoing what it refused): the client must never pass it on to logs or state.
    */

@@ -175,9 +175,12 @@ async function listMessageTraces(
     page.push(row);
   }
 
+  const rendered = page.map((row) => renderGraphRow(row, now, flavor));
+  const first = rendered[0];
+  if (fault?.kind === 'extra-row-key' && first !== undefined) rendered[0] = { ...first, value: [] };
   const body: Record<string, unknown> = {
     '@odata.context': `${req.url.origin}/${flavor}/$metadata#admin/exchange/tracing/messageTraces`,
-    value: page.map((row) => renderGraphRow(row, now, flavor)),
+    value: rendered,
   };
   if (fault?.kind === 'extra-page-key') body['toIP'] = '';
   if (stuck !== undefined && after !== undefined) {
