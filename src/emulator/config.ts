@@ -45,6 +45,7 @@ export const faultSchema = z.strictObject({
     'endless-body',
     'trickle-body',
     'stuck-next-link',
+    'empty-next-link',
   ]),
   status: z.number().int().min(400).max(599).optional(),
   delayMs: z.number().int().nonnegative().optional(),

@@ -1,6 +1,7 @@
 /**
  * `run --once` as a user runs it (the built binary against the emulator in this process) when the
- * API misbehaves without end (issue 11, items 7 and 8): it finishes, and says why.
+ * API misbehaves without end (issue 11, items 7 and 8): it finishes, and says why. The emulator's
+ * faults make it misbehave: `trickle-body`, `stuck-next-link`, `empty-next-link`.
  */
 import { appendFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -70,6 +71,23 @@ describe('run --once against an API that never ends', () => {
     expect(failure, result.stderr).toBeDefined();
     expect(JSON.stringify(failure)).toContain('contoso');
     // Page 1, page 2 and its repeat; not the tenant's budget.
+    expect(listRequests() - before).toBeLessThan(10);
+  });
+
+  it('next links that lead to empty pages for ever: the window stops with no_progress and run --once ends', async () => {
+    const dir = path.join(folder, 'empty');
+    const config = writeConfig(emulator, dir, ['contoso']);
+    const before = listRequests();
+    // From the first paging request on, every page is empty and has a new next link: once, this
+    // spent the tenant's whole budget, then waited for more, silent, until killed.
+    emulator.faults.enqueue([{ kind: 'empty-next-link', targets: ['graph-list'] }]);
+    const result = await runCli(['run', '--config', config, '--once']);
+    expect(result.code, result.stderr).toBe(3);
+    const failure = logLines(result.stderr).find((line) => JSON.stringify(line).includes('no_progress'));
+    expect(failure, result.stderr).toBeDefined();
+    expect(JSON.stringify(failure)).toContain('contoso');
+    expect(JSON.stringify(failure)).toContain('empty');
+    // Page 1 and a few empty pages; not the tenant's budget.
     expect(listRequests() - before).toBeLessThan(10);
   });
 });
