@@ -46,17 +46,25 @@ function logLines(stderr: string): Record<string, unknown>[] {
 }
 
 describe('run --once against an API that never ends', () => {
-  it('a page trickling in is abandoned at http.timeout and read again: exit 0, the events all there', async () => {
-    const dir = path.join(folder, 'trickle');
-    const config = writeConfig(emulator, dir, ['contoso']);
-    appendFileSync(config, 'http:\n  timeout: 2s\n');
-    // A byte every 100 ms: no gap reaches 2 s, the whole page would take hours.
-    emulator.faults.enqueue([{ kind: 'trickle-body', delayMs: 100, targets: ['graph-list'] }]);
-    const result = await runCli(['run', '--config', config, '--once']);
-    expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toContain('request_timeout');
-    expect(readEvents(path.join(dir, 'events.ndjson')).length).toBeGreaterThan(5000);
-  });
+  // http.timeout also bounds every healthy page of the run (5,000 rows, served by the emulator in
+  // this process): 15 s leaves them a wide margin on a loaded machine, where 2 s once could
+  // fail a healthy page. The trickling page stays far past it: a byte every 100 ms, no gap near
+  // 15 s, the whole page (~3 MB) some 80 hours.
+  it(
+    'a page trickling in is abandoned at http.timeout and read again: exit 0, the events all there',
+    { timeout: 120_000 },
+    async () => {
+      const dir = path.join(folder, 'trickle');
+      const config = writeConfig(emulator, dir, ['contoso']);
+      appendFileSync(config, 'http:\n  timeout: 15s\n');
+      emulator.faults.enqueue([{ kind: 'trickle-body', delayMs: 100, targets: ['graph-list'] }]);
+      const result = await runCli(['run', '--config', config, '--once']);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toContain('request_timeout');
+      expect(result.stderr).toContain('15000 ms (http.timeout)');
+      expect(readEvents(path.join(dir, 'events.ndjson')).length).toBeGreaterThan(5000);
+    },
+  );
 
   it('next links that bring the same rows again: the window stops with no_progress and run --once ends', async () => {
     const dir = path.join(folder, 'stuck');
