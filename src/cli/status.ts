@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import type { Config } from '../config/load.js';
 import { DEFAULTS } from '../config/schema.js';
 import {
@@ -24,6 +24,8 @@ import {
   type OutputHealth,
   type TenantHealth,
 } from '../observe/health.js';
+import { BODY_LIMITS, boundedRequest } from '../sources/http/bounded-request.js';
+import { ExotraceError } from '../sources/http/errors.js';
 import { DB_FILE, openSqliteStore } from '../state/sqlite.js';
 import { StateStoreError, type StateStore } from '../state/store.js';
 import { parseDuration } from '../util/duration.js';
@@ -277,16 +279,21 @@ async function fetchDaemonStatus(url: string): Promise<HealthSnapshot> {
     bodyTimeout: DAEMON_TIMEOUT_MS,
   });
   try {
-    const res = await request(url, { dispatcher, signal: AbortSignal.timeout(DAEMON_TIMEOUT_MS) }).catch(
-      (error: unknown) => {
-        if (error instanceof DOMException && error.name === 'TimeoutError')
-          throw new Error(`${url} did not answer within ${DAEMON_TIMEOUT_MS / 1000} s`);
-        throw error;
-      },
-    );
-    const body = await res.body.text();
-    if (res.statusCode !== 200)
-      throw new Error(`${url} answered ${res.statusCode}: ${body.slice(0, 200).trim()}`);
+    // Bounded like every HTTP read (bounded-request.ts): whatever answers on that port, a body
+    // that never ends fails at the ceiling instead of filling the memory.
+    const res = await boundedRequest(new URL(url), {
+      method: 'GET',
+      dispatcher,
+      maxBytes: BODY_LIMITS.statusDocument,
+      timeoutMs: DAEMON_TIMEOUT_MS,
+    }).catch((error: unknown) => {
+      // No setting sets this deadline: say it plainly rather than name http.timeout.
+      if (ExotraceError.is(error) && error.code === 'request_timeout')
+        throw new Error(`${url} did not answer within ${DAEMON_TIMEOUT_MS / 1000} s`);
+      throw error;
+    });
+    const body = res.text;
+    if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${body.slice(0, 200).trim()}`);
     try {
       const parsed = JSON.parse(body) as Partial<HealthSnapshot>;
       if (!Array.isArray(parsed.tenants) || !Array.isArray(parsed.outputs)) throw new Error('no tenants');

@@ -37,15 +37,26 @@ export type FaultKind =
    */
   | 'extra-page-key'
   /**
+   * Graph list: the page's first row carries `"value": []` beside its fields (a key no row has, the
+   * page envelope's own name): still one row, never an empty page.
+   */
+  | 'extra-row-key'
+  /**
    * Answer 400 with an error whose message quotes the request's access token as it came (a service
    * or a proxy echoing what it refused): the client must never pass it on to logs or state.
    */
   | 'echo-token'
   /**
    * Graph list, on a request with a skip token: its next link is a new one (a new token each time)
-   * to the same position, and so is every next link after it: the same page for ever.
+   * to the same position, and so is every next link after it: the same rows for ever, every other
+   * page in reverse order (so that a page is known by its rows, not by its body).
    */
-  | 'stuck-next-link';
+  | 'stuck-next-link'
+  /**
+   * Graph list, on a request with a skip token: the page is empty and its next link is a new one
+   * to the same position, and so is every page after it: empty pages, each with a new link, for ever.
+   */
+  | 'empty-next-link';
 
 export interface Fault {
   readonly kind: FaultKind;
@@ -84,6 +95,13 @@ export const NO_FAULTS: FaultRates = {
 
 const DATA_TARGETS: readonly FaultTarget[] = ['graph-list', 'graph-detail', 'reporting'];
 
+/** The kinds that only affect a request with a skip token. */
+const PAGING_ONLY: ReadonlySet<FaultKind> = new Set([
+  'expire-next-link',
+  'stuck-next-link',
+  'empty-next-link',
+]);
+
 export interface Faults {
   /** Queue faults; each hits the next matching request once (`times` copies of each). */
   enqueue(faults: readonly Fault[], times?: number): void;
@@ -93,8 +111,8 @@ export interface Faults {
   readonly queued: number;
   /** The fault for this request, if any: the first matching queued one, else one drawn by rate. */
   /**
-   * `paging`: the request carries a skip token. A queued `expire-next-link` or `stuck-next-link`
-   * waits for such a request instead of being spent on a first page it cannot affect.
+   * `paging`: the request carries a skip token. A queued `expire-next-link`, `stuck-next-link` or
+   * `empty-next-link` waits for such a request instead of being spent on a first page it cannot affect.
    */
   draw(target: FaultTarget, tenant: { name: string; tenantId: string }, paging?: boolean): Fault | undefined;
 }
@@ -124,9 +142,7 @@ export function createFaults(random: () => number, initial: Partial<FaultRates> 
     },
     draw(target, tenant, paging = false) {
       const index = queue.findIndex(
-        (fault) =>
-          matches(fault, target, tenant) &&
-          ((fault.kind !== 'expire-next-link' && fault.kind !== 'stuck-next-link') || paging),
+        (fault) => (matches(fault, target, tenant) && !PAGING_ONLY.has(fault.kind)) || paging,
       );
       if (index >= 0) return queue.splice(index, 1)[0];
       if (target === 'token') return undefined;

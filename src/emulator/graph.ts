@@ -140,9 +140,11 @@ async function listMessageTraces(
   const query = parsed.query;
   const fingerprint = queryFingerprint([flavor, query.from, query.to, query.eq, query.subject ?? null]);
   let after: Parameters<typeof encodeSkipToken>[0] | undefined;
-  // A stuck link (the `stuck-next-link` fault, or a link it issued): the next link names this
-  // request's own position again, in a token that differs every time.
-  let stuck: number | undefined = fault?.kind === 'stuck-next-link' ? 0 : undefined;
+  // A stuck link (the `stuck-next-link` or `empty-next-link` fault, or a link it issued): the next
+  // link names this request's own position again, in a token that differs every time; an empty
+  // one serves no rows.
+  let empty = fault?.kind === 'empty-next-link';
+  let stuck: number | undefined = fault?.kind === 'stuck-next-link' || empty ? 0 : undefined;
   if (query.skipToken !== undefined) {
     const token = decodeSkipToken(query.skipToken, fingerprint);
     if (!token.ok) {
@@ -156,6 +158,7 @@ async function listMessageTraces(
     }
     after = token.after;
     if (token.stuck !== undefined) stuck = token.stuck;
+    if (token.empty === true) empty = true;
   }
 
   // A short page is legal: fewer rows than $top, and still a next link.
@@ -163,7 +166,7 @@ async function listMessageTraces(
   const page: TraceRow[] = [];
   let more = false;
   const filtered = Object.keys(query.eq).length > 0 || query.subject !== undefined;
-  for (const row of ctx.data.rows(tenant, query.from, query.to, now, after)) {
+  for (const row of empty ? [] : ctx.data.rows(tenant, query.from, query.to, now, after)) {
     if (filtered) {
       const candidate = { ...row, status: graphStatus(statusAt(row, now), flavor), toIp: row.toIp ?? '' };
       if (!matchesGraphFilter(candidate, query)) continue;
@@ -175,16 +178,21 @@ async function listMessageTraces(
     page.push(row);
   }
 
+  const rendered = page.map((row) => renderGraphRow(row, now, flavor));
+  // A stuck link's every other page has its rows in reverse order: the same rows, another body.
+  if (stuck !== undefined && stuck % 2 === 1) rendered.reverse();
+  const first = rendered[0];
+  if (fault?.kind === 'extra-row-key' && first !== undefined) rendered[0] = { ...first, value: [] };
   const body: Record<string, unknown> = {
     '@odata.context': `${req.url.origin}/${flavor}/$metadata#admin/exchange/tracing/messageTraces`,
-    value: page.map((row) => renderGraphRow(row, now, flavor)),
+    value: rendered,
   };
   if (fault?.kind === 'extra-page-key') body['toIP'] = '';
   if (stuck !== undefined && after !== undefined) {
     const next = new URL(req.url);
     for (const key of [...next.searchParams.keys()])
       if (key.toLowerCase() === '$skiptoken') next.searchParams.delete(key);
-    next.searchParams.set('$skiptoken', encodeSkipToken(after, fingerprint, now, stuck + 1));
+    next.searchParams.set('$skiptoken', encodeSkipToken(after, fingerprint, now, stuck + 1, empty));
     body['@odata.nextLink'] = next.toString();
   } else if (more) {
     // The duplicate fault points the next page a few rows back, so they come twice.

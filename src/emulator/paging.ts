@@ -15,6 +15,8 @@ interface TokenBody {
   readonly i: number;
   /** The `stuck-next-link` fault: how many links to this same position came before (absent: none). */
   readonly s?: number;
+  /** The `empty-next-link` fault: the page at this link is empty (absent: it is not). */
+  readonly e?: 1;
 }
 
 /** A short digest of what defines the result set; a token is only valid for the same query. */
@@ -27,6 +29,7 @@ export function encodeSkipToken(
   fingerprint: string,
   issuedAt: number,
   stuck?: number,
+  empty?: boolean,
 ): string {
   const body: TokenBody = {
     r: after.received,
@@ -36,12 +39,19 @@ export function encodeSkipToken(
     q: fingerprint,
     i: issuedAt,
     ...(stuck === undefined ? {} : { s: stuck }),
+    ...(empty === true ? { e: 1 as const } : {}),
   };
   return Buffer.from(JSON.stringify(body), 'utf8').toString('base64url');
 }
 
 export type DecodedToken =
-  | { readonly ok: true; readonly after: RowKey; readonly issuedAt: number; readonly stuck?: number }
+  | {
+      readonly ok: true;
+      readonly after: RowKey;
+      readonly issuedAt: number;
+      readonly stuck?: number;
+      readonly empty?: boolean;
+    }
   | { readonly ok: false; readonly reason: 'malformed' | 'other-query' };
 
 export function decodeSkipToken(token: string, fingerprint: string): DecodedToken {
@@ -51,7 +61,7 @@ export function decodeSkipToken(token: string, fingerprint: string): DecodedToke
   } catch {
     return { ok: false, reason: 'malformed' };
   }
-  const { r, k, p, t, q, i, s } = body;
+  const { r, k, p, t, q, i, s, e } = body;
   if (
     typeof r !== 'number' ||
     typeof k !== 'number' ||
@@ -64,5 +74,11 @@ export function decodeSkipToken(token: string, fingerprint: string): DecodedToke
   }
   if (q !== fingerprint) return { ok: false, reason: 'other-query' };
   const after = { received: r, receivedTicks: k, recipient: p, traceId: t };
-  return { ok: true, after, issuedAt: i, ...(typeof s === 'number' ? { stuck: s } : {}) };
+  return {
+    ok: true,
+    after,
+    issuedAt: i,
+    ...(typeof s === 'number' ? { stuck: s } : {}),
+    ...(e === 1 ? { empty: true } : {}),
+  };
 }

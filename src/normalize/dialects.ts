@@ -29,6 +29,11 @@ const REPORTING_ROW_KEYS = [
   'ToIP',
 ];
 
+/**
+ * The shape of a whole input (a body, an NDJSON line, an array element, an envelope's message):
+ * it may be a page, an array or an envelope, expanded by the normalizer. The elements of a page are
+ * not inputs: they are read with `pageElementShapeOf`.
+ */
 export function shapeOf(value: unknown): Shape {
   if (Array.isArray(value)) return { kind: 'list', items: value };
   if (value === null || typeof value !== 'object') {
@@ -37,8 +42,45 @@ export function shapeOf(value: unknown): Shape {
   const record = value as JsonObject;
   // A page before any row check: its envelope alone decides (page.ts), so that a page with an
   // unexpected row-like key beside its rows (`"toIP": ""`) is still expanded, never taken as a row.
+  // The source reads a body the same way, so rows counted there are the rows expanded here.
   const page = pageEnvelopeOf(record);
   if (page !== undefined) return { kind: 'page', rows: page.rows };
+  const shape = recordShapeOf(record);
+  if (shape !== undefined) return shape;
+  if (typeof record.message === 'string') return { kind: 'envelope', message: record.message };
+  return {
+    kind: 'unknown',
+    reason:
+      'not a message trace record: no Graph fields (id, receivedDateTime…), no Reporting Web ' +
+      'Service fields (MessageTraceId, Received…), no page (value, d.results) and no envelope (message)',
+  };
+}
+
+/**
+ * The shape of one element of a page: a row or a detail, else unknown (a reject). Never a page, an
+ * array or an envelope: the source counted this element as one row, so it must give exactly one
+ * event or one reject. A row with a stray `"value": []` or `"d": []` beside its fields is a row
+ * (taken for an empty page once, it gave no event and blocked its window for ever).
+ */
+export function pageElementShapeOf(value: unknown): Shape {
+  // An array inside a page is no row of any API (the sources refuse such a page before it gets
+  // here); `parse` walks it as a list of page elements, so that nothing in it is a page either.
+  if (Array.isArray(value)) return { kind: 'list', items: value };
+  if (value === null || typeof value !== 'object') {
+    return { kind: 'unknown', reason: `not a JSON object (got ${describe(value)})` };
+  }
+  return (
+    recordShapeOf(value as JsonObject) ?? {
+      kind: 'unknown',
+      reason:
+        'a page element that is not a message trace row: no Graph fields (id, receivedDateTime…) ' +
+        'and no Reporting Web Service fields (MessageTraceId, Received…)',
+    }
+  );
+}
+
+/** A row or a detail of any API, on its keys; undefined when it is neither. */
+function recordShapeOf(record: JsonObject): Shape | undefined {
   // The usual cases first, on their most telling key: this runs for every record.
   if ('MessageTraceId' in record && 'Received' in record) return { kind: 'reporting-row', record };
   if ('receivedDateTime' in record) return { kind: 'graph-row', record };
@@ -51,13 +93,7 @@ export function shapeOf(value: unknown): Shape {
   }
   if (REPORTING_ROW_KEYS.some((key) => key in record)) return { kind: 'reporting-row', record };
   if (GRAPH_ROW_KEYS.some((key) => key in record)) return { kind: 'graph-row', record };
-  if (typeof record.message === 'string') return { kind: 'envelope', message: record.message };
-  return {
-    kind: 'unknown',
-    reason:
-      'not a message trace record: no Graph fields (id, receivedDateTime…), no Reporting Web ' +
-      'Service fields (MessageTraceId, Received…), no page (value, d.results) and no envelope (message)',
-  };
+  return undefined;
 }
 
 function describe(value: unknown): string {

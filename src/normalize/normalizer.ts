@@ -4,7 +4,7 @@
  * its reason. It never throws on input: whatever comes in yields events or rejects.
  */
 import { createDirectionResolver } from './direction.js';
-import { extract, shapeOf } from './dialects.js';
+import { extract, pageElementShapeOf, shapeOf } from './dialects.js';
 import { detailToEcs, rowToEcs, type EcsContext, type MessageTraceEvent, type Profile } from './ecs.js';
 
 export interface NormalizeOptions {
@@ -71,6 +71,7 @@ export function createNormalizer(options: NormalizeOptions = {}): Normalizer {
     row: number | undefined,
     depth: number,
     out: NormalizeResult,
+    pageElement = false,
   ): void {
     const reject = (reason: string): void => {
       pushReject(out, reason, original ?? inputText ?? compactJson(value) ?? UNPRINTABLE, row);
@@ -79,14 +80,18 @@ export function createNormalizer(options: NormalizeOptions = {}): Normalizer {
       reject(`nested more than ${MAX_NESTING} levels deep`);
       return;
     }
-    const shape = shapeOf(value);
+    // A page's element is one row as the source counted it: never expanded again (dialects.ts).
+    const shape = pageElement ? pageElementShapeOf(value) : shapeOf(value);
     switch (shape.kind) {
       case 'list':
       case 'page': {
-        // Each row of a page or array is its own record; its message is its compact JSON.
+        // Each row of a page or array is its own record; its message is its compact JSON. An
+        // array's element is a whole input (it may be a page); a page's element is a row, and so
+        // is anything inside it.
         const items = shape.kind === 'list' ? shape.items : shape.rows;
+        const ofPage = shape.kind === 'page' || pageElement;
         items.forEach((item, i) => {
-          visit(item, undefined, undefined, i, depth + 1, out);
+          visit(item, undefined, undefined, i, depth + 1, out, ofPage);
         });
         return;
       }

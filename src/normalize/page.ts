@@ -6,8 +6,9 @@
  * A page is an object whose `value` is an array (Graph, Reporting Web Service JSON light), whose
  * `d` is an array (OData v1), or whose `d.results` is an array (Reporting verbose). That alone
  * decides: other top-level keys (`@odata.context`, `odata.metadata`, or anything a service or a
- * proxy adds, even a row-like `"toIP": ""`) never turn a page into a row. No row of any API has a
- * `value` or `d` key, so the rule cannot take a row for a page either.
+ * proxy adds, even a row-like `"toIP": ""`) never turn a page into a row. The rule applies to a
+ * whole body only: the elements of a page are rows, never pages again, even one that carries a
+ * stray `"value": []` (the normalizer reads them with `pageElementShapeOf`).
  */
 
 export interface PageEnvelope {

@@ -1,6 +1,7 @@
 /**
  * `run --once` as a user runs it (the built binary against the emulator in this process) when the
- * API misbehaves without end (issue 11, items 7 and 8): it finishes, and says why.
+ * API misbehaves without end (issue 11, items 7 and 8): it finishes, and says why. The emulator's
+ * faults make it misbehave: `trickle-body`, `stuck-next-link`, `empty-next-link`.
  */
 import { appendFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,17 +46,25 @@ function logLines(stderr: string): Record<string, unknown>[] {
 }
 
 describe('run --once against an API that never ends', () => {
-  it('a page trickling in is abandoned at http.timeout and read again: exit 0, the events all there', async () => {
-    const dir = path.join(folder, 'trickle');
-    const config = writeConfig(emulator, dir, ['contoso']);
-    appendFileSync(config, 'http:\n  timeout: 2s\n');
-    // A byte every 100 ms: no gap reaches 2 s, the whole page would take hours.
-    emulator.faults.enqueue([{ kind: 'trickle-body', delayMs: 100, targets: ['graph-list'] }]);
-    const result = await runCli(['run', '--config', config, '--once']);
-    expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toContain('request_timeout');
-    expect(readEvents(path.join(dir, 'events.ndjson')).length).toBeGreaterThan(5000);
-  });
+  // http.timeout also bounds every healthy page of the run (5,000 rows, served by the emulator in
+  // this process): 15 s leaves them a wide margin on a loaded machine, where 2 s once could
+  // fail a healthy page. The trickling page stays far past it: a byte every 100 ms, no gap near
+  // 15 s, the whole page (~3 MB) some 80 hours.
+  it(
+    'a page trickling in is abandoned at http.timeout and read again: exit 0, the events all there',
+    { timeout: 120_000 },
+    async () => {
+      const dir = path.join(folder, 'trickle');
+      const config = writeConfig(emulator, dir, ['contoso']);
+      appendFileSync(config, 'http:\n  timeout: 15s\n');
+      emulator.faults.enqueue([{ kind: 'trickle-body', delayMs: 100, targets: ['graph-list'] }]);
+      const result = await runCli(['run', '--config', config, '--once']);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toContain('request_timeout');
+      expect(result.stderr).toContain('15000 ms (http.timeout)');
+      expect(readEvents(path.join(dir, 'events.ndjson')).length).toBeGreaterThan(5000);
+    },
+  );
 
   it('next links that bring the same rows again: the window stops with no_progress and run --once ends', async () => {
     const dir = path.join(folder, 'stuck');
@@ -70,6 +79,23 @@ describe('run --once against an API that never ends', () => {
     expect(failure, result.stderr).toBeDefined();
     expect(JSON.stringify(failure)).toContain('contoso');
     // Page 1, page 2 and its repeat; not the tenant's budget.
+    expect(listRequests() - before).toBeLessThan(10);
+  });
+
+  it('next links that lead to empty pages for ever: the window stops with no_progress and run --once ends', async () => {
+    const dir = path.join(folder, 'empty');
+    const config = writeConfig(emulator, dir, ['contoso']);
+    const before = listRequests();
+    // From the first paging request on, every page is empty and has a new next link: once, this
+    // spent the tenant's whole budget, then waited for more, silent, until killed.
+    emulator.faults.enqueue([{ kind: 'empty-next-link', targets: ['graph-list'] }]);
+    const result = await runCli(['run', '--config', config, '--once']);
+    expect(result.code, result.stderr).toBe(3);
+    const failure = logLines(result.stderr).find((line) => JSON.stringify(line).includes('no_progress'));
+    expect(failure, result.stderr).toBeDefined();
+    expect(JSON.stringify(failure)).toContain('contoso');
+    expect(JSON.stringify(failure)).toContain('empty');
+    // Page 1 and a few empty pages; not the tenant's budget.
     expect(listRequests() - before).toBeLessThan(10);
   });
 });

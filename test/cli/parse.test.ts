@@ -143,6 +143,29 @@ describe('exotrace parse', () => {
     ]);
   });
 
+  it('a page is expanded once: a row of it carrying "value": [] is a row, a page inside a page a reject', async () => {
+    const row = {
+      id: 'a',
+      receivedDateTime: '2026-01-01T00:00:00Z',
+      status: 'delivered',
+      recipientAddress: 'a@b.c',
+    };
+    const page = {
+      value: [{ ...row, value: [] }, { ...row, recipientAddress: 'd@b.c', d: [] }, { value: [row] }],
+    };
+    const result = await runCli(['parse', file('nested-page.json', JSON.stringify(page))]);
+    expect(result.code).toBe(1);
+    const events = jsonLines(result.stdout) as { message: string }[];
+    expect(events.map((e) => e.message)).toEqual(page.value.slice(0, 2).map((r) => JSON.stringify(r)));
+    expect(jsonLines(result.stderr)).toEqual([
+      expect.objectContaining({
+        line: 1,
+        row: 2,
+        reason: expect.stringMatching(/^a page element that is not a message trace row/) as string,
+      }),
+    ]);
+  });
+
   it("Elastic's test rows, including the empty page: every row, no reject", async () => {
     const result = await runCli(['parse', fixturePath('elastic/test-log.log')]);
     expect(result.code).toBe(0);

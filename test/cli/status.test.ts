@@ -1,7 +1,8 @@
 /**
  * `exotrace status` as a user runs it: the built binary, after `run --once` (from the state), after
  * a failing tenant, while a daemon runs (from its /status), after the daemon was killed (from the
- * state again), against a daemon without health, and against a mistyped stateDir.
+ * state again), against a daemon without health, against a /status answer past its ceiling, and
+ * against a mistyped stateDir.
  */
 import {
   appendFileSync,
@@ -12,12 +13,14 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import type { StatusReport } from '../../src/cli/status.js';
+import { BODY_LIMITS } from '../../src/sources/http/bounded-request.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';
 import type { CliResult } from '../helpers/cli.js';
 import { allSecrets, runCli, spawnCli, waitFor, writeConfig } from './collector-helpers.js';
@@ -453,6 +456,52 @@ describe('exotrace status while the daemon runs', () => {
       ['fabrikam', true],
     ]);
     expect(report.outputs.find((o) => o.output === 'hook')?.backlog).toBeGreaterThan(0);
+  });
+
+  it('a /status answer past its ceiling is abandoned there: exit 4, naming the ceiling', async () => {
+    // Whatever answers on the health port (here a local server, the state held by this process as
+    // a collector holds it) is read within BODY_LIMITS.statusDocument, never whole into memory.
+    const dir = dirOf('huge-status');
+    const port = await freePort();
+    const config = writeConfig(emulator, dir, ['contoso']);
+    appendFileSync(config, `health:\n  listen: 127.0.0.1:${port}\n`);
+    const limit = BODY_LIMITS.statusDocument;
+    let sent = 0;
+    const server = createHttpServer((_req, res) => {
+      // Chunked (no length announced), a quarter past the ceiling, then an end: bounded even
+      // when the client reads it all, as it did before.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"tenants":[],"outputs":[],"pad":"');
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const more = (): void => {
+        while (sent < limit * 1.25 && !res.destroyed) {
+          sent += chunk.length;
+          if (!res.write(chunk)) {
+            res.once('drain', more);
+            return;
+          }
+        }
+        if (!res.destroyed) res.end('"}');
+      };
+      more();
+    });
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    const store = openSqliteStore(path.join(dir, 'state'));
+    try {
+      const result = await cli(['status', '--config', config]);
+      expect(result.code, result.stderr).toBe(4);
+      expect(result.stderr).toContain('is held by a running collector');
+      expect(result.stderr).toContain(`/status answered more than ${limit} bytes`);
+      expect(result.stdout).toBe('');
+    } finally {
+      await store.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      );
+    }
   });
 
   it('a daemon without health: exit 4, saying the collector holds the state and to enable health', async () => {

@@ -351,6 +351,31 @@ describe('envelopes, pages and arrays', () => {
     }
   });
 
+  it('a row of a page with a stray "value" or "d" key is a row: never expanded again as a page', () => {
+    // Read as pages, these rows gave 0 or 2 events for 1 row counted: page_mismatch for ever.
+    const inner = [graphRow(), graphRow({ recipientAddress: 'c@d.com' })];
+    for (const extra of [{ value: [] }, { d: [] }, { value: inner }, { d: { results: inner } }]) {
+      const rows = [graphRow({ ...extra }), rwsRow({ ...extra })];
+      for (const page of [{ value: rows }, { d: { results: rows } }, { d: rows }]) {
+        const text = JSON.stringify(page);
+        const { events, rejects } = normalize(text);
+        expect(rejects).toEqual([]);
+        expect(events.map((e) => e.message)).toEqual(rows.map((r) => JSON.stringify(r)));
+      }
+    }
+    // A page element that is no row is one reject, even when it looks like a page or an envelope.
+    const page = { value: [{ value: [graphRow()] }, { message: JSON.stringify(graphRow()) }] };
+    const { events, rejects } = normalize(JSON.stringify(page));
+    expect(events).toEqual([]);
+    expect(rejects.map((r) => r.row)).toEqual([0, 1]);
+    expect(rejects[0]?.reason).toMatch(/^a page element that is not a message trace row/);
+  });
+
+  it('a page that is a whole input is still expanded: in an array, or an envelope', () => {
+    const rows = [graphRow(), graphRow({ recipientAddress: 'c@d.com' })];
+    expect(normalize(JSON.stringify([{ value: rows }, { value: rows }])).events).toHaveLength(4);
+  });
+
   it('an envelope holding a page expands it', () => {
     const message = JSON.stringify({ value: [graphRow(), graphRow({ recipientAddress: 'c@d.com' })] }) + '\n';
     expect(normalize(JSON.stringify({ message })).events).toHaveLength(2);

@@ -5,6 +5,7 @@
  * - Graph pages carrying a row-like top-level key beside `value` (`"toIP": ""`) are still pages:
  *   every row is collected, as the ground truth says, and nothing is rejected (one such tenant
  *   once gave 63,743 rows → 0 events and 13 rejects, exit 0, its checkpoint moved on);
+ * - a row carrying a stray `"value": []` (the `extra-row-key` fault) is one row, not an empty page;
  * - a page whose rows and events + rejects disagree fails the window with `page_mismatch`:
  *   nothing of it is stored and the checkpoint stays on the page before it.
  */
@@ -128,6 +129,35 @@ describe('a page with an unexpected top-level key', () => {
     const config = writeConfig('extra-key');
     try {
       const summary = await run(config);
+      expect(summary.failed).toBe(false);
+      const out = events(config);
+      expect(out.map(keyOf).sort()).toEqual([...expected].sort());
+      const store = openSqliteStore(config.stateDir);
+      try {
+        expect(await store.rejects({ tenant: TENANT, limit: 10 })).toEqual([]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await control('DELETE', '/faults');
+    }
+  });
+});
+
+describe('a row carrying a stray "value" key', () => {
+  it('is one row: every row collected, none rejected, no page_mismatch', async () => {
+    const expected = await truthKeys(NOW - 3 * HOUR, NOW - MIN_AGE);
+    expect(expected.length).toBeGreaterThan(2 * PAGE_SIZE);
+    // The first row of every page is served with `"value": []`: taken for an empty page, it gave
+    // 0 events for 1 row, and the window failed with page_mismatch on every run, for ever.
+    await control('POST', '/faults', {
+      queue: [{ kind: 'extra-row-key', targets: ['graph-list'] }],
+      times: 1000,
+    });
+    const config = writeConfig('extra-row-key');
+    try {
+      const summary = await run(config);
+      expect(summary.tenants[0]?.error).toBeUndefined();
       expect(summary.failed).toBe(false);
       const out = events(config);
       expect(out.map(keyOf).sort()).toEqual([...expected].sort());

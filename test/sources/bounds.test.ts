@@ -17,7 +17,7 @@ import type { AttemptReport } from '../../src/sources/http/attempt.js';
 import { BODY_LIMITS } from '../../src/sources/http/bounded-request.js';
 import { ExotraceError } from '../../src/sources/http/errors.js';
 import type { RetryInfo } from '../../src/sources/http/retry.js';
-import type { MessageTraceSource, Page } from '../../src/sources/source.js';
+import { MAX_EMPTY_PAGES, type MessageTraceSource, type Page } from '../../src/sources/source.js';
 import { fakeEvents } from '../sinks/helpers.js';
 import { createVirtualTime } from './virtual-time.js';
 
@@ -194,9 +194,57 @@ describe('a next link that never advances (item 8)', () => {
     expect(error.message).toContain("tenant 'contoso' (tenants[0])");
     expect(error.message).toContain('page 3');
     expectClean(error.message);
-    // Page 1, page 2, and the repeat of page 2 that stopped the walk: nothing more was asked.
+    // Page 1, page 2, and the repeat of page 2 (its rows in reverse order: a page is known by its
+    // rows, not its body) that stopped the walk: nothing more was asked.
     expect(pages).toHaveLength(2);
     expect(attempts.filter((a) => a.path.endsWith('/messageTraces'))).toHaveLength(3);
+  });
+
+  it('stops the window with no_progress when new links lead to empty pages for ever', async () => {
+    const { source, attempts } = make(60_000, 5);
+    // From the first paging request on, every page is empty and has a new next link.
+    emulator.faults.enqueue([{ kind: 'empty-next-link', targets: ['graph-list'] }]);
+    const pages: Page[] = [];
+    let failure: unknown;
+    try {
+      for await (const page of source.pages(window, { signal: new AbortController().signal })) {
+        pages.push(page);
+        page.release();
+        // A fail-safe, not the bound under test: the budget (90 requests) would end it much later.
+        if (pages.length > 50) break;
+      }
+    } catch (error) {
+      failure = error;
+    }
+    expect(ExotraceError.is(failure), String(failure)).toBe(true);
+    const error = failure as ExotraceError;
+    expect(error.code).toBe('no_progress');
+    expect(error.retryable).toBe(true);
+    expect(error.message).toContain("tenant 'contoso' (tenants[0])");
+    expect(error.message).toContain(`page ${MAX_EMPTY_PAGES + 2} of a window`);
+    expect(error.message).toContain(`its ${MAX_EMPTY_PAGES + 1} last pages all empty`);
+    expectClean(error.message);
+    // Page 1 with rows, then the empty pages let through; the one past them stopped the walk.
+    expect(pages.map((p) => p.rowCount)).toEqual([5, ...Array<number>(MAX_EMPTY_PAGES).fill(0)]);
+    expect(attempts.filter((a) => a.path.endsWith('/messageTraces'))).toHaveLength(MAX_EMPTY_PAGES + 2);
+  });
+
+  it('still walks a window whose pages repeat some rows beside new ones (duplicate-rows)', async () => {
+    const { source } = make(60_000, 5);
+    const plain: string[] = [];
+    for await (const page of source.pages(window, { signal: new AbortController().signal })) {
+      plain.push(...page.rows.map((r) => JSON.stringify(r)));
+      page.release();
+    }
+    expect(plain.length).toBeGreaterThan(15);
+    emulator.faults.enqueue([{ kind: 'duplicate-rows', targets: ['graph-list'] }], 3);
+    const repeated: string[] = [];
+    for await (const page of source.pages(window, { signal: new AbortController().signal })) {
+      repeated.push(...page.rows.map((r) => JSON.stringify(r)));
+      page.release();
+    }
+    expect(repeated.length).toBeGreaterThan(plain.length);
+    expect(new Set(repeated)).toEqual(new Set(plain));
   });
 });
 

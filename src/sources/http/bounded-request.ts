@@ -31,6 +31,11 @@ export const BODY_LIMITS = {
    * answer a line or two. 16 MiB covers the largest.
    */
   outputAnswer: 16 * MiB,
+  /**
+   * A running collector's `/status`, read by `exotrace status`: about 1 KiB a tenant or an output
+   * with its last error, so 4 MiB covers thousands of them.
+   */
+  statusDocument: 4 * MiB,
 } as const;
 
 export interface BoundedRequestOptions {
