@@ -212,7 +212,11 @@ export class Rsyslog {
 
   /** Every message written so far, in arrival order. */
   messages(): Received[] {
-    return this.#read('messages.log')
+    const text = this.#read('messages.log');
+    // Complete lines only: rsyslog may be half-way through writing the last one (seen on a busy
+    // machine as "not an RFC 5424 message"); it is read at the next look.
+    return text
+      .slice(0, text.lastIndexOf('\n') + 1)
       .split('\n')
       .filter((line) => line !== '')
       .map((line) => parseReceived(JSON.parse(`"${line}"`) as string));
