@@ -15,11 +15,21 @@ function octal(mode: number): string {
   return (mode & 0o7777).toString(8).padStart(4, '0');
 }
 
-/** Refuse a state folder that every local user can write to (world-writable, sticky or not). */
+/**
+ * Refuse a state folder that every local user can write to (world-writable, sticky or not), or
+ * that belongs to another user than this process's (root aside): its owner can put links in it
+ * whatever its mode (and change the mode), between our checks and SQLite opening its files by name.
+ */
 export function checkStateDir(dir: string): void {
   if (!POSIX) return;
   // stat, not lstat: stateDir itself may be a link an administrator made (/var/lib/x -> /data/x).
-  const mode = statSync(dir).mode;
+  const { mode, uid } = statSync(dir);
+  const self = process.getuid?.();
+  if (self !== undefined && uid !== self && uid !== 0) {
+    throw new StateStoreError(
+      `state directory ${dir} belongs to another user (uid ${uid}, this process runs as uid ${self}): its owner could put a link there and have exotrace write its state anywhere. Run exotrace as that user (e.g. sudo -u '#${uid}' exotrace …), or give the folder to this one (chown)`,
+    );
+  }
   if ((mode & 0o002) !== 0) {
     throw new StateStoreError(
       `state directory ${dir} is writable by every local user (mode ${octal(mode)}): another user could put a link there and have exotrace write its state anywhere. Make it private (chmod 700 ${dir}), or set stateDir to a folder of its own`,

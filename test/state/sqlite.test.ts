@@ -1,5 +1,6 @@
 import {
   chmodSync,
+  chownSync,
   existsSync,
   linkSync,
   mkdirSync,
@@ -193,6 +194,22 @@ describe('openSqliteStore', () => {
       );
       expect(() => openSqliteStore(dir)).toThrow(`chmod 700 ${dir}`);
       expect(existsSync(join(dir, DB_FILE))).toBe(false);
+    },
+  );
+
+  it.skipIf(process.platform === 'win32' || process.getuid?.() !== 0)(
+    'refuses a stateDir another user owns (its owner can plant links whatever the mode), as root too',
+    async () => {
+      mkdirSync(dir, { mode: 0o700 });
+      // Owned by nobody (65534): as root this test can give the folder away.
+      chownSync(dir, 65534, 65534);
+      expect(() => openSqliteStore(dir)).toThrow(
+        `state directory ${dir} belongs to another user (uid 65534, this process runs as uid 0)`,
+      );
+      expect(existsSync(join(dir, DB_FILE))).toBe(false);
+      // Root's own folder, or this process's: accepted.
+      chownSync(dir, 0, 0);
+      await openSqliteStore(dir).close();
     },
   );
 
