@@ -9,6 +9,18 @@ import { SinkError, type SendResult, type Sink } from './sink.js';
 
 export const DEFAULT_BATCH_SIZE = 5000;
 export const DEFAULT_MAX_BATCH_BYTES = 8 * 1024 * 1024;
+/**
+ * A batch refused as a whole is split to find the events at fault: each one costs about two
+ * requests per halving. The search is sized for this many of them; past it, the events still
+ * suspect are dead-lettered together (a receiver that refuses every event would otherwise get
+ * 2n − 1 requests for a batch of n: 9,999 for 5,000 events).
+ */
+export const SPLIT_FAULTS_SOUGHT = 8;
+
+/** The requests the split of a batch of `events` refused as a whole may make. */
+export function splitRequestBudget(events: number): number {
+  return 2 * Math.ceil(Math.log2(Math.max(2, events))) * SPLIT_FAULTS_SOUGHT;
+}
 
 export interface DeliverRetryOptions {
   /** Sends of one batch within one call, the first included; default 5. */
@@ -156,14 +168,19 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
    * Sends `events` until each is written or refused for good (retrying what may be sent again),
    * or gives up with the error to report. A request refused as a whole without naming the events
    * at fault (`batchRefused`) is sent again in halves, down to single events, so that only those
-   * at fault are dead-lettered and the others are written.
+   * at fault are dead-lettered and the others are written; within `split`, the requests that
+   * search may still make (see SPLIT_FAULTS_SOUGHT).
    */
-  const sendAll = async (events: readonly OutboxEvent[]): Promise<Sent> => {
+  const sendAll = async (
+    events: readonly OutboxEvent[],
+    split?: { left: number; readonly total: number },
+  ): Promise<Sent> => {
     // What is left to send: all of it, then only what a partial send asks again.
     let pending: readonly OutboxEvent[] = events;
     const dead = new Map<number, string>();
     let meta: string | undefined;
     for (let attempt = 1; ; attempt++) {
+      if (split !== undefined) split.left -= 1;
       const result: SendResult = await sink.send(pending, signal);
       if (result.status === 'ok') {
         meta = result.meta;
@@ -177,19 +194,31 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
             throw new SinkError(`output ${sink.name} refused seq ${seq}, which was not in the batch`);
           }
         }
-        if (result.status === 'rejected' && result.batchRefused === true && refused.length > 1) {
+        const budget = splitRequestBudget(refused.length);
+        const searching = split ?? { left: budget, total: budget };
+        if (
+          result.status === 'rejected' &&
+          result.batchRefused === true &&
+          refused.length > 1 &&
+          searching.left >= 2
+        ) {
           const refusedSet = new Set(refused);
           const suspects = pending.filter((e) => refusedSet.has(e.seq));
           const middle = Math.ceil(suspects.length / 2);
           for (const half of [suspects.slice(0, middle), suspects.slice(middle)]) {
-            const sent = await sendAll(half);
+            const sent = await sendAll(half, searching);
             if (!sent.ok) return sent;
             for (const [seq, reason] of sent.dead) dead.set(seq, reason);
             meta = sent.meta;
           }
           break;
         }
-        for (const seq of refused) dead.set(seq, result.error.message);
+        // Refused whole with the search's requests spent: all of these are taken as at fault.
+        const unsplit =
+          result.status === 'rejected' && result.batchRefused === true && refused.length > 1
+            ? ` (refused together; not split further after ${searching.total} requests)`
+            : '';
+        for (const seq of refused) dead.set(seq, result.error.message + unsplit);
         if (result.status === 'rejected') break;
         const retry = new Set(result.retry);
         const before = pending.length;
