@@ -20,6 +20,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -142,6 +143,53 @@ describe('exotrace run --once', () => {
     // The file output took what was committed before collection stopped.
     expect(readEvents(eventsOf(name)).length).toBeGreaterThanOrEqual(1000);
   }, 150_000);
+
+  it('the outbox full and an output that accepts but never answers: collection stops, the round in flight is cut at the flush deadline, exit 6', async () => {
+    const name = 'full-and-hung';
+    // A receiver that takes the connection and the request, and never answers.
+    const hung = createNetServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = hung.address();
+      if (address === null || typeof address === 'string') throw new Error('no port');
+      const config = writeConfig(emulator, dirOf(name), ['contoso'], { contoso: { startFrom: '3d' } });
+      // Each request may wait 10 minutes: only cutting the round in flight ends the run in time.
+      appendFileSync(
+        config,
+        `  - type: http\n    name: hook\n    url: http://127.0.0.1:${address.port}/events\n` +
+          `outbox:\n  maxEvents: 1000\nhttp:\n  timeout: 10m\n`,
+      );
+      const run = spawnCli(['run', '--config', config, '--once']);
+      // Fail-safe only: before the fix a round of 5 attempts of 10 minutes was waited for.
+      const failSafe = setTimeout(() => run.child.kill('SIGKILL'), 170_000);
+      const result = await run.done.finally(() => {
+        clearTimeout(failSafe);
+      });
+      assertNoSecret(result);
+      expect(result.signal, result.stderr).toBeNull();
+      expect(result.code, result.stderr).toBe(6);
+      const lines = result.stderr.split('\n');
+      const stopped = lines.findIndex((line) => line.includes('run --once stops collecting'));
+      expect(stopped, result.stderr).toBeGreaterThanOrEqual(0);
+      // No round ended before collection stopped: no acknowledgement while full was enough.
+      expect(lines[stopped]).toContain('"output":"hook"');
+      expect(lines[stopped]).toMatch(/no acknowledgement/);
+      expect(lines.slice(0, stopped).some((line) => line.includes('output failing'))).toBe(false);
+      expect(result.stderr).not.toContain('"msg":"tenant collected"');
+      const behind = lines.find((line) => line.includes('output did not take everything'));
+      expect(behind).toContain('"output":"hook"');
+      expect(readEvents(eventsOf(name)).length).toBeGreaterThanOrEqual(1000);
+    } finally {
+      await new Promise<void>((resolve) => {
+        hung.close(() => {
+          resolve();
+        });
+      });
+    }
+  }, 200_000);
 
   it('an output refusing one event with 400: only it dead-lettered, said at warn, exit 7', async () => {
     const name = 'dead-letter';
