@@ -164,6 +164,34 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
   });
 
+  // Events of the current batch already acknowledged (a written prefix, see `settlePrefix`).
+  let settled = 0;
+  /**
+   * Acknowledges `prefix` (events from the cursor on, each written or in `dead`) before the rest of
+   * its batch is sent: dead letters first (the store wants them still in the outbox), then the
+   * cursor. The dead letters stored are taken out of `dead`.
+   */
+  const settlePrefix = async (prefix: readonly OutboxEvent[], dead: Map<number, string>): Promise<void> => {
+    const fresh = prefix.slice(settled);
+    const last = fresh.at(-1);
+    if (last === undefined) return;
+    let refused = 0;
+    let reason: string | undefined;
+    for (const event of fresh) {
+      const why = dead.get(event.seq);
+      if (why === undefined) continue;
+      await store.deadLetter(sink.name, event.seq, why);
+      dead.delete(event.seq);
+      refused += 1;
+      reason ??= why;
+    }
+    await store.ack(sink.name, last.seq);
+    settled = prefix.length;
+    deadLettered += refused;
+    delivered += fresh.length - refused;
+    if (reason !== undefined) options.onDeadLetters?.({ sink: sink.name, count: refused, reason });
+  };
+
   /**
    * Sends `events` until each is written or refused for good (retrying what may be sent again),
    * or gives up with the error to report. A request refused as a whole without naming the events
@@ -224,6 +252,17 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
         const before = pending.length;
         pending = pending.filter((e) => retry.has(e.seq) && !dead.has(e.seq));
         if (pending.length === 0) break;
+        // The written prefix of the whole batch (never of a half in a split, whose events before
+        // it are not all settled) is acknowledged now.
+        if (result.prefixWritten === true && split === undefined) {
+          const firstLeft = Math.min(...pending.map((e) => e.seq));
+          await settlePrefix(
+            events.filter((e) => e.seq < firstLeft),
+            dead,
+          );
+          // A send cut by the stop says what it wrote (then acknowledged); the rest waits.
+          if (signal.aborted) throw abortReason(signal);
+        }
         // A partial send that got further is no failed attempt: an output that refuses one event
         // per answer (Splunk HEC) would otherwise run out of attempts before the batch is through.
         if (pending.length < before) attempt = 0;
@@ -247,6 +286,7 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
       const batch = await store.readOutbox(sink.name, { limit, maxBytes });
       const last = batch.at(-1);
       if (last === undefined) return report();
+      settled = 0;
 
       const sent = await sendAll(batch);
       if (!sent.ok) return report(sent.error, sent.retryAfterMs);
@@ -255,7 +295,7 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
       for (const [seq, reason] of dead) await store.deadLetter(sink.name, seq, reason);
       await store.ack(sink.name, last.seq, sent.meta);
       deadLettered += dead.size;
-      delivered += batch.length - dead.size;
+      delivered += batch.length - settled - dead.size;
       const first = dead.values().next();
       if (!first.done) options.onDeadLetters?.({ sink: sink.name, count: dead.size, reason: first.value });
     }
