@@ -352,6 +352,48 @@ describe('exotrace backfill', () => {
     expect(afterAgain.length).toBe(afterBackfill.length);
   });
 
+  it('exits like run --once: 6 when an output did not take everything, 7 when events were dead-lettered', async () => {
+    const down = writeConfig(emulator, dirOf('backfill-output-down'), ['contoso']);
+    appendFileSync(
+      down,
+      `  - type: http\n    name: hook\n    url: http://127.0.0.1:${await freePort()}/events\n`,
+    );
+    const behind = await cli(['backfill', '--config', down, '--tenant', 'contoso', '--from', '2d']);
+    expect(behind.code, behind.stderr).toBe(6);
+    const warning = behind.stderr.split('\n').find((line) => line.includes('output did not take everything'));
+    expect(warning).toContain('"output":"hook"');
+    expect(warning).toContain('ECONNREFUSED');
+    expect(readEvents(eventsOf('backfill-output-down')).length).toBeGreaterThan(50);
+
+    // A receiver that refuses, as a whole, every batch carrying the first event it was ever sent.
+    let poison: string | undefined;
+    const server = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      req.on('end', () => {
+        const lines = body.split('\n').filter((l) => l !== '');
+        poison ??= (JSON.parse(lines[0] ?? '{}') as EventLine).event.id;
+        const refused = lines.some((l) => (JSON.parse(l) as EventLine).event.id === poison);
+        res.writeHead(refused ? 400 : 200).end(refused ? 'schema mismatch' : '');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = server.address();
+      if (address === null || typeof address === 'string') throw new Error('no port');
+      const refusing = writeConfig(emulator, dirOf('backfill-dead-letter'), ['contoso']);
+      appendFileSync(
+        refusing,
+        `  - type: http\n    name: hook\n    url: http://127.0.0.1:${address.port}/events\n`,
+      );
+      const dead = await cli(['backfill', '--config', refusing, '--tenant', 'contoso', '--from', '2d']);
+      expect(dead.code, dead.stderr).toBe(7);
+      expect(dead.stderr).toContain('output refused events for good');
+    } finally {
+      server.close();
+    }
+  });
+
   it('a second backfill with an earlier --from collects the days before the first, and logs what it skips', async () => {
     const name = 'backfill-earlier';
     const config = writeConfig(emulator, dirOf(name), ['contoso']);
