@@ -7,6 +7,7 @@
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { configExposure } from '../config/exposure.js';
+import { logSecretsOf } from '../config/secrets.js';
 import type { Logger } from '../observe/log.js';
 import { BAR_FORMAT, barPayload, progressFields, type ProgressSnapshot } from '../observe/progress.js';
 import { createTenantCollector } from '../pipeline/collector.js';
@@ -16,12 +17,14 @@ import { describeError } from '../pipeline/run.js';
 import { deliverOnce, startSinks } from '../sinks/deliver.js';
 import { createSink, sinkIoOf } from '../sinks/sink.js';
 import { createSource, createSourceBudget } from '../sources/create.js';
+import { abortReason } from '../sources/http/types.js';
 import type { TenantBudget } from '../sources/http/budget.js';
 import { openSqliteStore } from '../state/sqlite.js';
 import { parseDuration } from '../util/duration.js';
-import { EXIT_OK, EXIT_USAGE, exitStatusOfStop } from './exit-codes.js';
+import { EXIT_DEAD_LETTERED, EXIT_OK, EXIT_USAGE, exitStatusOfStop } from './exit-codes.js';
 import { receivedSoFar, takeStop } from './stop-signal.js';
 import {
+  EXIT_OUTPUT_BEHIND,
   EXIT_TENANT_FAILED,
   createCliLogger,
   readConfigOrExplain,
@@ -132,9 +135,26 @@ export async function backfillCommand(
       { recollect: opts.recollect === true },
     );
     progress.stop();
-    await deliverOnce(store, sinks, { signal: stop.signal, onDeadLetters: deadLetterLogger(log) });
+    const deliveries = await deliverOnce(store, sinks, {
+      signal: stop.signal,
+      onDeadLetters: deadLetterLogger(log),
+    });
+    // Stopped while delivering: the same as stopped while collecting (deliveries do not throw).
+    if (stop.signal.aborted) throw abortReason(stop.signal);
     log.info('backfill done', { ...summary });
-    return EXIT_OK;
+    // Like `run --once`: what was collected but not taken, or refused for good, is not a success.
+    let behind = false;
+    for (const delivery of deliveries) {
+      if (delivery.error === undefined) continue;
+      behind = true;
+      log.warn('output did not take everything; its events stay in the outbox for the next run', {
+        output: delivery.sink,
+        events: await store.outboxDepth(delivery.sink),
+        error: describeError(delivery.error, logSecretsOf(config)),
+      });
+    }
+    if (behind) return EXIT_OUTPUT_BEHIND;
+    return deliveries.some((d) => d.deadLettered > 0) ? EXIT_DEAD_LETTERED : EXIT_OK;
   } catch (error) {
     progress.stop();
     if (stop.signal.aborted) {
@@ -261,11 +281,20 @@ export function registerBackfillCommand(program: Command, setExitCode: (code: nu
       '--recollect',
       'read the whole range again, also what is collected already (late rows after a long stop; rows older than the seen-set may be delivered again)',
     );
-  addLogOptions(command).action(
-    async (
-      opts: { config: string; tenant: string; from: string; to?: string; recollect?: boolean } & LogFlags,
-    ) => {
-      setExitCode(await backfillCommand(opts));
-    },
-  );
+  addLogOptions(command)
+    .addHelpText(
+      'after',
+      `
+Exit status: 0 collected and delivered, 2 bad configuration or usage, 3 the backfill failed,
+6 an output did not take everything (its events stay in the outbox for the next run),
+7 everything taken, but an output refused some events for good (exotrace deadletter list),
+130 stopped by ^C (SIGINT), 143 by SIGTERM, 129 by SIGHUP (the same command resumes).`,
+    )
+    .action(
+      async (
+        opts: { config: string; tenant: string; from: string; to?: string; recollect?: boolean } & LogFlags,
+      ) => {
+        setExitCode(await backfillCommand(opts));
+      },
+    );
 }

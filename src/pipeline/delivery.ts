@@ -42,7 +42,10 @@ export interface DeliveryLoops {
   readonly delivered: Readonly<Record<string, number>>;
   /** Events each output refused for good (now in the dead letters), so far. */
   readonly deadLettered: Readonly<Record<string, number>>;
-  /** Ends the loops after their current round; then one last round per output within `signal`. */
+  /**
+   * Ends the loops after their current round; then one last round per output within `signal`. The
+   * round in flight is cut when `signal` aborts too: all of it ends within that deadline.
+   */
   finish(signal: AbortSignal): Promise<void>;
   /** Ends the loops without a last round (the run is ending on an error; the run's stop cuts a round in flight). */
   stop(): Promise<void>;
@@ -74,8 +77,12 @@ export function startDeliveryLoops(options: DeliveryLoopsOptions): DeliveryLoops
   const drained = createWakeup();
   const running = { value: true };
   // Cuts the loops' rests and waits (at the end, or on a stop); a round in flight is not cut by the
-  // end of collection (cutting a send can duplicate it downstream), only by the run's stop.
+  // end of collection (cutting a send can duplicate it downstream), only by the run's stop or by
+  // the deadline `finish` is given (an output that never answers would hold the end for as long
+  // as its round's attempts take: 5 times http.timeout).
   const rest = new AbortController();
+  const cutInFlight = new AbortController();
+  const loopSignal = AbortSignal.any([signal, cutInFlight.signal]);
   const onStop = (): void => {
     rest.abort();
   };
@@ -154,7 +161,7 @@ export function startDeliveryLoops(options: DeliveryLoopsOptions): DeliveryLoops
   const loops = sinks.map(async (sink, i) => {
     const wakeup = wakeups[i] ?? createWakeup();
     while (running.value && !rest.signal.aborted) {
-      const { ok, restMs } = await round(sink, signal);
+      const { ok, restMs } = await round(sink, loopSignal);
       if (ok) await wakeup.wait(1000, rest.signal);
       else await sleep(restMs, rest.signal);
     }
@@ -177,7 +184,14 @@ export function startDeliveryLoops(options: DeliveryLoopsOptions): DeliveryLoops
       running.value = false;
       // A resting output (a long Retry-After) is not waited for: the last round decides.
       rest.abort();
+      // The round in flight gets no more than the last round: cut at the same deadline.
+      const onDeadline = (): void => {
+        cutInFlight.abort(finalSignal.reason);
+      };
+      if (finalSignal.aborted) onDeadline();
+      else finalSignal.addEventListener('abort', onDeadline, { once: true });
       await Promise.all(loops);
+      finalSignal.removeEventListener('abort', onDeadline);
       signal.removeEventListener('abort', onStop);
       await Promise.all(sinks.map((sink) => round(sink, finalSignal)));
     },

@@ -105,8 +105,9 @@ export function failingTenantDelay(pollMs: number, failures: number): number {
 const STOP_FLUSH_MS = 30_000;
 
 /**
- * `--once` with the outbox full: how long the output at fault may keep failing before collection
- * stops (a blip past one round's retries does not end the catch-up; an output down does, in time).
+ * `--once` with the outbox full: how long the output at fault may keep failing (or acknowledge
+ * nothing) before collection stops (a blip past one round's retries does not end the catch-up; an
+ * output down, or hung, does, in time).
  */
 const ONCE_FULL_AND_FAILING_MS = 30_000;
 
@@ -364,7 +365,12 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     // Back pressure, shared by the tenants: past `outbox.maxEvents` waiting for an output, no new
     // page is asked for until deliveries bring it under (the page in hand still commits); nothing
     // is ever dropped. One line when it starts and one when it ends, not one per tenant.
-    const pressure: { on: boolean; failingFrom: number | undefined } = { on: false, failingFrom: undefined };
+    const pressure: {
+      on: boolean;
+      failingFrom: number | undefined;
+      /** The output furthest behind at the last look, and its acknowledged sequence then. */
+      watched: { output: string; ackedSeq: number | undefined } | undefined;
+    } = { on: false, failingFrom: undefined, watched: undefined };
     const roomForPage = async (waitSignal: AbortSignal): Promise<void> => {
       for (;;) {
         const behind = await furthestBehind();
@@ -378,11 +384,17 @@ export async function runCollector(config: Config, options: RunOptions): Promise
         // --once: an output that keeps failing while the outbox is full for it will not make room
         // before the run ends (a daemon waits: the output may come back). Past a grace for a blip,
         // stop fetching, flush, report. Timed on the monotonic clock (`now` may be a test's).
+        // Acknowledging nothing while full counts as failing: an output that takes connections and
+        // never answers ends no round (and so no failure) for 5 times http.timeout.
         const failing = outputHealth.get(behind.output);
-        if (options.once && failing?.failingSince !== undefined) pressure.failingFrom ??= performance.now();
+        const ackedSeq = (await store.sinkState(behind.output))?.ackedSeq;
+        const progressed =
+          pressure.watched?.output !== behind.output || pressure.watched.ackedSeq !== ackedSeq;
+        pressure.watched = { output: behind.output, ackedSeq };
+        const stalled = failing?.failingSince !== undefined || !progressed;
+        if (options.once && stalled) pressure.failingFrom ??= performance.now();
         else pressure.failingFrom = undefined;
         if (
-          failing !== undefined &&
           pressure.failingFrom !== undefined &&
           performance.now() - pressure.failingFrom >= ONCE_FULL_AND_FAILING_MS
         ) {
@@ -395,7 +407,11 @@ export async function runCollector(config: Config, options: RunOptions): Promise
                 events: behind.events,
                 maxEvents,
                 configKey: 'outbox.maxEvents',
-                ...(failing.lastError === undefined ? {} : { error: failing.lastError }),
+                ...(failing?.lastError === undefined
+                  ? {
+                      reason: `no acknowledgement for ${ONCE_FULL_AND_FAILING_MS / 1000} s while the outbox is full`,
+                    }
+                  : { error: failing.lastError }),
               },
             );
             stopCollecting.abort(new Error(`outbox full for output ${behind.output}, which is failing`));

@@ -9,6 +9,18 @@ import { SinkError, type SendResult, type Sink } from './sink.js';
 
 export const DEFAULT_BATCH_SIZE = 5000;
 export const DEFAULT_MAX_BATCH_BYTES = 8 * 1024 * 1024;
+/**
+ * A batch refused as a whole is split to find the events at fault: each one costs about two
+ * requests per halving. The search is sized for this many of them; past it, the events still
+ * suspect are dead-lettered together (a receiver that refuses every event would otherwise get
+ * 2n − 1 requests for a batch of n: 9,999 for 5,000 events).
+ */
+export const SPLIT_FAULTS_SOUGHT = 8;
+
+/** The requests the split of a batch of `events` refused as a whole may make. */
+export function splitRequestBudget(events: number): number {
+  return 2 * Math.ceil(Math.log2(Math.max(2, events))) * SPLIT_FAULTS_SOUGHT;
+}
 
 export interface DeliverRetryOptions {
   /** Sends of one batch within one call, the first included; default 5. */
@@ -152,18 +164,51 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
   });
 
+  // Events of the current batch already acknowledged (a written prefix, see `settlePrefix`).
+  let settled = 0;
+  /**
+   * Acknowledges `prefix` (events from the cursor on, each written or in `dead`) before the rest of
+   * its batch is sent: dead letters first (the store wants them still in the outbox), then the
+   * cursor. The dead letters stored are taken out of `dead`.
+   */
+  const settlePrefix = async (prefix: readonly OutboxEvent[], dead: Map<number, string>): Promise<void> => {
+    const fresh = prefix.slice(settled);
+    const last = fresh.at(-1);
+    if (last === undefined) return;
+    let refused = 0;
+    let reason: string | undefined;
+    for (const event of fresh) {
+      const why = dead.get(event.seq);
+      if (why === undefined) continue;
+      await store.deadLetter(sink.name, event.seq, why);
+      dead.delete(event.seq);
+      refused += 1;
+      reason ??= why;
+    }
+    await store.ack(sink.name, last.seq);
+    settled = prefix.length;
+    deadLettered += refused;
+    delivered += fresh.length - refused;
+    if (reason !== undefined) options.onDeadLetters?.({ sink: sink.name, count: refused, reason });
+  };
+
   /**
    * Sends `events` until each is written or refused for good (retrying what may be sent again),
    * or gives up with the error to report. A request refused as a whole without naming the events
    * at fault (`batchRefused`) is sent again in halves, down to single events, so that only those
-   * at fault are dead-lettered and the others are written.
+   * at fault are dead-lettered and the others are written; within `split`, the requests that
+   * search may still make (see SPLIT_FAULTS_SOUGHT).
    */
-  const sendAll = async (events: readonly OutboxEvent[]): Promise<Sent> => {
+  const sendAll = async (
+    events: readonly OutboxEvent[],
+    split?: { left: number; readonly total: number },
+  ): Promise<Sent> => {
     // What is left to send: all of it, then only what a partial send asks again.
     let pending: readonly OutboxEvent[] = events;
     const dead = new Map<number, string>();
     let meta: string | undefined;
     for (let attempt = 1; ; attempt++) {
+      if (split !== undefined) split.left -= 1;
       const result: SendResult = await sink.send(pending, signal);
       if (result.status === 'ok') {
         meta = result.meta;
@@ -177,24 +222,47 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
             throw new SinkError(`output ${sink.name} refused seq ${seq}, which was not in the batch`);
           }
         }
-        if (result.status === 'rejected' && result.batchRefused === true && refused.length > 1) {
+        const budget = splitRequestBudget(refused.length);
+        const searching = split ?? { left: budget, total: budget };
+        if (
+          result.status === 'rejected' &&
+          result.batchRefused === true &&
+          refused.length > 1 &&
+          searching.left >= 2
+        ) {
           const refusedSet = new Set(refused);
           const suspects = pending.filter((e) => refusedSet.has(e.seq));
           const middle = Math.ceil(suspects.length / 2);
           for (const half of [suspects.slice(0, middle), suspects.slice(middle)]) {
-            const sent = await sendAll(half);
+            const sent = await sendAll(half, searching);
             if (!sent.ok) return sent;
             for (const [seq, reason] of sent.dead) dead.set(seq, reason);
             meta = sent.meta;
           }
           break;
         }
-        for (const seq of refused) dead.set(seq, result.error.message);
+        // Refused whole with the search's requests spent: all of these are taken as at fault.
+        const unsplit =
+          result.status === 'rejected' && result.batchRefused === true && refused.length > 1
+            ? ` (refused together; not split further after ${searching.total} requests)`
+            : '';
+        for (const seq of refused) dead.set(seq, result.error.message + unsplit);
         if (result.status === 'rejected') break;
         const retry = new Set(result.retry);
         const before = pending.length;
         pending = pending.filter((e) => retry.has(e.seq) && !dead.has(e.seq));
         if (pending.length === 0) break;
+        // The written prefix of the whole batch (never of a half in a split, whose events before
+        // it are not all settled) is acknowledged now.
+        if (result.prefixWritten === true && split === undefined) {
+          const firstLeft = Math.min(...pending.map((e) => e.seq));
+          await settlePrefix(
+            events.filter((e) => e.seq < firstLeft),
+            dead,
+          );
+          // A send cut by the stop says what it wrote (then acknowledged); the rest waits.
+          if (signal.aborted) throw abortReason(signal);
+        }
         // A partial send that got further is no failed attempt: an output that refuses one event
         // per answer (Splunk HEC) would otherwise run out of attempts before the batch is through.
         if (pending.length < before) attempt = 0;
@@ -218,6 +286,7 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
       const batch = await store.readOutbox(sink.name, { limit, maxBytes });
       const last = batch.at(-1);
       if (last === undefined) return report();
+      settled = 0;
 
       const sent = await sendAll(batch);
       if (!sent.ok) return report(sent.error, sent.retryAfterMs);
@@ -227,7 +296,7 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
       await store.ack(sink.name, last.seq, sent.meta);
       await sink.acknowledged?.(sent.meta);
       deadLettered += dead.size;
-      delivered += batch.length - dead.size;
+      delivered += batch.length - settled - dead.size;
       const first = dead.values().next();
       if (!first.done) options.onDeadLetters?.({ sink: sink.name, count: dead.size, reason: first.value });
     }

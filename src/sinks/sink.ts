@@ -40,7 +40,14 @@ export type SendResult =
     }
   /**
    * Bulk outputs: `rejected` refused for good, `retry` to send again, the others written. The
-   * cursor only moves past the batch once the `retry` ones are written too.
+   * cursor only moves past the batch once the `retry` ones are written too: what went is not
+   * necessarily a prefix (a batch split into several HTTP requests, a later one accepted after an
+   * earlier one failed), and the poster remembers it to skip it when the rest is sent again.
+   *
+   * `prefixWritten`: the output writes the batch in order (syslog over TCP): every event before
+   * the first of `retry` is written (or in `rejected`), and `retry` is the rest. That prefix is
+   * acknowledged at once, before the rest is sent, so that a stop or a crash in the middle of a
+   * slow batch does not send it again. (It is acknowledged without `meta`.)
    */
   | {
       readonly status: 'partial';
@@ -48,6 +55,7 @@ export type SendResult =
       readonly retry: readonly number[];
       readonly rejected: readonly number[];
       readonly retryAfterMs?: number;
+      readonly prefixWritten?: boolean;
     };
 
 export type HealthResult = { readonly status: 'ok' } | { readonly status: 'failed'; readonly error: Error };
@@ -65,7 +73,8 @@ export interface Sink {
   start(meta: string | undefined, context?: SinkStartContext): Promise<string | undefined>;
   /**
    * Send one batch, in sequence order. Sending again the batch that was last sent (because its
-   * acknowledgement failed) must not duplicate it for exactly-once outputs.
+   * acknowledgement failed) must not duplicate it for exactly-once outputs. Aborted, it throws, or
+   * returns `partial` with `prefixWritten` when it had written part of the batch in order.
    */
   send(batch: readonly OutboxEvent[], signal: AbortSignal): Promise<SendResult>;
   /**

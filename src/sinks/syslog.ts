@@ -36,6 +36,9 @@
  * batch), and data in the receiver's own memory queue when it is killed. At-least-once up to the
  * receiver's socket is the best plain syslog offers; RELP acknowledges per message and is out of
  * scope. A batch that fails half-way is sent again whole, which is a second source of duplicates.
+ * A send that runs out of its time, or is stopped, reports the part it wrote (`partial` with
+ * `prefixWritten`), which the delivery acknowledges at once; stopped, the chunk in flight (which
+ * the kernel may have taken in part) is sent again.
  * Over UDP nothing is acknowledged at all: a datagram the receiver drops (down, overloaded) is
  * lost, and an outage of the receiver usually goes unnoticed.
  *
@@ -404,7 +407,12 @@ class StreamSyslogSink implements Sink {
         this.#retain(Buffer.concat(frames.slice(0, written)), written);
         break;
       }
-      if (isAborted(signal)) throw abortReason(signal);
+      if (isAborted(signal)) {
+        // Stopped in the middle of the batch (the flush deadline): what was handed to the kernel
+        // before is said, to be acknowledged, rather than sent again after the restart.
+        if (outcome.written > 0) return this.#writtenPart(batch, outcome.written, abortReason(signal));
+        throw abortReason(signal);
+      }
       // What the broken connection took may have gone with it: the batch again, whole, on a new one.
       lastError = outcome.error;
       this.#markBroken();
@@ -415,20 +423,30 @@ class StreamSyslogSink implements Sink {
     if (written > 0) {
       // Not a failure: the receiver reads slower than one send's time allows. What it took is
       // acknowledged, and the rest goes in the next send.
-      return {
-        status: 'partial',
-        error: new Error(
+      return this.#writtenPart(
+        batch,
+        written,
+        new Error(
           `syslog output ${this.name}: ${where} took ${written} of ${batch.length} events within ${this.#writeTimeoutMs} ms; the rest follows`,
         ),
-        retry: batch.slice(written).map((event) => event.seq),
-        rejected: [],
-      };
+      );
     }
     return {
       status: 'retryable',
       error: new Error(`syslog output ${this.name}: sending to ${where} failed: ${describe(lastError)}`, {
         cause: lastError,
       }),
+    };
+  }
+
+  /** The first `written` events of `batch` went, in order: acknowledged now, the rest sent again. */
+  #writtenPart(batch: readonly OutboxEvent[], written: number, error: Error): SendResult {
+    return {
+      status: 'partial',
+      error,
+      retry: batch.slice(written).map((event) => event.seq),
+      rejected: [],
+      prefixWritten: true,
     };
   }
 

@@ -21,6 +21,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -143,6 +144,53 @@ describe('exotrace run --once', () => {
     // The file output took what was committed before collection stopped.
     expect(readEvents(eventsOf(name)).length).toBeGreaterThanOrEqual(1000);
   }, 150_000);
+
+  it('the outbox full and an output that accepts but never answers: collection stops, the round in flight is cut at the flush deadline, exit 6', async () => {
+    const name = 'full-and-hung';
+    // A receiver that takes the connection and the request, and never answers.
+    const hung = createNetServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = hung.address();
+      if (address === null || typeof address === 'string') throw new Error('no port');
+      const config = writeConfig(emulator, dirOf(name), ['contoso'], { contoso: { startFrom: '3d' } });
+      // Each request may wait 10 minutes: only cutting the round in flight ends the run in time.
+      appendFileSync(
+        config,
+        `  - type: http\n    name: hook\n    url: http://127.0.0.1:${address.port}/events\n` +
+          `outbox:\n  maxEvents: 1000\nhttp:\n  timeout: 10m\n`,
+      );
+      const run = spawnCli(['run', '--config', config, '--once']);
+      // Fail-safe only: before the fix a round of 5 attempts of 10 minutes was waited for.
+      const failSafe = setTimeout(() => run.child.kill('SIGKILL'), 170_000);
+      const result = await run.done.finally(() => {
+        clearTimeout(failSafe);
+      });
+      assertNoSecret(result);
+      expect(result.signal, result.stderr).toBeNull();
+      expect(result.code, result.stderr).toBe(6);
+      const lines = result.stderr.split('\n');
+      const stopped = lines.findIndex((line) => line.includes('run --once stops collecting'));
+      expect(stopped, result.stderr).toBeGreaterThanOrEqual(0);
+      // No round ended before collection stopped: no acknowledgement while full was enough.
+      expect(lines[stopped]).toContain('"output":"hook"');
+      expect(lines[stopped]).toMatch(/no acknowledgement/);
+      expect(lines.slice(0, stopped).some((line) => line.includes('output failing'))).toBe(false);
+      expect(result.stderr).not.toContain('"msg":"tenant collected"');
+      const behind = lines.find((line) => line.includes('output did not take everything'));
+      expect(behind).toContain('"output":"hook"');
+      expect(readEvents(eventsOf(name)).length).toBeGreaterThanOrEqual(1000);
+    } finally {
+      await new Promise<void>((resolve) => {
+        hung.close(() => {
+          resolve();
+        });
+      });
+    }
+  }, 200_000);
 
   it('an output refusing one event with 400: only it dead-lettered, said at warn, exit 7', async () => {
     const name = 'dead-letter';
@@ -303,6 +351,48 @@ describe('exotrace backfill', () => {
     ids = afterAgain.map((e) => e.event.id);
     expect(new Set(ids).size).toBe(ids.length);
     expect(afterAgain.length).toBe(afterBackfill.length);
+  });
+
+  it('exits like run --once: 6 when an output did not take everything, 7 when events were dead-lettered', async () => {
+    const down = writeConfig(emulator, dirOf('backfill-output-down'), ['contoso']);
+    appendFileSync(
+      down,
+      `  - type: http\n    name: hook\n    url: http://127.0.0.1:${await freePort()}/events\n`,
+    );
+    const behind = await cli(['backfill', '--config', down, '--tenant', 'contoso', '--from', '2d']);
+    expect(behind.code, behind.stderr).toBe(6);
+    const warning = behind.stderr.split('\n').find((line) => line.includes('output did not take everything'));
+    expect(warning).toContain('"output":"hook"');
+    expect(warning).toContain('ECONNREFUSED');
+    expect(readEvents(eventsOf('backfill-output-down')).length).toBeGreaterThan(50);
+
+    // A receiver that refuses, as a whole, every batch carrying the first event it was ever sent.
+    let poison: string | undefined;
+    const server = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      req.on('end', () => {
+        const lines = body.split('\n').filter((l) => l !== '');
+        poison ??= (JSON.parse(lines[0] ?? '{}') as EventLine).event.id;
+        const refused = lines.some((l) => (JSON.parse(l) as EventLine).event.id === poison);
+        res.writeHead(refused ? 400 : 200).end(refused ? 'schema mismatch' : '');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = server.address();
+      if (address === null || typeof address === 'string') throw new Error('no port');
+      const refusing = writeConfig(emulator, dirOf('backfill-dead-letter'), ['contoso']);
+      appendFileSync(
+        refusing,
+        `  - type: http\n    name: hook\n    url: http://127.0.0.1:${address.port}/events\n`,
+      );
+      const dead = await cli(['backfill', '--config', refusing, '--tenant', 'contoso', '--from', '2d']);
+      expect(dead.code, dead.stderr).toBe(7);
+      expect(dead.stderr).toContain('output refused events for good');
+    } finally {
+      server.close();
+    }
   });
 
   it('a second backfill with an earlier --from collects the days before the first, and logs what it skips', async () => {

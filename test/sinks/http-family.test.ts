@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { deliverOnce, startSinks, type DeliverOptions } from '../../src/sinks/deliver.js';
+import { deliverOnce, splitRequestBudget, startSinks, type DeliverOptions } from '../../src/sinks/deliver.js';
 import { createHttpSink } from '../../src/sinks/http.js';
 import type { HttpSinkIo } from '../../src/sinks/http-post.js';
 import { createSekoiaSink } from '../../src/sinks/sekoia.js';
@@ -683,6 +683,37 @@ describe('delivery through the outbox (SQLite)', () => {
         .map(idOf),
     ).toEqual(ids);
     expect(await store.deadLetters('dl-http', 100)).toEqual([]);
+  });
+
+  it('http: a batch refused as a whole at every size is not split down to single events: the requests stay within the split budget', async () => {
+    const r = await receiver({ status: 400, body: 'unsupported media type for this endpoint' });
+    const sink = track(HTTP.make(r.origin, { name: 'all-bad' }));
+    await startSinks(store, [sink]);
+    const events = 1000;
+    const ids = await commitEvents(store, events);
+    const said: { count: number; reason: string }[] = [];
+    const [result] = await deliverOnce(store, [sink], {
+      ...options,
+      batchSize: events,
+      onDeadLetters: (batch) => said.push(batch),
+    });
+    expect(result, result?.error?.message).toMatchObject({ delivered: 0, deadLettered: events });
+    // The first request, the search's budget, and at most one send per halving past it (splitting
+    // down to single events took 2n − 1 = 1999 requests).
+    expect(r.requests.length).toBeGreaterThan(1);
+    expect(r.requests.length).toBeLessThanOrEqual(
+      1 + splitRequestBudget(events) + Math.ceil(Math.log2(events)),
+    );
+    const dead = await store.deadLetters('all-bad', events);
+    expect(dead.map((d) => d.eventId).sort()).toEqual([...ids].sort());
+    expect(dead[0]?.reason).toMatch(/refused the batch with 400: unsupported media type/);
+    // The first ones were found one by one; the rest, still suspect when the budget was spent, say so.
+    expect(dead.filter((d) => /not split further after \d+ requests/.test(d.reason)).length).toBeGreaterThan(
+      events / 2,
+    );
+    expect(said).toHaveLength(1);
+    expect(said[0]?.count).toBe(events);
+    expect((await store.sinkState('all-bad'))?.ackedSeq).toBe(await store.outboxHead());
   });
 
   it('splunk-hec: the event HEC names invalid is dead-lettered, the others delivered; replayed after the fix', async () => {
