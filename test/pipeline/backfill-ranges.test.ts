@@ -10,8 +10,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { groundTruthKeys } from '../helpers/emulator-control.js';
 import { loadConfig, type Config, type TenantConfig } from '../../src/config/load.js';
 import { collectorConfigYaml, type TenantSettings } from '../../src/emulator/collector-config.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
@@ -135,24 +135,8 @@ async function outboxKeys(store: StateStore): Promise<string[]> {
 }
 
 /** The ground truth's keys of rows received in [from, to] and visible at asOf. */
-async function truthKeys(from: number, to: number, asOf: number): Promise<string[]> {
-  const agent = new Agent({ connect: { ca: emulator.caCertPem } });
-  try {
-    const res = await request(
-      `${emulator.url}/_emulator/ground-truth?tenant=${TENANT}&from=${from}&to=${to}&asOf=${asOf}`,
-      { dispatcher: agent },
-    );
-    const text = await res.body.text();
-    if (res.statusCode !== 200) throw new Error(`ground truth: ${res.statusCode} ${text}`);
-    return text
-      .split('\n')
-      .filter((l) => l.length > 0)
-      .map((l) => JSON.parse(l) as { id: string; recipient: string; status: string })
-      .map((r) => `${r.id}|${r.recipient.toLowerCase()}|${r.status}`);
-  } finally {
-    await agent.close();
-  }
-}
+const truthKeys = (from: number, to: number, asOf: number): Promise<string[]> =>
+  groundTruthKeys(emulator, TENANT, from, to, asOf);
 
 const sorted = (keys: Iterable<string>): string[] => [...keys].sort();
 

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { groundTruthKeys } from '../helpers/emulator-control.js';
 import { collectorConfigYaml } from '../../src/emulator/collector-config.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';
@@ -119,25 +120,9 @@ interface EventLine {
 const keyOf = (e: EventLine): string =>
   `${e.office365.message_trace.MessageTraceId}|${(e.email.to?.address[0] ?? '').toLowerCase()}|${e.event.action}`;
 
-async function groundTruth(): Promise<string[]> {
-  const { request, Agent } = await import('undici');
-  const agent = new Agent({ connect: { ca: emulator.caCertPem } });
-  try {
-    const tenant = emulator.tenants()[0]?.name ?? '';
-    const res = await request(
-      `${emulator.url}/_emulator/ground-truth?tenant=${tenant}&from=${START}&to=${NOW - MIN_AGE}&asOf=${NOW}`,
-      { dispatcher: agent },
-    );
-    expect(res.statusCode).toBe(200);
-    const text = await res.body.text();
-    return text
-      .split('\n')
-      .filter((l) => l.length > 0)
-      .map((l) => JSON.parse(l) as { id: string; recipient: string; status: string })
-      .map((r) => `${r.id}|${r.recipient.toLowerCase()}|${r.status}`);
-  } finally {
-    await agent.close();
-  }
+function groundTruth(): Promise<string[]> {
+  const tenant = emulator.tenants()[0]?.name ?? '';
+  return groundTruthKeys(emulator, tenant, START, NOW - MIN_AGE, NOW);
 }
 
 function fileSize(file: string): number {

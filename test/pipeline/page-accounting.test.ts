@@ -12,8 +12,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emulatorControl, groundTruthKeys } from '../helpers/emulator-control.js';
 import { loadConfig, type Config } from '../../src/config/load.js';
 import { collectorConfigYaml } from '../../src/emulator/collector-config.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
@@ -58,22 +58,8 @@ function writeConfig(name: string): Config {
   return loadConfig(file);
 }
 
-async function control(method: 'GET' | 'POST' | 'DELETE', route: string, body?: object): Promise<string> {
-  const agent = new Agent({ connect: { ca: emulator.caCertPem } });
-  try {
-    const res = await request(`${emulator.url}/_emulator${route}`, {
-      method,
-      body: body === undefined ? null : JSON.stringify(body),
-      headers: { 'content-type': 'application/json' },
-      dispatcher: agent,
-    });
-    const text = await res.body.text();
-    if (res.statusCode !== 200) throw new Error(`${method} ${route}: ${res.statusCode} ${text}`);
-    return text;
-  } finally {
-    await agent.close();
-  }
-}
+const control = (method: 'GET' | 'POST' | 'DELETE', route: string, body?: object): Promise<string> =>
+  emulatorControl(emulator, method, route, body);
 
 interface EventLine {
   event: { action: string };
@@ -97,14 +83,8 @@ function events(config: Config): EventLine[] {
 const keyOf = (e: EventLine): string =>
   `${e.office365.message_trace.MessageTraceId}|${(e.email.to?.address[0] ?? '').toLowerCase()}|${e.event.action}`;
 
-async function truthKeys(from: number, to: number): Promise<string[]> {
-  const text = await control('GET', `/ground-truth?tenant=${TENANT}&from=${from}&to=${to}&asOf=${NOW}`);
-  return text
-    .split('\n')
-    .filter((l) => l.length > 0)
-    .map((l) => JSON.parse(l) as { id: string; recipient: string; status: string })
-    .map((r) => `${r.id}|${r.recipient.toLowerCase()}|${r.status}`);
-}
+const truthKeys = (from: number, to: number): Promise<string[]> =>
+  groundTruthKeys(emulator, TENANT, from, to, NOW);
 
 function run(config: Config, extra: Partial<RunOptions> = {}): ReturnType<typeof runCollector> {
   return runCollector(config, {
