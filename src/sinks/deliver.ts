@@ -164,15 +164,21 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
   });
 
-  // Events of the current batch already acknowledged (a written prefix, see `settlePrefix`).
+  // Events of the current batch already acknowledged (a written prefix, see `settle`).
   let settled = 0;
   /**
-   * Acknowledges `prefix` (events from the cursor on, each written or in `dead`) before the rest of
-   * its batch is sent: dead letters first (the store wants them still in the outbox), then the
-   * cursor. The dead letters stored are taken out of `dead`.
+   * Acknowledges `events` (the batch's, from the cursor on, each written or in `dead`): the part
+   * not settled yet, its dead letters first (the store wants them still in the outbox), then the
+   * cursor with `meta`, then the counts and the line about what was refused. Called for a written
+   * prefix before the rest of its batch is sent, and for the whole batch once it is through; the
+   * dead letters stored are taken out of `dead`.
    */
-  const settlePrefix = async (prefix: readonly OutboxEvent[], dead: Map<number, string>): Promise<void> => {
-    const fresh = prefix.slice(settled);
+  const settle = async (
+    events: readonly OutboxEvent[],
+    dead: Map<number, string>,
+    meta?: string,
+  ): Promise<void> => {
+    const fresh = events.slice(settled);
     const last = fresh.at(-1);
     if (last === undefined) return;
     let refused = 0;
@@ -185,8 +191,8 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
       refused += 1;
       reason ??= why;
     }
-    await store.ack(sink.name, last.seq);
-    settled = prefix.length;
+    await store.ack(sink.name, last.seq, meta);
+    settled = events.length;
     deadLettered += refused;
     delivered += fresh.length - refused;
     if (reason !== undefined) options.onDeadLetters?.({ sink: sink.name, count: refused, reason });
@@ -256,7 +262,7 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
         // it are not all settled) is acknowledged now.
         if (result.prefixWritten === true && split === undefined) {
           const firstLeft = Math.min(...pending.map((e) => e.seq));
-          await settlePrefix(
+          await settle(
             events.filter((e) => e.seq < firstLeft),
             dead,
           );
@@ -290,15 +296,8 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
 
       const sent = await sendAll(batch);
       if (!sent.ok) return report(sent.error, sent.retryAfterMs);
-      const { dead } = sent;
-      // Dead letters first: the store wants the events still in the outbox, i.e. not yet acked.
-      for (const [seq, reason] of dead) await store.deadLetter(sink.name, seq, reason);
-      await store.ack(sink.name, last.seq, sent.meta);
+      await settle(batch, new Map(sent.dead), sent.meta);
       await sink.acknowledged?.(sent.meta);
-      deadLettered += dead.size;
-      delivered += batch.length - settled - dead.size;
-      const first = dead.values().next();
-      if (!first.done) options.onDeadLetters?.({ sink: sink.name, count: dead.size, reason: first.value });
     }
   } catch (error) {
     if (signal.aborted) return report(abortReason(signal));
