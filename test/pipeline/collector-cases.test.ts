@@ -11,8 +11,8 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emulatorControl } from '../helpers/emulator-control.js';
 import { loadConfig, type Config, type TenantConfig } from '../../src/config/load.js';
 import { collectorConfigYaml, type TenantSettings } from '../../src/emulator/collector-config.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
@@ -77,28 +77,6 @@ interface TruthRow {
   visibleAt: string;
 }
 
-async function control(
-  method: 'GET' | 'POST',
-  route: string,
-  body?: object,
-  em: Emulator = emulator,
-): Promise<string> {
-  const agent = new Agent({ connect: { ca: em.caCertPem } });
-  try {
-    const res = await request(`${em.url}/_emulator${route}`, {
-      method,
-      body: body === undefined ? null : JSON.stringify(body),
-      headers: { 'content-type': 'application/json' },
-      dispatcher: agent,
-    });
-    const text = await res.body.text();
-    if (res.statusCode !== 200) throw new Error(`${method} ${route}: ${res.statusCode} ${text}`);
-    return text;
-  } finally {
-    await agent.close();
-  }
-}
-
 /** The emulator's ground truth: rows received in [from, to] (visible at asOf unless `all`). */
 async function truthRows(
   from: number,
@@ -108,7 +86,7 @@ async function truthRows(
 ): Promise<TruthRow[]> {
   const all = options.all === true ? '&visible=false' : '';
   const route = `/ground-truth?tenant=${TENANT}&from=${from}&to=${to}&asOf=${asOf}${all}`;
-  const text = await control('GET', route, undefined, options.em);
+  const text = await emulatorControl(options.em ?? emulator, 'GET', route);
   return text
     .split('\n')
     .filter((l) => l.length > 0)
@@ -272,7 +250,7 @@ describe('the access token expiring mid-run', () => {
       const expire = async (): Promise<void> => {
         if (advanced) return;
         advanced = true;
-        await control('POST', '/time', { advance: '2h' });
+        await emulatorControl(emulator, 'POST', '/time', { advance: '2h' });
       };
       const summary = await run(config, (t) =>
         recording(createSource(t, config, hooks, { pageSize: 400 }), calls, expire),
