@@ -28,8 +28,12 @@ const sources: MessageTraceSource[] = [];
 
 beforeAll(async () => {
   emulator = await startEmulator({ messagesPerDay: 400, tenants: [{ name: 'contoso' }] });
+  // A fixed instant, not today's: how many rows a two-hour window holds follows the emulator's
+  // working-day curve, and the paging tests below need a few pages of rows whatever the hour the
+  // suite runs at (at night or on a weekend the same window held fewer than 16 rows).
+  const now = Date.UTC(2026, 10, 19, 20, 0, 0); // a Thursday; the window is Wednesday office hours
+  emulator.clock.set(now);
   emulator.clock.freeze(true);
-  const now = Math.floor(emulator.clock.now() / 1000) * 1000;
   window = { from: now - 30 * HOUR, to: now - 28 * HOUR };
 });
 
