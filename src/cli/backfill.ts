@@ -6,7 +6,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { configExposure } from '../config/exposure.js';
+import { configWarnings } from '../config/warnings.js';
 import { logSecretsOf } from '../config/secrets.js';
 import type { Logger } from '../observe/log.js';
 import { BAR_FORMAT, barPayload, progressFields, type ProgressSnapshot } from '../observe/progress.js';
@@ -71,8 +71,7 @@ export async function backfillCommand(
   }
   const log = createCliLogger(config, logFlagsOf(opts));
   if (log === undefined) return EXIT_USAGE;
-  const exposed = configExposure(config);
-  if (exposed !== undefined) log.warn(exposed, { file: config.file });
+  for (const warning of configWarnings(config)) log.warn(warning, { file: config.file });
   // Our own budget, so the ETA can read what is left of it; the source takes its slots from it.
   const budget = createSourceBudget(tenant);
   const progress = createBackfillProgress({
