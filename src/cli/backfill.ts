@@ -14,7 +14,7 @@ import { createTenantCollector } from '../pipeline/collector.js';
 import { deadLetterLogger } from '../pipeline/delivery.js';
 import { warnIfNewState } from '../pipeline/new-state.js';
 import { describeError } from '../pipeline/run.js';
-import { deliverOnce, startSinks } from '../sinks/deliver.js';
+import { batchLimitsOf, deliverOnce, startSinks } from '../sinks/deliver.js';
 import { createSink, sinkIoOf } from '../sinks/sink.js';
 import { createSource, createSourceBudget } from '../sources/create.js';
 import { abortReason } from '../sources/http/types.js';
@@ -136,6 +136,7 @@ export async function backfillCommand(
     progress.stop();
     const deliveries = await deliverOnce(store, sinks, {
       signal: stop.signal,
+      perOutput: batchLimitsOf(config.outputs),
       onDeadLetters: deadLetterLogger(log),
     });
     // Stopped while delivering: the same as stopped while collecting (deliveries do not throw).

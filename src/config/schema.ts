@@ -28,7 +28,15 @@ export const DEFAULTS = {
   // ~1.5 GB of events at ~1.5 KB each: a day of a large tenant waiting for a broken output.
   outboxMaxEvents: 1_000_000,
   outboxWarnAfterMs: 3_600_000,
+  // What a batch sent to an output holds at most (the outbox cuts it): events, and bytes of JSON.
+  batchSize: 5000,
+  batchBytes: 8 * 1024 * 1024,
 } as const;
+
+/** Ten times the default batch: past it a request only gets slower to retry, never cheaper. */
+export const MAX_BATCH_SIZE = 50_000;
+/** Elasticsearch's own default `http.max_content_length` (100 MiB): a larger bulk is refused anyway. */
+export const MAX_BATCH_BYTES = 100 * 1024 * 1024;
 
 export type Api = 'graph' | 'graph-beta' | 'reporting';
 
@@ -376,6 +384,18 @@ const outputCommon = {
   caFile: nonEmpty
     .optional()
     .describe('An extra CA (PEM) to trust for this output, besides tls.caFile; relative to the config file'),
+  // Optional rather than defaulted: the delivery applies the defaults, so outputs built in code
+  // (tests, the library) need not spell them.
+  batchSize: integer(1, MAX_BATCH_SIZE)
+    .optional()
+    .describe(
+      `Most events per batch sent to this output (one request for the HTTP outputs); default ${DEFAULTS.batchSize}. Lower it when the receiver answers 413 (a body over its size limit)`,
+    ),
+  batchBytes: integer(1024, MAX_BATCH_BYTES)
+    .optional()
+    .describe(
+      `Most bytes of event JSON per batch sent to this output (before framing and gzip; a larger event still goes alone); default ${DEFAULTS.batchBytes} (8 MiB)`,
+    ),
 };
 
 const outputType = <T extends string>(type: T) => z.literal(type).describe(`Output type: ${type}`);

@@ -262,6 +262,17 @@ outputs:
     expectIssue(error, 'outbox.warnAfter', /unit/);
   });
 
+  it('batch bounds per output: batchSize from 1 to 50000, batchBytes from 1024 to 100 MiB', () => {
+    const error = loadError(
+      `${tenantYaml()}\noutputs:\n  - type: stdout\n    batchSize: 0\n  - type: file\n    path: a.ndjson\n    batchSize: 50001\n    batchBytes: 100\n  - type: syslog\n    host: 127.0.0.1\n    batchSize: lots\n    batchBytes: 104857601\n`,
+    );
+    expectIssue(error, 'outputs[0].batchSize', /^must be at least 1$/);
+    expectIssue(error, 'outputs[1].batchSize', /^must be at most 50000$/);
+    expectIssue(error, 'outputs[1].batchBytes', /^must be at least 1024$/);
+    expectIssue(error, 'outputs[2].batchSize', /^expected a whole number$/);
+    expectIssue(error, 'outputs[2].batchBytes', /^must be at most 104857600$/);
+  });
+
   it('details: true is refused (not collected yet) rather than silently ignored', () => {
     expectIssue(
       loadError(minimal('details: true')),
