@@ -411,6 +411,26 @@ const fileOutput = z.strictObject({
 
 const stdoutOutput = z.strictObject({ type: outputType('stdout'), ...outputCommon });
 
+/** Graph keeps 90 days of message trace: kept as long downstream, an event outlives its source. */
+export const DEFAULT_RETENTION_MS = 90 * 86_400_000;
+const DEFAULT_RETENTION_TEXT = '90d';
+const MIN_RETENTION_MS = 86_400_000;
+
+/** A duration (at least a day), or `none` for no lifecycle policy at all. */
+const retention: z.ZodType<number | 'none'> = z.unknown().transform((value, ctx) => {
+  if (typeof value === 'string' && value.trim().toLowerCase() === 'none') return 'none' as const;
+  const ms = durationMs(value);
+  if (typeof ms === 'string') {
+    ctx.addIssue({ code: 'custom', message: `${ms}; or none to install no lifecycle policy` });
+    return z.NEVER;
+  }
+  if (ms < MIN_RETENTION_MS || ms % 1000 !== 0) {
+    ctx.addIssue({ code: 'custom', message: 'must be whole seconds, at least 1d (or none)' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
 const elasticsearchOutput = z
   .strictObject({
     type: outputType('elasticsearch'),
@@ -425,6 +445,10 @@ const elasticsearchOutput = z
     username: nonEmpty.optional().describe('Basic authentication user; goes with password'),
     password: nonEmpty.optional().describe('Basic authentication password; goes with username'),
     pipeline: nonEmpty.optional().describe('Ingest pipeline to run on the events'),
+    retention: retention.optional().meta({
+      description: `How long \`setup elasticsearch\` has the cluster keep the events: its lifecycle policy (ILM, or ISM on OpenSearch) deletes a backing index this long after its rollover; default ${DEFAULT_RETENTION_TEXT}, as long as the API's own history. none: install no lifecycle policy`,
+      'x-exotrace-kind': 'retention',
+    }),
   })
   .superRefine((output, ctx) => {
     if (output.apiKey !== undefined && (output.username !== undefined || output.password !== undefined)) {

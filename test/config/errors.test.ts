@@ -273,6 +273,22 @@ outputs:
     expectIssue(error, 'outputs[2].batchBytes', /^must be at most 104857600$/);
   });
 
+  it('elasticsearch retention: a duration of at least a day, or none', () => {
+    const es = (retention: string) =>
+      `${tenantYaml()}\noutputs:\n  - type: elasticsearch\n    url: https://es.example.com:9200\n    retention: ${retention}\n`;
+    expectIssue(
+      loadError(es('90')),
+      'outputs[0].retention',
+      /^90 has no unit: .*; or none to install no lifecycle policy$/,
+    );
+    expectIssue(
+      loadError(es('12h')),
+      'outputs[0].retention',
+      /^must be whole seconds, at least 1d \(or none\)$/,
+    );
+    expectIssue(loadError(es('forever')), 'outputs[0].retention', /not a duration: "forever".*or none/);
+  });
+
   it('details: true is refused (not collected yet) rather than silently ignored', () => {
     expectIssue(
       loadError(minimal('details: true')),
