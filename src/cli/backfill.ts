@@ -6,7 +6,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { configExposure } from '../config/exposure.js';
+import { configWarnings } from '../config/warnings.js';
 import { logSecretsOf } from '../config/secrets.js';
 import type { Logger } from '../observe/log.js';
 import { BAR_FORMAT, barPayload, progressFields, type ProgressSnapshot } from '../observe/progress.js';
@@ -14,7 +14,7 @@ import { createTenantCollector } from '../pipeline/collector.js';
 import { deadLetterLogger } from '../pipeline/delivery.js';
 import { warnIfNewState } from '../pipeline/new-state.js';
 import { describeError } from '../pipeline/run.js';
-import { deliverOnce, startSinks } from '../sinks/deliver.js';
+import { batchLimitsOf, deliverOnce, startSinks } from '../sinks/deliver.js';
 import { createSink, sinkIoOf } from '../sinks/sink.js';
 import { createSource, createSourceBudget } from '../sources/create.js';
 import { abortReason } from '../sources/http/types.js';
@@ -71,8 +71,7 @@ export async function backfillCommand(
   }
   const log = createCliLogger(config, logFlagsOf(opts));
   if (log === undefined) return EXIT_USAGE;
-  const exposed = configExposure(config);
-  if (exposed !== undefined) log.warn(exposed, { file: config.file });
+  for (const warning of configWarnings(config)) log.warn(warning, { file: config.file });
   // Our own budget, so the ETA can read what is left of it; the source takes its slots from it.
   const budget = createSourceBudget(tenant);
   const progress = createBackfillProgress({
@@ -137,6 +136,7 @@ export async function backfillCommand(
     progress.stop();
     const deliveries = await deliverOnce(store, sinks, {
       signal: stop.signal,
+      perOutput: batchLimitsOf(config.outputs),
       onDeadLetters: deadLetterLogger(log),
     });
     // Stopped while delivering: the same as stopped while collecting (deliveries do not throw).

@@ -83,6 +83,12 @@ function override(ctx: { zodSchema: unknown; jsonSchema: SchemaNode }): void {
     json.type = 'string';
     json.pattern = DURATION_PATTERN;
     json.examples = ['30s', '5m', '24h', '90d'];
+  } else if (kind === 'retention') {
+    json.anyOf = [
+      { type: 'string', pattern: DURATION_PATTERN, description: 'a duration, at least 1d' },
+      { type: 'string', const: 'none', description: 'install no lifecycle policy' },
+    ];
+    json.examples = ['90d', '365d', 'none'];
   } else if (kind === 'start-from') {
     json.anyOf = [
       { type: 'string', pattern: DURATION_PATTERN, description: 'a duration back from now' },
@@ -134,6 +140,10 @@ export function typeOf(node: SchemaNode): string {
   if (node.enum !== undefined) return node.enum.map((v) => code(String(v))).join(' | ');
   if (node.pattern === DURATION_PATTERN) return 'duration';
   if (node.oneOf !== undefined) return 'output (below)';
+  const words = node.anyOf?.filter((b) => b.const !== undefined) ?? [];
+  if (words.length > 0 && node.anyOf?.some((b) => b.pattern === DURATION_PATTERN) === true) {
+    return `duration or ${words.map((b) => code(JSON.stringify(b.const))).join(' or ')}`;
+  }
   if (node.anyOf !== undefined && node.anyOf.every((b) => b.type === 'string')) {
     return node.anyOf.some((b) => b.pattern === DURATION_PATTERN) ? 'duration or instant' : 'string';
   }

@@ -3,7 +3,7 @@
  * permission and service principal, one small query — each failure with the fix it needs.
  */
 import type { Command } from 'commander';
-import { configExposure } from '../config/exposure.js';
+import { configWarnings } from '../config/warnings.js';
 import { describeError } from '../pipeline/run.js';
 import { createSource } from '../sources/create.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
@@ -15,8 +15,7 @@ export async function doctorCommand(file: string): Promise<number> {
   process.stdout.write(
     `configuration ${config.file}: OK (${config.tenants.length} tenants, ${config.outputs.length} outputs)\n`,
   );
-  const exposed = configExposure(config);
-  if (exposed !== undefined) process.stdout.write(`configuration: WARNING — ${exposed}\n`);
+  for (const warning of configWarnings(config)) process.stdout.write(`configuration: WARNING — ${warning}\n`);
   let failed = false;
   for (const tenant of config.tenants) {
     const source = createSource(tenant, config);

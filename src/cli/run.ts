@@ -4,7 +4,7 @@
  * doing the others). Without it, polls forever; SIGINT/SIGTERM stop it cleanly.
  */
 import { Option, type Command } from 'commander';
-import { configExposure } from '../config/exposure.js';
+import { configWarnings } from '../config/warnings.js';
 import { ConfigError, loadConfig, readConfig, type Config } from '../config/load.js';
 import { logSecretsOf } from '../config/secrets.js';
 import {
@@ -129,8 +129,7 @@ export async function runCommand(file: string, once: boolean, flags: LogFlags = 
   if (config === undefined) return EXIT_USAGE;
   const log = createCliLogger(config, flags);
   if (log === undefined) return EXIT_USAGE;
-  const exposed = configExposure(config);
-  if (exposed !== undefined) log.warn(exposed, { file: config.file });
+  for (const warning of configWarnings(config)) log.warn(warning, { file: config.file });
   // Also a stop asked while the program loaded and the configuration was read (stop-signal.ts).
   const stop = takeStop();
   stop.onStop(() => {

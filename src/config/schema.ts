@@ -28,7 +28,15 @@ export const DEFAULTS = {
   // ~1.5 GB of events at ~1.5 KB each: a day of a large tenant waiting for a broken output.
   outboxMaxEvents: 1_000_000,
   outboxWarnAfterMs: 3_600_000,
+  // What a batch sent to an output holds at most (the outbox cuts it): events, and bytes of JSON.
+  batchSize: 5000,
+  batchBytes: 8 * 1024 * 1024,
 } as const;
+
+/** Ten times the default batch: past it a request only gets slower to retry, never cheaper. */
+export const MAX_BATCH_SIZE = 50_000;
+/** Elasticsearch's own default `http.max_content_length` (100 MiB): a larger bulk is refused anyway. */
+export const MAX_BATCH_BYTES = 100 * 1024 * 1024;
 
 export type Api = 'graph' | 'graph-beta' | 'reporting';
 
@@ -376,6 +384,18 @@ const outputCommon = {
   caFile: nonEmpty
     .optional()
     .describe('An extra CA (PEM) to trust for this output, besides tls.caFile; relative to the config file'),
+  // Optional rather than defaulted: the delivery applies the defaults, so outputs built in code
+  // (tests, the library) need not spell them.
+  batchSize: integer(1, MAX_BATCH_SIZE)
+    .optional()
+    .describe(
+      `Most events per batch sent to this output (one request for the HTTP outputs); default ${DEFAULTS.batchSize}. Lower it when the receiver answers 413 (a body over its size limit)`,
+    ),
+  batchBytes: integer(1024, MAX_BATCH_BYTES)
+    .optional()
+    .describe(
+      `Most bytes of event JSON per batch sent to this output (before framing and gzip; a larger event still goes alone); default ${DEFAULTS.batchBytes} (8 MiB)`,
+    ),
 };
 
 const outputType = <T extends string>(type: T) => z.literal(type).describe(`Output type: ${type}`);
@@ -391,6 +411,26 @@ const fileOutput = z.strictObject({
 
 const stdoutOutput = z.strictObject({ type: outputType('stdout'), ...outputCommon });
 
+/** Graph keeps 90 days of message trace: kept as long downstream, an event outlives its source. */
+export const DEFAULT_RETENTION_MS = 90 * 86_400_000;
+const DEFAULT_RETENTION_TEXT = '90d';
+const MIN_RETENTION_MS = 86_400_000;
+
+/** A duration (at least a day), or `none` for no lifecycle policy at all. */
+const retention: z.ZodType<number | 'none'> = z.unknown().transform((value, ctx) => {
+  if (typeof value === 'string' && value.trim().toLowerCase() === 'none') return 'none' as const;
+  const ms = durationMs(value);
+  if (typeof ms === 'string') {
+    ctx.addIssue({ code: 'custom', message: `${ms}; or none to install no lifecycle policy` });
+    return z.NEVER;
+  }
+  if (ms < MIN_RETENTION_MS || ms % 1000 !== 0) {
+    ctx.addIssue({ code: 'custom', message: 'must be whole seconds, at least 1d (or none)' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
 const elasticsearchOutput = z
   .strictObject({
     type: outputType('elasticsearch'),
@@ -405,6 +445,10 @@ const elasticsearchOutput = z
     username: nonEmpty.optional().describe('Basic authentication user; goes with password'),
     password: nonEmpty.optional().describe('Basic authentication password; goes with username'),
     pipeline: nonEmpty.optional().describe('Ingest pipeline to run on the events'),
+    retention: retention.optional().meta({
+      description: `How long \`setup elasticsearch\` has the cluster keep the events: its lifecycle policy (ILM, or ISM on OpenSearch) deletes a backing index this long after its rollover; default ${DEFAULT_RETENTION_TEXT}, as long as the API's own history. none: install no lifecycle policy`,
+      'x-exotrace-kind': 'retention',
+    }),
   })
   .superRefine((output, ctx) => {
     if (output.apiKey !== undefined && (output.username !== undefined || output.password !== undefined)) {

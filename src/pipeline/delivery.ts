@@ -7,7 +7,7 @@
  */
 import type { Logger } from '../observe/log.js';
 import { errorCodeOf, type DeliveryRound } from '../observe/metrics.js';
-import { deliverOnce, type DeadLettered } from '../sinks/deliver.js';
+import { deliverOnce, type BatchLimits, type DeadLettered } from '../sinks/deliver.js';
 import type { Sink } from '../sinks/sink.js';
 import { systemSleep } from '../sources/http/types.js';
 import type { StateStore } from '../state/store.js';
@@ -31,6 +31,8 @@ export interface DeliveryLoopsOptions {
   readonly afterRound?: () => Promise<void>;
   /** Each round's outcome (metrics, /status): what it delivered, and the error it ended with. */
   readonly onRound?: (output: string, round: DeliveryRound, error?: unknown) => void;
+  /** Each output's batch limits, by name (its `batchSize`, `batchBytes`); default 5000 events, 8 MiB. */
+  readonly batchLimits?: Readonly<Record<string, BatchLimits>>;
 }
 
 export interface DeliveryLoops {
@@ -97,7 +99,11 @@ export function startDeliveryLoops(options: DeliveryLoopsOptions): DeliveryLoops
     let ok = true;
     let restMs = FAILING_OUTPUT_PAUSE_MS;
     try {
-      const [result] = await deliverOnce(store, [sink], { signal: roundSignal, onDeadLetters });
+      const [result] = await deliverOnce(store, [sink], {
+        signal: roundSignal,
+        onDeadLetters,
+        ...(options.batchLimits === undefined ? {} : { perOutput: options.batchLimits }),
+      });
       if (result !== undefined) {
         options.onRound?.(
           sink.name,

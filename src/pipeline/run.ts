@@ -6,7 +6,7 @@
 import type { Config, TenantConfig } from '../config/load.js';
 import { logSecretsOf } from '../config/secrets.js';
 import type { Logger } from '../observe/log.js';
-import { startSinks } from '../sinks/deliver.js';
+import { batchLimitsOf, startSinks } from '../sinks/deliver.js';
 import { createSink, sinkIoOf, type Sink } from '../sinks/sink.js';
 import { ExotraceError, redactSecrets } from '../sources/http/errors.js';
 import { abortReason, systemSleep } from '../sources/http/types.js';
@@ -327,6 +327,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     const delivery = startDeliveryLoops({
       store,
       sinks,
+      batchLimits: batchLimitsOf(config.outputs),
       log,
       signal,
       now,

@@ -3,12 +3,14 @@
  * exotrace" 6). Each sink has its own acknowledged cursor and is driven on its own, so a sink that
  * keeps failing holds back only itself (and pruning), never another sink.
  */
+import { DEFAULTS } from '../config/schema.js';
 import { abortReason, systemSleep, type Sleep } from '../sources/http/types.js';
 import type { OutboxEvent, StateStore } from '../state/store.js';
 import { SinkError, type SendResult, type Sink } from './sink.js';
 
-export const DEFAULT_BATCH_SIZE = 5000;
-export const DEFAULT_MAX_BATCH_BYTES = 8 * 1024 * 1024;
+/** The defaults of an output's `batchSize` and `batchBytes`. */
+export const DEFAULT_BATCH_SIZE: number = DEFAULTS.batchSize;
+export const DEFAULT_MAX_BATCH_BYTES: number = DEFAULTS.batchBytes;
 /**
  * A batch refused as a whole is split to find the events at fault: each one costs about two
  * requests per halving. The search is sized for this many of them; past it, the events still
@@ -35,11 +37,19 @@ export interface DeliverRetryOptions {
   readonly maxDelayMs?: number;
 }
 
+/** How large a batch one output takes (its `batchSize` and `batchBytes`). */
+export interface BatchLimits {
+  readonly batchSize?: number;
+  readonly maxBatchBytes?: number;
+}
+
 export interface DeliverOptions {
   /** Events per batch; default 5000. */
   readonly batchSize?: number;
   /** UTF-8 bytes of `json` per batch (one larger event still goes alone); default 8 MiB. */
   readonly maxBatchBytes?: number;
+  /** Per output, by name: its own limits, which win over the two above (see `batchLimitsOf`). */
+  readonly perOutput?: Readonly<Record<string, BatchLimits>>;
   readonly signal?: AbortSignal;
   /** Clock, for the time a sink takes (reported as `elapsedMs`). */
   readonly now?: () => number;
@@ -88,6 +98,24 @@ export interface RemovedOutputs {
   readonly forgotten: readonly string[];
   /** Kept because they have dead letters (list or retry them, or add the output back). */
   readonly kept: readonly string[];
+}
+
+/** Each configured output's batch limits, by output name, for `DeliverOptions.perOutput`. */
+export function batchLimitsOf(
+  outputs: readonly {
+    readonly name: string;
+    readonly batchSize?: number | undefined;
+    readonly batchBytes?: number | undefined;
+  }[],
+): Record<string, BatchLimits> {
+  const limits: Record<string, BatchLimits> = {};
+  for (const output of outputs) {
+    limits[output.name] = {
+      ...(output.batchSize === undefined ? {} : { batchSize: output.batchSize }),
+      ...(output.batchBytes === undefined ? {} : { maxBatchBytes: output.batchBytes }),
+    };
+  }
+  return limits;
 }
 
 /**
@@ -143,8 +171,9 @@ export async function deliverOnce(
 async function deliverSink(store: StateStore, sink: Sink, options: DeliverOptions): Promise<SinkDelivery> {
   const now = options.now ?? Date.now;
   const signal = options.signal ?? new AbortController().signal;
-  const limit = options.batchSize ?? DEFAULT_BATCH_SIZE;
-  const maxBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
+  const own = options.perOutput?.[sink.name];
+  const limit = own?.batchSize ?? options.batchSize ?? DEFAULT_BATCH_SIZE;
+  const maxBytes = own?.maxBatchBytes ?? options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES;
   const maxAttempts = Math.max(1, options.retry?.maxAttempts ?? 5);
   const backoffMs = options.retry?.backoffMs ?? 500;
   const maxDelayMs = options.retry?.maxDelayMs ?? 30_000;

@@ -256,7 +256,7 @@ class ElasticsearchSink implements Sink {
           ? `check the url of output ${this.name} (this endpoint does not take a bulk)`
           : status === 407
             ? 'a proxy on the way wants credentials: check http.proxy'
-            : 'the bulk is over a size limit on the way (the cluster or a proxy): raise it';
+            : `the bulk is over a size limit on the way (the cluster's http.max_content_length or a proxy's): lower the batchSize (or batchBytes) of output ${this.name}, or raise that limit`;
       return { status: 'retryable', error: new Error(`${where} answered ${status}${said}: ${what}`) };
     }
     if (status >= 300 && status < 400) {

@@ -32,7 +32,14 @@ const OPENSEARCH_TYPES: Partial<Record<FieldType, FieldType | 'text'>> = {
   match_only_text: 'text',
 };
 
-export function indexTemplate(engine: SearchEngine = 'elasticsearch'): IndexTemplate {
+/**
+ * `lifecyclePolicy`: the ILM policy the backing indices follow (Elasticsearch only: an OpenSearch
+ * ISM policy names its indices itself, and OpenSearch refuses the `index.lifecycle.*` settings).
+ */
+export function indexTemplate(
+  engine: SearchEngine = 'elasticsearch',
+  lifecyclePolicy?: string,
+): IndexTemplate {
   const properties: Record<string, Mapping> = {};
   for (const field of FIELDS) {
     const parts = field.name.split('.');
@@ -52,7 +59,12 @@ export function indexTemplate(engine: SearchEngine = 'elasticsearch'): IndexTemp
     data_stream: {},
     priority: 200,
     template: {
-      settings: { 'index.mapping.total_fields.limit': 2000 },
+      settings: {
+        'index.mapping.total_fields.limit': 2000,
+        ...(lifecyclePolicy === undefined || engine === 'opensearch'
+          ? {}
+          : { 'index.lifecycle.name': lifecyclePolicy }),
+      },
       // Fields we do not know (a later exotrace) are kept in _source without being indexed wrongly.
       mappings: { dynamic: false, properties: stripObjectTypes(properties) },
     },

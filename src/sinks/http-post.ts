@@ -159,7 +159,10 @@ const CONFIGURATION_ANSWERS = new Map<number, string>([
   [404, 'check the url (its path)'],
   [405, 'check the url: this endpoint does not take POST'],
   [407, 'a proxy on the way wants credentials: check http.proxy'],
-  [413, 'the body is over a limit on the way (a proxy or the server): raise it; the events wait'],
+  [
+    413,
+    "the body is over a limit on the way (a proxy or the server): lower this output's batchSize (or batchBytes), or raise that limit; the events wait",
+  ],
 ]);
 
 /**

@@ -2,7 +2,7 @@
  * Permissions as the collector meets them (tests run as root here: root reads and writes anything,
  * so what is checked is exotrace's own rule on the permission bits, not the system's refusal).
  */
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +47,34 @@ describe.skipIf(process.platform === 'win32')('permissions', () => {
     const quiet = await runCli(['run', '--config', config, '--once']);
     expect(quiet.code, quiet.stderr).toBe(0);
     expect(quiet.stderr).not.toContain('readable by every local user');
+  });
+
+  it('outputs unencrypted to a remote host: doctor says so once each, naming the key; loopback is silent', async () => {
+    const config = writeConfig(emulator, path.join(folder, 'cleartext'), [tenant()]);
+    chmodSync(config, 0o600);
+    appendFileSync(
+      config,
+      [
+        '  - type: syslog',
+        '    name: relay',
+        '    host: 192.0.2.10',
+        '  - type: kafka',
+        '    brokers: [192.0.2.11:9092]',
+        '    topic: trace',
+        '  - type: syslog',
+        '    name: local',
+        '    host: 127.0.0.1',
+        '',
+      ].join('\n'),
+    );
+    // doctor checks the tenants only: the unreachable outputs do not stop it.
+    const doctor = await runCli(['doctor', '--config', config]);
+    expect(doctor.code, doctor.stdout).toBe(0);
+    const warnings = doctor.stdout.split('\n').filter((l) => l.startsWith('configuration: WARNING'));
+    expect(warnings, doctor.stdout).toEqual([
+      "configuration: WARNING — outputs[1].protocol: syslog output 'relay' sends the events to 192.0.2.10:514 over plain tcp, unencrypted (mail addresses, subjects and IPs readable on the network): set protocol: tls (port 6514) if the receiver accepts it",
+      "configuration: WARNING — outputs[2].tls: kafka output 'kafka' produces to 192.0.2.11:9092 without TLS, unencrypted (mail addresses, subjects and IPs readable on the network): set tls: true if the brokers have a TLS listener",
+    ]);
   });
 
   it('a world-writable stateDir is refused: exit 2 naming it and the fix, nothing collected', async () => {

@@ -262,6 +262,33 @@ outputs:
     expectIssue(error, 'outbox.warnAfter', /unit/);
   });
 
+  it('batch bounds per output: batchSize from 1 to 50000, batchBytes from 1024 to 100 MiB', () => {
+    const error = loadError(
+      `${tenantYaml()}\noutputs:\n  - type: stdout\n    batchSize: 0\n  - type: file\n    path: a.ndjson\n    batchSize: 50001\n    batchBytes: 100\n  - type: syslog\n    host: 127.0.0.1\n    batchSize: lots\n    batchBytes: 104857601\n`,
+    );
+    expectIssue(error, 'outputs[0].batchSize', /^must be at least 1$/);
+    expectIssue(error, 'outputs[1].batchSize', /^must be at most 50000$/);
+    expectIssue(error, 'outputs[1].batchBytes', /^must be at least 1024$/);
+    expectIssue(error, 'outputs[2].batchSize', /^expected a whole number$/);
+    expectIssue(error, 'outputs[2].batchBytes', /^must be at most 104857600$/);
+  });
+
+  it('elasticsearch retention: a duration of at least a day, or none', () => {
+    const es = (retention: string) =>
+      `${tenantYaml()}\noutputs:\n  - type: elasticsearch\n    url: https://es.example.com:9200\n    retention: ${retention}\n`;
+    expectIssue(
+      loadError(es('90')),
+      'outputs[0].retention',
+      /^90 has no unit: .*; or none to install no lifecycle policy$/,
+    );
+    expectIssue(
+      loadError(es('12h')),
+      'outputs[0].retention',
+      /^must be whole seconds, at least 1d \(or none\)$/,
+    );
+    expectIssue(loadError(es('forever')), 'outputs[0].retention', /not a duration: "forever".*or none/);
+  });
+
   it('details: true is refused (not collected yet) rather than silently ignored', () => {
     expectIssue(
       loadError(minimal('details: true')),

@@ -193,6 +193,16 @@ outputs:
     );
   });
 
+  it('reads an elasticsearch retention as milliseconds, or none', () => {
+    const config = load(
+      `${tenantYaml()}\noutputs:\n  - type: elasticsearch\n    url: https://es.example.com\n    retention: 365d\n  - type: elasticsearch\n    name: bare\n    url: https://es2.example.com\n    retention: None\n`,
+    );
+    expect(config.outputs.map((o) => (o.type === 'elasticsearch' ? o.retention : undefined))).toEqual([
+      365 * 86_400_000,
+      'none',
+    ]);
+  });
+
   it('reads http and health blocks', () => {
     const config = load(`${minimal()}http:\n  timeout: 30s\n  proxy: http://proxy.corp:3128\nhealth: {}\n`);
     expect(config.http).toEqual({ timeoutMs: 30_000, proxy: 'http://proxy.corp:3128/' });

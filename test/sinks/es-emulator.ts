@@ -28,6 +28,11 @@ export interface EsEmulatorOptions {
   readonly basic?: { readonly username: string; readonly password: string };
   /** Ingest pipelines that exist; a bulk naming another one fails per item. Default: any. */
   readonly pipelines?: readonly string[];
+  /**
+   * `http.max_content_length`: a request whose body is larger (once decompressed, as the cluster
+   * checks it) gets 413 with an empty body, and nothing of it is stored. Default: no limit.
+   */
+  readonly maxContentLength?: number;
 }
 
 export interface StoredDoc {
@@ -151,6 +156,11 @@ export async function startEsEmulator(options: EsEmulatorOptions = {}): Promise<
       } else text = raw.toString('utf8');
     }
     requests.push({ method, path: url.pathname, query: url.searchParams, headers: req.headers, raw, text });
+    if (options.maxContentLength !== undefined && Buffer.byteLength(text) > options.maxContentLength) {
+      res.writeHead(413, { 'content-length': 0 });
+      res.end();
+      return;
+    }
 
     if (!authorized(req.headers.authorization)) {
       res.setHeader('www-authenticate', 'Basic realm="security", charset="UTF-8", ApiKey');
