@@ -61,8 +61,18 @@ export interface RunSummary {
   readonly collectionStoppedFor?: string;
 }
 
+/**
+ * When `--once` runs the reconcile pass: `always` (the default, as the interface promises), or
+ * `due`: only when `reconcileEvery` has passed since the tenant's last reconcile (read from the
+ * state), as the daemon does; for a cron job that runs more often than it needs to re-read the lookback.
+ */
+export const ONCE_RECONCILE_MODES = ['always', 'due'] as const;
+export type OnceReconcile = (typeof ONCE_RECONCILE_MODES)[number];
+
 export interface RunOptions {
   readonly once: boolean;
+  /** `--once` only (the daemon reconciles when `reconcileEvery` says). Default `always`. */
+  readonly onceReconcile?: OnceReconcile;
   readonly signal: AbortSignal;
   readonly log: Logger;
   readonly now?: () => number;
@@ -505,8 +515,9 @@ export async function runCollector(config: Config, options: RunOptions): Promise
         do {
           try {
             passes.push(await collector.fastPass(collecting));
-            // --once always reconciles; the daemon when reconcileEvery says so.
-            const reconcile = await collector.reconcilePass(collecting, options.once);
+            // --once reconciles always (unless told `due`); the daemon when reconcileEvery says so.
+            const forceReconcile = options.once && (options.onceReconcile ?? 'always') === 'always';
+            const reconcile = await collector.reconcilePass(collecting, forceReconcile);
             if (reconcile !== undefined) passes.push(reconcile);
             // A pass stopped between two windows returns what it did: the cycle is not complete, so
             // it is neither "collected" nor recorded as a success (the checkpoints resume it).
