@@ -473,9 +473,9 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             });
             options.events?.onClamp?.(name, requested, start);
           },
-          onPage(name, pass, window, rows, inserted) {
+          onPage(name, pass, window, rows, inserted, page) {
             if (inserted > 0) delivery.committed();
-            options.events?.onPage?.(name, pass, window, rows, inserted);
+            options.events?.onPage?.(name, pass, window, rows, inserted, page);
           },
           onCommit(name, pass, rows, result, rejects) {
             metrics.committed(name, pass, rows, result);
