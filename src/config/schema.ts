@@ -28,6 +28,8 @@ export const DEFAULTS = {
   // ~1.5 GB of events at ~1.5 KB each: a day of a large tenant waiting for a broken output.
   outboxMaxEvents: 1_000_000,
   outboxWarnAfterMs: 3_600_000,
+  // Filebeat's periodic metrics lines come every 30 s too.
+  logProgressEveryMs: 30_000,
 } as const;
 
 export type Api = 'graph' | 'graph-beta' | 'reporting';
@@ -612,6 +614,12 @@ export const configSchema = z
           .describe(
             'Log lines on stderr: json, ecs (Elastic Common Schema), pretty (for a terminal), or auto (pretty on a terminal, json otherwise); --log-format wins over it',
           ),
+        // A long catch-up (a first run of a big tenant takes hours) must not be silent until it ends.
+        progressEvery: duration({ positive: true }).default(DEFAULTS.logProgressEveryMs).meta({
+          description:
+            "A tenant's pass running this long logs its progress at info (windows, rows, requests, ETA), then this often, and one line when it is done; shorter passes say nothing",
+          'x-exotrace-kind': 'duration',
+        }),
       })
       .optional()
       .describe("The collector's own logs, on stderr; secrets are always redacted"),
