@@ -118,6 +118,54 @@ describe('run: progress while a tenant catches up', () => {
     expect(lines.indexOf(done[0] as Line)).toBeLessThan(collected);
   });
 
+  it('the daemon catching up says so too, and its next, short cycle says nothing', async () => {
+    const config = writeConfig('daemon');
+    const lines: Line[] = [];
+    const stop = new AbortController();
+    let clock = 0;
+    let cycles = 0;
+    let advancing = true;
+    const at =
+      (level: string) =>
+      (msg: string, fields: Record<string, unknown> = {}): void => {
+        lines.push({ ...fields, level, msg });
+        if (msg !== 'tenant collected') return;
+        // The first cycle was the catch-up; the second, from its checkpoint, is a steady poll.
+        cycles++;
+        advancing = false;
+        if (cycles === 2) stop.abort();
+      };
+    const run = runCollector(config, {
+      once: false,
+      signal: stop.signal,
+      log: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') },
+      now: () => NOW,
+      // A short poll: the second cycle comes at once.
+      pollIntervalMs: 10,
+      progressClock: () => clock,
+      events: {
+        onPage() {
+          if (advancing) clock += 31_000;
+        },
+      },
+    });
+    const failSafe = setTimeout(() => {
+      stop.abort();
+    }, 120_000);
+    await run.finally(() => {
+      clearTimeout(failSafe);
+    });
+    expect(cycles).toBe(2);
+    const firstCycleEnd = lines.findIndex((l) => l.msg === 'tenant collected');
+    const during = lines.slice(0, firstCycleEnd);
+    expect(during.filter((l) => l.msg === 'tenant catching up' && l.pass === 'fast').length).toBeGreaterThan(
+      0,
+    );
+    expect(during.filter((l) => l.msg === 'tenant caught up' && l.pass === 'fast')).toHaveLength(1);
+    const after = lines.slice(firstCycleEnd + 1);
+    expect(after.filter((l) => /catching up|caught up|catch-up/.test(l.msg))).toEqual([]);
+  });
+
   it('a pass shorter than log.progressEvery says nothing (a steady daemon stays quiet)', async () => {
     const config = writeConfig('quiet');
     const { log, lines } = capture();
