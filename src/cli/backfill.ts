@@ -9,8 +9,15 @@ import type { Command } from 'commander';
 import { configWarnings } from '../config/warnings.js';
 import { logSecretsOf } from '../config/secrets.js';
 import type { Logger } from '../observe/log.js';
-import { BAR_FORMAT, barPayload, progressFields, type ProgressSnapshot } from '../observe/progress.js';
+import {
+  BAR_FORMAT,
+  barPayload,
+  progressFields,
+  type ProgressSnapshot,
+  type WindowProgress,
+} from '../observe/progress.js';
 import { createTenantCollector } from '../pipeline/collector.js';
+import type { TimeWindow } from '../pipeline/windows.js';
 import { deadLetterLogger } from '../pipeline/delivery.js';
 import { warnIfNewState } from '../pipeline/new-state.js';
 import { describeError } from '../pipeline/run.js';
@@ -119,8 +126,11 @@ export async function backfillCommand(
             to: new Date(range.to).toISOString(),
           });
         },
-        onPage: (_t, _p, _w, pageRows) => {
-          progress.rows(pageRows);
+        onWindowStart: (_t, _p, window, done, total) => {
+          progress.windowStart(window, done, total);
+        },
+        onPage: (_t, _p, window, pageRows, _inserted, page) => {
+          progress.page(window, pageRows, page?.oldest, page?.last ?? false);
         },
       },
     });
@@ -178,15 +188,23 @@ export async function backfillCommand(
 
 interface BackfillProgress {
   request(): void;
-  rows(n: number): void;
+  /** A window starts: the plan's count is known from here on, before any of its pages. */
+  windowStart(window: TimeWindow, done: number, total: number): void;
+  /** A page of `window` committed: its rows, the oldest received time among them, whether it was the last. */
+  page(window: TimeWindow, rows: number, oldest: number | undefined, last: boolean): void;
   window(done: number, total: number): void;
   /** Idempotent; restores the cursor and ends the bar's line. */
   stop(): void;
 }
 
+/** Non-TTY: within a window, a line at its first page (unless it is also its last), then at most this often. */
+const IN_WINDOW_LINE_EVERY_MS = 30_000;
+
 /**
  * On a TTY a cli-progress bar on stderr (stdout may carry events), redrawn on every request, page
- * and window; otherwise one JSON line per window through the logger. Only counters are shown.
+ * and window; otherwise one JSON line per window through the logger, and within a window of many
+ * pages a line at its first page and then every 30 s (`backfill window progress`, with its pages,
+ * rows and the part covered: a 10-day window of a large tenant takes hours). Only counters are shown.
  */
 function createBackfillProgress(options: {
   tenant: string;
@@ -201,6 +219,9 @@ function createBackfillProgress(options: {
   let rows = 0;
   let windowsDone = 0;
   let windowsTotal: number | undefined;
+  let inWindow: { -readonly [K in keyof WindowProgress]: WindowProgress[K] } | undefined;
+  // Monotonic: the wall clock may step.
+  let lastWindowLineAt: number | undefined;
   let bar: cliProgress.SingleBar | undefined;
   let stopped = false;
 
@@ -217,13 +238,15 @@ function createBackfillProgress(options: {
       budgetPerWindow: options.perWindow,
       budgetFree: options.budget.remaining(),
       budgetPausedMs: pausedUntil === undefined ? 0 : pausedUntil - now,
+      ...(inWindow === undefined ? {} : { window: { ...inWindow } }),
     };
   };
 
   const draw = (): void => {
     if (!options.tty || stopped) return;
     const s = snapshot();
-    const payload = barPayload(options.tenant, s);
+    // Between windows the in-window part is drawn empty (cli-progress leaves an absent token as is).
+    const payload = { inWindow: '', ...barPayload(options.tenant, s) };
     if (bar === undefined) {
       // Started at the first request, not before: the clamp warning is logged ahead of the bar.
       bar = new cliProgress.SingleBar(
@@ -250,13 +273,34 @@ function createBackfillProgress(options: {
       requests++;
       draw();
     },
-    rows(n) {
-      rows += n;
+    windowStart(window, done, total) {
+      windowsDone = done;
+      windowsTotal = total;
+      inWindow = undefined;
+      lastWindowLineAt = undefined;
       draw();
+    },
+    page(window, n, oldest, last) {
+      rows += n;
+      if (inWindow === undefined || inWindow.from !== window.from || inWindow.to !== window.to)
+        inWindow = { from: window.from, to: window.to, pages: 0, rows: 0 };
+      inWindow.pages++;
+      inWindow.rows += n;
+      if (oldest !== undefined) inWindow.oldest = Math.min(inWindow.oldest ?? oldest, oldest);
+      if (options.tty) {
+        draw();
+        return;
+      }
+      // The window's last page is followed by the window's own line.
+      const at = performance.now();
+      if (last || (lastWindowLineAt !== undefined && at - lastWindowLineAt < IN_WINDOW_LINE_EVERY_MS)) return;
+      lastWindowLineAt = at;
+      options.log.info('backfill window progress', progressFields(options.tenant, snapshot()));
     },
     window(done, total) {
       windowsDone = done;
       windowsTotal = total;
+      inWindow = undefined;
       requestsAtWindow = requests;
       if (options.tty) draw();
       else options.log.info('backfill progress', progressFields(options.tenant, snapshot()));

@@ -15,7 +15,7 @@ import {
   type LogFormat,
   type Logger,
 } from '../observe/log.js';
-import { runCollector } from '../pipeline/run.js';
+import { ONCE_RECONCILE_MODES, runCollector, type OnceReconcile } from '../pipeline/run.js';
 import { EXIT_DEAD_LETTERED, EXIT_OK, EXIT_USAGE, exitStatusOfStop } from './exit-codes.js';
 import { abandonPendingWork, receivedSoFar, stopSoFar, takeStop } from './stop-signal.js';
 
@@ -122,7 +122,18 @@ export function addLogOptions(command: Command): Command {
     );
 }
 
-export async function runCommand(file: string, once: boolean, flags: LogFlags = {}): Promise<number> {
+export async function runCommand(
+  file: string,
+  once: boolean,
+  flags: LogFlags = {},
+  onceReconcile?: OnceReconcile,
+): Promise<number> {
+  if (onceReconcile !== undefined && !once) {
+    process.stderr.write(
+      'exotrace run: --reconcile applies to --once only (the daemon reconciles when reconcileEvery says)\n',
+    );
+    return EXIT_USAGE;
+  }
   const config = await readConfigOrExplain(file, process.stderr);
   // Stopped before it started: the daemon's stop is a normal end, --once did not do what it was asked.
   if (config === 'stopped') return once ? exitStatusOfStop(receivedSoFar()) : EXIT_OK;
@@ -136,7 +147,12 @@ export async function runCommand(file: string, once: boolean, flags: LogFlags = 
     log.info('stopping: finishing the page in flight, then flushing the outputs');
   });
   try {
-    const summary = await runCollector(config, { once, signal: stop.signal, log });
+    const summary = await runCollector(config, {
+      once,
+      signal: stop.signal,
+      log,
+      ...(onceReconcile === undefined ? {} : { onceReconcile }),
+    });
     const cutShort = summary.tenants.filter((t) => t.cutShort === true).map((t) => t.tenant);
     log.info('done', {
       delivered: summary.delivered,
@@ -169,13 +185,20 @@ export function registerRunCommand(program: Command, setExitCode: (code: number)
     .command('run')
     .description('collect message trace for every configured tenant and deliver it to every output')
     .requiredOption('--config <file>', 'the YAML configuration')
-    .option('--once', 'catch up every tenant (fast pass, then a reconcile pass), deliver, and exit');
+    .option('--once', 'catch up every tenant (fast pass, then a reconcile pass), deliver, and exit')
+    .addOption(
+      new Option(
+        '--reconcile <when>',
+        "with --once: 'always' re-read reconcileLookback at every run (default), 'due' only when reconcileEvery has passed since the tenant's last reconcile",
+      ).choices(ONCE_RECONCILE_MODES),
+    );
   addLogOptions(command)
     .addHelpText(
       'after',
       `
 Examples:
   exotrace run --config exotrace.yaml --once
+  exotrace run --config exotrace.yaml --once --reconcile due   # from cron: re-read the lookback once per reconcileEvery
   exotrace run --config exotrace.yaml
   exotrace run --config exotrace.yaml --log-level debug --log-format ecs
 
@@ -185,8 +208,8 @@ failing output, collection stops early),
 7 everything collected and taken, but an output refused some events for good (exotrace deadletter list),
 130 stopped by ^C (SIGINT), 143 stopped by SIGTERM (what was committed stays; the next run resumes).`,
     )
-    .action(async (opts: { config: string; once?: boolean } & LogFlags) => {
-      setExitCode(await runCommand(opts.config, opts.once === true, logFlagsOf(opts)));
+    .action(async (opts: { config: string; once?: boolean; reconcile?: OnceReconcile } & LogFlags) => {
+      setExitCode(await runCommand(opts.config, opts.once === true, logFlagsOf(opts), opts.reconcile));
     });
 }
 

@@ -101,6 +101,8 @@ export interface Config {
   readonly log?: {
     readonly level: 'debug' | 'info' | 'warn' | 'error';
     readonly format: 'auto' | 'json' | 'ecs' | 'pretty';
+    /** `log.progressEvery`: a pass running this long logs its progress at info, then this often. */
+    readonly progressEveryMs?: number;
   };
   /** Back pressure and the retention warning; defaults apply when absent (configs built in code). */
   readonly outbox?: { readonly maxEvents: number; readonly warnAfterMs: number };
@@ -391,7 +393,10 @@ function resolve(config: ConfigFile, file: string): Config {
     tls: caFile === undefined || caPem === undefined ? undefined : { caFile, caPem },
     http: stripUndefined({ timeoutMs: config.http.timeout, proxy: config.http.proxy }),
     health: config.health,
-    log: config.log,
+    log:
+      config.log === undefined
+        ? undefined
+        : { level: config.log.level, format: config.log.format, progressEveryMs: config.log.progressEvery },
     outbox: { maxEvents: config.outbox.maxEvents, warnAfterMs: config.outbox.warnAfter },
     tenants: tenants.filter((tenant) => tenant !== undefined),
     outputs,

@@ -31,6 +31,8 @@ export const DEFAULTS = {
   // What a batch sent to an output holds at most (the outbox cuts it): events, and bytes of JSON.
   batchSize: 5000,
   batchBytes: 8 * 1024 * 1024,
+  // Filebeat's periodic metrics lines come every 30 s too.
+  logProgressEveryMs: 30_000,
 } as const;
 
 /** Ten times the default batch: past it a request only gets slower to retry, never cheaper. */
@@ -656,6 +658,12 @@ export const configSchema = z
           .describe(
             'Log lines on stderr: json, ecs (Elastic Common Schema), pretty (for a terminal), or auto (pretty on a terminal, json otherwise); --log-format wins over it',
           ),
+        // A long catch-up (a first run of a big tenant takes hours) must not be silent until it ends.
+        progressEvery: duration({ positive: true }).default(DEFAULTS.logProgressEveryMs).meta({
+          description:
+            "A tenant's pass running this long logs its progress at info (windows, rows, requests, ETA), then this often, and one line when it is done; shorter passes say nothing",
+          'x-exotrace-kind': 'duration',
+        }),
       })
       .optional()
       .describe("The collector's own logs, on stderr; secrets are always redacted"),

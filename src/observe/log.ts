@@ -222,8 +222,56 @@ export function createLogger(stream: LogStream, options: Level | LoggerOptions =
       destination = { write: (line: string) => void stream.write(pretty(line)) };
     }
   }
-  return wrap(pino({ ...common, ...specific }, destination));
+  const logger = wrap(pino({ ...common, ...specific }, destination));
+  return resolved === 'pretty' ? oneLineErrors(logger, known) : logger;
 }
+
+/** A field that holds a failure as `describeError` gives it: a message, maybe a code and a fix. */
+function failureOf(value: unknown): { message: string; code?: unknown; fix?: unknown } | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const { message } = value as { message?: unknown };
+  return typeof message === 'string' ? (value as { message: string }) : undefined;
+}
+
+/**
+ * For a person at a terminal (the pretty format): a record carrying an `error` is one line, the
+ * message, the error's message and its fix, then the record's other plain fields in brackets; the
+ * whole record (cause chain, status, request ids, nested fields) follows at debug. pino-pretty
+ * would print the error object over twenty lines with the fix buried in it. JSON and ECS keep
+ * every field on the record itself: machines read them.
+ */
+function oneLineErrors(logger: Logger, secrets: readonly string[]): Logger {
+  const at =
+    (level: Level) =>
+    (message: string, fields?: Record<string, unknown>): void => {
+      const failure = failureOf(fields?.['error']);
+      if (fields === undefined || failure === undefined) {
+        logger[level](message, fields);
+        return;
+      }
+      // Scrubbed first: the fields become text, past the by-key filter of the record's fields.
+      const clean = scrub(fields, secrets) as Record<string, unknown>;
+      const error = failureOf(clean['error']) ?? failure;
+      const plain = Object.entries(clean)
+        .filter(([key, value]) => key !== 'error' && ['string', 'number', 'boolean'].includes(typeof value))
+        .map(([key, value]) => `${key}=${String(value)}`);
+      if (typeof error.code === 'string') plain.push(`code=${error.code}`);
+      const fix = typeof error.fix === 'string' ? ` — fix: ${error.fix}` : '';
+      const context = plain.length === 0 ? '' : ` [${plain.join(' ')}]`;
+      logger[level](`${message}: ${oneLine(error.message)}${oneLine(fix)}${context}`);
+      logger.debug(`${message} (details)`, fields);
+    };
+  return {
+    debug: (message, fields) => {
+      logger.debug(message, fields);
+    },
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+  };
+}
+
+const oneLine = (text: string): string => text.replace(/\s*\n\s*/g, ' ');
 
 function wrap(logger: pino.Logger<never, false>): Logger {
   const at =

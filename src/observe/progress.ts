@@ -30,6 +30,29 @@ export interface ProgressSnapshot {
   readonly budgetPausedMs?: number;
   /** Default BUDGET_WINDOW_MS. */
   readonly budgetWindowMs?: number;
+  /** The window in progress, once its first page has arrived; undefined between windows. */
+  readonly window?: WindowProgress;
+}
+
+/**
+ * What has arrived of the window in progress. Its pages come newest first (Graph sorts by received
+ * time, descending), so `[oldest, to]` is covered and the rest of the window is still to come.
+ */
+export interface WindowProgress {
+  readonly from: number;
+  readonly to: number;
+  readonly pages: number;
+  readonly rows: number;
+  /** The oldest received time seen so far in the window (ms); undefined while no row came. */
+  readonly oldest?: number;
+}
+
+/** The part of the window covered so far, 0–1 (0 before its first row). */
+export function windowFraction(w: WindowProgress | undefined): number {
+  if (w?.oldest === undefined) return 0;
+  const span = w.to - w.from;
+  if (span <= 0) return 0;
+  return Math.min(1, Math.max(0, (w.to - w.oldest) / span));
 }
 
 /** Extrapolation from the time the finished windows took; undefined before the first one. */
@@ -80,13 +103,24 @@ export function budgetWaitMs(
   return pause + Math.ceil(beyond / Math.max(1, perWindow)) * windowMs;
 }
 
-/** The ETA in ms: max(elapsed extrapolation, budget time); undefined while it cannot be known. */
+/**
+ * The ETA in ms: max(elapsed extrapolation, budget time); undefined while it cannot be known. The
+ * window in progress counts for the part of it covered so far: a first window of 10 days is no
+ * longer an unknown once its first pages have come (the requests it made are then a sample of
+ * what a window costs, not only spent).
+ */
 export function backfillEtaMs(s: ProgressSnapshot): number | undefined {
   if (s.windowsTotal === undefined) return undefined;
-  const byElapsed = elapsedEtaMs(s.windowsDone, s.windowsTotal, s.elapsedMs);
+  const fraction = windowFraction(s.window);
+  const progressed = s.windowsDone + fraction;
+  const byElapsed = elapsedEtaMs(progressed, s.windowsTotal, s.elapsedMs);
   if (byElapsed === undefined) return undefined;
+  const needed =
+    fraction > 0
+      ? remainingRequests(progressed, s.windowsTotal, s.requests)
+      : remainingRequests(s.windowsDone, s.windowsTotal, s.requests, s.requestsThisWindow ?? 0);
   const byBudget = budgetWaitMs(
-    remainingRequests(s.windowsDone, s.windowsTotal, s.requests, s.requestsThisWindow ?? 0),
+    needed,
     s.budgetFree,
     s.budgetPerWindow,
     s.budgetWindowMs ?? BUDGET_WINDOW_MS,
@@ -119,7 +153,7 @@ export function formatCount(n: number): string {
  * `{eta}` is taken by cli-progress's naive estimate, hence `{etaText}`.
  */
 export const BAR_FORMAT =
-  'backfill {tenant} [{bar}] {windows} windows | {rows} rows | {requests} requests | ETA {etaText}';
+  'backfill {tenant} [{bar}] {windows} windows | {rows} rows | {requests} requests | ETA {etaText}{inWindow}';
 
 export interface BarPayload {
   readonly tenant: string;
@@ -127,6 +161,16 @@ export interface BarPayload {
   readonly rows: string;
   readonly requests: string;
   readonly etaText: string;
+  /**
+   * ` | window: 3 pages, 15,000 rows, 4d 02h of 10d 00h` while a window is in progress, absent
+   * between windows (the bar then draws it empty).
+   */
+  readonly inWindow?: string;
+}
+
+function inWindowText(w: WindowProgress): string {
+  const covered = w.oldest === undefined ? 0 : Math.max(0, w.to - w.oldest);
+  return ` | window: ${formatCount(w.pages)} ${w.pages === 1 ? 'page' : 'pages'}, ${formatCount(w.rows)} rows, ${formatDuration(covered)} of ${formatDuration(w.to - w.from)}`;
 }
 
 export function barPayload(tenant: string, s: ProgressSnapshot): BarPayload {
@@ -136,6 +180,7 @@ export function barPayload(tenant: string, s: ProgressSnapshot): BarPayload {
     rows: formatCount(s.rows),
     requests: formatCount(s.requests),
     etaText: formatDuration(backfillEtaMs(s)),
+    ...(s.window === undefined ? {} : { inWindow: inWindowText(s.window) }),
   };
 }
 
@@ -150,5 +195,18 @@ export function progressFields(tenant: string, s: ProgressSnapshot): Record<stri
     requests: s.requests,
     etaSeconds: eta === undefined ? undefined : Math.ceil(eta / 1000),
     eta: formatDuration(eta),
+    ...(s.window === undefined ? {} : windowFields(s.window)),
+  };
+}
+
+/** The window in progress in a JSON line: its bounds, pages and rows so far, the part covered. */
+export function windowFields(w: WindowProgress): Record<string, unknown> {
+  return {
+    windowFrom: new Date(w.from).toISOString(),
+    windowTo: new Date(w.to).toISOString(),
+    windowPages: w.pages,
+    windowRows: w.rows,
+    ...(w.oldest === undefined ? {} : { coveredFrom: new Date(w.oldest).toISOString() }),
+    windowCovered: Math.round(windowFraction(w) * 1000) / 1000,
   };
 }

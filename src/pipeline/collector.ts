@@ -37,7 +37,21 @@ export interface PassSummary {
 export interface CollectorEvents {
   /** A requested start older than the API keeps was moved (worth a log line). */
   onClamp?(tenant: string, requested: number, start: number): void;
-  onPage?(tenant: string, pass: Pass, window: TimeWindow, rows: number, inserted: number): void;
+  onPage?(
+    tenant: string,
+    pass: Pass,
+    window: TimeWindow,
+    rows: number,
+    inserted: number,
+    page?: PageProgress,
+  ): void;
+  /**
+   * A pass starts one of its planned windows: `done` of its `total` windows are finished (the
+   * total is known from the plan, before the first page). Not for a window resumed from its next link.
+   */
+  onWindowStart?(tenant: string, pass: Pass, window: TimeWindow, done: number, total: number): void;
+  /** A pass finished one of its planned windows (`done` of `total`). */
+  onWindowEnd?(tenant: string, pass: Pass, window: TimeWindow, done: number, total: number): void;
   /** A backfill leaves out a part of what it was asked for: collected already (`planBackfill`). */
   onSkip?(tenant: string, range: TimeWindow): void;
   /** The same page's commit in full (metrics: events by status, duplicates; the rejects' reasons). */
@@ -48,6 +62,25 @@ export interface CollectorEvents {
     result: CommitResult,
     rejects: readonly RejectInput[],
   ): void;
+}
+
+/** What a committed page tells of its window's progress. */
+export interface PageProgress {
+  /** The oldest received time among the page's events (ms); rows come newest first. */
+  readonly oldest?: number;
+  /** The window's last page (no next link). */
+  readonly last: boolean;
+}
+
+/** The oldest received time of a page's events, from their seen-set keys (`time|id`, ISO sorts as text). */
+function oldestOf(events: readonly { key: string }[]): number | undefined {
+  let oldest: string | undefined;
+  for (const { key } of events) {
+    const at = key.slice(0, key.indexOf('|'));
+    if (oldest === undefined || at < oldest) oldest = at;
+  }
+  const ms = oldest === undefined ? Number.NaN : Date.parse(oldest);
+  return Number.isNaN(ms) ? undefined : ms;
 }
 
 export interface TenantCollectorOptions {
@@ -208,7 +241,13 @@ export function createTenantCollector(options: TenantCollectorOptions): TenantCo
         summary.duplicates += result.duplicates;
         summary.rejected += result.rejected;
         page.release();
-        options.events?.onPage?.(tenant.name, pass, window, page.rowCount, result.inserted);
+        if (options.events?.onPage !== undefined) {
+          const oldest = oldestOf(events);
+          options.events.onPage(tenant.name, pass, window, page.rowCount, result.inserted, {
+            ...(oldest === undefined ? {} : { oldest }),
+            last: page.nextLink === undefined,
+          });
+        }
         options.events?.onCommit?.(tenant.name, pass, page.rowCount, result, rejects);
       }
     } finally {
@@ -258,9 +297,11 @@ export function createTenantCollector(options: TenantCollectorOptions): TenantCo
       // After a resumed window, start where it ended (sharing its boundary second).
       const window = planned.from < cursor ? { from: cursor, to: planned.to } : planned;
       if (window.to > window.from) {
+        options.events?.onWindowStart?.(tenant.name, pass, window, done - 1, windows.length);
         await collectWindow(pass, window, cursor, undefined, summary, signal);
         cursor = window.to;
       }
+      options.events?.onWindowEnd?.(tenant.name, pass, window, done, windows.length);
       onWindow?.(done, windows.length);
     }
     return { pass, windows: windows.length, ...summary };
@@ -324,8 +365,11 @@ export function createTenantCollector(options: TenantCollectorOptions): TenantCo
       const stopped = (): boolean => signal.aborted;
       for (const window of windows) {
         if (stopped()) break;
+        options.events?.onWindowStart?.(tenant.name, 'backfill', window, done, windows.length);
         await collectWindow('backfill', window, window.from, undefined, summary, signal);
-        onWindow?.(++done, windows.length);
+        done++;
+        options.events?.onWindowEnd?.(tenant.name, 'backfill', window, done, windows.length);
+        onWindow?.(done, windows.length);
       }
       return { pass: 'backfill', windows: resumed + windows.length, ...summary };
     },

@@ -14,6 +14,7 @@ import { DEFAULTS } from '../config/schema.js';
 import { createSource, createSourceBudget } from '../sources/create.js';
 import type { TenantBudget } from '../sources/http/budget.js';
 import { createCollectorMetrics, errorCodeOf, type MetricsTenant } from '../observe/metrics.js';
+import { createCatchUpProgress } from '../observe/catch-up.js';
 import type { MessageTraceSource } from '../sources/source.js';
 import { openSqliteStore } from '../state/sqlite.js';
 import type { StateStore } from '../state/store.js';
@@ -61,8 +62,18 @@ export interface RunSummary {
   readonly collectionStoppedFor?: string;
 }
 
+/**
+ * When `--once` runs the reconcile pass: `always` (the default, as the interface promises), or
+ * `due`: only when `reconcileEvery` has passed since the tenant's last reconcile (read from the
+ * state), as the daemon does; for a cron job that runs more often than it needs to re-read the lookback.
+ */
+export const ONCE_RECONCILE_MODES = ['always', 'due'] as const;
+export type OnceReconcile = (typeof ONCE_RECONCILE_MODES)[number];
+
 export interface RunOptions {
   readonly once: boolean;
+  /** `--once` only (the daemon reconciles when `reconcileEvery` says). Default `always`. */
+  readonly onceReconcile?: OnceReconcile;
   readonly signal: AbortSignal;
   readonly log: Logger;
   readonly now?: () => number;
@@ -75,7 +86,12 @@ export interface RunOptions {
   readonly sourceFor?: (tenant: TenantConfig) => MessageTraceSource;
   /** Default: a pool of worker threads shared by the tenants (inline when running from sources). */
   readonly pageNormalizer?: PageNormalizer;
+  /** The monotonic clock of the catch-up progress lines (tests drive it); default `performance.now`. */
+  readonly progressClock?: () => number;
 }
+
+/** How often running passes are checked against `log.progressEvery` between the collector's events. */
+const PROGRESS_TICK_MS = 5_000;
 
 /** A failure as it may be logged and returned: code, message and fix, never a secret. */
 export function describeError(error: unknown, secrets: readonly string[] = []): Record<string, unknown> {
@@ -205,6 +221,29 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       deadLetters: (output) => store.deadLetterCount(output),
     },
   });
+  // A tenant catching up says so at info every `log.progressEvery` (catch-up.ts).
+  const catchUp = createCatchUpProgress({
+    log,
+    everyMs: config.log?.progressEveryMs ?? DEFAULTS.logProgressEveryMs,
+    ...(options.progressClock === undefined ? {} : { now: options.progressClock }),
+    budgetOf: (name) => {
+      const perWindow = config.tenants.find((t) => t.name === name)?.requestsPer5Min ?? 1;
+      const budget = budgets.get(name);
+      const pausedUntil = budget?.pausedUntil();
+      return {
+        perWindow,
+        free: budget?.remaining() ?? perWindow,
+        pausedMs: pausedUntil === undefined ? 0 : Math.max(0, pausedUntil - Date.now()),
+      };
+    },
+  });
+  const progressTimer = setInterval(
+    () => {
+      catchUp.tick();
+    },
+    Math.min(PROGRESS_TICK_MS, config.log?.progressEveryMs ?? DEFAULTS.logProgressEveryMs),
+  );
+  progressTimer.unref();
   /** The default source: the tenant's own budget, every attempt and retry counted. */
   const sourceOf = (tenant: TenantConfig): MessageTraceSource => {
     const budget = createSourceBudget(tenant);
@@ -214,6 +253,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       budget,
       onAttempt: (report) => {
         metrics.attempt(labels, report);
+        catchUp.request(tenant.name);
       },
       onRetry: (info) => {
         metrics.retry(labels, info);
@@ -464,9 +504,18 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             });
             options.events?.onClamp?.(name, requested, start);
           },
-          onPage(name, pass, window, rows, inserted) {
+          onPage(name, pass, window, rows, inserted, page) {
             if (inserted > 0) delivery.committed();
-            options.events?.onPage?.(name, pass, window, rows, inserted);
+            catchUp.page(name, pass, window, rows, page?.oldest);
+            options.events?.onPage?.(name, pass, window, rows, inserted, page);
+          },
+          onWindowStart(name, pass, window, done, total) {
+            catchUp.windowStart(name, pass, window, done, total);
+            options.events?.onWindowStart?.(name, pass, window, done, total);
+          },
+          onWindowEnd(name, pass, window, done, total) {
+            catchUp.windowEnd(name, pass, window, done, total);
+            options.events?.onWindowEnd?.(name, pass, window, done, total);
           },
           onCommit(name, pass, rows, result, rejects) {
             metrics.committed(name, pass, rows, result);
@@ -505,9 +554,18 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       try {
         do {
           try {
-            passes.push(await collector.fastPass(collecting));
-            // --once always reconciles; the daemon when reconcileEvery says so.
-            const reconcile = await collector.reconcilePass(collecting, options.once);
+            catchUp.passStart(tenant.name, 'fast');
+            passes.push(
+              await collector.fastPass(collecting).finally(() => {
+                catchUp.passEnd(tenant.name, 'fast');
+              }),
+            );
+            // --once reconciles always (unless told `due`); the daemon when reconcileEvery says so.
+            const forceReconcile = options.once && (options.onceReconcile ?? 'always') === 'always';
+            catchUp.passStart(tenant.name, 'reconcile');
+            const reconcile = await collector.reconcilePass(collecting, forceReconcile).finally(() => {
+              catchUp.passEnd(tenant.name, 'reconcile');
+            });
             if (reconcile !== undefined) passes.push(reconcile);
             // A pass stopped between two windows returns what it did: the cycle is not complete, so
             // it is neither "collected" nor recorded as a success (the checkpoints resume it).
@@ -609,6 +667,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     // Whatever ended the run, nothing of it keeps running: the tenants' waits and the outputs' loops
     // end (a round in flight is cut) before the outputs and the store are closed under them.
     stopRun.abort(new Error('the run ended'));
+    clearInterval(progressTimer);
     options.signal.removeEventListener('abort', onCallerStop);
     const ending = finishing ?? deliveryLoops?.stop();
     if (ending !== undefined) await ending.catch(() => undefined);

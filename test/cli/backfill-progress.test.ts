@@ -21,6 +21,7 @@ import {
   formatDuration,
   progressFields,
   remainingRequests,
+  windowFraction,
   type ProgressSnapshot,
 } from '../../src/observe/progress.js';
 import { CLI, jsonLines } from '../helpers/cli.js';
@@ -187,6 +188,54 @@ describe('progress display', () => {
   });
 });
 
+describe('progress within a window', () => {
+  const DAY = 86_400_000;
+  const window = { from: 0, to: 10 * DAY, pages: 3, rows: 15_000, oldest: 6 * DAY };
+
+  it('the in-window fraction is the part covered, newest first', () => {
+    expect(windowFraction(window)).toBe(0.4);
+    expect(windowFraction({ from: 0, to: 10 * DAY, pages: 1, rows: 0 })).toBe(0);
+    expect(windowFraction(undefined)).toBe(0);
+    expect(windowFraction({ ...window, oldest: -DAY })).toBe(1);
+  });
+
+  it('gives an ETA before the first window is done, from the part covered', () => {
+    // 0.4 of window 1 of 5 in 40 s: 4.6 windows left at 100 s each; 3 requests per 0.4 window →
+    // ⌈7.5 × 4.6⌉ = 35 more, within the 88 free.
+    const s = snapshot({ windowsDone: 0, windowsTotal: 5, requests: 3, elapsedMs: 40_000, window });
+    expect(backfillEtaMs(snapshot({ windowsDone: 0, windowsTotal: 5 }))).toBeUndefined();
+    expect(backfillEtaMs(s)).toBeCloseTo(460_000, 6);
+    // The budget bounds it as after whole windows: 35 requests, none free, 10 per 5 minutes.
+    expect(backfillEtaMs({ ...s, budgetFree: 0, budgetPerWindow: 10 })).toBe(4 * BUDGET_WINDOW_MS);
+  });
+
+  it('bar and JSON fields carry the window count, the pages, rows and time covered of the window', () => {
+    const s = snapshot({
+      windowsDone: 0,
+      windowsTotal: 5,
+      requests: 3,
+      rows: 15_000,
+      elapsedMs: 40_000,
+      window,
+    });
+    expect(barPayload('contoso', s)).toMatchObject({
+      windows: '0/5',
+      inWindow: ' | window: 3 pages, 15,000 rows, 4d 00h of 10d 00h',
+    });
+    expect(progressFields('contoso', s)).toMatchObject({
+      windows: 0,
+      windowsTotal: 5,
+      windowPages: 3,
+      windowRows: 15_000,
+      windowFrom: new Date(0).toISOString(),
+      windowTo: new Date(10 * DAY).toISOString(),
+      coveredFrom: new Date(6 * DAY).toISOString(),
+      windowCovered: 0.4,
+      etaSeconds: 460,
+    });
+  });
+});
+
 describe('exotrace backfill progress (built CLI, emulator)', () => {
   let emulator: Emulator;
   let folder: string;
@@ -337,4 +386,53 @@ describe('exotrace backfill progress (built CLI, emulator)', () => {
       expect(out.lastIndexOf('\x1b[?25h')).toBeGreaterThan(out.lastIndexOf('\x1b[?25l'));
     },
   );
+});
+
+describe('exotrace backfill progress within a window (built CLI, emulator)', () => {
+  let emulator: Emulator;
+  let folder: string;
+
+  beforeAll(async () => {
+    folder = mkdtempSync(path.join(tmpdir(), 'exotrace-backfill-window-'));
+    // Enough rows that a 10-day window takes several pages of 5,000.
+    emulator = await startEmulator({ tenants: 1, messagesPerDay: 1500, seed: 12, throttle: { limit: 1000 } });
+    emulator.clock.set(Date.now() + 10 * MIN);
+    emulator.clock.freeze(true);
+  });
+
+  afterAll(async () => {
+    await emulator.close();
+  });
+
+  it('not a terminal: before the first window completes, a line with the window count, pages, rows and time covered', async () => {
+    const config = writeConfig(emulator, path.join(folder, 'pipe'), ['contoso']);
+    const result = await runCli(['backfill', '--config', config, '--tenant', 'contoso', '--from', '20d']);
+    for (const secret of allSecrets(emulator)) expect(result.stderr.includes(secret)).toBe(false);
+    expect(result.code, result.stderr).toBe(0);
+    const lines = jsonLines(result.stderr) as Record<string, unknown>[];
+    const firstWindowDone = lines.findIndex((l) => l.msg === 'backfill progress');
+    expect(firstWindowDone).toBeGreaterThan(0);
+    const total = lines[firstWindowDone]?.windowsTotal;
+    expect(total).toEqual(expect.any(Number));
+    const inFirst = lines.slice(0, firstWindowDone).filter((l) => l.msg === 'backfill window progress');
+    expect(inFirst.length, result.stderr).toBeGreaterThan(0);
+    const first = inFirst[0] ?? {};
+    expect(first).toMatchObject({ tenant: 'contoso', windows: 0, windowsTotal: total, windowPages: 1 });
+    expect(first.windowRows).toBe(first.rows);
+    expect(first.windowRows).toBeGreaterThan(0);
+    // Newest first: what is covered runs from the oldest row seen to the window's end.
+    const from = Date.parse(String(first.windowFrom));
+    const to = Date.parse(String(first.windowTo));
+    const covered = Date.parse(String(first.coveredFrom));
+    expect(covered).toBeGreaterThan(from);
+    expect(covered).toBeLessThan(to);
+    expect(first.windowCovered).toBeGreaterThan(0);
+    expect(first.windowCovered).toBeLessThan(1);
+    // An ETA from the part covered, not `…` for the whole first window.
+    expect(first.etaSeconds).toEqual(expect.any(Number));
+    expect(first.eta).not.toBe('…');
+    // The window's own line still comes once it is done, with every row of its pages.
+    expect(lines[firstWindowDone]).toMatchObject({ windows: 1, windowsTotal: total });
+    expect(lines[firstWindowDone]?.windowPages).toBeUndefined();
+  });
 });

@@ -59,6 +59,35 @@ describe('createLogger: formats', () => {
     }
   });
 
+  it('pretty: a record with an error is one line (message, fix, plain fields), its details at debug only', () => {
+    const SECRET = 's3cr3t-CLIENT-SECRET-7f2a';
+    const fields = {
+      tenant: 'contoso',
+      token: 'tok-1',
+      retryInSeconds: 60,
+      error: {
+        code: 'bad_secret',
+        message: `the client secret ${SECRET} is wrong`,
+        fix: 'check tenants[0].clientSecret',
+        retryable: false,
+        cause: { name: 'Error', message: 'AADSTS7000215' },
+      },
+    };
+    for (const level of ['info', 'debug'] as const) {
+      const out = capture(true);
+      createLogger(out, { format: 'pretty', level, secrets: [SECRET] }).error('tenant failed', fields);
+      // eslint-disable-next-line no-control-regex
+      const text = out.text().replace(/\x1b\[[0-9;]*m/g, '');
+      for (const leak of [SECRET, 'tok-1']) expect(text).not.toContain(leak);
+      const [first, ...rest] = text.split('\n').filter((l) => l !== '');
+      expect(first).toMatch(
+        /ERROR: tenant failed: the client secret REDACTED is wrong — fix: check tenants\[0\]\.clientSecret \[tenant=contoso token=\[redacted\] retryInSeconds=60 code=bad_secret\]$/,
+      );
+      if (level === 'info') expect(rest).toEqual([]);
+      else expect(rest.join('\n')).toMatch(/DEBUG: tenant failed \(details\)[\s\S]*AADSTS7000215/);
+    }
+  });
+
   it('json on a TTY when asked', () => {
     const out = capture(true);
     createLogger(out, { format: 'json' }).info('x');
