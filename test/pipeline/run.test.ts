@@ -255,7 +255,7 @@ describe('health endpoints (daemon)', () => {
       await until(async () => (await get('/readyz')).status === 200);
       const status = await get('/status');
       expect(status.body).toMatchObject({
-        ready: true,
+        current: true,
         tenants: [{ tenant: 'fabrikam' }],
         outputs: [{ output: 'file' }],
       });
