@@ -214,8 +214,8 @@ async function fetchDaemonStatus(url: string): Promise<HealthSnapshot> {
       if (!Array.isArray(parsed.tenants) || !Array.isArray(parsed.outputs)) throw new Error('no tenants');
       // Judged again here: --max-lag, and this configuration's outbox bounds.
       return snapshotOfReport({
-        tenants: parsed.tenants as unknown as Record<string, unknown>[],
-        outputs: parsed.outputs as unknown as Record<string, unknown>[],
+        tenants: parsed.tenants,
+        outputs: parsed.outputs,
       });
     } catch {
       throw new Error(`${url} did not answer an exotrace status document`);

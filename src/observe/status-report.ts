@@ -64,9 +64,8 @@ function instants<K extends string>(values: Readonly<Partial<Record<K, number>>>
 
 /** `value` without `keys`. */
 function without<T extends object, K extends string>(value: T, keys: readonly K[]): Omit<T, K> {
-  const out = { ...value } as Record<string, unknown>;
-  for (const key of keys) delete out[key];
-  return out as Omit<T, K>;
+  const drop = new Set<string>(keys);
+  return Object.fromEntries(Object.entries(value).filter(([key]) => !drop.has(key))) as Omit<T, K>;
 }
 
 const TENANT_INSTANTS: readonly TenantInstants[] = ['lastSuccessAt', 'lastFailureAt'];
