@@ -205,8 +205,13 @@ function createLineSplitter(maxLineChars: number): LineSplitter {
     feed(chunk, into) {
       let start = 0;
       for (let nl = chunk.indexOf('\n'); nl >= 0; nl = chunk.indexOf('\n', start)) {
-        add(chunk.slice(start, nl));
-        finish(into);
+        const piece = chunk.slice(start, nl);
+        // The usual case, a whole line in this chunk, without the bookkeeping of pieces.
+        if (pieces.length === 0 && tooLong === undefined && piece.length <= maxLineChars) emit(piece, into);
+        else {
+          add(piece);
+          finish(into);
+        }
         start = nl + 1;
       }
       if (start < chunk.length) add(chunk.slice(start));
