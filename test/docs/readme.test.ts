@@ -15,6 +15,7 @@ import {
   mkdtempSync,
   readFileSync,
   readdirSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -209,6 +210,7 @@ afterAll(async () => {
   }
   await es.close();
   await emulator.close();
+  rmSync(cwd, { recursive: true, force: true });
 });
 
 describe('the README', () => {
