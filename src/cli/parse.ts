@@ -222,7 +222,7 @@ export function registerParseCommand(
       'after',
       `
 Examples:
-  exotrace parse examples/reporting-verbose.ndjson
+  exotrace parse examples/mixed.ndjson
   exotrace parse --profile seed < rows.ndjson
   Get-MessageTraceV2 | ConvertTo-Json > trace.json; exotrace parse --organization contoso.onmicrosoft.com trace.json
   exotrace parse --accepted-domain contoso.com --rejects rejects.ndjson page.json

@@ -15,15 +15,15 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { Agent } from 'undici';
 import type { Config } from '../config/load.js';
-import { DEFAULTS } from '../config/schema.js';
+import { parseListen, snapshotFromState, type HealthSnapshot } from '../observe/health.js';
 import {
-  parseListen,
-  readiness,
-  snapshotFromState,
-  type HealthSnapshot,
-  type OutputHealth,
-  type TenantHealth,
-} from '../observe/health.js';
+  snapshotOfReport,
+  statusReport,
+  withMaxLag,
+  type OutputStatus,
+  type StatusReport,
+  type TenantStatus,
+} from '../observe/status-report.js';
 import { BODY_LIMITS, boundedRequest } from '../sources/http/bounded-request.js';
 import { ExotraceError } from '../sources/http/errors.js';
 import { DB_FILE, openSqliteStore } from '../state/sqlite.js';
@@ -56,92 +56,8 @@ interface Io {
   readonly stderr: NodeJS.WritableStream;
 }
 
-export interface TenantStatus extends Omit<TenantHealth, 'lastSuccessAt' | 'lastFailureAt'> {
-  /** The tenant's `api` in this configuration (absent for a tenant only the daemon knows). */
-  readonly api?: string;
-  readonly lastSuccessAt?: string;
-  readonly lastFailureAt?: string;
-  /** No checkpoint and no cycle: this state has never collected the tenant. */
-  readonly neverCollected: boolean;
-}
-
-export interface OutputStatus extends OutputHealth {
-  readonly type?: string;
-}
-
-/** What `status --json` prints: one document. Instants are ISO 8601. */
-export interface StatusReport {
-  /** Where it was read: the state database, or the running collector's `/status`. */
-  readonly source: 'state' | 'daemon';
-  /** The state directory, or the URL asked. */
-  readonly from: string;
-  readonly at: string;
-  /** Every tenant current and every output keeping up, with no dead letters. */
-  readonly current: boolean;
-  readonly reasons: readonly string[];
-  readonly tenants: readonly TenantStatus[];
-  readonly outputs: readonly OutputStatus[];
-}
-
-/** Each tenant's lag bound replaced by `maxLagMs` (`status --max-lag`), e.g. for an hourly cron. */
-export function withMaxLag(snapshot: HealthSnapshot, maxLagMs: number | undefined): HealthSnapshot {
-  if (maxLagMs === undefined) return snapshot;
-  return { ...snapshot, tenants: snapshot.tenants.map((t) => ({ ...t, maxLagMs })) };
-}
-
-/** The report: the snapshot judged by the readiness rule, dead letters added, times as ISO. */
-export function statusReport(
-  config: Config,
-  snapshot: HealthSnapshot,
-  source: { readonly kind: 'state' | 'daemon'; readonly from: string },
-  now: number,
-): StatusReport {
-  const maxBacklog = config.outbox?.maxEvents ?? DEFAULTS.outboxMaxEvents;
-  const maxWaitingMs = config.outbox?.warnAfterMs ?? DEFAULTS.outboxWarnAfterMs;
-  // A tenant with checkpoints but no recorded cycle has never finished one (stopped or killed during
-  // its first): "no cycle completed yet", as /readyz says. (Every released state records cycles.)
-  // failedCycles stays 1 (not the daemon's 2): a cron `run --once` whose last cycle failed is not current.
-  const ready = readiness(snapshot, { maxBacklog, maxWaitingMs, now });
-  const reasons = [...ready.reasons];
-  for (const o of snapshot.outputs) {
-    if (o.deadLetters > 0) {
-      reasons.push(
-        `output ${o.output}: ${o.deadLetters} dead letter${o.deadLetters === 1 ? '' : 's'} (exotrace deadletter list --config ${config.file} --output ${o.output})`,
-      );
-    }
-  }
-  const iso = (ms: number | undefined): string | undefined =>
-    ms === undefined ? undefined : new Date(ms).toISOString();
-  const apiOf = new Map(config.tenants.map((t) => [t.name, t.api]));
-  const typeOf = new Map(config.outputs.map((o) => [o.name, o.type]));
-  return {
-    source: source.kind,
-    from: source.from,
-    at: new Date(now).toISOString(),
-    current: reasons.length === 0,
-    reasons,
-    tenants: snapshot.tenants.map((t) => {
-      const { lastSuccessAt, lastFailureAt, ...rest } = t;
-      const api = apiOf.get(t.tenant);
-      const success = iso(lastSuccessAt);
-      const failure = iso(lastFailureAt);
-      return {
-        ...(api === undefined ? {} : { api }),
-        ...rest,
-        ...(success === undefined ? {} : { lastSuccessAt: success }),
-        ...(failure === undefined ? {} : { lastFailureAt: failure }),
-        neverCollected:
-          lastSuccessAt === undefined &&
-          t.lastError === undefined &&
-          Object.keys(t.checkpoints ?? {}).length === 0,
-      };
-    }),
-    outputs: snapshot.outputs.map((o) => {
-      const type = typeOf.get(o.output);
-      return { ...o, ...(type === undefined ? {} : { type }) };
-    }),
-  };
-}
+// The document is built in one place for `status --json` and the daemon's `/status`.
+export { statusReport, withMaxLag, type OutputStatus, type StatusReport, type TenantStatus };
 
 /** `2h 5m`, `3d 4h`, `40s`: a lag as a person reads it. */
 export function formatDuration(ms: number): string {
@@ -227,8 +143,7 @@ export function renderStatus(report: StatusReport): string {
         // Its last round's error while it fails: kept in the state, so also after `run --once`.
         const error = o.lastError;
         if (error !== undefined) {
-          const since =
-            o.failingSince === undefined ? '' : ` since ${shortIso(new Date(o.failingSince).toISOString())}`;
+          const since = o.failingSince === undefined ? '' : ` since ${shortIso(o.failingSince)}`;
           details.push(`${o.output}: failing${since}: ${text(error['message']) ?? 'error'}`);
         }
         return [
@@ -270,7 +185,7 @@ export function daemonStatusUrl(listen: string): { url: string } | { refused: st
   return { url: `http://${target.includes(':') ? `[${target}]` : target}:${port}/status` };
 }
 
-/** GET the daemon's `/status`: its JSON, or an error saying what went wrong. */
+/** GET the daemon's `/status` (the document `status --json` prints): its snapshot, or an error saying what went wrong. */
 async function fetchDaemonStatus(url: string): Promise<HealthSnapshot> {
   // Loopback only (daemonStatusUrl), on an agent of its own: no proxy from the environment.
   const dispatcher = new Agent({
@@ -295,9 +210,13 @@ async function fetchDaemonStatus(url: string): Promise<HealthSnapshot> {
     const body = res.text;
     if (res.status !== 200) throw new Error(`${url} answered ${res.status}: ${body.slice(0, 200).trim()}`);
     try {
-      const parsed = JSON.parse(body) as Partial<HealthSnapshot>;
+      const parsed = JSON.parse(body) as Partial<StatusReport>;
       if (!Array.isArray(parsed.tenants) || !Array.isArray(parsed.outputs)) throw new Error('no tenants');
-      return { tenants: parsed.tenants, outputs: parsed.outputs };
+      // Judged again here: --max-lag, and this configuration's outbox bounds.
+      return snapshotOfReport({
+        tenants: parsed.tenants,
+        outputs: parsed.outputs,
+      });
     } catch {
       throw new Error(`${url} did not answer an exotrace status document`);
     }

@@ -64,8 +64,14 @@ export function shapeOf(value: unknown): Shape {
  */
 export function pageElementShapeOf(value: unknown): Shape {
   // An array inside a page is no row of any API (the sources refuse such a page before it gets
-  // here); `parse` walks it as a list of page elements, so that nothing in it is a page either.
-  if (Array.isArray(value)) return { kind: 'list', items: value };
+  // here): one reject, like any element that is not an object. Walked as a list, `{"value":[[]]}`
+  // gave neither an event nor a reject, and the element was silently lost.
+  if (Array.isArray(value)) {
+    return {
+      kind: 'unknown',
+      reason: 'a page element that is an array, not a message trace row (an object)',
+    };
+  }
   if (value === null || typeof value !== 'object') {
     return { kind: 'unknown', reason: `not a JSON object (got ${describe(value)})` };
   }

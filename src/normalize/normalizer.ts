@@ -80,6 +80,12 @@ export function createNormalizer(options: NormalizeOptions = {}): Normalizer {
       reject(`nested more than ${MAX_NESTING} levels deep`);
       return;
     }
+    // An array in a page is no row (a reject, below), but one nested past the limit says so
+    // first, as any input that deep does.
+    if (pageElement && nestsPast(value, depth)) {
+      reject(`nested more than ${MAX_NESTING} levels deep`);
+      return;
+    }
     // A page's element is one row as the source counted it: never expanded again (dialects.ts).
     const shape = pageElement ? pageElementShapeOf(value) : shapeOf(value);
     switch (shape.kind) {
@@ -152,6 +158,12 @@ export function createNormalizer(options: NormalizeOptions = {}): Normalizer {
 export function normalize(input: unknown, options: NormalizeOptions = {}): NormalizeResult {
   const normalizer = createNormalizer(options);
   return typeof input === 'string' ? normalizer.normalizeText(input) : normalizer.normalizeValue(input);
+}
+
+/** Whether arrays inside `value` (at `depth`) hold anything deeper than MAX_NESTING. */
+function nestsPast(value: unknown, depth: number): boolean {
+  if (depth > MAX_NESTING) return true;
+  return Array.isArray(value) && value.some((item) => nestsPast(item, depth + 1));
 }
 
 const UNPRINTABLE = '(input too deeply nested to print)';

@@ -6,7 +6,8 @@
  *   pretty-printed record or page);
  * - anything else: NDJSON, streamed line by line, so that memory stays flat and a bad line is a
  *   reject of that line only.
- * UTF-8 (with or without BOM) and UTF-16LE with BOM (what Windows PowerShell 5.1 writes by default).
+ * UTF-8 (with or without BOM) and UTF-16 (LE or BE, with or without BOM: Windows PowerShell 5.1
+ * writes UTF-16LE with a BOM, some tools write it without).
  */
 import { StringDecoder } from 'node:string_decoder';
 
@@ -34,9 +35,19 @@ export interface ReadRecordsOptions {
    * pretty-printed object; past it the input is read as NDJSON. Default 64 MiB.
    */
   readonly maxDocumentChars?: number;
+  /**
+   * The longest NDJSON line held as one record; a longer one becomes a record with a `problem`
+   * (its line, the limit) and the lines after it are read on. Default 64 MiB (in characters):
+   * Node cannot hold a string past 512 MiB, and a page of 5,000 rows is ~10 MiB.
+   */
+  readonly maxLineChars?: number;
 }
 
 const DEFAULT_MAX_DOCUMENT_CHARS = 64 * 1024 * 1024;
+export const DEFAULT_MAX_LINE_CHARS = 64 * 1024 * 1024;
+
+/** How much of a line too long to keep, as the reject's `input`. */
+const TOO_LONG_EXCERPT_CHARS = 256;
 
 /**
  * Records in input order, in batches (one per chunk read) to keep per-record overhead low.
@@ -48,6 +59,7 @@ export async function* readRecordBatches(
   options: ReadRecordsOptions = {},
 ): AsyncGenerator<InputRecord[]> {
   const maxDocumentChars = options.maxDocumentChars ?? DEFAULT_MAX_DOCUMENT_CHARS;
+  const maxLineChars = options.maxLineChars ?? DEFAULT_MAX_LINE_CHARS;
   const source = decodedChunks(input)[Symbol.asyncIterator]();
   // Chunks read before the input's kind is known; they are replayed once it is.
   const head: string[] = [];
@@ -88,19 +100,22 @@ export async function* readRecordBatches(
 
   // 3. One pretty-printed object: its first line is no JSON value on its own.
   if (firstChar === '{') {
-    // Read on until the first line is complete, looking at each new chunk only.
+    // Read on until the first line is complete, looking at each new chunk only (and no further
+    // than a document may be: a longer first line is an NDJSON line, too long or not).
     let lineDone = (head.at(-1) ?? '').slice((head.at(-1) ?? '').search(/\S/)).includes('\n');
-    while (!lineDone) {
+    while (!lineDone && headChars <= maxDocumentChars) {
       const chunk = await more();
       if (chunk === undefined) break;
       lineDone = chunk.includes('\n');
     }
-    const sofar = head.join('');
-    head.length = 0;
-    head.push(sofar);
+    const sofar = lineDone ? head.join('') : '';
+    if (lineDone) {
+      head.length = 0;
+      head.push(sofar);
+    }
     const start = sofar.search(/\S/);
     const newline = sofar.indexOf('\n', start);
-    if (!isJson(sofar.slice(start, newline < 0 ? sofar.length : newline))) {
+    if (lineDone && !isJson(sofar.slice(start, newline < 0 ? sofar.length : newline))) {
       let complete = false;
       while (!complete && headChars <= maxDocumentChars) complete = (await more()) === undefined;
       if (complete) {
@@ -114,7 +129,7 @@ export async function* readRecordBatches(
   }
 
   // 4. NDJSON: what has been read so far, then the rest of the stream.
-  const lines = createLineSplitter();
+  const lines = createLineSplitter(maxLineChars);
   const replay: InputRecord[] = [];
   for (const chunk of head) lines.feed(chunk, replay);
   head.length = 0;
@@ -135,9 +150,17 @@ interface LineSplitter {
   end(into: InputRecord[]): void;
 }
 
-/** Lines across chunk boundaries; a line's pieces are joined once, when its newline arrives. */
-function createLineSplitter(): LineSplitter {
+/**
+ * Lines across chunk boundaries; a line's pieces are joined once, when its newline arrives. A line
+ * longer than `maxLineChars` is never joined (past 512 MiB Node cannot, and says only "Invalid
+ * string length"): its pieces are dropped as they come, its start is kept for the reject, and the
+ * line after it is read as usual.
+ */
+function createLineSplitter(maxLineChars: number): LineSplitter {
   let pieces: string[] = [];
+  let pieceChars = 0;
+  // The start of the line being read, once it is known to be too long.
+  let tooLong: string | undefined;
   let lineNumber = 1;
   const emit = (line: string, into: InputRecord[]): void => {
     const content = line.endsWith('\r') ? line.slice(0, -1) : line; // CRLF
@@ -145,24 +168,56 @@ function createLineSplitter(): LineSplitter {
     if (content.trim().length > 0) into.push({ text: content, line: lineNumber, verbatim: true });
     lineNumber++;
   };
+  const emitTooLong = (into: InputRecord[]): void => {
+    into.push({
+      text: `${tooLong ?? ''}…`,
+      line: lineNumber,
+      verbatim: false,
+      problem:
+        `line ${String(lineNumber)} is longer than ${String(maxLineChars)} characters, the most one ` +
+        'record may hold (one row or page per line): skipped',
+    });
+    lineNumber++;
+    tooLong = undefined;
+  };
+  const add = (piece: string): void => {
+    if (tooLong !== undefined) {
+      if (tooLong.length < TOO_LONG_EXCERPT_CHARS)
+        tooLong += piece.slice(0, TOO_LONG_EXCERPT_CHARS - tooLong.length);
+      return;
+    }
+    pieces.push(piece);
+    pieceChars += piece.length;
+    if (pieceChars > maxLineChars) {
+      tooLong = pieces.join('').slice(0, TOO_LONG_EXCERPT_CHARS);
+      pieces = [];
+      pieceChars = 0;
+    }
+  };
+  const finish = (into: InputRecord[]): void => {
+    if (tooLong !== undefined) emitTooLong(into);
+    else if (pieces.length === 1) emit(pieces[0] ?? '', into);
+    else emit(pieces.join(''), into);
+    pieces = [];
+    pieceChars = 0;
+  };
   return {
     feed(chunk, into) {
       let start = 0;
       for (let nl = chunk.indexOf('\n'); nl >= 0; nl = chunk.indexOf('\n', start)) {
         const piece = chunk.slice(start, nl);
-        if (pieces.length === 0) emit(piece, into);
+        // The usual case, a whole line in this chunk, without the bookkeeping of pieces.
+        if (pieces.length === 0 && tooLong === undefined && piece.length <= maxLineChars) emit(piece, into);
         else {
-          pieces.push(piece);
-          emit(pieces.join(''), into);
-          pieces = [];
+          add(piece);
+          finish(into);
         }
         start = nl + 1;
       }
-      if (start < chunk.length) pieces.push(chunk.slice(start));
+      if (start < chunk.length) add(chunk.slice(start));
     },
     end(into) {
-      if (pieces.length > 0) emit(pieces.join(''), into);
-      pieces = [];
+      if (pieces.length > 0 || tooLong !== undefined) finish(into);
     },
   };
 }
@@ -282,19 +337,35 @@ interface Decoder {
   end(): string;
 }
 
-/** UTF-8 by default; a byte order mark switches to UTF-16LE or is dropped (UTF-8). */
+/**
+ * UTF-8 by default; a byte order mark switches to UTF-16LE or UTF-16BE, or is dropped (UTF-8).
+ * Without a mark, UTF-16 is told from the zero bytes around the first characters, as RFC 4627
+ * (section 3) detects JSON's encoding: a JSON text starts with ASCII, so UTF-16LE reads
+ * `xx 00 xx 00` and UTF-16BE `00 xx 00 xx`, which no UTF-8 text does. Without this, a file saved
+ * as UTF-16 without a mark gave one "invalid JSON" per line and no hint why.
+ */
 function createDecoder(): Decoder {
-  let decoder: StringDecoder | undefined;
+  let decoder: Decoder | undefined;
   let head = Buffer.alloc(0);
   let firstText = true;
   const start = (): string => {
     let skip = 0;
-    if (head[0] === 0xff && head[1] === 0xfe) {
+    const [b0, b1, b2, b3] = [head[0], head[1], head[2], head[3]];
+    if (b0 === 0xff && b1 === 0xfe) {
       decoder = new StringDecoder('utf16le');
       skip = 2;
+    } else if (b0 === 0xfe && b1 === 0xff) {
+      decoder = createUtf16BeDecoder();
+      skip = 2;
+    } else if (b0 === 0xef && b1 === 0xbb && b2 === 0xbf) {
+      decoder = new StringDecoder('utf8');
+      skip = 3;
+    } else if (b0 !== 0 && b1 === 0 && (b2 === undefined || (b2 !== 0 && b3 === 0))) {
+      decoder = new StringDecoder('utf16le');
+    } else if (b0 === 0 && b1 !== undefined && b1 !== 0 && (b2 === undefined || (b2 === 0 && b3 !== 0))) {
+      decoder = createUtf16BeDecoder();
     } else {
       decoder = new StringDecoder('utf8');
-      if (head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) skip = 3;
     }
     const out = decoder.write(head.subarray(skip));
     head = Buffer.alloc(0);
@@ -309,11 +380,30 @@ function createDecoder(): Decoder {
       }
       if (decoder !== undefined) return decoder.write(chunk);
       head = Buffer.concat([head, chunk]);
-      return head.length < 3 ? '' : start();
+      return head.length < 4 ? '' : start();
     },
     end() {
       const rest = decoder === undefined && head.length > 0 ? start() : '';
       return rest + (decoder?.end() ?? '');
+    },
+  };
+}
+
+/** UTF-16BE, which Node's decoders lack: each pair of bytes swapped, then read as UTF-16LE. */
+function createUtf16BeDecoder(): Decoder {
+  const le = new StringDecoder('utf16le');
+  let odd: Buffer | undefined; // a byte whose partner is in the next chunk
+  return {
+    write(chunk) {
+      const bytes = odd === undefined ? Buffer.from(chunk) : Buffer.concat([odd, Buffer.from(chunk)]);
+      const even = bytes.length - (bytes.length % 2);
+      odd = even < bytes.length ? bytes.subarray(even) : undefined;
+      const swapped = Buffer.from(bytes.subarray(0, even));
+      swapped.swap16();
+      return le.write(swapped);
+    },
+    end() {
+      return le.end(odd);
     },
   };
 }

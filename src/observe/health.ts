@@ -2,7 +2,7 @@
  * The collector's health endpoints, on `health.listen` (loopback by default): `/healthz` says the
  * process answers; `/readyz` says whether every tenant is current and every output keeps up (503
  * with the reasons otherwise, for a load balancer or a monitor); `/status` is the same snapshot in
- * full, as JSON; `/metrics` is the Prometheus exposition (`metrics.ts`). No secret is in any of
+ * full, as the document `exotrace status --json` prints (`status-report.ts`); `/metrics` is the Prometheus exposition (`metrics.ts`). No secret is in any of
  * them: names, times, counts and sanitized errors only.
  */
 import { createServer, type Server } from 'node:http';
@@ -262,6 +262,8 @@ export async function startHealthServer(options: {
   readonly snapshot: () => Promise<HealthSnapshot>;
   /** The rule, asked at each request (it holds the time). */
   readonly rule: () => ReadinessRule;
+  /** `/status`: the document built from the snapshot (the one `exotrace status --json` prints). */
+  readonly status: (snapshot: HealthSnapshot) => unknown;
   /** `/metrics`: the Prometheus exposition (content type and text), when metrics are kept. */
   readonly metrics?: () => Promise<{ readonly contentType: string; readonly text: string }>;
 }): Promise<HealthServer> {
@@ -303,15 +305,16 @@ export async function startHealthServer(options: {
     }
     options.snapshot().then(
       (snapshot) => {
+        if (path === '/status') {
+          json(res, 200, options.status(snapshot));
+          return;
+        }
         const ready = readiness(snapshot, options.rule());
-        if (path === '/readyz') json(res, ready.ready ? 200 : 503, ready);
-        else json(res, 200, { ...ready, ...snapshot });
+        json(res, ready.ready ? 200 : 503, ready);
       },
       (error: unknown) => {
-        json(res, 503, {
-          ready: false,
-          reasons: [`state unreadable: ${error instanceof Error ? error.message : String(error)}`],
-        });
+        const reasons = [`state unreadable: ${error instanceof Error ? error.message : String(error)}`];
+        json(res, 503, path === '/status' ? { current: false, reasons } : { ready: false, reasons });
       },
     );
   });

@@ -31,6 +31,7 @@ import {
   type HealthServer,
 } from '../observe/health.js';
 import { createRetentionCheck } from './retention.js';
+import { statusReport } from '../observe/status-report.js';
 import type { PageNormalizer } from './page-events.js';
 
 /** The errors of a request abandoned at its deadline or its body ceiling. */
@@ -331,6 +332,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     // The daemon answers /healthz, /readyz, /status and /metrics when the configuration has
     // `health`: started before anything else runs, so that a port in use stops the run at once.
     if (config.health !== undefined && !options.once) {
+      const healthListen = config.health.listen;
       health = await startHealthServer({
         listen: config.health.listen,
         // A tenant is not current after two failed cycles in a row (one cut short is no outage).
@@ -344,6 +346,9 @@ export async function runCollector(config: Config, options: RunOptions): Promise
           recentDeadLetterMs: RECENT_DEAD_LETTER_MS,
         }),
         metrics: () => metrics.exposition(),
+        // The document `exotrace status --json` prints, by its rule (see README).
+        status: (snapshot) =>
+          statusReport(config, snapshot, { kind: 'daemon', from: `http://${healthListen}/status` }, now()),
         snapshot: async () => {
           const fromState = await snapshotFromState(store, {
             tenants: config.tenants.map((t) => ({ name: t.name, minAgeMs: t.minAgeMs })),

@@ -40,6 +40,11 @@ export interface SqliteStoreOptions {
   readonly exclusive?: boolean;
   /** How long to wait for a lock held by another connection. Default 5000 ms. */
   readonly busyTimeoutMs?: number;
+  /**
+   * For tests: SQLite's `max_page_count`, so that the database answers SQLITE_FULL as on a full
+   * disk once it would grow past this many pages (1: no growth at all). Default: no limit.
+   */
+  readonly maxPageCount?: number;
 }
 
 export const DB_FILE = 'exotrace.db';
@@ -310,6 +315,30 @@ function migrate(db: Database.Database): boolean {
   return current === 0;
 }
 
+function isFull(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && error.code === 'SQLITE_FULL';
+}
+
+/**
+ * SQLite says only "database or disk is full": the user needs to know which file, where, and what
+ * to do. The failed transaction was rolled back, so nothing committed is lost; `waiting` (when it
+ * could be counted) says how much the outbox holds, since the outputs taking it frees space.
+ * The error keeps SQLite's as its cause, so its code (SQLITE_FULL) is still the error's code.
+ */
+function diskFullError(error: unknown, dir: string, waiting: number | undefined): StateStoreError {
+  const held =
+    waiting === undefined
+      ? ''
+      : `; the outbox holds ${waiting} ${waiting === 1 ? 'event' : 'events'} waiting for an output ` +
+        '(delivered events are pruned, which frees space inside the database file)';
+  return new StateStoreError(
+    `state database ${join(dir, DB_FILE)} cannot grow: the disk or the filesystem quota of stateDir ` +
+      `${dir} is full (SQLite: database or disk is full). Free space there, or move stateDir to a ` +
+      `larger filesystem; nothing committed is lost, the work in hand is done again${held}`,
+    { cause: error },
+  );
+}
+
 function isBusy(error: unknown): boolean {
   return (
     error instanceof Error &&
@@ -358,8 +387,10 @@ export function openSqliteStore(dir: string, options: SqliteStoreOptions = {}): 
     // Take the write lock now (exclusive mode keeps it), so a second collector fails at start.
     db.exec('BEGIN IMMEDIATE; COMMIT');
     created = migrate(db);
+    if (options.maxPageCount !== undefined) db.pragma(`max_page_count = ${options.maxPageCount}`);
   } catch (error) {
     db.close();
+    if (isFull(error)) throw diskFullError(error, dir, undefined);
     if (isBusy(error)) {
       throw new StateStoreError(`state directory ${dir} is in use by another exotrace process`, {
         cause: error,
@@ -367,7 +398,7 @@ export function openSqliteStore(dir: string, options: SqliteStoreOptions = {}): 
     }
     throw error;
   }
-  return new SqliteStore(db, clock, created);
+  return new SqliteStore(db, clock, created, dir);
 }
 
 /**
@@ -456,6 +487,8 @@ class SqliteStore implements StateStore {
   #closing: Promise<void> | undefined;
   readonly #db: Database.Database;
   readonly #clock: () => number;
+  /** The state directory, for errors that must say where the state is. */
+  readonly #dir: string;
   /** Made by this open (no schema was there), not an existing state opened. */
   readonly #created: boolean;
 
@@ -504,10 +537,11 @@ class SqliteStore implements StateStore {
   readonly #roundFailed;
   readonly #outputRounds;
 
-  constructor(db: Database.Database, clock: () => number, created: boolean) {
+  constructor(db: Database.Database, clock: () => number, created: boolean, dir: string) {
     this.#db = db;
     this.#clock = clock;
     this.#created = created;
+    this.#dir = dir;
     const cp = 'tenant, pass, cursor, window_from, window_to, next_link, updated_at';
     this.#getCheckpoint = db.prepare<[string, string], CheckpointRow>(
       `SELECT ${cp} FROM checkpoint WHERE tenant = ? AND pass = ?`,
@@ -653,6 +687,27 @@ class SqliteStore implements StateStore {
     );
   }
 
+  /** `run`, with a full database explained (where the state is, what to do). */
+  #run<T>(fn: () => T): Promise<T> {
+    return run(() => {
+      try {
+        return fn();
+      } catch (error) {
+        throw isFull(error) ? diskFullError(error, this.#dir, this.#waitingEvents()) : error;
+      }
+    });
+  }
+
+  /** Events the output furthest behind has yet to take, or undefined when they cannot be counted. */
+  #waitingEvents(): number | undefined {
+    try {
+      const minAcked = this.#minAcked.get()?.m;
+      return minAcked === null || minAcked === undefined ? undefined : this.#headSeq() - minAcked;
+    } catch {
+      return undefined;
+    }
+  }
+
   #open(): void {
     if (this.#closing !== undefined) throw new StateStoreError('state store is closed');
   }
@@ -668,7 +723,7 @@ class SqliteStore implements StateStore {
   }
 
   getCheckpoint(tenant: string, pass: Pass): Promise<StoredCheckpoint | undefined> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       const row = this.#getCheckpoint.get(tenant, pass);
       return row === undefined ? undefined : toCheckpoint(row);
@@ -676,7 +731,7 @@ class SqliteStore implements StateStore {
   }
 
   listCheckpoints(tenant?: string): Promise<StoredCheckpoint[]> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       const rows =
         tenant === undefined ? this.#listCheckpoints.all() : this.#listTenantCheckpoints.all(tenant);
@@ -685,7 +740,7 @@ class SqliteStore implements StateStore {
   }
 
   collectedRanges(tenant: string): Promise<TimeWindow[]> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       return this.#collectedRanges.all(tenant);
     });
@@ -702,7 +757,7 @@ class SqliteStore implements StateStore {
   }
 
   commitPage(tenant: string, page: PageCommit): Promise<CommitResult> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       validateCommit(tenant, page);
       const { now, checkpoint } = page;
@@ -774,7 +829,7 @@ class SqliteStore implements StateStore {
   }
 
   registerSinks(names: readonly string[], start: SinkStart): Promise<void> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       for (const name of names) if (name === '') throw new StateStoreError('sink name must not be empty');
       this.#db.transaction(() => {
@@ -786,7 +841,7 @@ class SqliteStore implements StateStore {
   }
 
   unregisterSink(name: string): Promise<void> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       // Cascades to its dead letters and to the events re-queued for it alone.
       this.#deleteSink.run(name);
@@ -794,7 +849,7 @@ class SqliteStore implements StateStore {
   }
 
   sinkState(sink: string): Promise<SinkState | undefined> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       const row = this.#getSink.get(sink);
       return row === undefined ? undefined : toSinkState(row);
@@ -802,14 +857,14 @@ class SqliteStore implements StateStore {
   }
 
   listSinks(): Promise<SinkState[]> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       return this.#listSinks.all().map(toSinkState);
     });
   }
 
   readOutbox(sink: string, options: ReadOutboxOptions): Promise<OutboxEvent[]> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       validateReadOptions(options);
       const after = options.afterSeq ?? this.#sink(sink).acked_seq;
@@ -836,7 +891,7 @@ class SqliteStore implements StateStore {
   }
 
   ack(sink: string, seq: number, meta?: string): Promise<void> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       this.#db.transaction(() => {
         const row = this.#sink(sink);
@@ -851,28 +906,28 @@ class SqliteStore implements StateStore {
   }
 
   outboxDepth(sink: string): Promise<number> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       return this.#depth.get(this.#sink(sink).acked_seq, sink)?.n ?? 0;
     });
   }
 
   outboxDepthByTenant(): Promise<Record<string, number>> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       return Object.fromEntries(this.#depthByTenant.all().map((row) => [row.tenant, row.n]));
     });
   }
 
   outboxOldest(sink: string): Promise<number | undefined> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       return this.#oldest.get(this.#sink(sink).acked_seq, sink)?.created_at;
     });
   }
 
   stateId(): Promise<string> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       const row = this.#db.prepare<[], { id: string }>('SELECT id FROM state_identity').get();
       if (row === undefined)
@@ -882,21 +937,21 @@ class SqliteStore implements StateStore {
   }
 
   createdNew(): Promise<boolean> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       return this.#created;
     });
   }
 
   outboxHead(): Promise<number> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       return this.#headSeq();
     });
   }
 
   pruneOutbox(): Promise<number> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       return this.#db.transaction(() => {
         const min = this.#minAcked.get()?.m ?? null;
@@ -908,21 +963,21 @@ class SqliteStore implements StateStore {
   }
 
   pruneSeen(now: number): Promise<number> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       return this.#pruneSeen.run(now).changes;
     });
   }
 
   seenCount(tenant?: string): Promise<number> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       return (tenant === undefined ? this.#seenCount.get() : this.#seenCountTenant.get(tenant))?.n ?? 0;
     });
   }
 
   rejects(options: { readonly tenant?: string; readonly limit: number }): Promise<StoredReject[]> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       const rows =
         options.tenant === undefined
@@ -933,7 +988,7 @@ class SqliteStore implements StateStore {
   }
 
   deadLetter(sink: string, seq: number, reason: string): Promise<void> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       this.#db.transaction(() => {
         this.#sink(sink);
@@ -956,21 +1011,21 @@ class SqliteStore implements StateStore {
   }
 
   deadLetterCount(sink: string): Promise<number> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       return this.#deadLetterCount.get(sink)?.n ?? 0;
     });
   }
 
   deadLetterNewest(sink: string): Promise<number | undefined> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       return this.#deadLetterNewest.get(sink)?.at ?? undefined;
     });
   }
 
   deadLetters(sink: string, limit: number): Promise<DeadLetter[]> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       return this.#deadLettersLimit.all(sink, limit).map((r) => ({
         sink: r.sink,
@@ -987,7 +1042,7 @@ class SqliteStore implements StateStore {
   }
 
   retryDeadLetters(sink: string, seqs?: readonly number[]): Promise<number> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       return this.#db.transaction(() => {
         this.#sink(sink);
@@ -1009,7 +1064,7 @@ class SqliteStore implements StateStore {
   }
 
   recordTenantCycle(tenant: string, outcome: CycleOutcome): Promise<void> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       validateCycle(tenant, outcome);
       if (outcome.error === undefined) this.#cycleSucceeded.run(tenant, outcome.at);
@@ -1018,14 +1073,14 @@ class SqliteStore implements StateStore {
   }
 
   tenantCycles(): Promise<TenantCycle[]> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       return this.#tenantCycles.all().map(toTenantCycle);
     });
   }
 
   recordOutputRound(sink: string, outcome: OutputRoundOutcome): Promise<void> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       validateOutputRound(outcome);
       this.#sink(sink);
@@ -1035,7 +1090,7 @@ class SqliteStore implements StateStore {
   }
 
   outputRounds(): Promise<OutputRounds[]> {
-    return run(() => {
+    return this.#run(() => {
       this.#open();
       return this.#outputRounds.all().map(toOutputRounds);
     });

@@ -233,6 +233,64 @@ describe('exotrace parse', () => {
     ]);
   });
 
+  it('a page element that is an empty array or no object is a reject naming its line and row', async () => {
+    const row = { id: 'a', receivedDateTime: '2026-01-01T00:00:00Z', status: 'delivered' };
+    const lines = ['{"value":[[]]}', JSON.stringify({ value: [row, [], [row], 5, null] })];
+    const result = await runCli(['parse', file('array-elements.ndjson', lines.join('\n') + '\n')]);
+    expect(result.code).toBe(1);
+    expect(jsonLines(result.stdout)).toHaveLength(1);
+    const array = 'a page element that is an array, not a message trace row (an object)';
+    expect(jsonLines(result.stderr)).toEqual([
+      { file: expect.any(String) as string, line: 1, row: 0, reason: array, input: '[]' },
+      { file: expect.any(String) as string, line: 2, row: 1, reason: array, input: '[]' },
+      { file: expect.any(String) as string, line: 2, row: 2, reason: array, input: JSON.stringify([row]) },
+      expect.objectContaining({ line: 2, row: 3, reason: 'not a JSON object (got number)' }),
+      expect.objectContaining({ line: 2, row: 4, reason: 'not a JSON object (got null)' }),
+    ]);
+  });
+
+  it('UTF-16 without a byte order mark (LE and BE) is decoded, as RFC 4627 detects it', async () => {
+    const rows = [
+      { id: 'a', receivedDateTime: '2026-01-01T00:00:00Z', status: 'delivered', subject: 'café' },
+      { id: 'b', receivedDateTime: '2026-01-01T00:00:00Z', status: 'delivered', subject: 'ü' },
+    ];
+    const text = rows.map((r) => JSON.stringify(r)).join('\r\n') + '\r\n';
+    const le = Buffer.from(text, 'utf16le');
+    const be = Buffer.from(le).swap16();
+    for (const [name, body] of [
+      ['le.ndjson', le],
+      ['be.ndjson', be],
+      ['be-bom.ndjson', Buffer.concat([Buffer.from([0xfe, 0xff]), be])],
+    ] as const) {
+      const result = await runCli(['parse', file(name, body)]);
+      expect(result.stderr, name).toBe('');
+      expect(result.code, name).toBe(0);
+      const events = jsonLines(result.stdout) as { email: { subject: string } }[];
+      expect(
+        events.map((e) => e.email.subject),
+        name,
+      ).toEqual(['café', 'ü']);
+    }
+  });
+
+  it('a line longer than 64 MiB is a reject naming its line; the lines after it are still written', async () => {
+    const good = JSON.stringify({ id: 'a', receivedDateTime: '2026-01-01T00:00:00Z', status: 'delivered' });
+    const long = Buffer.alloc(64 * 1024 * 1024 + 10, 'x');
+    const body = Buffer.concat([Buffer.from(good + '\n'), long, Buffer.from('\n' + good + '\n')]);
+    const result = await runCli(['parse', file('long.ndjson', body)]);
+    expect(result.code).toBe(1);
+    expect(jsonLines(result.stdout)).toHaveLength(2);
+    expect(jsonLines(result.stderr)).toEqual([
+      {
+        file: expect.any(String) as string,
+        line: 2,
+        reason:
+          'line 2 is longer than 67108864 characters, the most one record may hold (one row or page per line): skipped',
+        input: 'x'.repeat(256) + '…',
+      },
+    ]);
+  }, 60_000);
+
   it.each([
     ['[{"MessageTraceId":"a","Received":"2025-01-01T00:00:00Z"},', 'unterminated JSON array'],
     [

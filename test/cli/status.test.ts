@@ -19,7 +19,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
-import type { StatusReport } from '../../src/cli/status.js';
+import { request } from 'undici';
+import { statusReport, type StatusReport } from '../../src/cli/status.js';
+import { loadConfig } from '../../src/config/load.js';
+import { snapshotOfReport } from '../../src/observe/status-report.js';
 import { BODY_LIMITS } from '../../src/sources/http/bounded-request.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';
 import type { CliResult } from '../helpers/cli.js';
@@ -41,6 +44,17 @@ async function cli(args: readonly string[]): Promise<CliResult> {
     expect(result.stderr.includes(secret), 'a client secret on stderr').toBe(false);
   }
   return result;
+}
+
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/** Every `…At`, `…Since`, `cursor`, `from` and `to` in a document, with its path. */
+function instantsOf(value: unknown, at = ''): [string, unknown][] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => instantsOf(v, `${at}[${String(i)}]`));
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([k, v]): [string, unknown][] =>
+    /(At|Since)$|^(cursor|from|to)$/.test(k) && at !== '' ? [[`${at}.${k}`, v]] : instantsOf(v, `${at}.${k}`),
+  );
 }
 
 async function statusJson(config: string): Promise<{ code: number | null; report: StatusReport }> {
@@ -102,7 +116,7 @@ describe('exotrace status from the state', () => {
         type: 'file',
         backlog: 0,
         deadLetters: 0,
-        lastSuccessAt: expect.any(Number) as number,
+        lastSuccessAt: expect.stringMatching(ISO) as string,
       },
     ]);
 
@@ -192,7 +206,7 @@ describe('exotrace status from the state', () => {
     const hook = report.outputs.find((o) => o.output === 'hook');
     expect(hook?.backlog).toBeGreaterThan(0);
     expect(hook?.lastError?.['code']).toBe('ECONNREFUSED');
-    expect(hook?.failingSince).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(hook?.failingSince ?? '')).toBeGreaterThanOrEqual(before);
     expect(report.outputs.find((o) => o.output === 'file')?.failingSince).toBeUndefined();
     const human = await cli(['status', '--config', config]);
     expect(human.stdout).toMatch(/^hook +http +[1-9]\d* +0 +ECONNREFUSED$/m);
@@ -236,9 +250,9 @@ describe('exotrace status from the state', () => {
         newestDeadLetterAt: report.outputs[0]?.newestDeadLetterAt,
       })),
     );
-    expect(report.outputs[0]?.oldestWaitingAt).toBeGreaterThan(Date.now() - 60_000);
+    expect(Date.parse(report.outputs[0]?.oldestWaitingAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
     // When the dead letter was put aside (readiness counts new ones).
-    expect(report.outputs[0]?.newestDeadLetterAt).toBeGreaterThan(Date.now() - 60_000);
+    expect(Date.parse(report.outputs[0]?.newestDeadLetterAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
     expect(report.reasons).toEqual([
       'tenant contoso: no cycle completed yet',
       'output file: 1000 events waiting (bound 1000)',
@@ -280,7 +294,13 @@ describe('exotrace status from the state', () => {
     const { code, report } = await statusJson(config);
     expect(code).toBe(1);
     expect(report.outputs).toEqual([
-      { output: 'file', type: 'file', backlog: 1, deadLetters: 0, oldestWaitingAt: now - 3 * 3_600_000 },
+      {
+        output: 'file',
+        type: 'file',
+        backlog: 1,
+        deadLetters: 0,
+        oldestWaitingAt: new Date(now - 3 * 3_600_000).toISOString(),
+      },
     ]);
     // Only the output: one event is far below maxEvents, and the tenant is current.
     expect(report.reasons).toEqual([
@@ -430,7 +450,33 @@ describe('exotrace status while the daemon runs', () => {
         return failing?.lastError !== undefined;
       }, 30_000);
       expect(failing?.lastError?.['code']).toBe('ECONNREFUSED');
-      expect(failing?.failingSince).toBeGreaterThan(0);
+      expect(Date.parse(failing?.failingSince ?? '')).toBeGreaterThan(0);
+      // The daemon's /status is the document status --json prints: its keys, ISO instants, and
+      // read back and built again by the same function, the same document.
+      const direct = (await (
+        await request(`http://127.0.0.1:${healthPort}/status`)
+      ).body.json()) as StatusReport;
+      expect(Object.keys(direct).sort()).toEqual([
+        'at',
+        'current',
+        'from',
+        'outputs',
+        'reasons',
+        'source',
+        'tenants',
+      ]);
+      expect(direct.source).toBe('daemon');
+      expect(direct.from).toBe(`http://127.0.0.1:${healthPort}/status`);
+      expect(instantsOf(direct).length).toBeGreaterThan(4);
+      for (const [key, value] of instantsOf(direct)) expect(value, key).toMatch(ISO);
+      expect(direct.outputs.find((o) => o.output === 'hook')?.failingSince).toMatch(ISO);
+      const rebuilt = statusReport(
+        loadConfig(config),
+        snapshotOfReport(direct as unknown as Parameters<typeof snapshotOfReport>[0]),
+        { kind: 'daemon', from: direct.from },
+        Date.parse(direct.at),
+      );
+      expect(rebuilt).toEqual(direct);
       // A failing output is not keeping up, the daemon says so at once (not after 15 minutes).
       const failingStatus = await statusJson(config);
       expect(failingStatus.code).toBe(1);

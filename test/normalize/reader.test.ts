@@ -48,6 +48,52 @@ describe('NDJSON', () => {
     ]);
   });
 
+  it('UTF-16 without a byte order mark, LE or BE, is decoded, also split at odd bytes', async () => {
+    const text = '{"a":"é"}\r\n\r\n{"b":"€"}\r\n';
+    const le = Buffer.from(text, 'utf16le');
+    const be = Buffer.from(le).swap16();
+    for (const body of [le, be, Buffer.concat([Buffer.from([0xfe, 0xff]), be])]) {
+      const chunks = [body.subarray(0, 1), body.subarray(1, 6), body.subarray(6, 13), body.subarray(13)];
+      for (const input of [[body], chunks]) {
+        const records = await read(input);
+        expect(records.map((r) => [r.text, r.line])).toEqual([
+          ['{"a":"é"}', 1],
+          ['{"b":"€"}', 3],
+        ]);
+      }
+    }
+  });
+
+  it('a UTF-8 input shorter than four bytes is still UTF-8', async () => {
+    expect((await read([Buffer.from('1\n')])).map((r) => r.text)).toEqual(['1']);
+    expect((await read([Buffer.from('{}')])).map((r) => r.text)).toEqual(['{}']);
+  });
+
+  it('a line longer than maxLineChars is a problem naming it; the lines after it are read', async () => {
+    const tooLong = (line: number): string =>
+      `line ${String(line)} is longer than 10 characters, the most one record may hold (one row or page per line): skipped`;
+    const text = '{"a":1}\n' + 'y'.repeat(300) + '\n{"b":2}\n' + 'z'.repeat(11);
+    for (const chunks of [[text], text.match(/[\s\S]{1,4}/g) ?? []]) {
+      const records = await read(chunks, { maxLineChars: 10 });
+      expect(records).toEqual([
+        { text: '{"a":1}', line: 1, verbatim: true },
+        { text: 'y'.repeat(256) + '…', line: 2, verbatim: false, problem: tooLong(2) },
+        { text: '{"b":2}', line: 3, verbatim: true },
+        { text: 'z'.repeat(11) + '…', line: 4, verbatim: false, problem: tooLong(4) },
+      ]);
+    }
+    // A first line that starts like a document and is longer than one may be is such a line too.
+    const first = '{' + 'w'.repeat(50);
+    const records = await read([first.slice(0, 20), first.slice(20) + '\n{"c":3}\n'], {
+      maxLineChars: 10,
+      maxDocumentChars: 10,
+    });
+    expect(records.map((r) => [r.line, r.problem === undefined])).toEqual([
+      [1, false],
+      [2, true],
+    ]);
+  });
+
   it('empty and blank input yield nothing', async () => {
     expect(await read([])).toEqual([]);
     expect(await read(['  \n\n'])).toEqual([]);

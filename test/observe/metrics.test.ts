@@ -372,10 +372,10 @@ describe('/metrics after a daemon cycle against the emulator', () => {
       expect(lastError[0]?.labels['code']).toBe('ECONNREFUSED');
       // /status says why the output is failing, and since when (the daemon's own knowledge).
       const status = (await (await request(`http://127.0.0.1:${metricsPort}/status`)).body.json()) as {
-        outputs: { output: string; failingSince?: number; lastError?: { code?: string } }[];
+        outputs: { output: string; failingSince?: string; lastError?: { code?: string } }[];
       };
       const down = status.outputs.find((o) => o.output === 'down');
-      expect(down?.failingSince).toBe(NOW);
+      expect(down?.failingSince).toBe(new Date(NOW).toISOString());
       expect(down?.lastError?.code).toBe(lastError[0]?.labels['code']);
       expect(status.outputs.find((o) => o.output !== 'down')?.lastError).toBeUndefined();
       // Process metrics come along, under the same prefix.

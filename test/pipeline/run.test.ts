@@ -255,7 +255,7 @@ describe('health endpoints (daemon)', () => {
       await until(async () => (await get('/readyz')).status === 200);
       const status = await get('/status');
       expect(status.body).toMatchObject({
-        ready: true,
+        current: true,
         tenants: [{ tenant: 'fabrikam' }],
         outputs: [{ output: 'file' }],
       });
@@ -461,6 +461,40 @@ describe('the daemon, whatever goes wrong', () => {
       expect(errors).toEqual(['tenant failed', 'could not record the tenant cycle in the state']);
     } finally {
       await setServicePrincipal('fabrikam', true);
+      await store.close();
+    }
+  });
+});
+
+describe('a full disk', () => {
+  it("the tenant failure names the state file, its stateDir and the fix, with SQLite's code", async () => {
+    const config = writeConfig('disk-full', ['contoso']);
+    const dir = path.join(folder, 'disk-full', 'state');
+    // SQLite's max_page_count answers SQLITE_FULL as a full filesystem would, at the first page.
+    const store = openSqliteStore(dir, { maxPageCount: 1 });
+    const failures: unknown[] = [];
+    const log = {
+      ...silentLogger,
+      error: (m: string, fields?: Record<string, unknown>) => {
+        if (m === 'tenant failed') failures.push(fields?.['error']);
+      },
+    };
+    try {
+      const summary = await runCollector(config, {
+        once: true,
+        signal: new AbortController().signal,
+        log,
+        now: () => NOW,
+        store,
+      });
+      expect(summary.failed).toBe(true);
+      expect(failures).toHaveLength(1);
+      const error = failures[0] as { code?: string; message?: string };
+      expect(error.code).toBe('SQLITE_FULL');
+      expect(error.message).toContain(`state database ${path.join(dir, 'exotrace.db')} cannot grow`);
+      expect(error.message).toContain(`stateDir ${dir} is full`);
+      expect(error.message).toContain('Free space there, or move stateDir to a larger filesystem');
+    } finally {
       await store.close();
     }
   });

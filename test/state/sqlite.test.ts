@@ -310,3 +310,49 @@ describe('events read back while they are recent', () => {
     await reopened.close();
   });
 });
+
+describe('a full disk', () => {
+  it('names the state file, its stateDir, the fix and the events waiting; nothing is half-committed', async () => {
+    const page = (n: number, from: number, size: number): PageCommit => ({
+      pass: 'fast',
+      checkpoint: { cursor: from + n },
+      events: Array.from({ length: n }, (_, i) => ({
+        key: `k${String(from + i)}`,
+        eventId: `e${String(from + i)}`,
+        json: JSON.stringify({ pad: 'x'.repeat(size) }),
+      })),
+      rejects: [],
+      now: 100,
+      seenTtlMs: 1000,
+    });
+    const first = openSqliteStore(dir);
+    await first.registerSinks(['file'], 'beginning');
+    await first.commitPage('t', page(3, 0, 10));
+    await first.close();
+
+    // max_page_count makes SQLite answer SQLITE_FULL where a full filesystem would.
+    const full = openSqliteStore(dir, { maxPageCount: 1 });
+    const failure = await full.commitPage('t', page(200, 3, 2000)).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await full.close();
+    expect(failure).toBeInstanceOf(Error);
+    const error = failure as Error & { cause?: { code?: string } };
+    expect(error.message).toBe(
+      `state database ${join(dir, DB_FILE)} cannot grow: the disk or the filesystem quota of stateDir ${dir} ` +
+        'is full (SQLite: database or disk is full). Free space there, or move stateDir to a larger ' +
+        'filesystem; nothing committed is lost, the work in hand is done again; the outbox holds 3 events ' +
+        'waiting for an output (delivered events are pruned, which frees space inside the database file)',
+    );
+    expect(error.cause?.code).toBe('SQLITE_FULL');
+
+    const after = openSqliteStore(dir);
+    try {
+      expect((await after.getCheckpoint('t', 'fast'))?.cursor).toBe(3);
+      expect(await after.outboxDepth('file')).toBe(3);
+    } finally {
+      await after.close();
+    }
+  });
+});
