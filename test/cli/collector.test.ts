@@ -26,6 +26,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
+import { groundTruthKeys } from '../helpers/emulator-control.js';
 import { freePort } from '../helpers/wait.js';
 import type { CliResult } from '../helpers/cli.js';
 import {
@@ -43,6 +44,7 @@ import {
 const SP_FIX = 'New-MgServicePrincipal -AppId 8bd644d1-64a1-4d4b-ae52-2e0cbf64e373';
 const WRONG_SECRET = 'wrong~secret-value-0123456789abcdefXYZ';
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 
 let emulator: Emulator;
 let folder: string;
@@ -52,6 +54,15 @@ let runCount = 0;
 const dirOf = (name: string): string => path.join(folder, name);
 const eventsOf = (name: string): string => path.join(dirOf(name), 'events.ndjson');
 const orgOf = (tenant: string): string => `${tenant}.onmicrosoft.com`;
+
+/** A file event as the emulator's ground truth names its row: trace id|recipient|status. */
+function rowKeyOf(event: EventLine): string {
+  const e = event as EventLine & {
+    office365: { message_trace: { MessageTraceId: string } };
+    email: { to?: { address: string[] } };
+  };
+  return `${e.office365.message_trace.MessageTraceId}|${(e.email.to?.address[0] ?? '').toLowerCase()}|${e.event.action}`;
+}
 
 /** Every run's output is searched for every client secret (and the wrong one tried). */
 function assertNoSecret(result: CliResult): void {
@@ -404,14 +415,33 @@ describe('exotrace backfill', () => {
     expect(afterFirst.length).toBeGreaterThan(50);
     const firstOldest = Math.min(...afterFirst.map((e) => Date.parse(e['@timestamp'])));
 
+    const secondStart = Date.now();
     const second = await cli(['backfill', '--config', config, '--tenant', 'contoso', '--from', '5d']);
+    const secondEnd = Date.now();
     expect(second.code, second.stderr).toBe(0);
     const events = readEvents(eventsOf(name));
     const ids = events.map((e) => e.event.id);
     expect(new Set(ids).size).toBe(ids.length);
-    // The three days before the first backfill: more rows than it had in its two.
+    // The three days before the first backfill, every row of them, as the emulator's ground truth
+    // has them (not a count: whether three days hold more rows than two follows the weekday, and
+    // on a Wednesday the weekend among the three made them fewer). The CLI's "5d" starts between
+    // secondStart and secondEnd (a second either side for rounding): every row received after the
+    // latest start is there, and nothing from before the earliest.
     const older = events.filter((e) => Date.parse(e['@timestamp']) < firstOldest);
-    expect(older.length).toBeGreaterThan(afterFirst.length);
+    const olderKeys = new Set(older.map(rowKeyOf));
+    const truth = (from: number): Promise<string[]> =>
+      groundTruthKeys(emulator, 'contoso', from, firstOldest - 1, emulator.clock.now());
+    const surely = await truth(secondEnd - 5 * DAY + 1000);
+    const atMost = new Set(await truth(secondStart - 5 * DAY - 1000));
+    expect(surely.length).toBeGreaterThan(50);
+    expect(
+      surely.filter((key) => !olderKeys.has(key)),
+      'rows of the three days not collected',
+    ).toEqual([]);
+    expect(
+      [...olderKeys].filter((key) => !atMost.has(key)),
+      'events that are no row of the three days',
+    ).toEqual([]);
     expect(Math.min(...older.map((e) => Date.parse(e['@timestamp'])))).toBeLessThan(
       Date.now() - 4 * 24 * HOUR,
     );

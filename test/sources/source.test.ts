@@ -34,8 +34,12 @@ beforeAll(async () => {
     // Small RWS pages and relative next links, as the real service sends them.
     api: { reportingPageSize: 150, relativeNextLinks: true },
   });
+  // A fixed instant, not today's: how many rows the window holds follows the emulator's
+  // working-day curve, and the walks below need several pages (more than 400 rows) whatever the
+  // hour the suite runs at (on a Monday evening the window is the weekend and held 140 rows).
+  now = Date.UTC(2026, 10, 20, 12, 0, 0); // a Friday; the window is Wednesday
+  emulator.clock.set(now);
   emulator.clock.freeze(true);
-  now = Math.floor(emulator.clock.now() / 1000) * 1000;
   // Old enough that every row is visible and final: the walk is compared with ground truth exactly.
   window = { from: now - 60 * HOUR, to: now - 40 * HOUR };
   agent = new Agent({ connect: { ca: emulator.caCertPem } });
