@@ -5,8 +5,8 @@
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { closeSync, constants, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, isMap, isNode, isScalar, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
@@ -126,7 +126,7 @@ export function loadConfig(file: string, env: Env = process.env): Config {
 /**
  * The same as loadConfig, the file read without blocking the process: a configuration given as a
  * pipe (`--config <(…)`, `/dev/stdin`) may wait for its writer, and a stop must still be heard.
- * Rejects with the signal's reason once `signal` aborts (the read itself cannot be cancelled).
+ * Rejects with the signal's reason once `signal` aborts (for a pipe, once the read in flight is released).
  */
 export async function readConfig(file: string, signal: AbortSignal, env: Env = process.env): Promise<Config> {
   const absolute = path.resolve(file);
@@ -134,13 +134,38 @@ export async function readConfig(file: string, signal: AbortSignal, env: Env = p
   let text: string;
   try {
     text = await new Promise<string>((resolve, reject) => {
+      let settled = false;
       const onAbort = (): void => {
-        reject(signal.reason as Error);
+        if (!isPipe(absolute)) {
+          reject(signal.reason as Error);
+          return;
+        }
+        // A pipe nobody writes holds a thread of libuv's pool in open(2) or read(2), and a process
+        // cannot exit while one is held (the pool's threads are joined at exit): the stop would
+        // hang for ever. A byte written into the pipe ourselves ends that call; readConfigText then
+        // sees the stop and asks for nothing more.
+        const release = (): void => {
+          if (settled) {
+            reject(signal.reason as Error);
+            return;
+          }
+          pokePipe(absolute);
+          setTimeout(release, 20);
+        };
+        release();
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      readFile(absolute, 'utf8')
-        .then(resolve, reject)
+      readConfigText(absolute, signal)
+        .then(
+          (value) => {
+            if (!signal.aborted) resolve(value);
+          },
+          (error: unknown) => {
+            if (!signal.aborted) reject(error as Error);
+          },
+        )
         .finally(() => {
+          settled = true;
           signal.removeEventListener('abort', onAbort);
         });
     });
@@ -149,6 +174,47 @@ export async function readConfig(file: string, signal: AbortSignal, env: Env = p
     throw new ConfigError(absolute, [{ path: '', message: `cannot read the file: ${describe(error)}` }]);
   }
   return parseConfig(text, absolute, env);
+}
+
+/** The file's text, a chunk at a time so that a stop between two reads asks for no more. */
+async function readConfigText(file: string, signal: AbortSignal): Promise<string> {
+  const handle = await open(file, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    for (;;) {
+      signal.throwIfAborted();
+      const chunk = Buffer.alloc(65_536);
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(chunk.subarray(0, bytesRead));
+    }
+    signal.throwIfAborted();
+    return Buffer.concat(chunks).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+function isPipe(file: string): boolean {
+  try {
+    return statSync(file).isFIFO();
+  } catch {
+    return false;
+  }
+}
+
+/** One byte into a pipe we are reading, without blocking: it fails (no reader yet) harmlessly. */
+function pokePipe(file: string): void {
+  try {
+    const fd = openSync(file, constants.O_WRONLY | constants.O_NONBLOCK);
+    try {
+      writeSync(fd, '\n');
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // ENXIO: nobody has the pipe open to read (our read has not started, or has ended).
+  }
 }
 
 /** The same as loadConfig for text already read; `file` names it in errors and anchors relative paths. */
