@@ -7,6 +7,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { AuthError, ConfidentialClientApplication, ServerError, type Configuration } from '@azure/msal-node';
 import type { Dispatcher } from 'undici';
 import { ExotraceError, mapAadError, networkError, parseAadBody, type ErrorContext } from '../http/errors.js';
+import type { ProxySetting } from '../http/transport-cause.js';
 import { createMsalNetworkClient } from './network-client.js';
 
 export interface TokenProvider {
@@ -46,6 +47,8 @@ export interface MsalTokenProviderOptions {
   readonly context: ErrorContext;
   /** Every answer of the login host (metrics): its HTTP status, undefined when none came. */
   readonly onLoginAnswer?: (status: number | undefined) => void;
+  /** The proxy the dispatcher sends through, named when a connection to it fails. */
+  readonly proxy?: ProxySetting;
 }
 
 // Hosts msal knows: for these its normal instance discovery is right. Any other (a sovereign
@@ -90,7 +93,9 @@ export function createMsalTokenProvider(options: MsalTokenProviderOptions): Toke
 
   let inFlight: Promise<string> | undefined;
   const fetchToken = async (forceRefresh: boolean): Promise<string> => {
-    networkClient.takeLastError(); // Forget a failure from an earlier call that later succeeded.
+    // Forget failures of an earlier call that later succeeded.
+    networkClient.takeLastError();
+    networkClient.takeLastRefusal();
     try {
       const result = await app.acquireTokenByClientCredential({ scopes: [scope], skipCache: forceRefresh });
       if (result === null || result.accessToken === '') {
@@ -105,8 +110,21 @@ export function createMsalTokenProvider(options: MsalTokenProviderOptions): Toke
       return result.accessToken;
     } catch (error) {
       const transport = networkClient.takeLastError();
+      const refusal = networkClient.takeLastRefusal();
+      if (!(error instanceof ServerError) && transport === undefined && refusal !== undefined) {
+        // msal gave up on an answer (the tenant's metadata refused) without saying what it said.
+        const parsed = parseAadBody(refusal.text);
+        if (parsed.aadsts !== undefined || parsed.error !== undefined) {
+          throw mapAadError(context, { ...parsed, status: refusal.status, cause: error });
+        }
+      }
       if (transport !== undefined && !(error instanceof ServerError)) {
-        throw networkError(transport, `token request to ${login.host}`, context);
+        throw networkError(transport, `token request to ${login.host}`, context, {
+          role: 'login host',
+          url: login,
+          urlKey: `${context.configPath}.loginUrl`,
+          ...(options.proxy === undefined ? {} : { proxy: options.proxy }),
+        });
       }
       throw toExotraceError(error, context);
     }
