@@ -113,7 +113,7 @@ function diagnosis(
   const host = new URL(last.role === 'login host' ? tenant.loginUrl : tenant.apiUrl).host;
   return {
     code,
-    message: `the ${last.role} ${host} answered HTTP ${status} ${times} ${times === 1 ? 'time' : 'times'} in a row: ${message}`,
+    message: `the ${last.role} ${host} answered HTTP ${status} ${times === 1 ? 'once' : `${times} times in a row`}: ${message}`,
     fix:
       status === 429
         ? fix

@@ -144,6 +144,24 @@ describe('doctor names network causes', () => {
   );
 
   it(
+    'persistent 503s from the login host: the login host named, with the status and the count',
+    async () => {
+      emulator.faults.enqueue([{ kind: 'status', status: 503, targets: ['token'] }], 20);
+      try {
+        const result = await doctor(doctorConfig());
+        expect(result.code).toBe(3);
+        expect(result.stdout).toMatch(
+          /FAILED \(transient\) — the login host 127\.0\.0\.1:\d+ answered HTTP 503 3 times in a row/,
+        );
+        expect(result.stdout).toMatch(/fix: .*service health/);
+      } finally {
+        emulator.faults.clear();
+      }
+    },
+    FAIL_SAFE_MS,
+  );
+
+  it(
     'an untrusted CA: the TLS cause, with tls.caFile and NODE_EXTRA_CA_CERTS as the fix',
     async () => {
       const result = await doctor(doctorConfig({}, { withoutCa: true }));

@@ -111,6 +111,9 @@ export function createMsalTokenProvider(options: MsalTokenProviderOptions): Toke
     } catch (error) {
       const transport = networkClient.takeLastError();
       const refusal = networkClient.takeLastRefusal();
+      // After a 429 or 5xx msal would refuse the same request itself for up to a minute, with an
+      // error that has no status; our retry loop decides the waits, so msal's hold is dropped.
+      if (refusal !== undefined && (refusal.status === 429 || refusal.status >= 500)) app.clearCache();
       if (!(error instanceof ServerError) && transport === undefined && refusal !== undefined) {
         // msal gave up on an answer (the tenant's metadata refused) without saying what it said.
         const parsed = parseAadBody(refusal.text);
@@ -126,7 +129,7 @@ export function createMsalTokenProvider(options: MsalTokenProviderOptions): Toke
           ...(options.proxy === undefined ? {} : { proxy: options.proxy }),
         });
       }
-      throw toExotraceError(error, context);
+      throw toExotraceError(error, context, refusal?.status);
     }
   };
 
@@ -179,17 +182,21 @@ function credentialOptions(
   };
 }
 
-function toExotraceError(error: unknown, context: ErrorContext): ExotraceError {
+/** `answeredStatus`: the login host's last non-2xx status, for msal errors that do not keep it. */
+function toExotraceError(error: unknown, context: ErrorContext, answeredStatus?: number): ExotraceError {
   if (ExotraceError.is(error)) return error;
   if (error instanceof ServerError) {
     const parsed = parseAadBody(error.errorMessage);
     const errorNo = Number(error.errorNo);
+    // msal leaves `status` out of the errors it makes itself (its throttle's): without it a
+    // failing identity platform would read as a refused credential, and not be retried.
+    const status = error.status ?? answeredStatus;
     return mapAadError(context, {
       ...parsed,
       ...(Number.isInteger(errorNo) && errorNo > 0 ? { aadsts: errorNo } : {}),
-      error: error.errorCode,
+      ...(error.errorCode === '' ? {} : { error: error.errorCode }),
       description: error.errorMessage,
-      ...(error.status === undefined ? {} : { status: error.status }),
+      ...(status === undefined ? {} : { status }),
       cause: error,
     });
   }
