@@ -469,7 +469,7 @@ export function networkError(
           ? 'put the proxy credentials in http.proxy (https://user:password@proxy:port) or HTTPS_PROXY, or check them'
           : 'the proxy does not allow this destination: ask for the login and API hosts to be allowed, or check http.proxy',
       retryable: false,
-      configKey: peer?.proxy?.setting ?? 'http.proxy',
+      configKey: 'http.proxy',
       cause: error,
     });
   }
