@@ -9,6 +9,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { configSchema } from '../config/schema.js';
+import { configCheckCommand } from './config-check.js';
 import { EXIT_OK } from './exit-codes.js';
 
 /** A JSON Schema node, as far as this file reads and writes it. */
@@ -233,6 +234,18 @@ export function renderConfigDoc(): string {
     '- **Relative paths** are resolved against the folder of the configuration file.',
     '- **Secrets**: each tenant needs exactly one of `clientSecret` and `certificate`.',
     '',
+    '## Checking a configuration',
+    '',
+    '`exotrace config check --config FILE` reads and validates the file exactly as `run` does (the',
+    'same `${VAR}` substitution, paths, certificates and keys parsed, CA files read), checks `stateDir`',
+    'as `run` would (a folder other users can write to, linked state files, a folder it cannot write',
+    'or create) and prints the warnings `run` would give at start (a secret in a file every local',
+    'user can read, a new state for outputs that cannot tell what an earlier state delivered). It',
+    'contacts nothing (no DNS lookup, no connection) and creates nothing (no state folder or',
+    'database). It prints the tenants, outputs and state it found and exits 0, or prints the errors',
+    'as `run` does (naming the key path and line) and exits 2; `--json` prints either as one JSON',
+    'document. `exotrace doctor` then checks what needs the network.',
+    '',
     '## JSON Schema for editors',
     '',
     '`exotrace config schema` prints the JSON Schema (draft 2020-12) of this file. With the YAML',
@@ -272,10 +285,35 @@ export function renderConfigDoc(): string {
 
 interface Io {
   readonly stdout: NodeJS.WritableStream;
+  /** Default process.stderr. */
+  readonly stderr?: NodeJS.WriteStream;
 }
 
 export function registerConfigCommand(program: Command, io: Io, setExitCode: (code: number) => void): void {
-  const config = program.command('config').description('the configuration file: its JSON Schema');
+  const config = program
+    .command('config')
+    .description('the configuration file: check it without contacting anything, or print its JSON Schema');
+  config
+    .command('check')
+    .description(
+      'read and validate the configuration as run does (${VAR}, files, certificates, stateDir, warnings), ' +
+        'contacting nothing and creating nothing; print a summary',
+    )
+    .requiredOption('--config <file>', 'the YAML configuration')
+    .option('--json', 'print the summary (or the errors) as one JSON document')
+    .addHelpText(
+      'after',
+      `
+Exit status: 0 the configuration is valid (warnings, if any, are printed), 2 it is not (the errors are printed as run prints them).`,
+    )
+    .action((opts: { config: string; json?: boolean }) => {
+      setExitCode(
+        configCheckCommand(opts.config, opts.json === true, {
+          stdout: io.stdout,
+          stderr: io.stderr ?? process.stderr,
+        }),
+      );
+    });
   config
     .command('schema')
     .description(

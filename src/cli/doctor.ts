@@ -1,13 +1,31 @@
 /**
  * `exotrace doctor --config FILE`: preflight per tenant — the configuration, a token, the
  * permission and service principal, one small query — each failure with the fix it needs.
+ * Doctor diagnoses: a transport failure (refused, DNS, TLS) is reported at once with the host
+ * and setting at fault, never retried until a deadline; an HTTP failure is tried three times and
+ * reported with its status and how many times it came.
  */
 import type { Command } from 'commander';
+import type { TenantConfig } from '../config/index.js';
 import { configWarnings } from '../config/warnings.js';
 import { describeError } from '../pipeline/run.js';
 import { createSource } from '../sources/create.js';
+import { ExotraceError } from '../sources/http/errors.js';
+import { defaultStrategies } from '../sources/http/retry.js';
+import { answersOnly } from '../sources/http/retry-strategies.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { EXIT_TENANT_FAILED, loadConfigOrExplain } from './run.js';
+
+/** HTTP failures are tried this many times more: enough to tell a blip from a failing service. */
+const DOCTOR_RETRIES = 2;
+
+type Role = 'login host' | 'API host';
+
+interface Answer {
+  readonly role: Role;
+  /** Undefined when no answer came. */
+  readonly status: number | undefined;
+}
 
 export async function doctorCommand(file: string): Promise<number> {
   const config = loadConfigOrExplain(file, process.stderr);
@@ -18,8 +36,18 @@ export async function doctorCommand(file: string): Promise<number> {
   for (const warning of configWarnings(config)) process.stdout.write(`configuration: WARNING — ${warning}\n`);
   let failed = false;
   for (const tenant of config.tenants) {
-    const source = createSource(tenant, config);
-    const signal = AbortSignal.timeout(Math.max(30_000, config.http.timeoutMs));
+    const limitMs = Math.max(30_000, config.http.timeoutMs);
+    const answers: Answer[] = [];
+    const source = createSource(tenant, config, {
+      onLoginAnswer: (status) => answers.push({ role: 'login host', status }),
+      onAttempt: (report) => answers.push({ role: 'API host', status: report.status }),
+      retry: {
+        strategies: defaultStrategies().map(answersOnly),
+        maxRetries: DOCTOR_RETRIES,
+        maxElapsedMs: limitMs,
+      },
+    });
+    const signal = AbortSignal.timeout(limitMs);
     try {
       // One small query exercises everything: token, permission, service principal, network, CA.
       await source.probe(signal);
@@ -28,14 +56,69 @@ export async function doctorCommand(file: string): Promise<number> {
       );
     } catch (error) {
       failed = true;
-      const described = describeError(error);
-      process.stdout.write(`tenant ${tenant.name} (${tenant.api}): FAILED — ${String(described.message)}\n`);
-      if (typeof described.fix === 'string') process.stdout.write(`  fix: ${described.fix}\n`);
+      const { code, message, fix } = diagnosis(error, signal, tenant, answers, limitMs);
+      process.stdout.write(`tenant ${tenant.name} (${tenant.api}): FAILED (${code}) — ${message}\n`);
+      if (fix !== undefined) process.stdout.write(`  fix: ${fix}\n`);
     } finally {
       await source.close();
     }
   }
   return failed ? EXIT_TENANT_FAILED : EXIT_OK;
+}
+
+interface Diagnosis {
+  readonly code: string;
+  readonly message: string;
+  readonly fix: string | undefined;
+}
+
+/** What the probe's failure says: a failing service is told apart from a bad configuration. */
+function diagnosis(
+  error: unknown,
+  signal: AbortSignal,
+  tenant: TenantConfig,
+  answers: readonly Answer[],
+  limitMs: number,
+): Diagnosis {
+  if (signal.aborted && error === signal.reason) {
+    return {
+      code: 'request_timeout',
+      message: `no answer within ${Math.round(limitMs / 1000)} s (the larger of 30 s and http.timeout)`,
+      fix: 'check that a proxy or firewall does not hold the connection to the login or API host, or raise http.timeout',
+    };
+  }
+  const described = describeError(error);
+  const code = typeof described['code'] === 'string' ? described['code'] : 'error';
+  const message = String(described['message']);
+  const fix = typeof described['fix'] === 'string' ? described['fix'] : undefined;
+  const status = ExotraceError.is(error) ? error.status : undefined;
+  const last = answers.at(-1);
+  if (
+    status === undefined ||
+    last?.status !== status ||
+    !(status >= 500 || status === 429 || status === 408)
+  ) {
+    return { code, message, fix };
+  }
+  // The same answer every time: the service (or a proxy in front of it) is failing, not the config.
+  let times = 0;
+  for (
+    let i = answers.length - 1;
+    i >= 0 && answers[i]?.role === last.role && answers[i]?.status === status;
+    i--
+  ) {
+    times++;
+  }
+  const host = new URL(last.role === 'login host' ? tenant.loginUrl : tenant.apiUrl).host;
+  return {
+    code,
+    message: `the ${last.role} ${host} answered HTTP ${status} ${times === 1 ? 'once' : `${times} times in a row`}: ${message}`,
+    fix:
+      status === 429
+        ? fix
+        : 'the service is failing, not the configuration: check Microsoft 365 service health (admin center) ' +
+          'and any proxy in between, then run doctor again; run retries such answers by itself',
+  };
 }
 
 export function registerDoctorCommand(program: Command, setExitCode: (code: number) => void): void {

@@ -56,7 +56,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerDemoCommand(program, setExitCode);
   registerDeadletterCommand(program, { stdout: process.stdout, stderr: process.stderr }, setExitCode);
   registerSetupCommand(program, { stdout: process.stdout, stderr: process.stderr }, setExitCode);
-  registerConfigCommand(program, { stdout: process.stdout }, setExitCode);
+  registerConfigCommand(program, { stdout: process.stdout, stderr: process.stderr }, setExitCode);
   registerStatusCommand(program, { stdout: process.stdout, stderr: process.stderr }, setExitCode);
   try {
     await program.parseAsync(argv);

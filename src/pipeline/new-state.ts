@@ -8,6 +8,28 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../observe/log.js';
 import type { StateStore } from '../state/store.js';
 
+/** The outputs that cannot tell events delivered by an earlier state (all but the file output). */
+function blindOutputs(config: Pick<Config, 'outputs'>): string[] {
+  return config.outputs.filter((output) => output.type !== 'file').map((output) => output.name);
+}
+
+/**
+ * The warning a new state at `stateDir` brings, or undefined when every output is a file output.
+ * `config check` gives it before the state exists; the run gives it once the state was created.
+ */
+export function newStateWarning(
+  config: Pick<Config, 'stateDir' | 'outputs'>,
+  when: 'created' | 'to be created' = 'created',
+): string | undefined {
+  const blind = blindOutputs(config);
+  if (blind.length === 0) return undefined;
+  const state =
+    when === 'created'
+      ? `a new state was created at ${config.stateDir}`
+      : `the first run creates a new state at ${config.stateDir}`;
+  return `${state}: the outputs ${blind.join(', ')} will receive again whatever an earlier state already delivered to them, if there was one (only the file output can detect it)`;
+}
+
 /** Warns when `store` was created by this run and some output is not a file output. */
 export async function warnIfNewState(
   store: StateStore,
@@ -15,10 +37,7 @@ export async function warnIfNewState(
   log: Logger,
 ): Promise<void> {
   if (!(await store.createdNew())) return;
-  const blind = config.outputs.filter((output) => output.type !== 'file').map((output) => output.name);
-  if (blind.length === 0) return;
-  log.warn(
-    `a new state was created at ${config.stateDir}: the outputs ${blind.join(', ')} will receive again whatever an earlier state already delivered to them, if there was one (only the file output can detect it)`,
-    { stateDir: config.stateDir, outputs: blind },
-  );
+  const warning = newStateWarning(config);
+  if (warning === undefined) return;
+  log.warn(warning, { stateDir: config.stateDir, outputs: blindOutputs(config) });
 }

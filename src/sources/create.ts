@@ -16,7 +16,8 @@ import { bearerPolicy } from './http/bearer.js';
 import { budgetPolicy, createTenantBudget, type TenantBudget } from './http/budget.js';
 import { createDispatcher, createHttpClient } from './http/client.js';
 import type { ErrorContext } from './http/errors.js';
-import { defaultStrategies, retryPolicy, type RetryInfo } from './http/retry.js';
+import { defaultStrategies, retryPolicy, type RetryInfo, type RetryOptions } from './http/retry.js';
+import { configuredProxy } from './http/transport-cause.js';
 import { systemClock, systemSleep, type Clock, type HttpPolicy, type Sleep } from './http/types.js';
 import { reportingAdapter, type ReportingDialect } from './reporting.js';
 import { createPollingSource, type ApiAdapter, type MessageTraceSource } from './source.js';
@@ -39,6 +40,11 @@ export interface SourceHooks {
   readonly budget?: TenantBudget;
   /** Where HTTPS_PROXY / NO_PROXY are read; default process.env. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Replaces the retry loop's defaults (strategies, retries, total time): `doctor` diagnoses, so
+   * it retries no transport failure and few HTTP answers.
+   */
+  readonly retry?: Pick<RetryOptions, 'strategies' | 'maxRetries' | 'maxElapsedMs'>;
 }
 
 export interface SourceOptions {
@@ -63,7 +69,12 @@ export function createSourceBudget(
 /** The error context of a tenant: its name and its path in the config, for messages and fixes. */
 export function tenantContext(tenant: TenantConfig, config: Config): ErrorContext {
   const index = config.tenants.findIndex((t) => t.name === tenant.name);
-  return { tenant: tenant.name, configPath: index < 0 ? 'tenants' : `tenants[${index}]`, api: tenant.api };
+  return {
+    tenant: tenant.name,
+    configPath: index < 0 ? 'tenants' : `tenants[${index}]`,
+    api: tenant.api,
+    tenantId: tenant.tenantId,
+  };
 }
 
 export function adapterFor(tenant: TenantConfig, options: SourceOptions = {}): ApiAdapter {
@@ -99,6 +110,9 @@ export function createSource(
     headersTimeoutMs: timeoutMs,
     bodyTimeoutMs: timeoutMs,
   });
+  const env = hooks.env ?? process.env;
+  const loginProxy = configuredProxy(config.http.proxy, env, new URL(tenant.loginUrl));
+  const apiProxy = configuredProxy(config.http.proxy, env, new URL(tenant.apiUrl));
   const tokenProvider = createMsalTokenProvider({
     tenantId: tenant.tenantId,
     clientId: tenant.clientId,
@@ -109,6 +123,7 @@ export function createSource(
     timeoutMs,
     context,
     ...(hooks.onLoginAnswer === undefined ? {} : { onLoginAnswer: hooks.onLoginAnswer }),
+    ...(loginProxy === undefined ? {} : { proxy: loginProxy }),
   });
   const budget = hooks.budget ?? createSourceBudget(tenant, { clock, sleep });
   const policies: HttpPolicy[] = [
@@ -116,6 +131,7 @@ export function createSource(
       clock,
       sleep,
       strategies: defaultStrategies(hooks.random === undefined ? {} : { random: hooks.random }),
+      ...hooks.retry,
       ...(hooks.onRetry === undefined ? {} : { onRetry: hooks.onRetry }),
     }),
     bearerPolicy({ tokenProvider, apiUrl: new URL(tenant.apiUrl), context }),
@@ -123,7 +139,16 @@ export function createSource(
   ];
   if (hooks.onAttempt !== undefined) policies.push(attemptPolicy({ onAttempt: hooks.onAttempt, clock }));
   // http.timeout also bounds each attempt whole: a body trickling in would pass the gap limits.
-  const client = createHttpClient({ agent: dispatcher, policies, limits: { timeoutMs } });
+  const client = createHttpClient({
+    agent: dispatcher,
+    policies,
+    limits: { timeoutMs },
+    peer: {
+      role: 'API host',
+      urlKey: `${context.configPath}.apiUrl`,
+      ...(apiProxy === undefined ? {} : { proxy: apiProxy }),
+    },
+  });
   return createPollingSource({
     adapter: adapterFor(tenant, options),
     client,

@@ -4,7 +4,17 @@
  * another user able to plant `stateDir/exotrace.db -> /etc/something` would have it write its
  * database (message metadata) wherever they chose, or read it back from where they can.
  */
-import { closeSync, constants, lstatSync, openSync, statSync, type Stats } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  lstatSync,
+  openSync,
+  statSync,
+  type Stats,
+} from 'node:fs';
+import path from 'node:path';
 
 import { StateStoreError } from './store.js';
 
@@ -85,5 +95,40 @@ export function createStateFile(file: string): void {
       refuseLinkedFiles([file]);
     }
     throw error;
+  }
+}
+
+/**
+ * What opening the state in `dir` would refuse, found without creating or writing anything (for
+ * `config check`): a folder others can write to or that is not a folder, linked state files, a
+ * folder (or, when it does not exist yet, the folder it would be created in) this process cannot
+ * write to. Returns whether `dir` holds a state file already.
+ */
+export function inspectStateDir(dir: string, stateFiles: readonly string[]): { readonly exists: boolean } {
+  if (!existsSync(dir)) {
+    let parent = path.dirname(dir);
+    while (!existsSync(parent) && path.dirname(parent) !== parent) parent = path.dirname(parent);
+    assertWritableFolder(parent, `state directory ${dir} does not exist and cannot be created in ${parent}`);
+    return { exists: false };
+  }
+  if (!statSync(dir).isDirectory()) {
+    throw new StateStoreError(`state directory ${dir} is not a folder: set stateDir to a folder`);
+  }
+  checkStateDir(dir);
+  refuseLinkedFiles(stateFiles);
+  assertWritableFolder(dir, `state directory ${dir} is not writable by this user`);
+  const [database] = stateFiles;
+  return { exists: database !== undefined && existsSync(database) };
+}
+
+function assertWritableFolder(dir: string, what: string): void {
+  try {
+    if (!statSync(dir).isDirectory()) throw new StateStoreError(`${what}: ${dir} is not a folder`);
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (error) {
+    if (error instanceof StateStoreError) throw error;
+    throw new StateStoreError(
+      `${what} (permission denied): run exotrace as the user that owns it, or set stateDir`,
+    );
   }
 }

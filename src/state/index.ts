@@ -1,3 +1,9 @@
 export * from './store.js';
 export { createMemoryStore, type MemoryStoreOptions } from './memory.js';
-export { openSqliteStore, DB_FILE, SCHEMA_VERSION, type SqliteStoreOptions } from './sqlite.js';
+export {
+  openSqliteStore,
+  inspectSqliteState,
+  DB_FILE,
+  SCHEMA_VERSION,
+  type SqliteStoreOptions,
+} from './sqlite.js';

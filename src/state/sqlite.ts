@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { checkStateDir, createStateFile, refuseLinkedFiles } from './files.js';
+import { checkStateDir, createStateFile, inspectStateDir, refuseLinkedFiles } from './files.js';
 import {
   PASSES,
   StateStoreError,
@@ -347,6 +347,20 @@ function isBusy(error: unknown): boolean {
   );
 }
 
+/** The database and the files SQLite keeps beside it, by name: the database first. */
+function stateFiles(dir: string): string[] {
+  const file = join(dir, DB_FILE);
+  return [file, `${file}-wal`, `${file}-shm`, `${file}-journal`];
+}
+
+/**
+ * What `openSqliteStore(dir)` would refuse, found without creating or writing anything (for
+ * `config check`); whether a state exists there already.
+ */
+export function inspectSqliteState(dir: string): { readonly exists: boolean } {
+  return inspectStateDir(dir, stateFiles(dir));
+}
+
 /**
  * Open (creating if needed) the state in `dir/exotrace.db`. The directory is created with mode
  * 0700 and the database file with 0600: the state holds message metadata (addresses, subjects).
@@ -358,7 +372,7 @@ export function openSqliteStore(dir: string, options: SqliteStoreOptions = {}): 
   checkStateDir(dir);
   const file = join(dir, DB_FILE);
   // Never through a link: SQLite opens the database and its -wal/-shm/-journal by name.
-  refuseLinkedFiles([file, `${file}-wal`, `${file}-shm`, `${file}-journal`]);
+  refuseLinkedFiles(stateFiles(dir));
   // Create the file ourselves: SQLite would create it with the umask (often 0644). Its -wal
   // file then inherits these permissions.
   createStateFile(file);

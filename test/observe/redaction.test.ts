@@ -255,7 +255,11 @@ describe('identity and API failures (run --once, debug)', () => {
     });
     const result = await runOnce(dir);
     expect(result.code).toBe(3);
-    expect(result.stderr).toMatch(/tenant_not_found|unauthorized|app_not_found/);
+    expect(result.stderr).toContain('"code":"tenant_not_found"');
+    expect(result.stderr).toContain(
+      "the tenant '0badc0de-0000-4000-8000-000000000000' (tenants[0].tenantId) was not found",
+    );
+    expect(result.stderr).toMatch(/"fix":"check tenants\[0\]\.tenantId/);
   });
 
   it('an app without the permission (403)', async () => {

@@ -13,6 +13,12 @@ export interface MsalNetworkClient extends INetworkModule {
    * bare `endpoints_resolution_error`; this keeps the real cause (say, an untrusted CA) reportable.
    */
   takeLastError(): unknown;
+  /**
+   * The last answer that was not a 2xx, cleared on read. msal also turns a refused metadata
+   * request (an unknown tenant's 400 AADSTS90002) into `endpoints_resolution_error`: this keeps
+   * the identity platform's own answer.
+   */
+  takeLastRefusal(): { readonly status: number; readonly text: string } | undefined;
 }
 
 export interface MsalNetworkOptions {
@@ -31,6 +37,7 @@ export function createMsalNetworkClient(
 ): MsalNetworkClient {
   const { onAnswer } = options;
   let lastError: unknown;
+  let lastRefusal: { readonly status: number; readonly text: string } | undefined;
   const send = async <T>(
     method: 'GET' | 'POST',
     url: string,
@@ -59,6 +66,7 @@ export function createMsalNetworkClient(
       throw error;
     }
     onAnswer?.(res.status);
+    if (res.status < 200 || res.status > 299) lastRefusal = { status: res.status, text: res.text };
     let body: unknown;
     try {
       body = JSON.parse(res.text);
@@ -75,6 +83,11 @@ export function createMsalNetworkClient(
       const error = lastError;
       lastError = undefined;
       return error;
+    },
+    takeLastRefusal() {
+      const refusal = lastRefusal;
+      lastRefusal = undefined;
+      return refusal;
     },
   };
 }

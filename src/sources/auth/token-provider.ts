@@ -7,6 +7,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { AuthError, ConfidentialClientApplication, ServerError, type Configuration } from '@azure/msal-node';
 import type { Dispatcher } from 'undici';
 import { ExotraceError, mapAadError, networkError, parseAadBody, type ErrorContext } from '../http/errors.js';
+import type { ProxySetting } from '../http/transport-cause.js';
 import { createMsalNetworkClient } from './network-client.js';
 
 export interface TokenProvider {
@@ -46,6 +47,8 @@ export interface MsalTokenProviderOptions {
   readonly context: ErrorContext;
   /** Every answer of the login host (metrics): its HTTP status, undefined when none came. */
   readonly onLoginAnswer?: (status: number | undefined) => void;
+  /** The proxy the dispatcher sends through, named when a connection to it fails. */
+  readonly proxy?: ProxySetting;
 }
 
 // Hosts msal knows: for these its normal instance discovery is right. Any other (a sovereign
@@ -90,7 +93,9 @@ export function createMsalTokenProvider(options: MsalTokenProviderOptions): Toke
 
   let inFlight: Promise<string> | undefined;
   const fetchToken = async (forceRefresh: boolean): Promise<string> => {
-    networkClient.takeLastError(); // Forget a failure from an earlier call that later succeeded.
+    // Forget failures of an earlier call that later succeeded.
+    networkClient.takeLastError();
+    networkClient.takeLastRefusal();
     try {
       const result = await app.acquireTokenByClientCredential({ scopes: [scope], skipCache: forceRefresh });
       if (result === null || result.accessToken === '') {
@@ -105,10 +110,26 @@ export function createMsalTokenProvider(options: MsalTokenProviderOptions): Toke
       return result.accessToken;
     } catch (error) {
       const transport = networkClient.takeLastError();
-      if (transport !== undefined && !(error instanceof ServerError)) {
-        throw networkError(transport, `token request to ${login.host}`, context);
+      const refusal = networkClient.takeLastRefusal();
+      // After a 429 or 5xx msal would refuse the same request itself for up to a minute, with an
+      // error that has no status; our retry loop decides the waits, so msal's hold is dropped.
+      if (refusal !== undefined && (refusal.status === 429 || refusal.status >= 500)) app.clearCache();
+      if (!(error instanceof ServerError) && transport === undefined && refusal !== undefined) {
+        // msal gave up on an answer (the tenant's metadata refused) without saying what it said.
+        const parsed = parseAadBody(refusal.text);
+        if (parsed.aadsts !== undefined || parsed.error !== undefined) {
+          throw mapAadError(context, { ...parsed, status: refusal.status, cause: error });
+        }
       }
-      throw toExotraceError(error, context);
+      if (transport !== undefined && !(error instanceof ServerError)) {
+        throw networkError(transport, `token request to ${login.host}`, context, {
+          role: 'login host',
+          url: login,
+          urlKey: `${context.configPath}.loginUrl`,
+          ...(options.proxy === undefined ? {} : { proxy: options.proxy }),
+        });
+      }
+      throw toExotraceError(error, context, refusal?.status);
     }
   };
 
@@ -161,17 +182,21 @@ function credentialOptions(
   };
 }
 
-function toExotraceError(error: unknown, context: ErrorContext): ExotraceError {
+/** `answeredStatus`: the login host's last non-2xx status, for msal errors that do not keep it. */
+function toExotraceError(error: unknown, context: ErrorContext, answeredStatus?: number): ExotraceError {
   if (ExotraceError.is(error)) return error;
   if (error instanceof ServerError) {
     const parsed = parseAadBody(error.errorMessage);
     const errorNo = Number(error.errorNo);
+    // msal leaves `status` out of the errors it makes itself (its throttle's): without it a
+    // failing identity platform would read as a refused credential, and not be retried.
+    const status = error.status ?? answeredStatus;
     return mapAadError(context, {
       ...parsed,
       ...(Number.isInteger(errorNo) && errorNo > 0 ? { aadsts: errorNo } : {}),
-      error: error.errorCode,
+      ...(error.errorCode === '' ? {} : { error: error.errorCode }),
       description: error.errorMessage,
-      ...(error.status === undefined ? {} : { status: error.status }),
+      ...(status === undefined ? {} : { status }),
       cause: error,
     });
   }

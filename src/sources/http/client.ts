@@ -6,6 +6,7 @@ import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, ProxyAgent, type Dispatcher } from 'undici';
 import { boundedRequest, BODY_LIMITS } from './bounded-request.js';
 import { ExotraceError, networkError, safeUrl } from './errors.js';
+import type { Peer } from './transport-cause.js';
 import { isLoopbackHost } from '../../util/net.js';
 import type { HttpPolicy, HttpRequest, HttpResponse, SendNext } from './types.js';
 
@@ -85,8 +86,15 @@ export interface SenderLimits {
   readonly timeoutMs?: number;
 }
 
-/** Sends one request on the dispatcher and reads the whole body, within the limits. */
-export function undiciSender(dispatcher: Dispatcher, limits: SenderLimits = {}): SendNext {
+/**
+ * Sends one request on the dispatcher and reads the whole body, within the limits. `peer` names
+ * the host in a transport failure (which host, which setting), the request's URL aside.
+ */
+export function undiciSender(
+  dispatcher: Dispatcher,
+  limits: SenderLimits = {},
+  peer?: Omit<Peer, 'url'>,
+): SendNext {
   return async (request: HttpRequest): Promise<HttpResponse> => {
     assertSecureUrl(request.url);
     try {
@@ -102,7 +110,12 @@ export function undiciSender(dispatcher: Dispatcher, limits: SenderLimits = {}):
       });
     } catch (error) {
       if (request.signal.aborted) throw error;
-      throw networkError(error, `${request.method} ${safeUrl(request.url)}`);
+      throw networkError(
+        error,
+        `${request.method} ${safeUrl(request.url)}`,
+        undefined,
+        peer === undefined ? undefined : { ...peer, url: request.url },
+      );
     }
   };
 }
@@ -120,6 +133,8 @@ export interface HttpClientOptions {
   readonly transport?: SendNext;
   /** Each attempt's body ceiling and whole-request deadline. */
   readonly limits?: SenderLimits;
+  /** Which host the requests are for, named in transport failures. */
+  readonly peer?: Omit<Peer, 'url'>;
 }
 
 /** Folds the policies around the sender; each policy sees only `next`. Duplicate names are refused. */
@@ -131,7 +146,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   }
   const send = options.policies.reduceRight<SendNext>(
     (next, policy) => (request) => policy.send(request, next),
-    options.transport ?? undiciSender(options.agent, options.limits),
+    options.transport ?? undiciSender(options.agent, options.limits, options.peer),
   );
   return { send };
 }

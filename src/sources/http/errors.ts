@@ -5,6 +5,7 @@
  * upstream text that goes through `redact`, and `toJSON()` copies an allow-list of fields only.
  */
 import { tokensInUse } from './tokens-in-use.js';
+import { TLS_TRUST, transportCause, type Peer } from './transport-cause.js';
 
 export const TRANSPORT_APP_ID = '8bd644d1-64a1-4d4b-ae52-2e0cbf64e373';
 
@@ -42,6 +43,8 @@ export interface ErrorContext {
   readonly configPath: string;
   /** Which API the tenant reads: decides the permission named in a 403's fix. Default graph. */
   readonly api?: 'graph' | 'graph-beta' | 'reporting';
+  /** The configured `tenantId` (a GUID or a domain, not a secret): named when it is not found. */
+  readonly tenantId?: string;
 }
 
 export interface ExotraceErrorOptions {
@@ -169,7 +172,15 @@ function permissionFix(ctx: ErrorContext): string {
 
 /** The AADSTS numbers we explain; others fall back to `unauthorized`. */
 const AADSTS: Readonly<
-  Record<number, { code: ExotraceErrorCode; what: string; fix: (ctx: ErrorContext) => string; key: string }>
+  Record<
+    number,
+    {
+      code: ExotraceErrorCode;
+      what: string | ((ctx: ErrorContext) => string);
+      fix: (ctx: ErrorContext) => string;
+      key: string;
+    }
+  >
 > = {
   7000215: {
     code: 'bad_secret',
@@ -193,10 +204,14 @@ const AADSTS: Readonly<
   },
   90002: {
     code: 'tenant_not_found',
-    what: 'the tenant was not found',
+    what: (c) =>
+      c.tenantId === undefined
+        ? 'the tenant was not found'
+        : `the tenant '${c.tenantId}' (${c.configPath}.tenantId) was not found`,
     key: 'tenantId',
     fix: (c) =>
-      `check ${c.configPath}.tenantId (a GUID or name.onmicrosoft.com) and ${c.configPath}.loginUrl`,
+      `check ${c.configPath}.tenantId: the directory's GUID or one of its verified domains (name.onmicrosoft.com); ` +
+      `and ${c.configPath}.loginUrl: the login host of the tenant's cloud (default https://login.microsoftonline.com)`,
   },
   700027: {
     code: 'certificate_not_registered',
@@ -231,7 +246,7 @@ export function mapAadError(
   if (known !== undefined) {
     return new ExotraceError({
       code: known.code,
-      message: `token request for ${where(ctx)} failed, ${known.what}${upstream}`,
+      message: `token request for ${where(ctx)} failed, ${typeof known.what === 'string' ? known.what : known.what(ctx)}${upstream}`,
       fix: known.fix(ctx),
       retryable: false,
       ...(details.status === undefined ? {} : { status: details.status }),
@@ -416,14 +431,18 @@ export function errorCodes(error: unknown): string[] {
   return codes;
 }
 
-// Node's TLS verification failures: a retry cannot fix them, a trusted CA (or proxy setting) can.
-export const TLS_TRUST = /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|ERR_TLS/;
+export { TLS_TRUST };
 
 /**
  * A failure below HTTP (no response): TLS trust problems are permanent and name `tls.caFile`;
  * resets, refusals and timeouts are transient and retried.
  */
-export function networkError(error: unknown, target: string, ctx?: ErrorContext): ExotraceError {
+export function networkError(
+  error: unknown,
+  target: string,
+  ctx?: ErrorContext,
+  peer?: Peer,
+): ExotraceError {
   // Our own read limits (bounded-request.ts) already say what happened, and where.
   if (ExotraceError.is(error)) return error;
   // A trust failure anywhere in the chain says most; otherwise the innermost code (the socket's).
@@ -434,6 +453,8 @@ export function networkError(error: unknown, target: string, ctx?: ErrorContext)
   const tenant = ctx === undefined ? {} : { tenant: ctx.tenant };
   // A proxy that refuses the tunnel answers its CONNECT, not our request: 407 wants credentials
   // (or other ones), 403 forbids the destination. Retrying cannot help; the configuration can.
+  const proxyNamed =
+    peer?.proxy === undefined ? '' : `; the proxy is ${peer.proxy.url.host}, set by ${peer.proxy.setting}`;
   const tunnel = /Proxy response \((\d{3})\) !== 200 when HTTP Tunneling/.exec(
     error instanceof Error ? error.message : '',
   );
@@ -442,13 +463,26 @@ export function networkError(error: unknown, target: string, ctx?: ErrorContext)
     return new ExotraceError({
       ...tenant,
       code: 'network_error',
-      message: `${target}${who} failed: the proxy refused the tunnel with ${status}${status === '407' ? ' (proxy authentication required)' : ''}`,
+      message: `${target}${who} failed: the proxy refused the tunnel with ${status}${status === '407' ? ' (proxy authentication required)' : ''}${proxyNamed}`,
       fix:
         status === '407'
           ? 'put the proxy credentials in http.proxy (https://user:password@proxy:port) or HTTPS_PROXY, or check them'
           : 'the proxy does not allow this destination: ask for the login and API hosts to be allowed, or check http.proxy',
       retryable: false,
       configKey: 'http.proxy',
+      cause: error,
+    });
+  }
+  // Which host failed how, when the caller says which host it was for.
+  const cause = peer === undefined ? undefined : transportCause(error, code, peer);
+  if (cause !== undefined) {
+    return new ExotraceError({
+      ...tenant,
+      code: cause.retryable ? 'transient' : 'network_error',
+      message: `${target}${who} failed: ${cause.what}`,
+      fix: cause.fix,
+      retryable: cause.retryable,
+      configKey: cause.configKey,
       cause: error,
     });
   }

@@ -105,3 +105,16 @@ export function transientStrategy(options: TransientStrategyOptions = {}): Retry
     return Math.floor(random() * ceiling);
   };
 }
+
+/**
+ * `strategy` for failures that came with an HTTP status only: a refusal, a DNS failure, a TLS
+ * problem or a reset is not retried. For diagnosis (`doctor`): retrying those only delays the
+ * report of their cause, where a daemon's patience is right.
+ */
+export function answersOnly(strategy: RetryStrategy): RetryStrategy {
+  return (context) => {
+    const answered =
+      context.response !== undefined || (ExotraceError.is(context.error) && context.error.status !== undefined);
+    return answered ? strategy(context) : undefined;
+  };
+}
