@@ -6,6 +6,7 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
+import { collectorConfigYaml } from '../emulator/collector-config.js';
 import { EmulatorConfigError, loadEmulatorConfig } from '../emulator/config.js';
 import type { EmulatorTenant } from '../emulator/model.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/server.js';
@@ -101,8 +102,11 @@ export function renderBanner(emulator: Emulator): string {
     `exotrace emulator listening on ${emulator.url}`,
     `  CA certificate to trust: ${emulator.caFile}`,
     `    (exotrace: tls.caFile; curl: --cacert; Node.js: NODE_EXTRA_CA_CERTS)`,
+    // loginUrl and apiUrl are bases (what the configuration keys mean); the API paths under them
+    // are shown apart, so that a copied path is never taken for apiUrl (a doubled path, a 404).
     `  login (loginUrl):            ${emulator.url}`,
-    `  Graph (apiUrl):              ${emulator.url}/v1.0/admin/exchange/tracing/messageTraces  (also /beta)`,
+    `  API base (apiUrl):           ${emulator.url}`,
+    `  Graph message trace:         ${emulator.url}/v1.0/admin/exchange/tracing/messageTraces  (also /beta)`,
     `  Reporting Web Service:       ${emulator.url}/ecp/ReportingWebService/Reporting.svc/MessageTrace`,
     `  control API (emulator only): ${emulator.url}/_emulator`,
     `  emulator time: ${new Date(emulator.clock.now()).toISOString()}${emulator.clock.frozen ? ' (frozen)' : ''}`,
@@ -117,22 +121,16 @@ export function renderBanner(emulator: Emulator): string {
         ),
       ]),
     '',
+    // The same configuration `exotrace demo` writes, complete (an output, a state folder), so that
+    // it is accepted as it is: saved as exotrace.yaml, `exotrace run --config exotrace.yaml --once`.
     'exotrace configuration for these tenants:',
-    '  tls:',
-    `    caFile: ${emulator.caFile}`,
-    '  tenants:',
-    ...emulator
-      .tenants()
-      .flatMap((t) => [
-        `    - name: ${t.name}`,
-        `      tenantId: ${t.tenantId}`,
-        `      clientId: ${t.apps[0]?.clientId ?? ''}`,
-        `      clientSecret: ${t.apps[0]?.secrets[0]?.value ?? ''}`,
-        `      loginUrl: ${emulator.url}`,
-        `      apiUrl: ${emulator.url}`,
-        `      organization: ${t.domain}`,
-        `      acceptedDomains: [${t.acceptedDomains.join(', ')}]`,
-      ]),
+    ...collectorConfigYaml(emulator)
+      .trimEnd()
+      .split('\n')
+      .map((line) => `  ${line}`),
+    '',
+    'Saved as exotrace.yaml, it runs as it is: npx exotrace run --config exotrace.yaml --once',
+    '(stateDir and the output path are relative to the file).',
     '',
     'Ctrl-C stops it.',
   ];
