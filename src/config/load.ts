@@ -197,7 +197,7 @@ export function parseConfig(text: string, file: string, env: Env = process.env):
               message:
                 key === undefined
                   ? hideSubstituted(issue.message, keyPath(issue.path), substituted)
-                  : 'unknown key: check its spelling and indentation',
+                  : unknownKeyMessage(raw, issue.path, key),
             },
             lineAt(issue.path, key),
           ),
@@ -245,6 +245,21 @@ function lineOf(
     if (pair !== undefined && isNode(pair.key) && pair.key.range) node = pair.key;
   }
   return isNode(node) && node.range ? lineCounter.linePos(node.range[0]).line : undefined;
+}
+
+/** Outputs that make no connection, hence take no CA. */
+const LOCAL_OUTPUTS: ReadonlySet<unknown> = new Set(['file', 'stdout']);
+
+/** Why `key` is refused at `segments`: a misspelling, or a key that has no meaning there. */
+function unknownKeyMessage(raw: unknown, segments: readonly PropertyKey[], key: string): string {
+  if (key === 'caFile' && segments.length === 2 && segments[0] === 'outputs') {
+    const output = (raw as { outputs?: unknown[] }).outputs?.[segments[1] as number];
+    const type = (output as { type?: unknown } | undefined)?.type;
+    if (LOCAL_OUTPUTS.has(type)) {
+      return `caFile applies to network outputs (elasticsearch, splunk-hec, sekoia, http, kafka, syslog); a ${String(type)} output connects to nothing: remove it`;
+    }
+  }
+  return 'unknown key: check its spelling and indentation';
 }
 
 /** Messages for zod's generic issues, where the schema does not give its own. */
@@ -375,10 +390,15 @@ function resolve(config: ConfigFile, file: string): Config {
 
   const outputs = config.outputs.map((output, index): OutputConfig => {
     const resolved = { ...output, name: output.name ?? output.type };
-    if (resolved.type === 'file') resolved.path = path.resolve(baseDir, resolved.path);
-    if (output.caFile !== undefined) {
-      resolved.caFile = path.resolve(baseDir, output.caFile);
-      const caPem = readCa(at('outputs', index, 'caFile'), output.caFile);
+    if (resolved.type === 'file') {
+      resolved.path = path.resolve(baseDir, resolved.path);
+      return resolved;
+    }
+    // file and stdout make no connection: they take no caFile (the schema refuses it there).
+    if (resolved.type !== 'stdout' && resolved.caFile !== undefined) {
+      const relative = resolved.caFile;
+      resolved.caFile = path.resolve(baseDir, relative);
+      const caPem = readCa(at('outputs', index, 'caFile'), relative);
       if (caPem !== undefined) return { ...resolved, caPem };
     }
     return resolved;
