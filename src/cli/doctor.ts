@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { configExposure } from '../config/exposure.js';
 import { describeError } from '../pipeline/run.js';
 import { createSource } from '../sources/create.js';
+import { counted } from '../util/plural.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { EXIT_TENANT_FAILED, loadConfigOrExplain } from './run.js';
 
@@ -13,7 +14,7 @@ export async function doctorCommand(file: string): Promise<number> {
   const config = loadConfigOrExplain(file, process.stderr);
   if (config === undefined) return EXIT_USAGE;
   process.stdout.write(
-    `configuration ${config.file}: OK (${config.tenants.length} tenants, ${config.outputs.length} outputs)\n`,
+    `configuration ${config.file}: OK (${counted(config.tenants.length, 'tenant')}, ${counted(config.outputs.length, 'output')})\n`,
   );
   const exposed = configExposure(config);
   if (exposed !== undefined) process.stdout.write(`configuration: WARNING — ${exposed}\n`);
