@@ -12,6 +12,7 @@ import { LineCounter, isMap, isNode, isScalar, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
 import { issuePath, stripUndefined } from '../util/objects.js';
 import { configSchema } from './schema.js';
+import { isSecretKey } from './redact.js';
 import { MIN_LITERAL_SECRET } from './secrets.js';
 import type { Api, ConfigFile, OutputFile, StartFrom, TenantFile } from './schema.js';
 
@@ -291,6 +292,14 @@ function interpolate(
   substituted: Substitution[],
 ): unknown {
   if (typeof value === 'string') {
+    const bare = bareReference(segments, value);
+    if (bare !== undefined) {
+      report(
+        segments,
+        `${bare} is taken literally, not read from the environment: write \${${bare.slice(1)}} (with braces) for the variable`,
+      );
+      return value;
+    }
     if (!value.includes('${')) return value;
     return value.replace(REFERENCE, (match, name: string | undefined) => {
       if (match === '$${') return '${';
@@ -329,6 +338,21 @@ function interpolate(
     );
   }
   return value;
+}
+
+/** `$NAME`, all capitals, digits and underscores: the shell's spelling of a variable. */
+const BARE_REFERENCE = /^\$[A-Z_][A-Z0-9_]*$/;
+
+/**
+ * A secret written `$CONTOSO_SECRET`: meant as the variable, but only `${VAR}` is replaced, and
+ * the literal text would go to Microsoft (or an output) as the secret and fail sign-in with a
+ * message that does not say why. Refused at the key; a secret that really is such text can still
+ * come from the environment (`${VAR}`: substituted values are not checked).
+ */
+function bareReference(segments: readonly PropertyKey[], value: string): string | undefined {
+  const key = segments[segments.length - 1];
+  if (typeof key !== 'string' || !isSecretKey(key)) return undefined;
+  return BARE_REFERENCE.test(value.trim()) ? value.trim() : undefined;
 }
 
 /** A value that came from the environment: where (the key path of the value holding `${VAR}`) and what. */
