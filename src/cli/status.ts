@@ -30,6 +30,7 @@ import { DB_FILE, openSqliteStore } from '../state/sqlite.js';
 import { StateStoreError, type StateStore } from '../state/store.js';
 import { parseDuration } from '../util/duration.js';
 import { isLoopbackHost } from '../util/net.js';
+import { plural } from '../util/plural.js';
 import { EXIT_OK, EXIT_STATE_IN_USE, EXIT_USAGE } from './exit-codes.js';
 import { loadConfigOrExplain } from './run.js';
 
@@ -106,7 +107,7 @@ export function statusReport(
   for (const o of snapshot.outputs) {
     if (o.deadLetters > 0) {
       reasons.push(
-        `output ${o.output}: ${o.deadLetters} dead letter${o.deadLetters === 1 ? '' : 's'} (exotrace deadletter list --config ${config.file} --output ${o.output})`,
+        `output ${o.output}: ${o.deadLetters} ${plural(o.deadLetters, 'dead letter')} (exotrace deadletter list --config ${config.file} --output ${o.output})`,
       );
     }
   }

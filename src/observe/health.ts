@@ -165,7 +165,7 @@ export function readiness(snapshot: HealthSnapshot, rule: ReadinessRule): Readin
     ) {
       const minutes = Math.round((now - o.newestDeadLetterAt) / 60_000);
       reasons.push(
-        `output ${o.output}: ${o.deadLetters} dead letter${o.deadLetters === 1 ? '' : 's'}, the newest ${minutes >= 1 ? `${minutes} min` : 'under a minute'} ago (exotrace deadletter list)`,
+        `output ${o.output}: ${o.deadLetters} ${plural(o.deadLetters, 'dead letter')}, the newest ${minutes >= 1 ? `${minutes} min` : 'under a minute'} ago (exotrace deadletter list)`,
       );
     }
     if (o.failingSince !== undefined) {
