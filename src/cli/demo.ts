@@ -124,7 +124,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     out.write(
       `\nNext: look at ${file} (one ECS event per line), see where collection stands with\n` +
         `  npx exotrace status --config ${configFile}\n` +
-        `or point exotrace at your tenant: see README "Configuration".\n`,
+        `or point exotrace at your tenant: start from examples/exotrace.yaml (README "Configuration").\n`,
     );
     return summary.failed ? EXIT_TENANT_FAILED : EXIT_OK;
   } finally {

@@ -155,6 +155,7 @@ describe('exotrace demo', () => {
       /^ {2}contoso: [\d,]+ rows? read again on purpose \(reconcile pass, window overlaps\), recognised and not delivered twice$/m,
     );
     expect(result.stdout).not.toContain('seen twice');
+    expect(result.stdout).toContain('start from examples/exotrace.yaml');
     expect(result.stdout).toContain(`\n  npx exotrace status --config ${path.join(demo, 'exotrace.yaml')}\n`);
     expect(result.stdout).toMatch(/^[\d,]+ events? in /m);
     expect(readFileSync(path.join(demo, 'events.ndjson'), 'utf8').length).toBeGreaterThan(0);
