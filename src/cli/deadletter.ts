@@ -9,8 +9,10 @@
 import type { Command } from 'commander';
 import type { Config } from '../config/load.js';
 import { openSqliteStore } from '../state/sqlite.js';
-import { StateStoreError, type StateStore } from '../state/store.js';
-import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { StateInUseError, StateStoreError, type StateStore } from '../state/store.js';
+import { counted, plural } from '../util/plural.js';
+import { EXIT_OK, EXIT_REJECTS, EXIT_STATE_IN_USE, EXIT_USAGE } from './exit-codes.js';
+import { UsageError, wholeNumberOption } from './numeric-option.js';
 import { loadConfigOrExplain } from './run.js';
 
 interface Io {
@@ -42,7 +44,7 @@ async function withStore(
       io.stderr.write(
         `exotrace deadletter: ${error.message}: stop the collector first, then run this again\n`,
       );
-      return EXIT_USAGE;
+      return error instanceof StateInUseError ? EXIT_STATE_IN_USE : EXIT_USAGE;
     }
     throw error;
   }
@@ -82,7 +84,7 @@ export async function deadletterList(
         count++;
       }
     }
-    io.stderr.write(`${count} dead letter${count === 1 ? '' : 's'}\n`);
+    io.stderr.write(`${counted(count, 'dead letter')}\n`);
     return EXIT_OK;
   });
 }
@@ -94,21 +96,38 @@ export async function deadletterRetry(
   const config = loadConfigOrExplain(opts.config, io.stderr);
   if (config === undefined) return EXIT_USAGE;
   if (outputsOf(config, opts.output, io) === undefined) return EXIT_USAGE;
-  const seqs = opts.seq?.map(Number);
-  if (seqs?.some((n) => !Number.isSafeInteger(n) || n < 1) === true) {
-    io.stderr.write('exotrace deadletter retry: --seq takes the positive numbers `deadletter list` shows\n');
+  let seqs: number[] | undefined;
+  try {
+    seqs = opts.seq?.map((value) => wholeNumberOption('--seq', value, 1, Number.MAX_SAFE_INTEGER));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr.write(
+      `exotrace deadletter retry: ${error.message}: --seq takes the numbers \`deadletter list\` shows\n`,
+    );
     return EXIT_USAGE;
   }
   return withStore(config, io, async (store) => {
-    if ((await store.sinkState(opts.output)) === undefined) {
-      io.stderr.write(`0 dead letters re-queued: output '${opts.output}' has none\n`);
-      return EXIT_OK;
+    const registered = (await store.sinkState(opts.output)) !== undefined;
+    // Asked by number: those that are not dead letters of this output (a typo, retried already)
+    // are named, and the command exits 1; the others are still re-queued.
+    const held = seqs === undefined || !registered ? [] : await store.deadLetterSeqs(opts.output, seqs);
+    const missing = seqs === undefined ? [] : [...new Set(seqs)].filter((n) => !held.includes(n));
+    if (missing.length > 0) {
+      io.stderr.write(
+        `exotrace deadletter retry: output '${opts.output}' has no dead ${plural(missing.length, 'letter')} with --seq ${missing.join(' ')} (\`deadletter list --output ${opts.output}\` shows those it holds)\n`,
+      );
     }
-    const moved = await store.retryDeadLetters(opts.output, seqs);
+    const missingStatus = missing.length > 0 ? EXIT_REJECTS : EXIT_OK;
+    if (!registered) {
+      io.stderr.write(`0 dead letters re-queued: output '${opts.output}' has none\n`);
+      return missingStatus;
+    }
+    const moved =
+      seqs !== undefined && held.length === 0 ? 0 : await store.retryDeadLetters(opts.output, seqs);
     io.stderr.write(
-      `${moved} dead letter${moved === 1 ? '' : 's'} re-queued for output '${opts.output}': the next run delivers ${moved === 1 ? 'it' : 'them'}\n`,
+      `${counted(moved, 'dead letter')} re-queued for output '${opts.output}'${moved === 0 ? '' : `: the next run delivers ${moved === 1 ? 'it' : 'them'}`}\n`,
     );
-    return EXIT_OK;
+    return missingStatus;
   });
 }
 
@@ -125,14 +144,18 @@ export function registerDeadletterCommand(
     .description('one JSON line per dead letter on stdout (output, seq, reason, the event)')
     .requiredOption('--config <file>', 'the YAML configuration')
     .option('--output <name>', 'only this output (default: all)')
-    .option('--limit <n>', 'at most this many per output', (v) => Number(v), 1000)
-    .action(async (opts: { config: string; output?: string; limit: number }) => {
-      if (!Number.isSafeInteger(opts.limit) || opts.limit < 1) {
-        io.stderr.write('exotrace deadletter list: --limit takes a positive whole number\n');
+    .option('--limit <n>', 'at most this many per output', '1000')
+    .action(async (opts: { config: string; output?: string; limit: string }) => {
+      let limit: number;
+      try {
+        limit = wholeNumberOption('--limit', opts.limit, 1, Number.MAX_SAFE_INTEGER);
+      } catch (error) {
+        if (!(error instanceof UsageError)) throw error;
+        io.stderr.write(`exotrace deadletter list: ${error.message}\n`);
         setExitCode(EXIT_USAGE);
         return;
       }
-      setExitCode(await deadletterList(opts, io));
+      setExitCode(await deadletterList({ ...opts, limit }, io));
     });
   command
     .command('retry')

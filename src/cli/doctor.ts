@@ -13,6 +13,7 @@ import { createSource } from '../sources/create.js';
 import { ExotraceError } from '../sources/http/errors.js';
 import { defaultStrategies } from '../sources/http/retry.js';
 import { answersOnly } from '../sources/http/retry-strategies.js';
+import { counted } from '../util/plural.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { EXIT_TENANT_FAILED, loadConfigOrExplain } from './run.js';
 
@@ -31,7 +32,7 @@ export async function doctorCommand(file: string): Promise<number> {
   const config = loadConfigOrExplain(file, process.stderr);
   if (config === undefined) return EXIT_USAGE;
   process.stdout.write(
-    `configuration ${config.file}: OK (${config.tenants.length} tenants, ${config.outputs.length} outputs)\n`,
+    `configuration ${config.file}: OK (${counted(config.tenants.length, 'tenant')}, ${counted(config.outputs.length, 'output')})\n`,
   );
   for (const warning of configWarnings(config)) process.stdout.write(`configuration: WARNING — ${warning}\n`);
   let failed = false;

@@ -6,11 +6,18 @@
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import type { Command } from 'commander';
+import { collectorConfigYaml } from '../emulator/collector-config.js';
 import { EmulatorConfigError, loadEmulatorConfig } from '../emulator/config.js';
 import type { EmulatorTenant } from '../emulator/model.js';
-import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/server.js';
+import {
+  EmulatorListenError,
+  startEmulator,
+  type Emulator,
+  type EmulatorOptions,
+} from '../emulator/server.js';
 import { parseDuration } from '../util/duration.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { numberOption, optionalWholeNumber, UsageError } from './numeric-option.js';
 import { takeStop } from './stop-signal.js';
 
 export interface EmulatorFlags {
@@ -28,16 +35,6 @@ export interface EmulatorFlags {
   readonly relativeNextLinks?: boolean;
   readonly time?: string;
   readonly freeze?: boolean;
-}
-
-class UsageError extends Error {}
-
-function integer(flag: string, value: string | undefined, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max)
-    throw new UsageError(`${flag} must be a whole number from ${min} to ${max} (got '${value}')`);
-  return n;
 }
 
 /** `100/5m`: requests per window. */
@@ -60,18 +57,16 @@ export function emulatorOptions(flags: EmulatorFlags): EmulatorOptions {
       `--token-lifetime must be a duration of at least 1s, such as 10m (got '${flags.tokenLifetime}')`,
     );
   }
-  const faultRate = flags.faultRate === undefined ? undefined : Number(flags.faultRate);
-  if (faultRate !== undefined && !(faultRate >= 0 && faultRate <= 1)) {
-    throw new UsageError(`--fault-rate must be a number from 0 to 1 (got '${flags.faultRate ?? ''}')`);
-  }
+  const faultRate =
+    flags.faultRate === undefined ? undefined : numberOption('--fault-rate', flags.faultRate, 0, 1);
   if (flags.graphMode !== undefined && flags.graphMode !== 'observed' && flags.graphMode !== 'strict') {
     throw new UsageError(`--graph-mode must be observed or strict (got '${flags.graphMode}')`);
   }
   const throttle = throttleFlag(flags.throttle);
-  const port = integer('--port', flags.port, 0, 65535);
-  const seed = integer('--seed', flags.seed, 0, 2 ** 31 - 1);
-  const tenants = integer('--tenants', flags.tenants, 1, 1000);
-  const messagesPerDay = integer('--messages-per-day', flags.messagesPerDay, 0, 10_000_000);
+  const port = optionalWholeNumber('--port', flags.port, 0, 65535);
+  const seed = optionalWholeNumber('--seed', flags.seed, 0, 2 ** 31 - 1);
+  const tenants = optionalWholeNumber('--tenants', flags.tenants, 1, 1000);
+  const messagesPerDay = optionalWholeNumber('--messages-per-day', flags.messagesPerDay, 0, 10_000_000);
   return {
     ...base,
     ...(flags.host === undefined ? {} : { host: flags.host }),
@@ -101,8 +96,11 @@ export function renderBanner(emulator: Emulator): string {
     `exotrace emulator listening on ${emulator.url}`,
     `  CA certificate to trust: ${emulator.caFile}`,
     `    (exotrace: tls.caFile; curl: --cacert; Node.js: NODE_EXTRA_CA_CERTS)`,
+    // loginUrl and apiUrl are bases (what the configuration keys mean); the API paths under them
+    // are shown apart, so that a copied path is never taken for apiUrl (a doubled path, a 404).
     `  login (loginUrl):            ${emulator.url}`,
-    `  Graph (apiUrl):              ${emulator.url}/v1.0/admin/exchange/tracing/messageTraces  (also /beta)`,
+    `  API base (apiUrl):           ${emulator.url}`,
+    `  Graph message trace:         ${emulator.url}/v1.0/admin/exchange/tracing/messageTraces  (also /beta)`,
     `  Reporting Web Service:       ${emulator.url}/ecp/ReportingWebService/Reporting.svc/MessageTrace`,
     `  control API (emulator only): ${emulator.url}/_emulator`,
     `  emulator time: ${new Date(emulator.clock.now()).toISOString()}${emulator.clock.frozen ? ' (frozen)' : ''}`,
@@ -117,22 +115,16 @@ export function renderBanner(emulator: Emulator): string {
         ),
       ]),
     '',
+    // The same configuration `exotrace demo` writes, complete (an output, a state folder), so that
+    // it is accepted as it is: saved as exotrace.yaml, `exotrace run --config exotrace.yaml --once`.
     'exotrace configuration for these tenants:',
-    '  tls:',
-    `    caFile: ${emulator.caFile}`,
-    '  tenants:',
-    ...emulator
-      .tenants()
-      .flatMap((t) => [
-        `    - name: ${t.name}`,
-        `      tenantId: ${t.tenantId}`,
-        `      clientId: ${t.apps[0]?.clientId ?? ''}`,
-        `      clientSecret: ${t.apps[0]?.secrets[0]?.value ?? ''}`,
-        `      loginUrl: ${emulator.url}`,
-        `      apiUrl: ${emulator.url}`,
-        `      organization: ${t.domain}`,
-        `      acceptedDomains: [${t.acceptedDomains.join(', ')}]`,
-      ]),
+    ...collectorConfigYaml(emulator)
+      .trimEnd()
+      .split('\n')
+      .map((line) => `  ${line}`),
+    '',
+    'Saved as exotrace.yaml, it runs as it is: npx exotrace run --config exotrace.yaml --once',
+    '(stateDir and the output path are relative to the file).',
     '',
     'Ctrl-C stops it.',
   ];
@@ -165,6 +157,19 @@ export async function runEmulator(
   try {
     emulator = await startEmulator(options);
   } catch (error) {
+    if (error instanceof EmulatorListenError) {
+      // Named after where the address came from: the flag, else the config file's host and port.
+      const setting =
+        flags.port !== undefined
+          ? `--port ${flags.port}`
+          : flags.host !== undefined
+            ? `--host ${flags.host}`
+            : flags.config !== undefined
+              ? `host and port of ${flags.config}`
+              : 'listen';
+      err.write(`exotrace emulator: ${setting}: cannot listen on ${error.message}\n`);
+      return EXIT_USAGE;
+    }
     err.write(`exotrace emulator: ${error instanceof Error ? error.message : String(error)}\n`);
     return EXIT_USAGE;
   }

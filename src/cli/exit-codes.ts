@@ -7,6 +7,12 @@ export const EXIT_REJECTS = 1;
 /** Bad usage, or input/output that could not be read or written. */
 export const EXIT_USAGE = 2;
 /**
+ * The state directory is held by another exotrace process (the daemon, a backfill): not a bad
+ * configuration, so not 2. The same status as `status` when the daemon holds the state and cannot
+ * be asked: one condition, one number, for every command.
+ */
+export const EXIT_STATE_IN_USE = 4;
+/**
  * `run --once`: everything collected and taken, but an output refused some events for good: they
  * are in the dead letters (`exotrace deadletter list`), said at warn with the reason.
  */

@@ -9,11 +9,21 @@
  * process grow to ~180 MiB while holding a few MiB; 4 MiB semi-spaces keep `parse` of any size
  * near 120 MiB at the same speed (`npm run bench`, part 2).
  */
+import { checkNodeVersion, requiredNodeVersion } from './node-version.js';
 import { installEarlyStop, pendingWorkAbandoned, restoreDefaultStop } from './stop-signal.js';
 
-installEarlyStop();
 // EXIT_USAGE, without loading exit-codes.js before the handlers are in place (it is tiny anyway).
 const EXIT_USAGE = 2;
+
+// Before anything else: on an older Node the rest fails later, without saying why.
+const required = requiredNodeVersion();
+const tooOld = required === undefined ? undefined : checkNodeVersion(process.version, required);
+if (tooOld !== undefined) {
+  process.stderr.write(`${tooOld}\n`);
+  process.exit(EXIT_USAGE);
+}
+
+installEarlyStop();
 
 function fail(error: unknown): void {
   process.stderr.write(`exotrace: ${error instanceof Error ? error.message : String(error)}\n`);

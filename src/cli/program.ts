@@ -14,7 +14,8 @@ import { registerParseCommand } from './parse.js';
 import { registerRunCommand } from './run.js';
 import { registerSetupCommand } from './setup.js';
 import { registerStatusCommand } from './status.js';
-import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
+import { StateInUseError } from '../state/store.js';
+import { EXIT_OK, EXIT_STATE_IN_USE, EXIT_USAGE } from './exit-codes.js';
 import { restoreDefaultStop } from './stop-signal.js';
 
 /**
@@ -64,6 +65,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (error instanceof CommanderError) {
       // --help and --version exit 0; help shown because something was missing is a usage error.
       return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    // Whichever command met it (run, backfill…): another process holds the state, its own status.
+    if (error instanceof StateInUseError) {
+      process.stderr.write(
+        `exotrace: ${error.message}: stop it first (one process holds a state directory at a time), or give this one another stateDir\n`,
+      );
+      return EXIT_STATE_IN_USE;
     }
     throw error;
   }

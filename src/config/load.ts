@@ -12,6 +12,7 @@ import { LineCounter, isMap, isNode, isScalar, parseDocument } from 'yaml';
 import type { Document } from 'yaml';
 import { issuePath, stripUndefined } from '../util/objects.js';
 import { configSchema } from './schema.js';
+import { isSecretKey } from './redact.js';
 import { MIN_LITERAL_SECRET } from './secrets.js';
 import type { Api, ConfigFile, OutputFile, StartFrom, TenantFile } from './schema.js';
 
@@ -161,7 +162,7 @@ export async function readConfig(file: string, signal: AbortSignal, env: Env = p
             if (!signal.aborted) resolve(value);
           },
           (error: unknown) => {
-            if (!signal.aborted) reject(error as Error);
+            if (!signal.aborted) reject(error);
           },
         )
         .finally(() => {
@@ -265,7 +266,7 @@ export function parseConfig(text: string, file: string, env: Env = process.env):
               message:
                 key === undefined
                   ? hideSubstituted(issue.message, keyPath(issue.path), substituted)
-                  : 'unknown key: check its spelling and indentation',
+                  : unknownKeyMessage(raw, issue.path, key),
             },
             lineAt(issue.path, key),
           ),
@@ -315,6 +316,21 @@ function lineOf(
   return isNode(node) && node.range ? lineCounter.linePos(node.range[0]).line : undefined;
 }
 
+/** Outputs that make no connection, hence take no CA. */
+const LOCAL_OUTPUTS: ReadonlySet<unknown> = new Set(['file', 'stdout']);
+
+/** Why `key` is refused at `segments`: a misspelling, or a key that has no meaning there. */
+function unknownKeyMessage(raw: unknown, segments: readonly PropertyKey[], key: string): string {
+  if (key === 'caFile' && segments.length === 2 && segments[0] === 'outputs') {
+    const output = (raw as { outputs?: unknown[] }).outputs?.[segments[1] as number];
+    const type = (output as { type?: unknown } | undefined)?.type;
+    if (LOCAL_OUTPUTS.has(type)) {
+      return `caFile applies to network outputs (elasticsearch, splunk-hec, sekoia, http, kafka, syslog); a ${String(type)} output connects to nothing: remove it`;
+    }
+  }
+  return 'unknown key: check its spelling and indentation';
+}
+
 /** Messages for zod's generic issues, where the schema does not give its own. */
 function defaultMessage(issue: { code?: string; input?: unknown; expected?: string }): string | undefined {
   if (issue.code !== 'invalid_type') return undefined;
@@ -344,6 +360,14 @@ function interpolate(
   substituted: Substitution[],
 ): unknown {
   if (typeof value === 'string') {
+    const bare = bareReference(segments, value);
+    if (bare !== undefined) {
+      report(
+        segments,
+        `${bare} is taken literally, not read from the environment: write \${${bare.slice(1)}} (with braces) for the variable`,
+      );
+      return value;
+    }
     if (!value.includes('${')) return value;
     return value.replace(REFERENCE, (match, name: string | undefined) => {
       if (match === '$${') return '${';
@@ -382,6 +406,21 @@ function interpolate(
     );
   }
   return value;
+}
+
+/** `$NAME`, all capitals, digits and underscores: the shell's spelling of a variable. */
+const BARE_REFERENCE = /^\$[A-Z_][A-Z0-9_]*$/;
+
+/**
+ * A secret written `$CONTOSO_SECRET`: meant as the variable, but only `${VAR}` is replaced, and
+ * the literal text would go to Microsoft (or an output) as the secret and fail sign-in with a
+ * message that does not say why. Refused at the key; a secret that really is such text can still
+ * come from the environment (`${VAR}`: substituted values are not checked).
+ */
+function bareReference(segments: readonly PropertyKey[], value: string): string | undefined {
+  const key = segments[segments.length - 1];
+  if (typeof key !== 'string' || !isSecretKey(key)) return undefined;
+  return BARE_REFERENCE.test(value.trim()) ? value.trim() : undefined;
 }
 
 /** A value that came from the environment: where (the key path of the value holding `${VAR}`) and what. */
@@ -443,10 +482,15 @@ function resolve(config: ConfigFile, file: string): Config {
 
   const outputs = config.outputs.map((output, index): OutputConfig => {
     const resolved = { ...output, name: output.name ?? output.type };
-    if (resolved.type === 'file') resolved.path = path.resolve(baseDir, resolved.path);
-    if (output.caFile !== undefined) {
-      resolved.caFile = path.resolve(baseDir, output.caFile);
-      const caPem = readCa(at('outputs', index, 'caFile'), output.caFile);
+    if (resolved.type === 'file') {
+      resolved.path = path.resolve(baseDir, resolved.path);
+      return resolved;
+    }
+    // file and stdout make no connection: they take no caFile (the schema refuses it there).
+    if (resolved.type !== 'stdout' && resolved.caFile !== undefined) {
+      const relative = resolved.caFile;
+      resolved.caFile = path.resolve(baseDir, relative);
+      const caPem = readCa(at('outputs', index, 'caFile'), relative);
       if (caPem !== undefined) return { ...resolved, caPem };
     }
     return resolved;

@@ -20,6 +20,11 @@ const SECRET_KEYS: ReadonlySet<string> = new Set([
   'intakeKey',
 ]);
 
+/** Whether a value under this key is a secret (the rule redaction and the loader share). */
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEYS.has(key);
+}
+
 /** HTTP headers that carry credentials; other header values (Content-Type…) stay readable. */
 const SECRET_HEADER = /authorization|cookie|token|key|secret|password|signature|auth/i;
 

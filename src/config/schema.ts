@@ -375,7 +375,8 @@ export const tenantSchema = tenantShape
 // ---------------------------------------------------------------------------------------------
 // Outputs
 
-const outputCommon = {
+/** The keys of every output. */
+const outputName = {
   name: z
     .string({ error: whenPresent('expected a name') })
     .regex(/^[a-z0-9][a-z0-9_-]*$/i, 'use letters, digits, dashes and underscores')
@@ -383,6 +384,11 @@ const outputCommon = {
     .describe(
       "Unique name of the output (letters, digits, dashes, underscores); defaults to its type. It keys the output's cursor and dead letters",
     ),
+};
+
+/** The keys of every output that connects somewhere (all but file and stdout). */
+const outputCommon = {
+  ...outputName,
   caFile: nonEmpty
     .optional()
     .describe('An extra CA (PEM) to trust for this output, besides tls.caFile; relative to the config file'),
@@ -404,14 +410,14 @@ const outputType = <T extends string>(type: T) => z.literal(type).describe(`Outp
 
 const fileOutput = z.strictObject({
   type: outputType('file'),
-  ...outputCommon,
+  ...outputName,
   path: nonEmpty.describe('NDJSON file the events are appended to; relative to the config file'),
   rotateBytes: integer(1024, Number.MAX_SAFE_INTEGER)
     .optional()
     .describe('Rotate the file once it reaches this many bytes; no rotation when absent'),
 });
 
-const stdoutOutput = z.strictObject({ type: outputType('stdout'), ...outputCommon });
+const stdoutOutput = z.strictObject({ type: outputType('stdout'), ...outputName });
 
 /** Graph keeps 90 days of message trace: kept as long downstream, an event outlives its source. */
 export const DEFAULT_RETENTION_MS = 90 * 86_400_000;

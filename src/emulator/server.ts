@@ -72,6 +72,41 @@ function apiOf(pathname: string): ApiName {
   return 'other';
 }
 
+/** The emulator could not listen where it was told: the address, and why in words. */
+export class EmulatorListenError extends Error {
+  override readonly name = 'EmulatorListenError';
+  constructor(
+    readonly address: string,
+    readonly code: string | undefined,
+    why: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${address}: ${why}${code === undefined ? '' : ` (${code})`}`, options);
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException): void => {
+      const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+      const why =
+        error.code === 'EADDRINUSE'
+          ? 'address already in use (another process, or another emulator)'
+          : error.code === 'EACCES'
+            ? 'permission denied (ports below 1024 need privileges)'
+            : error.code === 'EADDRNOTAVAIL'
+              ? 'no such address on this machine'
+              : error.message;
+      reject(new EmulatorListenError(address, error.code, why, { cause: error }));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
 export async function startEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
   const host = options.host ?? '127.0.0.1';
   if (!isLoopbackHost(host)) {
@@ -80,8 +115,22 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     );
   }
   const seed = options.seed ?? 1;
-  const dir = options.dir ?? (await mkdtemp(path.join(tmpdir(), 'exotrace-emulator-')));
-  const tls = await generateTlsMaterial(dir);
+  // Listening comes first, its certificate after: a port in use is then told at once, before the
+  // seconds that making the certificates takes (and before anything is written to disk).
+  let handle: (req: IncomingMessage, res: ServerResponse) => void = () => undefined;
+  const server: Server = createServer((req, res) => {
+    handle(req, res);
+  });
+  await listen(server, options.port ?? 0, host);
+  let tls: Awaited<ReturnType<typeof generateTlsMaterial>>;
+  try {
+    const dir = options.dir ?? (await mkdtemp(path.join(tmpdir(), 'exotrace-emulator-')));
+    tls = await generateTlsMaterial(dir);
+  } catch (error) {
+    server.close();
+    throw error;
+  }
+  server.setSecureContext({ key: tls.serverKeyPem, cert: tls.serverCertPem });
   const clock = options.clock ?? createClock();
   const specs =
     typeof options.tenants === 'number' || options.tenants === undefined
@@ -194,16 +243,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     }
   };
 
-  const server: Server = createServer({ key: tls.serverKeyPem, cert: tls.serverCertPem }, (req, res) => {
+  handle = (req, res) => {
     void dispatch(req, res);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  };
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
   url = `https://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;

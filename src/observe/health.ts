@@ -7,6 +7,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { StateStore } from '../state/store.js';
+import { plural } from '../util/plural.js';
 
 export interface TenantHealth {
   readonly tenant: string;
@@ -145,7 +146,9 @@ export function readiness(snapshot: HealthSnapshot, rule: ReadinessRule): Readin
   const now = rule.now ?? Date.now();
   for (const o of snapshot.outputs) {
     if (o.backlog >= rule.maxBacklog)
-      reasons.push(`output ${o.output}: ${o.backlog} events waiting (bound ${rule.maxBacklog})`);
+      reasons.push(
+        `output ${o.output}: ${o.backlog} ${plural(o.backlog, 'event')} waiting (bound ${rule.maxBacklog})`,
+      );
     if (
       rule.maxWaitingMs !== undefined &&
       o.oldestWaitingAt !== undefined &&
@@ -162,7 +165,7 @@ export function readiness(snapshot: HealthSnapshot, rule: ReadinessRule): Readin
     ) {
       const minutes = Math.round((now - o.newestDeadLetterAt) / 60_000);
       reasons.push(
-        `output ${o.output}: ${o.deadLetters} dead letter${o.deadLetters === 1 ? '' : 's'}, the newest ${minutes >= 1 ? `${minutes} min` : 'under a minute'} ago (exotrace deadletter list)`,
+        `output ${o.output}: ${o.deadLetters} ${plural(o.deadLetters, 'dead letter')}, the newest ${minutes >= 1 ? `${minutes} min` : 'under a minute'} ago (exotrace deadletter list)`,
       );
     }
     if (o.failingSince !== undefined) {

@@ -5,6 +5,7 @@
  * alone is far too hopeful once the budget is spent: the ETA is the larger of that extrapolation
  * and the time the remaining requests need under the budget.
  */
+import { counted } from '../util/plural.js';
 
 /** The default budget window (Microsoft counts requests per rolling 5 minutes). */
 export const BUDGET_WINDOW_MS = 300_000;
@@ -153,12 +154,14 @@ export function formatCount(n: number): string {
  * `{eta}` is taken by cli-progress's naive estimate, hence `{etaText}`.
  */
 export const BAR_FORMAT =
-  'backfill {tenant} [{bar}] {windows} windows | {rows} rows | {requests} requests | ETA {etaText}{inWindow}';
+  'backfill {tenant} [{bar}] {windows} windows | {rows} | {requests} | ETA {etaText}{inWindow}';
 
 export interface BarPayload {
   readonly tenant: string;
   readonly windows: string;
+  /** With its noun: `1 row`, `183,201 rows`. */
   readonly rows: string;
+  /** With its noun: `1 request`, `41 requests`. */
   readonly requests: string;
   readonly etaText: string;
   /**
@@ -177,8 +180,8 @@ export function barPayload(tenant: string, s: ProgressSnapshot): BarPayload {
   return {
     tenant,
     windows: `${s.windowsDone}/${s.windowsTotal === undefined ? '?' : String(s.windowsTotal)}`,
-    rows: formatCount(s.rows),
-    requests: formatCount(s.requests),
+    rows: counted(s.rows, 'row'),
+    requests: counted(s.requests, 'request'),
     etaText: formatDuration(backfillEtaMs(s)),
     ...(s.window === undefined ? {} : { inWindow: inWindowText(s.window) }),
   };

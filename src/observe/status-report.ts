@@ -8,6 +8,7 @@
 import type { Config } from '../config/load.js';
 import { DEFAULTS } from '../config/schema.js';
 import { readiness, type HealthSnapshot, type OutputHealth, type TenantHealth } from './health.js';
+import { plural } from '../util/plural.js';
 
 type TenantInstants = 'lastSuccessAt' | 'lastFailureAt';
 type OutputInstants = 'newestDeadLetterAt' | 'oldestWaitingAt' | 'lastSuccessAt' | 'failingSince';
@@ -96,7 +97,7 @@ export function statusReport(
   for (const o of snapshot.outputs) {
     if (o.deadLetters > 0) {
       reasons.push(
-        `output ${o.output}: ${o.deadLetters} dead letter${o.deadLetters === 1 ? '' : 's'} (exotrace deadletter list --config ${config.file} --output ${o.output})`,
+        `output ${o.output}: ${o.deadLetters} ${plural(o.deadLetters, 'dead letter')} (exotrace deadletter list --config ${config.file} --output ${o.output})`,
       );
     }
   }

@@ -23,6 +23,7 @@ import {
   splitWindows,
   type TimeWindow,
 } from './windows.js';
+import { plural } from '../util/plural.js';
 
 export interface PassSummary {
   readonly pass: Pass;
@@ -152,7 +153,7 @@ function checkAccounted(
     code: 'page_mismatch',
     message:
       `tenant '${tenant}' (${pass} pass, window ${isoSeconds(window.from)}–${isoSeconds(window.to)}): ` +
-      `the page had ${rows} rows but normalizing it gave ${events} events and ${rejects} rejects; ` +
+      `the page had ${rows} ${plural(rows, 'row')} but normalizing it gave ${events} ${plural(events, 'event')} and ${rejects} ${plural(rejects, 'reject')}; ` +
       'nothing of the page was stored and the checkpoint did not move',
     fix: 'none in the configuration: this is a defect of exotrace or an unexpected page shape; report it with the log line (the window is read again on the next cycle)',
     tenant,

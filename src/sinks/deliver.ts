@@ -7,6 +7,7 @@ import { DEFAULTS } from '../config/schema.js';
 import { abortReason, systemSleep, type Sleep } from '../sources/http/types.js';
 import type { OutboxEvent, StateStore } from '../state/store.js';
 import { SinkError, type SendResult, type Sink } from './sink.js';
+import { plural } from '../util/plural.js';
 
 /** The defaults of an output's `batchSize` and `batchBytes`. */
 export const DEFAULT_BATCH_SIZE: number = DEFAULTS.batchSize;
@@ -279,7 +280,7 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
         // Refused whole with the search's requests spent: all of these are taken as at fault.
         const unsplit =
           result.status === 'rejected' && result.batchRefused === true && refused.length > 1
-            ? ` (refused together; not split further after ${searching.total} requests)`
+            ? ` (refused together; not split further after ${searching.total} ${plural(searching.total, 'request')})`
             : '';
         for (const seq of refused) dead.set(seq, result.error.message + unsplit);
         if (result.status === 'rejected') break;

@@ -32,6 +32,7 @@ import { errorCodes, ExotraceError, redact, TLS_TRUST } from '../sources/http/er
 import { abortReason } from '../sources/http/types.js';
 import type { OutboxEvent } from '../state/store.js';
 import { once, type HealthResult, type SendResult, type Sink } from './sink.js';
+import { plural } from '../util/plural.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -270,7 +271,9 @@ class ElasticsearchSink implements Sink {
     }
     return {
       status: 'rejected',
-      error: new Error(`${where} refused the batch of ${batch.length} events with ${status}${said}`),
+      error: new Error(
+        `${where} refused the batch of ${batch.length} ${plural(batch.length, 'event')} with ${status}${said}`,
+      ),
       // Not an item's mapping error (those are named per item): the request as a whole.
       batchRefused: true,
     };
@@ -283,7 +286,7 @@ class ElasticsearchSink implements Sink {
       return {
         status: 'retryable',
         error: new Error(
-          `${where}: unreadable bulk response (${items === undefined ? 'not a bulk response' : `${items.length} items for ${batch.length} events`})`,
+          `${where}: unreadable bulk response (${items === undefined ? 'not a bulk response' : `${items.length} ${plural(items.length, 'item')} for ${batch.length} ${plural(batch.length, 'event')}`})`,
         ),
       };
     }
@@ -310,7 +313,9 @@ class ElasticsearchSink implements Sink {
       parts.push(`${rejected.length} refused for good: ${summarize(rejectReasons, rejected.length)}`);
     if (retry.length > 0)
       parts.push(`${retry.length} to send again: ${summarize(retryReasons, retry.length)}`);
-    const error = new Error(`${where}: of ${batch.length} events, ${parts.join('; ')}`);
+    const error = new Error(
+      `${where}: of ${batch.length} ${plural(batch.length, 'event')}, ${parts.join('; ')}`,
+    );
     if (retry.length === 0) return { status: 'rejected', error, seqs: rejected };
     return { status: 'partial', error, retry, rejected };
   }

@@ -40,6 +40,7 @@ import { redactSecrets, TLS_TRUST } from '../sources/http/errors.js';
 import { abortReason } from '../sources/http/types.js';
 import type { OutboxEvent } from '../state/store.js';
 import { once, type HealthResult, type SendResult, type Sink } from './sink.js';
+import { plural } from '../util/plural.js';
 
 export type KafkaOutputConfig = Extract<OutputConfig, { readonly type: 'kafka' }>;
 
@@ -149,7 +150,7 @@ class KafkaSink implements Sink {
       return {
         status: 'partial',
         error: new Error(
-          `${outcome.error.message} (${written} of ${batch.length} events were written before it` +
+          `${outcome.error.message} (${written} of ${batch.length} ${plural(batch.length, 'event')} ${written === 1 ? 'was' : 'were'} written before it` +
             (rejected.length > 0 ? `, ${rejected.length} refused as too large` : '') +
             ')',
           { cause: outcome.error },
@@ -164,7 +165,7 @@ class KafkaSink implements Sink {
       status: 'rejected',
       seqs: rejected,
       error: new Error(
-        `${this.#where}: ${rejected.length} events are larger than the broker accepts (message.max.bytes): ` +
+        `${this.#where}: ${rejected.length} ${plural(rejected.length, 'event')} ${rejected.length === 1 ? 'is' : 'are'} larger than the broker accepts (message.max.bytes): ` +
           reasons.join('; ') +
           (more > 0 ? `; and ${more} more` : ''),
       ),

@@ -57,6 +57,7 @@ import type { OutputConfig } from '../config/load.js';
 import { abortReason } from '../sources/http/types.js';
 import type { OutboxEvent } from '../state/store.js';
 import { SinkError, once, type HealthResult, type SendResult, type Sink, type SinkIo } from './sink.js';
+import { plural } from '../util/plural.js';
 
 export type SyslogOutputConfig = Extract<OutputConfig, { type: 'syslog' }>;
 
@@ -391,7 +392,7 @@ class StreamSyslogSink implements Sink {
           this.#io.onNotice?.({
             sink: this.name,
             kind: 'reopened',
-            message: `syslog output ${this.name}: sent the ${replay.events} events written just before the connection broke again (they may arrive twice)`,
+            message: `syslog output ${this.name}: sent the ${replay.events} ${plural(replay.events, 'event')} written just before the connection broke again (they may arrive twice)`,
           });
         }
       } catch (error) {
@@ -427,7 +428,7 @@ class StreamSyslogSink implements Sink {
         batch,
         written,
         new Error(
-          `syslog output ${this.name}: ${where} took ${written} of ${batch.length} events within ${this.#writeTimeoutMs} ms; the rest follows`,
+          `syslog output ${this.name}: ${where} took ${written} of ${batch.length} ${plural(batch.length, 'event')} within ${this.#writeTimeoutMs} ms; the rest follows`,
         ),
       );
     }

@@ -431,6 +431,14 @@ class MemoryStore implements StateStore {
     });
   }
 
+  deadLetterSeqs(sink: string, seqs: readonly number[]): Promise<number[]> {
+    return run(() => {
+      this.#open();
+      const held = this.#dead.get(sink);
+      return [...new Set(seqs)].filter((seq) => held?.has(seq) === true).sort((a, b) => a - b);
+    });
+  }
+
   deadLetterNewest(sink: string): Promise<number | undefined> {
     return run(() => {
       this.#open();

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { checkStateDir, createStateFile, inspectStateDir, refuseLinkedFiles } from './files.js';
 import {
   PASSES,
+  StateInUseError,
   StateStoreError,
   countStatus,
   validateCommit,
@@ -406,9 +407,7 @@ export function openSqliteStore(dir: string, options: SqliteStoreOptions = {}): 
     db.close();
     if (isFull(error)) throw diskFullError(error, dir, undefined);
     if (isBusy(error)) {
-      throw new StateStoreError(`state directory ${dir} is in use by another exotrace process`, {
-        cause: error,
-      });
+      throw new StateInUseError(dir, { cause: error });
     }
     throw error;
   }
@@ -529,6 +528,7 @@ class SqliteStore implements StateStore {
   readonly #depth;
   readonly #depthByTenant;
   readonly #deadLetterCount;
+  readonly #deadLetterHas;
   readonly #deadLetterNewest;
   readonly #oldest;
   readonly #minAcked;
@@ -624,6 +624,9 @@ class SqliteStore implements StateStore {
     // shared ones (so past the lowest cursor), its own sink for one re-queued for a single sink.
     this.#deadLetterCount = db.prepare<[string], { n: number }>(
       'SELECT count(*) AS n FROM dead_letter WHERE sink = ?',
+    );
+    this.#deadLetterHas = db.prepare<[string, number], { one: number }>(
+      'SELECT 1 AS one FROM dead_letter WHERE sink = ? AND seq = ?',
     );
     this.#deadLetterNewest = db.prepare<[string], { at: number | null }>(
       'SELECT max(at) AS at FROM dead_letter WHERE sink = ?',
@@ -1028,6 +1031,16 @@ class SqliteStore implements StateStore {
     return this.#run(() => {
       this.#open();
       return this.#deadLetterCount.get(sink)?.n ?? 0;
+    });
+  }
+
+  deadLetterSeqs(sink: string, seqs: readonly number[]): Promise<number[]> {
+    return run(() => {
+      this.#open();
+      // A few numbers typed on a command line: one indexed lookup each.
+      return [...new Set(seqs)]
+        .filter((seq) => this.#deadLetterHas.get(sink, seq) !== undefined)
+        .sort((a, b) => a - b);
     });
   }
 

@@ -298,6 +298,11 @@ export interface StateStore {
   /** How many dead letters the sink holds (metrics, status: without reading them). */
   deadLetterCount(sink: string): Promise<number>;
   /**
+   * Those of `seqs` that are dead letters of the sink, ascending, each once: `deadletter retry
+   * --seq` names the ones that are not (a typo, or retried already) instead of saying nothing.
+   */
+  deadLetterSeqs(sink: string, seqs: readonly number[]): Promise<number[]>;
+  /**
    * When the newest dead letter the sink still holds was put aside (ms), or undefined when it holds
    * none: readiness counts dead letters that are new (a retried one is no longer held).
    */
@@ -333,6 +338,19 @@ export interface StateStore {
 /** A bug in how the store is used (unknown sink, ack going backwards…), not a runtime condition. */
 export class StateStoreError extends Error {
   override readonly name = 'StateStoreError';
+}
+
+/**
+ * The state directory is held by another exotrace process (one collector at a time, so that two
+ * never move the same checkpoints). Not a bad configuration: every command exits 4 for it.
+ */
+export class StateInUseError extends StateStoreError {
+  constructor(
+    readonly stateDir: string,
+    options?: ErrorOptions,
+  ) {
+    super(`state directory ${stateDir} is in use by another exotrace process`, options);
+  }
 }
 
 /** Checks shared by every implementation, run before anything is written. */

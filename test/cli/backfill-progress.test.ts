@@ -100,6 +100,11 @@ describe('backfill ETA', () => {
       windows: '0/48',
       etaText: '…',
     });
+    // Counted nouns: never "1 requests".
+    expect(barPayload('contoso', snapshot({ rows: 1, requests: 1 }))).toMatchObject({
+      rows: '1 row',
+      requests: '1 request',
+    });
   });
 
   it('never undercuts either bound, and is exactly the larger one (property)', () => {
@@ -172,8 +177,8 @@ describe('progress display', () => {
     expect(barPayload('contoso', s)).toEqual({
       tenant: 'contoso',
       windows: '12/48',
-      rows: '183,201',
-      requests: '41',
+      rows: '183,201 rows',
+      requests: '41 requests',
       etaText: '6m 00s',
     });
     expect(progressFields('contoso', s)).toEqual({

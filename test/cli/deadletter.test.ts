@@ -89,6 +89,46 @@ describe('exotrace deadletter', () => {
     }
   });
 
+  it('retry --seq names the numbers that are not dead letters of the output, exits 1, and re-queues the others', async () => {
+    const partly = await runCli([
+      'deadletter',
+      'retry',
+      '--config',
+      config,
+      '--output',
+      'file',
+      '--seq',
+      '3',
+      '99999',
+    ]);
+    expect(partly.code).toBe(1);
+    expect(partly.stderr).toContain(
+      "exotrace deadletter retry: output 'file' has no dead letter with --seq 99999 (`deadletter list --output file` shows those it holds)",
+    );
+    expect(partly.stderr).toContain("1 dead letter re-queued for output 'file'");
+    const none = await runCli([
+      'deadletter',
+      'retry',
+      '--config',
+      config,
+      '--output',
+      'file',
+      '--seq',
+      '2',
+      '3',
+    ]);
+    expect(none.code).toBe(1);
+    // 2 was never dead-lettered, 3 was just retried.
+    expect(none.stderr).toContain("output 'file' has no dead letters with --seq 2 3");
+    expect(none.stderr).toContain("0 dead letters re-queued for output 'file'\n");
+    const store = openSqliteStore(path.join(dir, 'state'));
+    try {
+      expect((await store.deadLetters('file', 10)).map((d) => d.seq)).toEqual([1]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('an unknown output or a bad --seq is a usage error; a busy state says to stop the collector', async () => {
     const unknown = await runCli(['deadletter', 'list', '--config', config, '--output', 'es']);
     expect(unknown.code).toBe(2);
@@ -104,10 +144,16 @@ describe('exotrace deadletter', () => {
       'x',
     ]);
     expect(badSeq.code).toBe(2);
+    expect(badSeq.stderr).toContain("--seq must be a whole number from 1 to 9007199254740991 (got 'x')");
+    const badLimit = await runCli(['deadletter', 'list', '--config', config, '--limit', '10abc']);
+    expect(badLimit.code).toBe(2);
+    expect(badLimit.stderr).toContain(
+      "--limit must be a whole number from 1 to 9007199254740991 (got '10abc')",
+    );
     const store = openSqliteStore(path.join(dir, 'state'));
     try {
       const busy = await runCli(['deadletter', 'list', '--config', config]);
-      expect(busy.code).toBe(2);
+      expect(busy.code).toBe(4);
       expect(busy.stderr).toMatch(/in use by another exotrace process: stop the collector first/);
     } finally {
       await store.close();

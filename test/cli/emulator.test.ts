@@ -5,13 +5,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI } from '../helpers/cli.js';
+import { CLI, runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/wait.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 
@@ -133,6 +133,7 @@ function parseBanner(text: string): ParsedBanner {
 /** The snippet an exotrace configuration file can take as it is. */
 function expectedSnippet(parsed: ParsedBanner): unknown {
   return {
+    stateDir: './state',
     tls: { caFile: parsed.caFile },
     tenants: parsed.tenants.map((t) => ({
       name: t.name,
@@ -143,7 +144,9 @@ function expectedSnippet(parsed: ParsedBanner): unknown {
       apiUrl: parsed.url,
       organization: t.domain,
       acceptedDomains: t.acceptedDomains,
+      startFrom: '24h',
     })),
+    outputs: [{ type: 'file', path: './events.ndjson' }],
   };
 }
 
@@ -185,7 +188,14 @@ describe('exotrace emulator', () => {
       ]);
       expect(new Set(parsed.tenants.map((t) => t.tenantId)).size).toBe(2);
       expect(parsed.config).toEqual(expectedSnippet(parsed));
-      for (const line of ['Graph (apiUrl):', 'Reporting Web Service:', 'control API (emulator only):']) {
+      // apiUrl is the base, as the configuration key means; the Graph path is labelled as a path.
+      expect(running.stdout).toContain(`  login (loginUrl):            ${parsed.url}\n`);
+      expect(running.stdout).toContain(`  API base (apiUrl):           ${parsed.url}\n`);
+      expect(running.stdout).toContain(
+        `  Graph message trace:         ${parsed.url}/v1.0/admin/exchange/tracing/messageTraces  (also /beta)\n`,
+      );
+      expect(running.stdout).not.toMatch(/apiUrl\):\s+\S+\/v1\.0/);
+      for (const line of ['Reporting Web Service:', 'control API (emulator only):']) {
         expect(running.stdout).toContain(line);
       }
       expect(running.stdout).toContain(`${parsed.url}/ecp/ReportingWebService/Reporting.svc/MessageTrace`);
@@ -235,6 +245,40 @@ describe('exotrace emulator', () => {
       expect(exit.stderr).toContain('exotrace emulator: stopped');
     }
   });
+
+  it('the configuration it prints is accepted as it is: saved to a file, `run --once` collects into its output', async () => {
+    const running = spawnCli([
+      'emulator',
+      '--port',
+      '0',
+      '--seed',
+      '3',
+      '--dir',
+      path.join(dir, 'copied-certs'),
+    ]);
+    try {
+      const text = await banner(running);
+      const block = must(
+        /^exotrace configuration for these tenants:\n((?: {2}.*\n)+)/m.exec(text),
+        'config snippet',
+      )[1];
+      const folder = path.join(dir, 'copied');
+      await mkdir(folder, { recursive: true });
+      // Copied as a user would: the indented block, pasted into a file.
+      const file = path.join(folder, 'exotrace.yaml');
+      await writeFile(file, block ?? '');
+      const run = await runCli(['run', '--config', file, '--once']);
+      expect(run.stderr).not.toMatch(/invalid configuration/);
+      expect(run.code).toBe(0);
+      const events = readFileSync(path.join(folder, 'events.ndjson'), 'utf8').split('\n').filter(Boolean);
+      expect(events.length).toBeGreaterThan(0);
+      const first = JSON.parse(events[0] ?? '{}') as { organization?: { name?: string } };
+      expect(first.organization?.name).toBe('contoso.onmicrosoft.com');
+    } finally {
+      const exit = await stopWith(running, 'SIGTERM');
+      expect(exit.code).toBe(0);
+    }
+  }, 60_000);
 
   it('the same seed prints the same tenant ids and secrets; another seed, others', async () => {
     const runs = [7, 7, 8].map((seed) =>

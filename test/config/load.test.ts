@@ -188,9 +188,12 @@ outputs:
       caFile: path.join(path.dirname(config.file), 'certs/es-ca.pem'),
       caPem: ca,
     });
-    expect(() => load(`${tenantYaml()}\noutputs:\n  - type: stdout\n    caFile: nope.pem\n`)).toThrow(
-      /outputs\[0\]\.caFile: cannot read .*nope\.pem: no such file/,
-    );
+    // (On a network output: file and stdout take no caFile, test/config/local-outputs.test.ts.)
+    expect(() =>
+      load(
+        `${tenantYaml()}\noutputs:\n  - type: http\n    url: https://h.example.com/in\n    caFile: nope.pem\n`,
+      ),
+    ).toThrow(/outputs\[0\]\.caFile: cannot read .*nope\.pem: no such file/);
   });
 
   it('reads an elasticsearch retention as milliseconds, or none', () => {

@@ -401,7 +401,10 @@ describe.each(factories)('StateStore contract: %s', (_name, factory) => {
     await s.commitPage('t', page([ev('a'), ev('b')]));
     await s.deadLetter('es', 1, 'r1');
     await s.deadLetter('es', 2, 'r2');
+    expect(await s.deadLetterSeqs('es', [99, 2, 1, 2])).toEqual([1, 2]);
+    expect(await s.deadLetterSeqs('file', [1, 2])).toEqual([]);
     expect(await s.retryDeadLetters('es', [2])).toBe(1);
+    expect(await s.deadLetterSeqs('es', [1, 2])).toEqual([1]);
     expect((await s.deadLetters('es', 10)).map((d) => d.seq)).toEqual([1]);
     await s.unregisterSink('es');
     await s.registerSinks(['es'], 'beginning');

@@ -141,13 +141,43 @@ export function redact(text: string): string {
 }
 
 /**
+ * A secret at least this long is replaced wherever it occurs, even inside a longer word: no word
+ * of a message is that long by chance, and a credential glued to other text must still go. A
+ * shorter one (a password such as `pass1`) is replaced only where it stands as a token of its
+ * own: inside a word it cannot be told apart from the word ("password" is no leak of `pass`), and
+ * replacing it there mangled messages ("REDACTEDword").
+ */
+export const ANYWHERE_SECRET = 16;
+
+/** A letter or digit: what a short secret must not touch on either side to count as itself. */
+const WORD_CHARACTER = /[\p{L}\p{N}]/u;
+
+/** `text` with each occurrence of `secret` that is not inside a longer word replaced. */
+function replaceAsToken(text: string, secret: string): string {
+  let out = '';
+  let from = 0;
+  for (let at = text.indexOf(secret); at !== -1; at = text.indexOf(secret, at + 1)) {
+    if (at < from) continue;
+    const before = at === 0 ? '' : (text[at - 1] ?? '');
+    const after = text[at + secret.length] ?? '';
+    if (WORD_CHARACTER.test(before) || WORD_CHARACTER.test(after)) continue;
+    out += `${text.slice(from, at)}REDACTED`;
+    from = at + secret.length;
+  }
+  return out + text.slice(from);
+}
+
+/**
  * `redact`, after removing the secrets we know literally (a token, a key, a password of the
  * configuration), longest first so that one containing another goes whole.
  */
 export function redactSecrets(text: string, secrets: readonly string[]): string {
   let out = text;
   const known = [...new Set(secrets.filter((s) => s !== ''))].sort((a, b) => b.length - a.length);
-  for (const secret of known) out = out.split(secret).join('REDACTED');
+  for (const secret of known) {
+    if (!out.includes(secret)) continue;
+    out = secret.length >= ANYWHERE_SECRET ? out.split(secret).join('REDACTED') : replaceAsToken(out, secret);
+  }
   return redact(out);
 }
 
@@ -437,12 +467,7 @@ export { TLS_TRUST };
  * A failure below HTTP (no response): TLS trust problems are permanent and name `tls.caFile`;
  * resets, refusals and timeouts are transient and retried.
  */
-export function networkError(
-  error: unknown,
-  target: string,
-  ctx?: ErrorContext,
-  peer?: Peer,
-): ExotraceError {
+export function networkError(error: unknown, target: string, ctx?: ErrorContext, peer?: Peer): ExotraceError {
   // Our own read limits (bounded-request.ts) already say what happened, and where.
   if (ExotraceError.is(error)) return error;
   // A trust failure anywhere in the chain says most; otherwise the innermost code (the socket's).

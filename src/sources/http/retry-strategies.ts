@@ -114,7 +114,8 @@ export function transientStrategy(options: TransientStrategyOptions = {}): Retry
 export function answersOnly(strategy: RetryStrategy): RetryStrategy {
   return (context) => {
     const answered =
-      context.response !== undefined || (ExotraceError.is(context.error) && context.error.status !== undefined);
+      context.response !== undefined ||
+      (ExotraceError.is(context.error) && context.error.status !== undefined);
     return answered ? strategy(context) : undefined;
   };
 }
