@@ -162,7 +162,7 @@ export async function readConfig(file: string, signal: AbortSignal, env: Env = p
             if (!signal.aborted) resolve(value);
           },
           (error: unknown) => {
-            if (!signal.aborted) reject(error);
+            if (!signal.aborted) reject(error instanceof Error ? error : new Error(String(error)));
           },
         )
         .finally(() => {
