@@ -386,12 +386,8 @@ const outputName = {
     ),
 };
 
-/** The keys of every output that connects somewhere (all but file and stdout). */
-const outputCommon = {
-  ...outputName,
-  caFile: nonEmpty
-    .optional()
-    .describe('An extra CA (PEM) to trust for this output, besides tls.caFile; relative to the config file'),
+/** The batch limits, for every output (file and stdout too: their batch is one write and fsync). */
+const outputBatch = {
   // Optional rather than defaulted: the delivery applies the defaults, so outputs built in code
   // (tests, the library) need not spell them.
   batchSize: integer(1, MAX_BATCH_SIZE)
@@ -406,18 +402,28 @@ const outputCommon = {
     ),
 };
 
+/** The keys of every output that connects somewhere (all but file and stdout). */
+const outputCommon = {
+  ...outputName,
+  caFile: nonEmpty
+    .optional()
+    .describe('An extra CA (PEM) to trust for this output, besides tls.caFile; relative to the config file'),
+  ...outputBatch,
+};
+
 const outputType = <T extends string>(type: T) => z.literal(type).describe(`Output type: ${type}`);
 
 const fileOutput = z.strictObject({
   type: outputType('file'),
   ...outputName,
+  ...outputBatch,
   path: nonEmpty.describe('NDJSON file the events are appended to; relative to the config file'),
   rotateBytes: integer(1024, Number.MAX_SAFE_INTEGER)
     .optional()
     .describe('Rotate the file once it reaches this many bytes; no rotation when absent'),
 });
 
-const stdoutOutput = z.strictObject({ type: outputType('stdout'), ...outputName });
+const stdoutOutput = z.strictObject({ type: outputType('stdout'), ...outputName, ...outputBatch });
 
 /** Graph keeps 90 days of message trace: kept as long downstream, an event outlives its source. */
 export const DEFAULT_RETENTION_MS = 90 * 86_400_000;
