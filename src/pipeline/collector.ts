@@ -23,6 +23,7 @@ import {
   splitWindows,
   type TimeWindow,
 } from './windows.js';
+import { addRange, type Range } from '../util/ranges.js';
 import { plural } from '../util/plural.js';
 
 export interface PassSummary {
@@ -288,6 +289,9 @@ export function createTenantCollector(options: TenantCollectorOptions): TenantCo
     const inRange = stored !== undefined && stored.cursor >= first.from && stored.cursor <= last.to;
     let cursor = inRange && pass !== 'reconcile' ? stored.cursor : first.from;
     if (inRange && stored.window !== undefined && stored.nextLink !== undefined) {
+      // The plan is known before the resumed window: progress shows its count and an ETA for it
+      // too (the resumed window is the long one after a stop).
+      options.events?.onWindowStart?.(tenant.name, pass, stored.window, 0, windows.length);
       await collectWindow(pass, stored.window, cursor, stored.nextLink, summary, signal);
       cursor = Math.max(cursor, stored.window.to);
     }
@@ -345,18 +349,30 @@ export function createTenantCollector(options: TenantCollectorOptions): TenantCo
       // when it overlaps what is asked; completed, it counts as collected like any other.
       const stored = await store.getCheckpoint(tenant.name, 'backfill');
       let resumed = 0;
+      const collected = async (): Promise<readonly Range[]> =>
+        backfillOptions.recollect === true ? [] : await store.collectedRanges(tenant.name);
       if (
         stored?.window !== undefined &&
         stored.nextLink !== undefined &&
         stored.window.from <= end &&
         stored.window.to >= start.start
       ) {
+        // The windows after it, as they will be once it is collected: the count and an ETA are
+        // shown for the resumed window too (after a stop, it is the long one).
+        const after = planBackfill(
+          { from: start.start, to: end },
+          addRange(await collected(), stored.window),
+          current - tenant.reconcileLookbackMs,
+        ).gaps.flatMap((gap) => splitWindows(gap)).length;
+        options.events?.onWindowStart?.(tenant.name, 'backfill', stored.window, 0, 1 + after);
         await collectWindow('backfill', stored.window, stored.cursor, stored.nextLink, summary, signal);
         resumed = 1;
+        options.events?.onWindowEnd?.(tenant.name, 'backfill', stored.window, 1, 1 + after);
+        onWindow?.(1, 1 + after);
       }
       const plan = planBackfill(
         { from: start.start, to: end },
-        backfillOptions.recollect === true ? [] : await store.collectedRanges(tenant.name),
+        await collected(),
         current - tenant.reconcileLookbackMs,
       );
       for (const range of plan.skipped) options.events?.onSkip?.(tenant.name, range);
@@ -364,13 +380,14 @@ export function createTenantCollector(options: TenantCollectorOptions): TenantCo
       let done = 0;
       // A call, not the property: the compiler would take `aborted` as fixed after the first check.
       const stopped = (): boolean => signal.aborted;
+      const total = resumed + windows.length;
       for (const window of windows) {
         if (stopped()) break;
-        options.events?.onWindowStart?.(tenant.name, 'backfill', window, done, windows.length);
+        options.events?.onWindowStart?.(tenant.name, 'backfill', window, resumed + done, total);
         await collectWindow('backfill', window, window.from, undefined, summary, signal);
         done++;
-        options.events?.onWindowEnd?.(tenant.name, 'backfill', window, done, windows.length);
-        onWindow?.(done, windows.length);
+        options.events?.onWindowEnd?.(tenant.name, 'backfill', window, resumed + done, total);
+        onWindow?.(resumed + done, total);
       }
       return { pass: 'backfill', windows: resumed + windows.length, ...summary };
     },

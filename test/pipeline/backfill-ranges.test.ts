@@ -54,12 +54,20 @@ interface Setup {
   readonly tenant: TenantConfig;
   readonly store: StateStore;
   readonly skipped: TimeWindow[];
+  readonly windowStarts: WindowStart[];
   /** A collector whose clock reads `now`; `wrap` may stand between it and the real source. */
   collector(
     now: number,
     wrap?: (source: MessageTraceSource) => MessageTraceSource,
     pageSize?: number,
   ): { collector: TenantCollector; source: MessageTraceSource };
+}
+
+/** A window's start as the progress display hears it: how many of how many are done. */
+interface WindowStart {
+  window: TimeWindow;
+  done: number;
+  total: number;
 }
 
 function setup(name: string, settings: TenantSettings): Setup {
@@ -78,11 +86,13 @@ function setup(name: string, settings: TenantSettings): Setup {
   if (tenant === undefined) throw new Error('no tenant');
   const store = openSqliteStore(config.stateDir);
   const skipped: TimeWindow[] = [];
+  const windowStarts: WindowStart[] = [];
   return {
     config,
     tenant,
     store,
     skipped,
+    windowStarts,
     collector(now, wrap = (s) => s, pageSize) {
       const source = wrap(createSource(tenant, config, {}, pageSize === undefined ? {} : { pageSize }));
       const collector = createTenantCollector({
@@ -93,6 +103,9 @@ function setup(name: string, settings: TenantSettings): Setup {
         events: {
           onSkip: (_, range) => {
             skipped.push(range);
+          },
+          onWindowStart: (_, _pass, window, done, total) => {
+            windowStarts.push({ window, done, total });
           },
         },
       });
@@ -267,7 +280,13 @@ describe('a backfill collects what is asked and not collected yet', () => {
       // The gap is not recorded as collected before its window completes.
       expect(await s.store.collectedRanges(TENANT)).toEqual([{ from: NOW - 2 * DAY, to: NOW - DAY }]);
 
+      s.windowStarts.length = 0;
       await backfill(s, NOW, NOW - 4 * DAY, NOW - DAY);
+      // Progress hears of the resumed window too, with the plan's count (it was "0/?" before):
+      // the window itself, nothing after it left to collect.
+      expect(s.windowStarts).toEqual([
+        { window: { from: NOW - 4 * DAY, to: NOW - 2 * DAY }, done: 0, total: 1 },
+      ]);
       const keys = await outboxKeys(s.store);
       expect(keys.length).toBe(new Set(keys).size);
       expect(sorted(keys)).toEqual(sorted(await truthKeys(NOW - 4 * DAY, NOW - DAY, NOW)));
