@@ -29,6 +29,7 @@ import type { OutputConfig } from '../config/load.js';
 import { BODY_LIMITS, boundedRequest } from '../sources/http/bounded-request.js';
 import { assertSecureUrl, createDispatcher } from '../sources/http/client.js';
 import { errorCodes, ExotraceError, redact, TLS_TRUST } from '../sources/http/errors.js';
+import { transportHint } from './transport-hint.js';
 import { abortReason } from '../sources/http/types.js';
 import type { OutboxEvent } from '../state/store.js';
 import { once, type HealthResult, type SendResult, type Sink } from './sink.js';
@@ -214,7 +215,7 @@ class ElasticsearchSink implements Sink {
     // retryable (nothing dead-lettered) with the key that fixes it.
     const fix = TLS_TRUST.test(said)
       ? `: the server's certificate is not trusted; set the caFile of output ${this.name} to the CA that signs it`
-      : '';
+      : transportHint(said, this.name, this.#base.host);
     return new Error(`${where} failed: ${said}${fix}`, { cause: error });
   }
 

@@ -30,6 +30,7 @@ import { retryAfterMs } from '../sources/http/retry-strategies.js';
 import { abortReason } from '../sources/http/types.js';
 import type { OutboxEvent } from '../state/store.js';
 import { once, SinkError, type HealthResult, type SendResult, type Sink, type SinkIo } from './sink.js';
+import { transportHint } from './transport-hint.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -227,7 +228,7 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
     const hint =
       code !== undefined && TLS_UNTRUSTED.test(code)
         ? `: the server's TLS certificate is not trusted; set caFile of output ${options.name} to the CA that signs it`
-        : '';
+        : transportHint(code, options.name, url.host);
     const cause = new Error(safe(error instanceof Error ? error.message : String(error)));
     if (code !== undefined) (cause as Error & { code?: string }).code = code;
     return new Error(safe(`${label}: ${what} failed (${said})${hint}`), { cause });

@@ -422,7 +422,7 @@ describe('elasticsearch output through the outbox (SQLite)', () => {
     expect(a?.error).toBeUndefined();
     expect(b).toMatchObject({ sink: 'down', delivered: 0 });
     expect(b?.error?.message).toMatch(
-      /elasticsearch output down: POST http:\/\/127\.0\.0\.1:\d+\/_bulk failed: ECONNREFUSED/,
+      /elasticsearch output down: POST http:\/\/127\.0\.0\.1:\d+\/_bulk failed: ECONNREFUSED: nothing accepts connections at 127\.0\.0\.1:\d+; check the url of output down/,
     );
     expect(storedIds(es)).toEqual(events.map((e) => e.eventId));
     expect(await store.outboxDepth('up')).toBe(0);

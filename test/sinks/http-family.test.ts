@@ -461,6 +461,10 @@ describe.each(KINDS)('$type: answers and failures', (kind) => {
     const result = await track(kind.make(r.origin)).send(batch, signal);
     expect(result.status).toBe('retryable');
     expect(errorOf(result).message).toMatch(/ECONNREFUSED/);
+    // What to check, as doctor and the source say it for their hosts.
+    expect(errorOf(result).message).toMatch(
+      /nothing accepts connections at 127\.0\.0\.1:\d+; check the url of output /,
+    );
   });
 
   it('no answer → retryable after the timeout', async () => {
