@@ -41,6 +41,8 @@ export interface CatchUpProgressOptions {
 export interface CatchUpProgress {
   passStart(tenant: string, pass: Pass): void;
   request(tenant: string): void;
+  /** A request of the tenant failed and is retried: the lines say so until a page comes. */
+  retry(tenant: string, cause: string): void;
   windowStart(tenant: string, pass: Pass, window: TimeWindow, done: number, total: number): void;
   page(tenant: string, pass: Pass, window: TimeWindow, rows: number, oldest: number | undefined): void;
   windowEnd(tenant: string, pass: Pass, window: TimeWindow, done: number, total: number): void;
@@ -65,6 +67,8 @@ interface PassState {
   /** The end of the last window finished: the pass's checkpoint. */
   collectedTo: number | undefined;
   window: { -readonly [K in keyof WindowProgress]: WindowProgress[K] } | undefined;
+  /** The cause of the last retry since the last page: a pass stuck on a failing host says so. */
+  retrying: string | undefined;
 }
 
 export function createCatchUpProgress(options: CatchUpProgressOptions): CatchUpProgress {
@@ -99,6 +103,9 @@ export function createCatchUpProgress(options: CatchUpProgressOptions): CatchUpP
       requests: made,
       ...(s.collectedTo === undefined ? {} : { collectedTo: new Date(s.collectedTo).toISOString() }),
       ...(s.window === undefined ? {} : windowFields(s.window)),
+      // Without these, a pass stuck on a refused host or an exhausted budget reads as progress.
+      ...(s.retrying === undefined ? {} : { retrying: s.retrying }),
+      ...(budget.free <= 0 ? { waitingForBudget: true } : {}),
       elapsedSeconds: Math.round((now() - s.startedAt) / 1000),
       etaSeconds: eta === undefined ? undefined : Math.ceil(eta / 1000),
       eta: formatDuration(eta),
@@ -133,12 +140,19 @@ export function createCatchUpProgress(options: CatchUpProgressOptions): CatchUpP
         requestsAtWindow: 0,
         collectedTo: undefined,
         window: undefined,
+        retrying: undefined,
       });
     },
     request(tenant) {
       requests.set(tenant, requestsOf(tenant) + 1);
       const s = running.get(tenant);
       if (s !== undefined) check(tenant, s);
+    },
+    retry(tenant, cause) {
+      const s = running.get(tenant);
+      if (s === undefined) return;
+      s.retrying = cause;
+      check(tenant, s);
     },
     windowStart(tenant, pass, window, done, total) {
       const s = stateOf(tenant, pass);
@@ -153,6 +167,7 @@ export function createCatchUpProgress(options: CatchUpProgressOptions): CatchUpP
       if (s === undefined) return;
       s.pages++;
       s.rows += rows;
+      s.retrying = undefined;
       if (s.window === undefined || s.window.from !== window.from || s.window.to !== window.to)
         s.window = { from: window.from, to: window.to, pages: 0, rows: 0 };
       s.window.pages++;

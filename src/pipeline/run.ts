@@ -258,6 +258,8 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       },
       onRetry: (info) => {
         metrics.retry(labels, info);
+        const said = info.status === undefined ? describe(info.error)['message'] : `HTTP ${info.status}`;
+        catchUp.retry(tenant.name, typeof said === 'string' ? said : 'a failed request');
         // A 429 under our own budget means another app spends the tenant's quota: worth a line.
         // An answer abandoned at a read limit (bounded-request.ts) means a broken server or
         // network: a warning, never silence.
