@@ -13,6 +13,11 @@ export const EXIT_USAGE = 2;
  */
 export const EXIT_STATE_IN_USE = 4;
 /**
+ * The state database exists but cannot be read or written: permissions, not a database, corrupt,
+ * or its disk full. The message names the file and the cause.
+ */
+export const EXIT_STATE_UNUSABLE = 5;
+/**
  * `run --once`: everything collected and taken, but an output refused some events for good: they
  * are in the dead letters (`exotrace deadletter list`), said at warn with the reason.
  */

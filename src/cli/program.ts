@@ -14,8 +14,8 @@ import { registerParseCommand } from './parse.js';
 import { registerRunCommand } from './run.js';
 import { registerSetupCommand } from './setup.js';
 import { registerStatusCommand } from './status.js';
-import { StateInUseError } from '../state/store.js';
-import { EXIT_OK, EXIT_STATE_IN_USE, EXIT_USAGE } from './exit-codes.js';
+import { StateFullError, StateInUseError } from '../state/store.js';
+import { EXIT_OK, EXIT_STATE_IN_USE, EXIT_STATE_UNUSABLE, EXIT_USAGE } from './exit-codes.js';
 import { restoreDefaultStop } from './stop-signal.js';
 
 /**
@@ -72,6 +72,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         `exotrace: ${error.message}: stop it first (one process holds a state directory at a time), or give this one another stateDir\n`,
       );
       return EXIT_STATE_IN_USE;
+    }
+    // A full disk under stateDir is no usage error either (the message names the file and the fix).
+    if (error instanceof StateFullError) {
+      process.stderr.write(`exotrace: ${error.message}\n`);
+      return EXIT_STATE_UNUSABLE;
     }
     throw error;
   }

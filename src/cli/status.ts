@@ -30,7 +30,7 @@ import { DB_FILE, openSqliteStore } from '../state/sqlite.js';
 import { StateStoreError, type StateStore } from '../state/store.js';
 import { parseDuration } from '../util/duration.js';
 import { isLoopbackHost } from '../util/net.js';
-import { EXIT_OK, EXIT_STATE_IN_USE, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_OK, EXIT_STATE_IN_USE, EXIT_STATE_UNUSABLE, EXIT_USAGE } from './exit-codes.js';
 import { loadConfigOrExplain } from './run.js';
 
 /** Some tenant or output is not current (the reasons are printed). */
@@ -40,11 +40,8 @@ export const EXIT_NOT_CURRENT = 1;
  * configuration, a `health.listen` that is not loopback, or nothing answering there).
  */
 export const EXIT_STATUS_UNAVAILABLE = EXIT_STATE_IN_USE;
-/**
- * The state database exists but cannot be read: permissions, not a database, corrupt. The message
- * names the file and the cause.
- */
-export const EXIT_STATE_UNREADABLE = 5;
+/** The state database exists but cannot be read (exit-codes.ts). */
+export const EXIT_STATE_UNREADABLE = EXIT_STATE_UNUSABLE;
 
 /** How long to wait for the state lock before asking the daemon instead. */
 const LOCK_WAIT_MS = 500;

@@ -5,6 +5,7 @@ import { checkStateDir, createStateFile, inspectStateDir, refuseLinkedFiles } fr
 import {
   PASSES,
   StateInUseError,
+  StateFullError,
   StateStoreError,
   countStatus,
   validateCommit,
@@ -326,13 +327,13 @@ function isFull(error: unknown): boolean {
  * could be counted) says how much the outbox holds, since the outputs taking it frees space.
  * The error keeps SQLite's as its cause, so its code (SQLITE_FULL) is still the error's code.
  */
-function diskFullError(error: unknown, dir: string, waiting: number | undefined): StateStoreError {
+function diskFullError(error: unknown, dir: string, waiting: number | undefined): StateFullError {
   const held =
     waiting === undefined
       ? ''
       : `; the outbox holds ${waiting} ${waiting === 1 ? 'event' : 'events'} waiting for an output ` +
         '(delivered events are pruned, which frees space inside the database file)';
-  return new StateStoreError(
+  return new StateFullError(
     `state database ${join(dir, DB_FILE)} cannot grow: the disk or the filesystem quota of stateDir ` +
       `${dir} is full (SQLite: database or disk is full). Free space there, or move stateDir to a ` +
       `larger filesystem; nothing committed is lost, the work in hand is done again${held}`,

@@ -341,6 +341,12 @@ export class StateStoreError extends Error {
 }
 
 /**
+ * The state database cannot grow (SQLITE_FULL: the disk or quota of stateDir is full). Not a bad
+ * configuration: every command exits 5 for it, as for a state that cannot be read.
+ */
+export class StateFullError extends StateStoreError {}
+
+/**
  * The state directory is held by another exotrace process (one collector at a time, so that two
  * never move the same checkpoints). Not a bad configuration: every command exits 4 for it.
  */
