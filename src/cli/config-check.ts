@@ -3,7 +3,9 @@
  * reads it (the same loader: ${VAR}, paths, certificates and keys parsed, CA files read), the
  * state folder checked as `run` would check it, and every warning `run` would give at start —
  * contacting nothing (no DNS, no connection) and creating nothing (no state folder or database).
- * Vector's `validate`, Filebeat's `test config`: for CI, or before a restart.
+ * Vector's `validate`, Filebeat's `test config`: for CI, or before a restart. Not checked, since
+ * they need the state opened: whether another process holds it, and whether a file output's file
+ * was written from this state (docs/configuration.md says so).
  */
 import path from 'node:path';
 import type { Config } from '../config/index.js';

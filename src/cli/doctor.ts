@@ -74,6 +74,23 @@ interface Diagnosis {
 }
 
 /** What the probe's failure says: a failing service is told apart from a bad configuration. */
+/**
+ * A request abandoned at http.timeout: `run` sends it again (its fix says so), doctor does not, so
+ * it names the host that did not answer and what holds such a connection.
+ */
+function timeoutFix(message: string, tenant: TenantConfig): string {
+  const url = /https?:\/\/[^\s]+/.exec(message)?.[0];
+  const token = url !== undefined && /\/oauth2\/|\/\.well-known\//i.test(url);
+  const role = token ? 'login host' : 'API host';
+  const host = new URL(token ? tenant.loginUrl : tenant.apiUrl).host;
+  const key = token ? 'loginUrl' : 'apiUrl';
+  return (
+    `the ${role} ${host} (${key}) took the connection but did not answer in time: check that a proxy or ` +
+    `firewall does not hold connections to it and that the service is up (doctor does not send the ` +
+    `request again); if it is only slow, raise http.timeout`
+  );
+}
+
 function diagnosis(
   error: unknown,
   signal: AbortSignal,
@@ -92,6 +109,7 @@ function diagnosis(
   const code = typeof described['code'] === 'string' ? described['code'] : 'error';
   const message = String(described['message']);
   const fix = typeof described['fix'] === 'string' ? described['fix'] : undefined;
+  if (code === 'request_timeout') return { code, message, fix: timeoutFix(message, tenant) };
   const status = ExotraceError.is(error) ? error.status : undefined;
   const last = answers.at(-1);
   if (

@@ -124,7 +124,7 @@ export function renderBanner(emulator: Emulator): string {
       .map((line) => `  ${line}`),
     '',
     'Saved as exotrace.yaml, it runs as it is: npx exotrace run --config exotrace.yaml --once',
-    '(stateDir and the output path are relative to the file).',
+    '(stateDir and the output path are relative to the file; chmod 600 it: it holds secrets).',
     '',
     'Ctrl-C stops it.',
   ];

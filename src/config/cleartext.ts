@@ -30,18 +30,50 @@ export function cleartextWarnings(config: Config, env: Env = process.env): strin
   });
   // The config's proxy wins over the environment's (sources/http/client.ts): only the one used is said.
   const proxy =
-    config.http.proxy === undefined ? proxyFromEnv(env) : { key: 'http.proxy', url: config.http.proxy };
+    config.http.proxy === undefined
+      ? proxyFromEnv(
+          env,
+          config.tenants.flatMap((t) => [t.loginUrl, t.apiUrl]),
+        )
+      : { key: 'http.proxy', url: config.http.proxy };
   const warning = proxy === undefined ? undefined : plainProxyWarning(proxy.key, proxy.url);
   if (warning !== undefined) warnings.push(warning);
   return warnings;
 }
 
-function proxyFromEnv(env: Env): { key: string; url: string } | undefined {
+/**
+ * HTTPS_PROXY, unless NO_PROXY sends every host the collector reaches past it (the client honours
+ * NO_PROXY, so such a proxy is never used and its scheme exposes nothing).
+ */
+function proxyFromEnv(env: Env, urls: readonly string[]): { key: string; url: string } | undefined {
+  const noProxy = env['NO_PROXY'] ?? env['no_proxy'] ?? '';
+  if (urls.length > 0 && urls.every((url) => bypassed(url, noProxy))) return undefined;
   for (const name of ['HTTPS_PROXY', 'https_proxy']) {
     const value = env[name];
     if (value !== undefined && value !== '') return { key: name, url: value };
   }
   return undefined;
+}
+
+/** Whether NO_PROXY (`*`, or host names and domain suffixes, ports ignored) covers `url`'s host. */
+function bypassed(url: string, noProxy: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return noProxy
+    .split(/[\s,]+/)
+    .filter((entry) => entry !== '')
+    .some((entry) => {
+      if (entry === '*') return true;
+      const name = entry
+        .replace(/:\d+$/, '')
+        .replace(/^\*?\./, '')
+        .toLowerCase();
+      return host === name || host.endsWith(`.${name}`);
+    });
 }
 
 /** An http:// proxy on another host: the tunnels stay TLS, but not the way into them. */

@@ -162,6 +162,28 @@ describe('doctor names network causes', () => {
   );
 
   it(
+    'an API host that takes the connection and never answers: abandoned at http.timeout, the host named, no "sent again"',
+    async () => {
+      // Headers two minutes late, against an http.timeout of 5 s: past it whatever the machine's load.
+      emulator.faults.enqueue([{ kind: 'slow-headers', delayMs: 120_000, targets: ['graph-list'] }], 20);
+      try {
+        const config = doctorConfig();
+        writeFileSync(config, readFileSync(config, 'utf8').replace('timeout: 10m', 'timeout: 5s'));
+        const result = await doctor(config);
+        expect(result.code).toBe(3);
+        expect(result.stdout).toContain('FAILED (request_timeout)');
+        expect(result.stdout).toMatch(
+          /fix: the API host 127\.0\.0\.1:\d+ \(apiUrl\) took the connection but did not answer in time/,
+        );
+        expect(result.stdout).not.toContain('the request is sent again');
+      } finally {
+        emulator.faults.clear();
+      }
+    },
+    FAIL_SAFE_MS,
+  );
+
+  it(
     'an untrusted CA: the TLS cause, with tls.caFile and NODE_EXTRA_CA_CERTS as the fix',
     async () => {
       const result = await doctor(doctorConfig({}, { withoutCa: true }));

@@ -60,6 +60,23 @@ describe('unencrypted connections to a remote host', () => {
     expect(fromEnv).toEqual([
       'HTTPS_PROXY: the proxy http://10.1.2.3:8080 is plain http:// on a remote host: requests go through it as TLS tunnels (CONNECT), but the host names reached cross the network in clear: use an https:// proxy if it offers one',
     ]);
+    // ... unless NO_PROXY sends every host the tenants reach past it (the client honours it).
+    expect(
+      cleartextWarnings(config('  - type: stdout'), { HTTPS_PROXY: 'http://10.1.2.3:8080', NO_PROXY: '*' }),
+    ).toEqual([]);
+    expect(
+      cleartextWarnings(config('  - type: stdout'), {
+        HTTPS_PROXY: 'http://10.1.2.3:8080',
+        NO_PROXY: 'login.microsoftonline.com,graph.microsoft.com:443',
+      }),
+    ).toEqual([]);
+    // Only some of them: the proxy still carries the others.
+    expect(
+      cleartextWarnings(config('  - type: stdout'), {
+        HTTPS_PROXY: 'http://10.1.2.3:8080',
+        NO_PROXY: 'example.org, .microsoftonline.com',
+      }),
+    ).toEqual(fromEnv);
     // ... and not when the config names its own.
     expect(
       cleartextWarnings(config('  - type: stdout', 'http:\n  proxy: https://proxy.lan:3128\n'), {
