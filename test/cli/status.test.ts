@@ -211,7 +211,7 @@ describe('exotrace status from the state', () => {
     const human = await cli(['status', '--config', config]);
     expect(human.stdout).toMatch(/^hook +http +[1-9]\d* +0 +ECONNREFUSED$/m);
     expect(human.stdout).toMatch(
-      /^hook: failing since \S+Z: http output hook: POST .* failed \(ECONNREFUSED\)$/m,
+      /^hook: failing since \S+Z: http output hook: POST .* failed \(ECONNREFUSED\): nothing accepts connections at \S+; check the url of output hook and that the receiver is running$/m,
     );
     expect(human.stdout).toContain('NOT CURRENT:');
   });
@@ -487,7 +487,7 @@ describe('exotrace status while the daemon runs', () => {
       expect(human.stdout).toContain(`from the running collector at http://127.0.0.1:${healthPort}/status`);
       expect(human.stdout).toMatch(/^hook +http +[1-9]\d* +0 +ECONNREFUSED$/m);
       expect(human.stdout).toMatch(
-        /^hook: failing since \S+Z: http output hook: POST .* failed \(ECONNREFUSED\)$/m,
+        /^hook: failing since \S+Z: http output hook: POST .* failed \(ECONNREFUSED\): nothing accepts connections at \S+; check the url of output hook and that the receiver is running$/m,
       );
     } finally {
       // Killed, as a crash would: the outputs get no flush (the hook could never take it anyway).
