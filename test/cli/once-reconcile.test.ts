@@ -9,10 +9,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { jsonLines } from '../helpers/cli.js';
+import { until } from '../helpers/wait.js';
 import { allSecrets, runCli, writeConfig } from './collector-helpers.js';
 
 let emulator: Emulator;
 let folder: string;
+let lastRunEnd = 0;
 
 beforeAll(async () => {
   folder = mkdtempSync(path.join(tmpdir(), 'exotrace-once-reconcile-'));
@@ -36,8 +38,14 @@ async function once(
   config: string,
   extra: readonly string[],
 ): Promise<{ passes: string[]; requests: number }> {
+  // The fast pass asks only for whole seconds past its checkpoint: a run started within the same
+  // second as the last one ended has nothing to ask, and its request count would be one short.
+  // Wait for the clock to pass the next whole second (an event, not a pause of fixed length).
+  const nextSecond = Math.floor(lastRunEnd / 1000) * 1000 + 2000;
+  await until(() => Date.now() >= nextSecond, 10_000);
   emulator.stats.reset();
   const result = await runCli(['run', '--config', config, '--once', ...extra]);
+  lastRunEnd = Date.now();
   for (const secret of allSecrets(emulator)) expect(result.stderr.includes(secret)).toBe(false);
   expect(result.code, result.stderr).toBe(0);
   const collected = (jsonLines(result.stderr) as Record<string, unknown>[]).find(
