@@ -13,13 +13,7 @@
 import type { Pass } from '../state/store.js';
 import type { TimeWindow } from '../pipeline/windows.js';
 import type { Logger } from './log.js';
-import {
-  backfillEtaMs,
-  formatDuration,
-  windowFields,
-  type ProgressSnapshot,
-  type WindowProgress,
-} from './progress.js';
+import { progressFields, type ProgressSnapshot, type WindowProgress } from './progress.js';
 
 /** What the tenant's request budget allows right now (`TenantBudget`), for the ETA. */
 export interface BudgetView {
@@ -92,23 +86,17 @@ export function createCatchUpProgress(options: CatchUpProgressOptions): CatchUpP
       budgetPausedMs: budget.pausedMs,
       ...(s.window === undefined ? {} : { window: { ...s.window } }),
     };
-    const eta = backfillEtaMs(snapshot);
+    // Backfill's own line (windows, rows, requests, the window in progress, the ETA), and what a
+    // pass of run adds to it.
     return {
-      tenant,
+      ...progressFields(tenant, snapshot),
       pass: s.pass,
-      windows: s.windowsDone,
-      windowsTotal: s.windowsTotal,
       pages: s.pages,
-      rows: s.rows,
-      requests: made,
       ...(s.collectedTo === undefined ? {} : { collectedTo: new Date(s.collectedTo).toISOString() }),
-      ...(s.window === undefined ? {} : windowFields(s.window)),
       // Without these, a pass stuck on a refused host or an exhausted budget reads as progress.
       ...(s.retrying === undefined ? {} : { retrying: s.retrying }),
       ...(budget.free <= 0 ? { waitingForBudget: true } : {}),
       elapsedSeconds: Math.round((now() - s.startedAt) / 1000),
-      etaSeconds: eta === undefined ? undefined : Math.ceil(eta / 1000),
-      eta: formatDuration(eta),
     };
   };
 

@@ -145,10 +145,6 @@ export function formatDuration(ms: number | undefined): string {
   return `${seconds}s`;
 }
 
-export function formatCount(n: number): string {
-  return n.toLocaleString('en-US');
-}
-
 /**
  * The bar's line for cli-progress: `{bar}` is its own token; the rest come from `barPayload`.
  * `{eta}` is taken by cli-progress's naive estimate, hence `{etaText}`.
@@ -173,7 +169,7 @@ export interface BarPayload {
 
 function inWindowText(w: WindowProgress): string {
   const covered = w.oldest === undefined ? 0 : Math.max(0, w.to - w.oldest);
-  return ` | window: ${formatCount(w.pages)} ${w.pages === 1 ? 'page' : 'pages'}, ${formatCount(w.rows)} rows, ${formatDuration(covered)} of ${formatDuration(w.to - w.from)}`;
+  return ` | window: ${counted(w.pages, 'page')}, ${counted(w.rows, 'row')}, ${formatDuration(covered)} of ${formatDuration(w.to - w.from)}`;
 }
 
 export function barPayload(tenant: string, s: ProgressSnapshot): BarPayload {
