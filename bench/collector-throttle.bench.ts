@@ -20,7 +20,7 @@ import { startEmulator, type Emulator } from '../src/emulator/server.js';
 import { DEFAULT_THROTTLE } from '../src/emulator/throttle.js';
 import { silentLogger } from '../src/observe/log.js';
 import { runCollector } from '../src/pipeline/run.js';
-import { isoSeconds, type TimeWindow } from '../src/pipeline/windows.js';
+import { isoSeconds, type TimeWindow } from '../src/core/window.js';
 import { createSource } from '../src/sources/create.js';
 import { createTenantBudget } from '../src/sources/http/budget.js';
 import { emulatorGraphToken } from './emulator-token.js';

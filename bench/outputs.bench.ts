@@ -16,7 +16,7 @@ import type { OutputConfig } from '../src/config/load.js';
 import { startEmulator } from '../src/emulator/server.js';
 import { pageEventsFn } from '../src/pipeline/page-events.js';
 import { deliverOnce, startSinks } from '../src/sinks/deliver.js';
-import { createSink } from '../src/sinks/sink.js';
+import { createSink } from '../src/sinks/registry.js';
 import { openSqliteStore } from '../src/state/sqlite.js';
 import type { PageEvent } from '../src/state/store.js';
 import { startEsEmulator } from '../test/sinks/es-emulator.js';

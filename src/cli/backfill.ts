@@ -17,14 +17,14 @@ import {
   type WindowProgress,
 } from '../observe/progress.js';
 import { createTenantCollector } from '../pipeline/collector.js';
-import type { TimeWindow } from '../pipeline/windows.js';
+import type { TimeWindow } from '../core/window.js';
 import { deadLetterLogger } from '../pipeline/delivery.js';
 import { warnIfNewState } from '../pipeline/new-state.js';
 import { describeError } from '../pipeline/run.js';
 import { batchLimitsOf, deliverOnce, startSinks } from '../sinks/deliver.js';
-import { createSink, sinkIoOf } from '../sinks/sink.js';
+import { createSink, sinkIoOf } from '../sinks/registry.js';
 import { createSource, createSourceBudget } from '../sources/create.js';
-import { abortReason } from '../sources/http/types.js';
+import { abortReason } from '../util/abort.js';
 import type { TenantBudget } from '../sources/http/budget.js';
 import { openSqliteStore } from '../state/sqlite.js';
 import { parseDuration } from '../util/duration.js';

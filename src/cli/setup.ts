@@ -20,9 +20,9 @@ import {
   timeValue,
 } from '../sinks/es-lifecycle.js';
 import { indexTemplate, TEMPLATE_NAME, TEMPLATE_PATTERN, type SearchEngine } from '../sinks/es-template.js';
-import { BODY_LIMITS, boundedRequest } from '../sources/http/bounded-request.js';
-import { createDispatcher } from '../sources/http/client.js';
-import { redactSecrets } from '../sources/http/errors.js';
+import { BODY_LIMITS, boundedRequest } from '../http/bounded-request.js';
+import { createDispatcher } from '../http/client.js';
+import { redactSecrets } from '../core/redact.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { loadConfigOrExplain } from './run.js';
 

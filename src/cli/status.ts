@@ -24,8 +24,8 @@ import {
   type StatusReport,
   type TenantStatus,
 } from '../observe/status-report.js';
-import { BODY_LIMITS, boundedRequest } from '../sources/http/bounded-request.js';
-import { ExotraceError } from '../sources/http/errors.js';
+import { BODY_LIMITS, boundedRequest } from '../http/bounded-request.js';
+import { ExotraceError } from '../core/errors.js';
 import { DB_FILE, openSqliteStore } from '../state/sqlite.js';
 import { StateStoreError, type StateStore } from '../state/store.js';
 import { parseDuration } from '../util/duration.js';

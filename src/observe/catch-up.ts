@@ -10,8 +10,8 @@
  * requests still needed take under the tenant's `requestsPer5Min`, the window in progress counted
  * for the part of it covered (a first run of 24 hours is one window of many pages).
  */
-import type { Pass } from '../state/store.js';
-import type { TimeWindow } from '../pipeline/windows.js';
+import type { Pass } from '../core/window.js';
+import type { TimeWindow } from '../core/window.js';
 import type { Logger } from './log.js';
 import { progressFields, type ProgressSnapshot, type WindowProgress } from './progress.js';
 

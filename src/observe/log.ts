@@ -18,7 +18,7 @@ import { pino, stdTimeFunctions, type DestinationStream, type LoggerOptions as P
 import pinoPretty from 'pino-pretty';
 import { ECS_VERSION } from '../normalize/ecs.js';
 import { MIN_LITERAL_SECRET } from '../config/secrets.js';
-import { redactSecrets } from '../sources/http/errors.js';
+import { redactSecrets } from '../core/redact.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type Level = (typeof LOG_LEVELS)[number];

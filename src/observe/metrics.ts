@@ -10,11 +10,12 @@
  * or a URL (queries hold skip tokens and filters).
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
-import type { AttemptReport } from '../sources/http/attempt.js';
-import { errorCodes } from '../sources/http/errors.js';
-import type { RetryInfo } from '../sources/http/retry.js';
+import type { AttemptReport } from '../http/attempt.js';
+import { errorCodes } from '../core/errors.js';
+import type { RetryInfo } from '../http/retry.js';
 import { isKnownStatus } from '../normalize/status.js';
-import type { CommitResult, Pass } from '../state/store.js';
+import type { CommitResult } from '../state/store.js';
+import type { Pass } from '../core/window.js';
 
 /** What the scrape reads from the state and the sources, per tenant and per output. */
 export interface MetricsReaders {

@@ -6,9 +6,10 @@
  */
 import type { TenantConfig } from '../config/load.js';
 import type { NormalizeOptions } from '../normalize/normalizer.js';
-import { ExotraceError } from '../sources/http/errors.js';
+import { ExotraceError } from '../core/errors.js';
 import type { MessageTraceSource, Page } from '../sources/source.js';
-import type { CommitResult, Pass, RejectInput, StateStore } from '../state/store.js';
+import type { CommitResult, RejectInput, StateStore } from '../state/store.js';
+import type { Pass } from '../core/window.js';
 import type { PageGate } from './page-gate.js';
 import { inlinePageNormalizer, type PageEvents, type PageNormalizer } from './page-events.js';
 import { normalizeOptionsOf } from './tenant-fields.js';
@@ -16,13 +17,12 @@ import {
   backfillEnd,
   clampStart,
   fastWindows,
-  isoSeconds,
   planBackfill,
   reconcileDue,
   reconcileWindows,
   splitWindows,
-  type TimeWindow,
 } from './windows.js';
+import { isoSeconds, type TimeWindow } from '../core/window.js';
 import { addRange, type Range } from '../util/ranges.js';
 import { plural } from '../util/plural.js';
 

@@ -8,8 +8,8 @@
 import type { Logger } from '../observe/log.js';
 import { errorCodeOf, type DeliveryRound } from '../observe/metrics.js';
 import { deliverOnce, type BatchLimits, type DeadLettered } from '../sinks/deliver.js';
-import type { Sink } from '../sinks/sink.js';
-import { systemSleep } from '../sources/http/types.js';
+import type { Sink } from '../sinks/types.js';
+import { systemSleep } from '../util/abort.js';
 import type { StateStore } from '../state/store.js';
 import { createWakeup, type Wakeup } from '../util/wakeup.js';
 

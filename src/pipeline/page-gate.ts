@@ -5,7 +5,7 @@
  * text, rows and events); commits go one at a time into one database anyway, so a few pages in
  * hand are all the speed there is to have.
  */
-import { abortReason } from '../sources/http/types.js';
+import { abortReason } from '../util/abort.js';
 
 export interface PageGate {
   /** Waits for a free place, then takes it; the function gives it back (a second call is a no-op). */

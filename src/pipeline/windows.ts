@@ -9,11 +9,7 @@
  * boundary come twice and the seen-set drops the second.
  */
 import { clipRanges, subtractRanges, type Range } from '../util/ranges.js';
-
-export interface TimeWindow {
-  readonly from: number;
-  readonly to: number;
-}
+import type { TimeWindow } from '../core/window.js';
 
 export const SECOND = 1000;
 export const DAY = 86_400_000;
@@ -122,9 +118,4 @@ export function reconcileWindows(
 /** Whether the reconcile pass is due. */
 export function reconcileDue(lastReconcileAt: number | undefined, now: number, everyMs: number): boolean {
   return lastReconcileAt === undefined || now - lastReconcileAt >= everyMs;
-}
-
-/** `2026-01-20T00:00:00Z`: Graph's DateTimeOffset literal, whole seconds. */
-export function isoSeconds(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 19) + 'Z';
 }

@@ -4,9 +4,10 @@
  * keeps failing holds back only itself (and pruning), never another sink.
  */
 import { DEFAULTS } from '../config/schema.js';
-import { abortReason, systemSleep, type Sleep } from '../sources/http/types.js';
-import type { OutboxEvent, StateStore } from '../state/store.js';
-import { SinkError, type SendResult, type Sink } from './sink.js';
+import { abortReason, systemSleep, type Sleep } from '../util/abort.js';
+import type { OutboxEvent } from '../core/outbox-event.js';
+import type { StateStore } from '../state/store.js';
+import { SinkError, type SendResult, type Sink } from './types.js';
 import { plural } from '../util/plural.js';
 
 /** The defaults of an output's `batchSize` and `batchBytes`. */

@@ -26,13 +26,16 @@ import { gzip as gzipCallback } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 
 import type { OutputConfig } from '../config/load.js';
-import { BODY_LIMITS, boundedRequest } from '../sources/http/bounded-request.js';
-import { assertSecureUrl, createDispatcher } from '../sources/http/client.js';
-import { errorCodes, ExotraceError, redact, TLS_TRUST } from '../sources/http/errors.js';
+import { BODY_LIMITS, boundedRequest } from '../http/bounded-request.js';
+import { assertSecureUrl, createDispatcher } from '../http/client.js';
+import { errorCodes, ExotraceError } from '../core/errors.js';
+import { redact } from '../core/redact.js';
+import { TLS_TRUST } from '../http/transport-cause.js';
 import { transportHint } from './transport-hint.js';
-import { abortReason } from '../sources/http/types.js';
-import type { OutboxEvent } from '../state/store.js';
-import { once, type HealthResult, type SendResult, type Sink } from './sink.js';
+import { abortReason } from '../util/abort.js';
+import type { OutboxEvent } from '../core/outbox-event.js';
+import { once } from '../util/once.js';
+import { type HealthResult, type SendResult, type Sink } from './types.js';
 import { plural } from '../util/plural.js';
 
 const gzip = promisify(gzipCallback);

@@ -29,18 +29,18 @@ import { constants } from 'node:fs';
 import { access, mkdir, open, readFile, rename, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-import { abortReason } from '../sources/http/types.js';
-import type { OutboxEvent } from '../state/store.js';
+import { abortReason } from '../util/abort.js';
+import type { OutboxEvent } from '../core/outbox-event.js';
 import {
   SinkError,
-  encodeNdjson,
-  once,
   type HealthResult,
   type SendResult,
   type Sink,
   type SinkNotice,
   type SinkStartContext,
-} from './sink.js';
+} from './types.js';
+import { encodeNdjson } from './ndjson.js';
+import { once } from '../util/once.js';
 
 export interface FileSinkOptions {
   readonly name: string;

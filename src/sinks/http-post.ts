@@ -23,13 +23,15 @@ import { gzip as gzipCallback } from 'node:zlib';
 
 import type { Dispatcher } from 'undici';
 
-import { BODY_LIMITS, boundedRequest } from '../sources/http/bounded-request.js';
-import { assertSecureUrl, createDispatcher } from '../sources/http/client.js';
-import { errorCodes, ExotraceError, redactSecrets, safeUrl } from '../sources/http/errors.js';
-import { retryAfterMs } from '../sources/http/retry-strategies.js';
-import { abortReason } from '../sources/http/types.js';
-import type { OutboxEvent } from '../state/store.js';
-import { once, SinkError, type HealthResult, type SendResult, type Sink, type SinkIo } from './sink.js';
+import { BODY_LIMITS, boundedRequest } from '../http/bounded-request.js';
+import { assertSecureUrl, createDispatcher } from '../http/client.js';
+import { errorCodes, ExotraceError } from '../core/errors.js';
+import { redactSecrets, safeUrl } from '../core/redact.js';
+import { retryAfterMs } from '../http/retry-strategies.js';
+import { abortReason } from '../util/abort.js';
+import type { OutboxEvent } from '../core/outbox-event.js';
+import { once } from '../util/once.js';
+import { SinkError, type HealthResult, type SendResult, type Sink, type SinkIo } from './types.js';
 import { transportHint } from './transport-hint.js';
 
 const gzip = promisify(gzipCallback);

@@ -8,9 +8,9 @@
  * anything but POST), and a POST would write data.
  */
 import type { OutputConfig } from '../config/load.js';
-import type { OutboxEvent } from '../state/store.js';
+import type { OutboxEvent } from '../core/outbox-event.js';
 import { createBatchPoster, posterSink, type HttpSinkIo } from './http-post.js';
-import type { Sink } from './sink.js';
+import type { Sink } from './types.js';
 
 export type HttpOutputConfig = Extract<OutputConfig, { type: 'http' }>;
 

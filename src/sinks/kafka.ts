@@ -36,10 +36,12 @@ import {
 } from '@platformatic/kafka';
 
 import type { OutputConfig } from '../config/load.js';
-import { redactSecrets, TLS_TRUST } from '../sources/http/errors.js';
-import { abortReason } from '../sources/http/types.js';
-import type { OutboxEvent } from '../state/store.js';
-import { once, type HealthResult, type SendResult, type Sink } from './sink.js';
+import { redactSecrets } from '../core/redact.js';
+import { TLS_TRUST } from '../http/transport-cause.js';
+import { abortReason } from '../util/abort.js';
+import type { OutboxEvent } from '../core/outbox-event.js';
+import { once } from '../util/once.js';
+import { type HealthResult, type SendResult, type Sink } from './types.js';
 import { plural } from '../util/plural.js';
 
 export type KafkaOutputConfig = Extract<OutputConfig, { readonly type: 'kafka' }>;

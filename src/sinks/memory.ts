@@ -3,9 +3,10 @@
  * tests use its in-memory exporter. It records what was accepted and follows a scripted plan of
  * outcomes ("retryable twice, then ok"), plus refusal rules ("reject seq 7").
  */
-import { abortReason } from '../sources/http/types.js';
-import type { OutboxEvent } from '../state/store.js';
-import { once, type HealthResult, type SendResult, type Sink } from './sink.js';
+import { abortReason } from '../util/abort.js';
+import type { OutboxEvent } from '../core/outbox-event.js';
+import { once } from '../util/once.js';
+import { type HealthResult, type SendResult, type Sink } from './types.js';
 
 /** One step of the plan; each `send` consumes one (a step with `times` several). */
 export type MemorySinkStep =

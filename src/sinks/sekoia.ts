@@ -14,9 +14,9 @@
  * status): the intake has no health endpoint, and a HEAD of `/batch` proves nothing more.
  */
 import type { OutputConfig } from '../config/load.js';
-import type { OutboxEvent } from '../state/store.js';
+import type { OutboxEvent } from '../core/outbox-event.js';
 import { EncodeError, createBatchPoster, posterSink, type HttpSinkIo } from './http-post.js';
-import type { Sink } from './sink.js';
+import type { Sink } from './types.js';
 
 export type SekoiaOutputConfig = Extract<OutputConfig, { type: 'sekoia' }>;
 

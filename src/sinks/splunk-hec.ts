@@ -17,9 +17,10 @@
  * Healthcheck: `GET {url}/services/collector/health` with the token, HEC's own health endpoint.
  */
 import type { OutputConfig } from '../config/load.js';
-import type { OutboxEvent } from '../state/store.js';
+import type { OutboxEvent } from '../core/outbox-event.js';
 import { EncodeError, createBatchPoster, type HttpSinkIo, type PostResponse } from './http-post.js';
-import { once, type HealthResult, type Sink } from './sink.js';
+import { once } from '../util/once.js';
+import { type HealthResult, type Sink } from './types.js';
 
 export type SplunkHecOutputConfig = Extract<OutputConfig, { type: 'splunk-hec' }>;
 

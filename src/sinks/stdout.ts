@@ -6,9 +6,11 @@
  */
 import type { Writable } from 'node:stream';
 
-import { abortReason } from '../sources/http/types.js';
-import type { OutboxEvent } from '../state/store.js';
-import { encodeNdjson, once, type HealthResult, type SendResult, type Sink } from './sink.js';
+import { abortReason } from '../util/abort.js';
+import type { OutboxEvent } from '../core/outbox-event.js';
+import { encodeNdjson } from './ndjson.js';
+import { once } from '../util/once.js';
+import { type HealthResult, type SendResult, type Sink } from './types.js';
 
 export interface StdoutSinkOptions {
   readonly name: string;

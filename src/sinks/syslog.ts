@@ -54,9 +54,10 @@ import { hostname as osHostname } from 'node:os';
 import { connect as tlsConnect, rootCertificates } from 'node:tls';
 
 import type { OutputConfig } from '../config/load.js';
-import { abortReason } from '../sources/http/types.js';
-import type { OutboxEvent } from '../state/store.js';
-import { SinkError, once, type HealthResult, type SendResult, type Sink, type SinkIo } from './sink.js';
+import { abortReason } from '../util/abort.js';
+import type { OutboxEvent } from '../core/outbox-event.js';
+import { SinkError, type HealthResult, type SendResult, type Sink, type SinkIo } from './types.js';
+import { once } from '../util/once.js';
 import { plural } from '../util/plural.js';
 
 export type SyslogOutputConfig = Extract<OutputConfig, { type: 'syslog' }>;

@@ -4,7 +4,7 @@
  * outputs' own messages already handle TLS trust; this adds the rest, so a refused receiver says
  * where to look. The codes are the source's (transport-cause.ts), so both sort them alike.
  */
-import { DNS_CODES, ROUTE_CODES, TIMEOUT_CODES } from '../sources/http/transport-cause.js';
+import { DNS_CODES, ROUTE_CODES, TIMEOUT_CODES } from '../http/transport-cause.js';
 
 /** `: …` naming what to check for `code`, or '' when the code says nothing actionable. */
 export function transportHint(code: string | undefined, output: string, endpoint: string): string {

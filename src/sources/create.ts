@@ -11,14 +11,15 @@ import {
   type ClientCredential,
 } from './auth/token-provider.js';
 import { graphAdapter } from './graph.js';
-import { attemptPolicy, type AttemptReport } from './http/attempt.js';
+import { attemptPolicy, type AttemptReport } from '../http/attempt.js';
 import { bearerPolicy } from './http/bearer.js';
 import { budgetPolicy, createTenantBudget, type TenantBudget } from './http/budget.js';
-import { createDispatcher, createHttpClient } from './http/client.js';
-import type { ErrorContext } from './http/errors.js';
-import { defaultStrategies, retryPolicy, type RetryInfo, type RetryOptions } from './http/retry.js';
-import { configuredProxy } from './http/transport-cause.js';
-import { systemClock, systemSleep, type Clock, type HttpPolicy, type Sleep } from './http/types.js';
+import { createDispatcher, createHttpClient } from '../http/client.js';
+import type { ErrorContext } from '../core/errors.js';
+import { defaultStrategies, retryPolicy, type RetryInfo, type RetryOptions } from '../http/retry.js';
+import { configuredProxy } from '../http/transport-cause.js';
+import { systemClock, systemSleep, type Clock, type Sleep } from '../util/abort.js';
+import { type HttpPolicy } from '../http/types.js';
 import { reportingAdapter, type ReportingDialect } from './reporting.js';
 import { createPollingSource, type ApiAdapter, type MessageTraceSource } from './source.js';
 

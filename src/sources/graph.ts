@@ -2,7 +2,7 @@
  * The Graph adapter (v1.0 and beta): `GET /admin/exchange/tracing/messageTraces` with both window
  * bounds, whole seconds, and the largest page Graph serves. Pure: URLs and pages only.
  */
-import { isoSeconds, type TimeWindow } from '../pipeline/windows.js';
+import { isoSeconds, type TimeWindow } from '../core/window.js';
 import { checkNextLink, parsePageText, type ApiAdapter, type ParsedPage } from './source.js';
 
 export { checkNextLink };

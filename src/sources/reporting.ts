@@ -3,7 +3,7 @@
  * dialects: verbose OData (`$format=json`: `d.results`, `d.__next`) and JSON light (`Accept:
  * application/json`: `value`, `odata.nextLink`); next links may be relative. Pure: URLs and pages.
  */
-import { isoSeconds, type TimeWindow } from '../pipeline/windows.js';
+import { isoSeconds, type TimeWindow } from '../core/window.js';
 import { apiPath, lastHour, queryString } from './graph.js';
 import { checkNextLink, parsePageText, type ApiAdapter, type ParsedPage } from './source.js';
 

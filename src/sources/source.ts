@@ -10,10 +10,12 @@
 import { hash } from 'node:crypto';
 import type { Api } from '../config/index.js';
 import { PAGE_SHAPE, pageEnvelopeOf } from '../normalize/page.js';
-import type { TimeWindow } from '../pipeline/windows.js';
-import type { HttpClient } from './http/client.js';
-import { classifyResponse, ExotraceError, safeUrl, type ErrorContext } from './http/errors.js';
-import type { HttpRequest, HttpResponse } from './http/types.js';
+import type { TimeWindow } from '../core/window.js';
+import type { HttpClient } from '../http/client.js';
+import { classifyResponse } from './http/api-errors.js';
+import { ExotraceError, type ErrorContext } from '../core/errors.js';
+import { safeUrl } from '../core/redact.js';
+import type { HttpRequest, HttpResponse } from '../http/types.js';
 
 /** What an adapter reads from a page body. */
 export interface ParsedPage {

@@ -12,9 +12,7 @@ import {
   type OutputRoundOutcome,
   type OutputRounds,
   type DeadLetter,
-  type OutboxEvent,
   type PageCommit,
-  type Pass,
   type ReadOutboxOptions,
   type SinkStart,
   type SinkState,
@@ -23,6 +21,8 @@ import {
   type StoredReject,
   type TenantCycle,
 } from './store.js';
+import { type OutboxEvent } from '../core/outbox-event.js';
+import { type Pass } from '../core/window.js';
 import { addRange, type Range } from '../util/ranges.js';
 
 export interface MemoryStoreOptions {

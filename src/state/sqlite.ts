@@ -2,8 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { checkStateDir, createStateFile, inspectStateDir, refuseLinkedFiles } from './files.js';
+import { PASSES, type Pass } from '../core/window.js';
 import {
-  PASSES,
   StateInUseError,
   StateFullError,
   StateStoreError,
@@ -17,9 +17,7 @@ import {
   type OutputRoundOutcome,
   type OutputRounds,
   type DeadLetter,
-  type OutboxEvent,
   type PageCommit,
-  type Pass,
   type ReadOutboxOptions,
   type SinkStart,
   type SinkState,
@@ -29,6 +27,7 @@ import {
   type TenantCycle,
   type TimeWindow,
 } from './store.js';
+import { type OutboxEvent } from '../core/outbox-event.js';
 
 export interface SqliteStoreOptions {
   /** Clock for `updatedAt`/`at` of acknowledgements, sinks and dead letters. Default `Date.now`. */

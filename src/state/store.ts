@@ -10,9 +10,8 @@
  * Times are epoch milliseconds. Each method is atomic: it happens entirely or not at all, also
  * across a crash of the process.
  */
-
-export type Pass = 'fast' | 'reconcile' | 'backfill';
-export const PASSES: readonly Pass[] = ['fast', 'reconcile', 'backfill'];
+import type { OutboxEvent } from '../core/outbox-event.js';
+import { PASSES, type Pass } from '../core/window.js';
 
 /** A window `[from, to]` in epoch milliseconds. */
 export interface TimeWindow {
@@ -102,16 +101,6 @@ export interface CommitResult {
   readonly insertedByStatus: Readonly<Record<string, number>>;
   /** The last outbox sequence after this commit (the head). */
   readonly headSeq: number;
-}
-
-export interface OutboxEvent {
-  /** Outbox sequence: strictly increasing, never reused, even after pruning. */
-  readonly seq: number;
-  readonly tenant: string;
-  readonly pass: Pass;
-  readonly key: string;
-  readonly eventId: string;
-  readonly json: string;
 }
 
 export interface ReadOutboxOptions {

@@ -23,7 +23,7 @@ import { request } from 'undici';
 import { statusReport, type StatusReport } from '../../src/cli/status.js';
 import { loadConfig } from '../../src/config/load.js';
 import { snapshotOfReport } from '../../src/observe/status-report.js';
-import { BODY_LIMITS } from '../../src/sources/http/bounded-request.js';
+import { BODY_LIMITS } from '../../src/http/bounded-request.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';
 import type { CliResult } from '../helpers/cli.js';
 import { allSecrets, runCli, spawnCli, waitFor, writeConfig } from './collector-helpers.js';

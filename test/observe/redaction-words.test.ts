@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observe/log.js';
-import { ANYWHERE_SECRET, redactSecrets } from '../../src/sources/http/errors.js';
+import { ANYWHERE_SECRET, redactSecrets } from '../../src/core/redact.js';
 
 function logged(secrets: string[], message: string, fields?: Record<string, unknown>): string {
   let text = '';

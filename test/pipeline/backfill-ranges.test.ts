@@ -21,7 +21,7 @@ import {
   type PassSummary,
   type TenantCollector,
 } from '../../src/pipeline/collector.js';
-import type { TimeWindow } from '../../src/pipeline/windows.js';
+import type { TimeWindow } from '../../src/core/window.js';
 import { createSource } from '../../src/sources/create.js';
 import type { MessageTraceSource } from '../../src/sources/source.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';

@@ -18,7 +18,7 @@ import { collectorConfigYaml, type TenantSettings } from '../../src/emulator/col
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { silentLogger } from '../../src/observe/log.js';
 import { runCollector, type RunOptions } from '../../src/pipeline/run.js';
-import type { TimeWindow } from '../../src/pipeline/windows.js';
+import type { TimeWindow } from '../../src/core/window.js';
 import { createSource, type SourceHooks } from '../../src/sources/create.js';
 import type { MessageTraceSource } from '../../src/sources/source.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';

@@ -3,7 +3,7 @@ import { silentLogger } from '../../src/observe/log.js';
 import { startDeliveryLoops } from '../../src/pipeline/delivery.js';
 import { startSinks } from '../../src/sinks/deliver.js';
 import { createMemorySink } from '../../src/sinks/memory.js';
-import type { Sink } from '../../src/sinks/sink.js';
+import type { Sink } from '../../src/sinks/types.js';
 import { createMemoryStore } from '../../src/state/memory.js';
 import { until } from '../helpers/wait.js';
 

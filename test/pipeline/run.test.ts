@@ -13,7 +13,7 @@ import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { silentLogger } from '../../src/observe/log.js';
 import { freePort, until } from '../helpers/wait.js';
 import { describeError, failingTenantDelay, runCollector } from '../../src/pipeline/run.js';
-import { ExotraceError } from '../../src/sources/http/errors.js';
+import { ExotraceError } from '../../src/core/errors.js';
 import { createMemorySink } from '../../src/sinks/memory.js';
 import { createSource } from '../../src/sources/create.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';

@@ -4,13 +4,13 @@ import {
   clampStart,
   DAY,
   fastWindows,
-  isoSeconds,
   MAX_WINDOW_MS,
   oldestStart,
   planBackfill,
   reconcileDue,
   reconcileWindows,
 } from '../../src/pipeline/windows.js';
+import { isoSeconds } from '../../src/core/window.js';
 
 const NOW = Date.parse('2026-11-25T12:00:00.250Z');
 const MIN = 60_000;

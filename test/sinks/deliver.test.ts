@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { deliverOnce, startSinks } from '../../src/sinks/deliver.js';
 import { createMemorySink } from '../../src/sinks/memory.js';
-import { createSink, type Sink } from '../../src/sinks/sink.js';
+import { createSink } from '../../src/sinks/registry.js';
+import { type Sink } from '../../src/sinks/types.js';
 import type { StateStore } from '../../src/state/store.js';
 import { createMemoryStore } from '../../src/state/memory.js';
 import { STORE_KINDS, addEvents, noSleep, tempDir } from './helpers.js';

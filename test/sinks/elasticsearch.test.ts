@@ -6,9 +6,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateTlsMaterial } from '../../src/emulator/tls.js';
 import { deliverOnce, startSinks } from '../../src/sinks/deliver.js';
 import { createElasticsearchSink, type ElasticsearchOutputConfig } from '../../src/sinks/elasticsearch.js';
-import type { Sink } from '../../src/sinks/sink.js';
+import type { Sink } from '../../src/sinks/types.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';
-import type { OutboxEvent, PageEvent, StateStore } from '../../src/state/store.js';
+import type { OutboxEvent } from '../../src/core/outbox-event.js';
+import type { PageEvent, StateStore } from '../../src/state/store.js';
 import { startEsEmulator, type EsEmulator } from './es-emulator.js';
 import { tempDir } from './helpers.js';
 

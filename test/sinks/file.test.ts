@@ -15,7 +15,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { deliverOnce, startSinks } from '../../src/sinks/deliver.js';
 import { createFileSink, parseFileMeta } from '../../src/sinks/file.js';
-import type { SinkNotice } from '../../src/sinks/sink.js';
+import type { SinkNotice } from '../../src/sinks/types.js';
 import type { StateStore } from '../../src/state/store.js';
 import { STORE_KINDS, addEvents, fakeEvents, ndjson, noSleep, tempDir } from './helpers.js';
 

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 
 import { createMemoryStore } from '../../src/state/memory.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';
-import type { OutboxEvent, PageEvent, StateStore } from '../../src/state/store.js';
+import type { OutboxEvent } from '../../src/core/outbox-event.js';
+import type { PageEvent, StateStore } from '../../src/state/store.js';
 
 export function tempDir(): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'exotrace-sinks-'));

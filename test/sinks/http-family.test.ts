@@ -6,10 +6,11 @@ import { deliverOnce, splitRequestBudget, startSinks, type DeliverOptions } from
 import { createHttpSink } from '../../src/sinks/http.js';
 import type { HttpSinkIo } from '../../src/sinks/http-post.js';
 import { createSekoiaSink } from '../../src/sinks/sekoia.js';
-import { SinkError, type SendResult, type Sink } from '../../src/sinks/sink.js';
+import { SinkError, type SendResult, type Sink } from '../../src/sinks/types.js';
 import { createSplunkHecSink } from '../../src/sinks/splunk-hec.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';
-import type { OutboxEvent, PageEvent, StateStore } from '../../src/state/store.js';
+import type { OutboxEvent } from '../../src/core/outbox-event.js';
+import type { PageEvent, StateStore } from '../../src/state/store.js';
 import { tempDir } from './helpers.js';
 import { makeTls, startReceiver, type Receiver, type Reply, type Tls } from './http-family/receiver.js';
 

@@ -7,9 +7,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { generateTlsMaterial } from '../../src/emulator/tls.js';
 import { deliverOnce, startSinks } from '../../src/sinks/deliver.js';
 import { createKafkaSink, type KafkaOutputConfig, type KafkaSinkIo } from '../../src/sinks/kafka.js';
-import type { Sink } from '../../src/sinks/sink.js';
+import type { Sink } from '../../src/sinks/types.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';
-import type { OutboxEvent, PageEvent, StateStore } from '../../src/state/store.js';
+import type { OutboxEvent } from '../../src/core/outbox-event.js';
+import type { PageEvent, StateStore } from '../../src/state/store.js';
 import { crc32c, KafkaErrorCode, startKafkaBroker, type KafkaBroker } from './kafka-broker.js';
 import { tempDir } from './helpers.js';
 

@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificate } from '../../src/emulator/tls.js';
 import { deliverOnce, startSinks } from '../../src/sinks/deliver.js';
 import { createLogger } from '../../src/observe/log.js';
-import { createSink, sinkIoOf, type Sink } from '../../src/sinks/sink.js';
+import { createSink, sinkIoOf } from '../../src/sinks/registry.js';
+import { type Sink } from '../../src/sinks/types.js';
 import {
   REPLAY_WINDOW_MS,
   UDP_MAX_BYTES,
@@ -25,7 +26,8 @@ import {
   type SyslogSinkIo,
 } from '../../src/sinks/syslog.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';
-import type { OutboxEvent, PageEvent, StateStore } from '../../src/state/store.js';
+import type { OutboxEvent } from '../../src/core/outbox-event.js';
+import type { PageEvent, StateStore } from '../../src/state/store.js';
 import { Rsyslog, findRsyslogd, freePort, hasGtls, type Received } from './rsyslog/harness.js';
 
 const never = new AbortController().signal;

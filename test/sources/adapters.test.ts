@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import * as graph from '../../src/sources/graph.js';
 import * as reporting from '../../src/sources/reporting.js';
-import { ExotraceError } from '../../src/sources/http/errors.js';
+import { ExotraceError } from '../../src/core/errors.js';
 import { checkNextLink } from '../../src/sources/source.js';
 
 const window = { from: Date.UTC(2026, 0, 20, 0, 0, 0, 400), to: Date.UTC(2026, 0, 21, 6, 30, 15) };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { budgetPolicy, createTenantBudget } from '../../src/sources/http/budget.js';
-import type { HttpRequest, HttpResponse } from '../../src/sources/http/types.js';
+import type { HttpRequest, HttpResponse } from '../../src/http/types.js';
 import { createVirtualTime } from './virtual-time.js';
 
 const WINDOW = 300_000;

@@ -2,10 +2,10 @@ import { Agent, EnvHttpProxyAgent, ProxyAgent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { createMsalTokenProvider } from '../../src/sources/auth/token-provider.js';
-import { assertSecureUrl, createDispatcher, createHttpClient } from '../../src/sources/http/client.js';
-import { ExotraceError } from '../../src/sources/http/errors.js';
-import type { HttpPolicy, HttpRequest } from '../../src/sources/http/types.js';
-import { withHeader } from '../../src/sources/http/types.js';
+import { assertSecureUrl, createDispatcher, createHttpClient } from '../../src/http/client.js';
+import { ExotraceError } from '../../src/core/errors.js';
+import type { HttpPolicy, HttpRequest } from '../../src/http/types.js';
+import { withHeader } from '../../src/http/types.js';
 
 const request = (url: string): HttpRequest => ({
   method: 'GET',

@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  redactSecrets,
-  classifyResponse,
-  ExotraceError,
-  mapAadError,
-  parseAadBody,
-  redact,
-  type ExotraceErrorCode,
-} from '../../src/sources/http/errors.js';
+import { redactSecrets, redact } from '../../src/core/redact.js';
+import { classifyResponse, mapAadError, parseAadBody } from '../../src/sources/http/api-errors.js';
+import { ExotraceError, type ExotraceErrorCode } from '../../src/core/errors.js';
 
 const ctx = { tenant: 'contoso', configPath: 'tenants[3]' };
 const request = {

@@ -6,8 +6,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCertificate } from '../../src/emulator/tls.js';
 import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { createMsalTokenProvider } from '../../src/sources/auth/token-provider.js';
-import { createDispatcher } from '../../src/sources/http/client.js';
-import { classifyResponse, ExotraceError } from '../../src/sources/http/errors.js';
+import { createDispatcher } from '../../src/http/client.js';
+import { classifyResponse } from '../../src/sources/http/api-errors.js';
+import { ExotraceError } from '../../src/core/errors.js';
 import { createStack, listRequest, served, type Stack } from './stack.js';
 
 const appCert = createCertificate({ subject: 'exotrace collector test' });

@@ -5,8 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { classifyResponse, mapAadError } from '../../src/sources/http/errors.js';
-import { rememberToken } from '../../src/sources/http/tokens-in-use.js';
+import { classifyResponse, mapAadError } from '../../src/sources/http/api-errors.js';
+import { rememberToken } from '../../src/core/tokens-in-use.js';
 
 const ctx = { tenant: 'long-token', configPath: 'tenants[0]' };
 // An opaque reference token of 1,200 characters (base64url), as some gateways issue.

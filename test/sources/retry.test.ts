@@ -1,13 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ExotraceError } from '../../src/sources/http/errors.js';
-import { retryPolicy, withRetry } from '../../src/sources/http/retry.js';
-import {
-  retryAfterMs,
-  throttlingStrategy,
-  transientStrategy,
-} from '../../src/sources/http/retry-strategies.js';
-import type { HttpRequest, HttpResponse } from '../../src/sources/http/types.js';
-import { systemSleep } from '../../src/sources/http/types.js';
+import { ExotraceError } from '../../src/core/errors.js';
+import { retryPolicy, withRetry } from '../../src/http/retry.js';
+import { retryAfterMs, throttlingStrategy, transientStrategy } from '../../src/http/retry-strategies.js';
+import type { HttpRequest, HttpResponse } from '../../src/http/types.js';
+import { systemSleep } from '../../src/util/abort.js';
 import { createVirtualTime } from './virtual-time.js';
 
 const ok: HttpResponse = { status: 200, headers: {}, text: '{"value":[]}' };

@@ -9,7 +9,7 @@ import {
   type ClientCredential,
   type TokenProvider,
 } from '../../src/sources/auth/token-provider.js';
-import { attemptPolicy, type AttemptReport } from '../../src/sources/http/attempt.js';
+import { attemptPolicy, type AttemptReport } from '../../src/http/attempt.js';
 import { bearerPolicy } from '../../src/sources/http/bearer.js';
 import { budgetPolicy, createTenantBudget, type TenantBudget } from '../../src/sources/http/budget.js';
 import {
@@ -17,11 +17,11 @@ import {
   createHttpClient,
   type HttpClient,
   type SenderLimits,
-} from '../../src/sources/http/client.js';
-import type { ErrorContext } from '../../src/sources/http/errors.js';
-import { retryPolicy, type RetryInfo } from '../../src/sources/http/retry.js';
-import { throttlingStrategy, transientStrategy } from '../../src/sources/http/retry-strategies.js';
-import type { HttpRequest } from '../../src/sources/http/types.js';
+} from '../../src/http/client.js';
+import type { ErrorContext } from '../../src/core/errors.js';
+import { retryPolicy, type RetryInfo } from '../../src/http/retry.js';
+import { throttlingStrategy, transientStrategy } from '../../src/http/retry-strategies.js';
+import type { HttpRequest } from '../../src/http/types.js';
 import { createVirtualTime, type VirtualTime } from './virtual-time.js';
 
 export interface Stack {

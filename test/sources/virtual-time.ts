@@ -2,8 +2,8 @@
  * Virtual time for the HTTP stack's waits: `sleep` moves the clock forward at once and records
  * each wait, so a 120-second Retry-After is asserted exactly without a test taking 120 seconds.
  */
-import type { Clock, Sleep } from '../../src/sources/http/types.js';
-import { abortReason } from '../../src/sources/http/types.js';
+import type { Clock, Sleep } from '../../src/util/abort.js';
+import { abortReason } from '../../src/util/abort.js';
 
 export interface VirtualTime {
   now: Clock;

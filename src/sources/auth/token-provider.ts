@@ -6,8 +6,10 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { AuthError, ConfidentialClientApplication, ServerError, type Configuration } from '@azure/msal-node';
 import type { Dispatcher } from 'undici';
-import { ExotraceError, mapAadError, networkError, parseAadBody, type ErrorContext } from '../http/errors.js';
-import type { ProxySetting } from '../http/transport-cause.js';
+import { ExotraceError, type ErrorContext } from '../../core/errors.js';
+import { mapAadError, parseAadBody } from '../http/api-errors.js';
+import { networkError } from '../../http/network-error.js';
+import type { ProxySetting } from '../../http/transport-cause.js';
 import { createMsalNetworkClient } from './network-client.js';
 
 export interface TokenProvider {

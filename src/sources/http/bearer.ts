@@ -4,9 +4,11 @@
  * forged or misconfigured link. A 401 gets one fresh token and one more try, then a clear error.
  */
 import type { TokenProvider } from '../auth/token-provider.js';
-import { classifyResponse, ExotraceError, safeUrl, type ErrorContext } from './errors.js';
-import { rememberToken } from './tokens-in-use.js';
-import { withHeader, type HttpPolicy } from './types.js';
+import { classifyResponse } from './api-errors.js';
+import { ExotraceError, type ErrorContext } from '../../core/errors.js';
+import { safeUrl } from '../../core/redact.js';
+import { rememberToken } from '../../core/tokens-in-use.js';
+import { withHeader, type HttpPolicy } from '../../http/types.js';
 
 export const bearerPolicyName = 'bearerToken';
 

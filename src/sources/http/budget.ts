@@ -4,8 +4,9 @@
  * (default 90) so our own traffic never causes a 429. Every pass and detail call of a tenant takes
  * its slots from one budget, and a 429 pauses the whole budget until its Retry-After.
  */
-import { DEFAULT_MAX_RETRY_AFTER_MS, retryAfterMs } from './retry-strategies.js';
-import { abortReason, systemClock, systemSleep, type Clock, type HttpPolicy, type Sleep } from './types.js';
+import { DEFAULT_MAX_RETRY_AFTER_MS, retryAfterMs } from '../../http/retry-strategies.js';
+import { abortReason, systemClock, systemSleep, type Clock, type Sleep } from '../../util/abort.js';
+import { type HttpPolicy } from '../../http/types.js';
 
 export const budgetPolicyName = 'tenantBudget';
 

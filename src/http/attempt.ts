@@ -2,8 +2,9 @@
  * Reports every attempt that reaches the wire (inside retry, bearer and budget), for logs and
  * metrics. Only method, host and path are reported: queries carry filters and skip tokens.
  */
-import type { Clock, HttpPolicy } from './types.js';
-import { systemClock } from './types.js';
+import type { Clock } from '../util/abort.js';
+import type { HttpPolicy } from './types.js';
+import { systemClock } from '../util/abort.js';
 
 export const attemptPolicyName = 'attempt';
 

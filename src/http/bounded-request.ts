@@ -7,8 +7,9 @@
  * the memory; the caller decides what an error means (a retry, a failed send).
  */
 import { request, type Dispatcher } from 'undici';
-import { ExotraceError, safeUrl } from './errors.js';
-import { abortReason } from './types.js';
+import { ExotraceError } from '../core/errors.js';
+import { safeUrl } from '../core/redact.js';
+import { abortReason } from '../util/abort.js';
 
 const MiB = 1024 * 1024;
 

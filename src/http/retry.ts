@@ -2,7 +2,8 @@
  * The one retry loop: it owns counting, waiting, the abort signal and the overall deadline, and
  * gives up with the last response (or throws the last error). Strategies decide the waits.
  */
-import { ExotraceError, safeUrl } from './errors.js';
+import { ExotraceError } from '../core/errors.js';
+import { safeUrl } from '../core/redact.js';
 import {
   throttlingStrategy,
   transientStrategy,
@@ -10,15 +11,8 @@ import {
   type ThrottlingStrategyOptions,
   type TransientStrategyOptions,
 } from './retry-strategies.js';
-import {
-  abortReason,
-  systemClock,
-  systemSleep,
-  type Clock,
-  type HttpPolicy,
-  type HttpResponse,
-  type Sleep,
-} from './types.js';
+import { abortReason, systemClock, systemSleep, type Clock, type Sleep } from '../util/abort.js';
+import { type HttpPolicy, type HttpResponse } from './types.js';
 
 export const retryPolicyName = 'retry';
 

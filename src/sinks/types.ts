@@ -1,22 +1,12 @@
 /**
- * The output interface every sink implements (file and stdout now; Elasticsearch, Splunk, Kafka…
- * later). The outbox decides what to deliver and when (`deliver.ts`); a sink only sends a batch and
- * says what became of it. Expected outcomes are values, so the delivery loop can retry, dead-letter
- * or acknowledge without parsing exceptions; a sink throws only for bugs and aborts.
+ * The output interface every sink implements. The outbox decides what to deliver and when
+ * (`pipeline/outbox/`); a sink only sends a batch and says what became of it. Expected outcomes
+ * are values, so the delivery loop can retry, dead-letter or acknowledge without parsing
+ * exceptions; a sink throws only for bugs and aborts. Imports no sink: every sink imports it.
  */
 import type { Writable } from 'node:stream';
 
-import type { Config, OutputConfig } from '../config/load.js';
-import type { Logger } from '../observe/log.js';
-import type { OutboxEvent } from '../state/store.js';
-import { createElasticsearchSink } from './elasticsearch.js';
-import { createFileSink } from './file.js';
-import { createHttpSink } from './http.js';
-import { createKafkaSink } from './kafka.js';
-import { createSekoiaSink } from './sekoia.js';
-import { createSplunkHecSink } from './splunk-hec.js';
-import { createStdoutSink } from './stdout.js';
-import { createSyslogSink } from './syslog.js';
+import type { OutboxEvent } from '../core/outbox-event.js';
 
 export type SendResult =
   /**
@@ -125,75 +115,4 @@ export interface SinkIo {
 /** A bug or an unsupported configuration, not a runtime condition. */
 export class SinkError extends Error {
   override readonly name = 'SinkError';
-}
-
-/**
- * What every output of a configuration is created with: its `http` settings, and the log its
- * notices go to (a file truncated, replaced or rotated; a syslog receiver reconnected), so that
- * nothing a sink does to the output goes unsaid.
- */
-export function sinkIoOf(config: Pick<Config, 'http'>, log?: Logger): SinkIo {
-  return {
-    timeoutMs: config.http.timeoutMs,
-    ...(log === undefined ? {} : { onNotice: noticeLogger(log) }),
-    ...(config.http.proxy === undefined ? {} : { proxyUrl: config.http.proxy }),
-  };
-}
-
-/** A notice as a log line: a rotation is routine (info), anything else is worth a warning. */
-export function noticeLogger(log: Logger): (notice: SinkNotice) => void {
-  return (notice) => {
-    const level = notice.kind === 'rotated' ? 'info' : 'warn';
-    log[level](notice.message, { output: notice.sink, notice: notice.kind });
-  };
-}
-
-/** The config's `http` settings, for the outputs that speak HTTP. */
-function networkIo(io: SinkIo): { proxyUrl?: string; timeoutMs?: number } {
-  return {
-    ...(io.proxyUrl === undefined ? {} : { proxyUrl: io.proxyUrl }),
-    ...(io.timeoutMs === undefined ? {} : { timeoutMs: io.timeoutMs }),
-  };
-}
-
-export function createSink(output: OutputConfig, io: SinkIo = {}): Sink {
-  switch (output.type) {
-    case 'file':
-      return createFileSink({
-        name: output.name,
-        path: output.path,
-        ...(output.rotateBytes === undefined ? {} : { rotateBytes: output.rotateBytes }),
-        ...(io.onNotice === undefined ? {} : { onNotice: io.onNotice }),
-      });
-    case 'stdout':
-      return createStdoutSink({
-        name: output.name,
-        ...(io.stdout === undefined ? {} : { stream: io.stdout }),
-      });
-    case 'elasticsearch':
-      return createElasticsearchSink(output, networkIo(io));
-    case 'http':
-      return createHttpSink(output, networkIo(io));
-    case 'splunk-hec':
-      return createSplunkHecSink(output, networkIo(io));
-    case 'sekoia':
-      return createSekoiaSink(output, networkIo(io));
-    case 'syslog':
-      return createSyslogSink(output, io);
-    case 'kafka':
-      return createKafkaSink(output);
-  }
-}
-
-/** The NDJSON encoding of a batch: one `json` per line, each ending with `\n`. */
-export function encodeNdjson(batch: readonly OutboxEvent[]): Buffer {
-  let text = '';
-  for (const event of batch) text += event.json + '\n';
-  return Buffer.from(text, 'utf8');
-}
-
-/** A promise for `close()` that is created once, so a second call returns the first one. */
-export function once(fn: () => Promise<void>): () => Promise<void> {
-  let promise: Promise<void> | undefined;
-  return () => (promise ??= fn());
 }

@@ -2,7 +2,7 @@
  * Retry strategies only decide; the loop in retry.ts waits. Each returns the wait in ms, or
  * undefined to step aside for the next strategy (and when none answers, the loop gives up).
  */
-import { ExotraceError, errorCodes } from './errors.js';
+import { ExotraceError, errorCodes } from '../core/errors.js';
 import type { HttpResponse } from './types.js';
 
 export interface RetryContext {

@@ -5,9 +5,11 @@
 import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, ProxyAgent, type Dispatcher } from 'undici';
 import { boundedRequest, BODY_LIMITS } from './bounded-request.js';
-import { ExotraceError, networkError, safeUrl } from './errors.js';
+import { ExotraceError } from '../core/errors.js';
+import { networkError } from './network-error.js';
+import { safeUrl } from '../core/redact.js';
 import type { Peer } from './transport-cause.js';
-import { isLoopbackHost } from '../../util/net.js';
+import { isLoopbackHost } from '../util/net.js';
 import type { HttpPolicy, HttpRequest, HttpResponse, SendNext } from './types.js';
 
 export interface DispatcherOptions {

@@ -33,40 +33,6 @@ export interface HttpPolicy {
   send(request: HttpRequest, next: SendNext): Promise<HttpResponse>;
 }
 
-/** Milliseconds since the epoch; injected so tests control time. */
-export type Clock = () => number;
-
-/** Waits `ms`, rejecting with the signal's reason if it aborts first. */
-export type Sleep = (ms: number, signal?: AbortSignal) => Promise<void>;
-
-export const systemClock: Clock = () => Date.now();
-
-export const systemSleep: Sleep = (ms, signal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal?.aborted === true) {
-      reject(abortReason(signal));
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortReason(signal));
-    };
-    const timer = setTimeout(
-      () => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      },
-      Math.max(0, ms),
-    );
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-
-export function abortReason(signal: AbortSignal | undefined): Error {
-  const reason: unknown = signal?.reason;
-  if (reason instanceof Error) return reason;
-  return new DOMException('The operation was aborted', 'AbortError');
-}
-
 /** Returns a copy of the request with one header set (policies never mutate their input). */
 export function withHeader(request: HttpRequest, name: string, value: string): HttpRequest {
   return { ...request, headers: { ...request.headers, [name.toLowerCase()]: value } };

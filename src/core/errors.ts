@@ -1,0 +1,132 @@
+/**
+ * One error type for everything exotrace can meet: each carries a code from a closed list, a
+ * message naming the tenant or output and the config key, and the fix a person can act on.
+ * Nothing secret reaches a message or `toJSON()`: messages are built from our own words plus
+ * upstream text that goes through `redact`, and `toJSON()` copies an allow-list of fields only.
+ * Shared vocabulary: sources, outputs, state and the CLI all raise and read it.
+ */
+import { redact } from './redact.js';
+
+export const ERROR_CODES = [
+  'bad_secret',
+  'secret_expired',
+  'app_not_found',
+  'tenant_not_found',
+  'certificate_not_registered',
+  'clock_skew',
+  'service_principal_missing',
+  'permission_missing',
+  'throttled',
+  'foreign_next_link',
+  'no_progress',
+  'insecure_url',
+  'window_too_old',
+  'transient',
+  'network_error',
+  'response_too_large',
+  'request_timeout',
+  'unauthorized',
+  'http_error',
+  /** A page's rows counted by the source are not its events plus rejects (the collector's check). */
+  'page_mismatch',
+] as const;
+
+export type ExotraceErrorCode = (typeof ERROR_CODES)[number];
+
+/** Which tenant and which part of the config an error is about. */
+export interface ErrorContext {
+  /** The tenant's `name` from the config. */
+  readonly tenant: string;
+  /** Its path in the config, e.g. `tenants[0]`; keys in messages and fixes hang off it. */
+  readonly configPath: string;
+  /** Which API the tenant reads: decides the permission named in a 403's fix. Default graph. */
+  readonly api?: 'graph' | 'graph-beta' | 'reporting';
+  /** The configured `tenantId` (a GUID or a domain, not a secret): named when it is not found. */
+  readonly tenantId?: string;
+}
+
+export interface ExotraceErrorOptions {
+  readonly code: ExotraceErrorCode;
+  readonly message: string;
+  readonly fix?: string;
+  readonly retryable?: boolean;
+  readonly status?: number;
+  /** When a retry is worth it no earlier than this (e.g. a 429's Retry-After), in ms. */
+  readonly retryAfterMs?: number;
+  readonly tenant?: string;
+  readonly configKey?: string;
+  readonly cause?: unknown;
+}
+
+export class ExotraceError extends Error {
+  override readonly name = 'ExotraceError';
+  readonly code: ExotraceErrorCode;
+  readonly fix: string | undefined;
+  readonly retryable: boolean;
+  readonly status: number | undefined;
+  readonly retryAfterMs: number | undefined;
+  readonly tenant: string | undefined;
+  readonly configKey: string | undefined;
+
+  constructor(options: ExotraceErrorOptions) {
+    super(redact(options.message), options.cause === undefined ? {} : { cause: options.cause });
+    this.code = options.code;
+    this.fix = options.fix;
+    this.retryable = options.retryable ?? false;
+    this.status = options.status;
+    this.retryAfterMs = options.retryAfterMs;
+    this.tenant = options.tenant;
+    this.configKey = options.configKey;
+  }
+
+  /** Matches by name too, so an error from another copy of this module is still recognised. */
+  static is(value: unknown): value is ExotraceError {
+    return (
+      value instanceof ExotraceError ||
+      (value instanceof Error && value.name === 'ExotraceError' && 'code' in value)
+    );
+  }
+
+  toJSON(): Record<string, unknown> {
+    const out: Record<string, unknown> = {
+      name: this.name,
+      code: this.code,
+      message: this.message,
+      retryable: this.retryable,
+    };
+    if (this.fix !== undefined) out['fix'] = this.fix;
+    if (this.status !== undefined) out['status'] = this.status;
+    if (this.retryAfterMs !== undefined) out['retryAfterMs'] = this.retryAfterMs;
+    if (this.tenant !== undefined) out['tenant'] = this.tenant;
+    if (this.configKey !== undefined) out['configKey'] = this.configKey;
+    if (this.cause !== undefined) out['cause'] = sanitizeCause(this.cause);
+    return out;
+  }
+}
+
+/** A cause reduced to its name, a code-like field and a redacted message: never its own fields. */
+function sanitizeCause(cause: unknown, depth = 0): Record<string, unknown> | string {
+  if (ExotraceError.is(cause)) return cause.toJSON();
+  if (!(cause instanceof Error)) return 'non-error cause';
+  const out: Record<string, unknown> = { name: cause.name, message: redact(cause.message) };
+  const code =
+    (cause as { code?: unknown; errorCode?: unknown }).code ?? (cause as { errorCode?: unknown }).errorCode;
+  if (typeof code === 'string' && /^[\w.-]{1,64}$/.test(code)) out['code'] = code;
+  if (cause.cause !== undefined && depth < 3) out['cause'] = sanitizeCause(cause.cause, depth + 1);
+  return out;
+}
+
+/** How an error names the tenant it is about: `tenant 'x' (tenants[0])`. */
+export function whereOf(ctx: ErrorContext): string {
+  return `tenant '${ctx.tenant}' (${ctx.configPath})`;
+}
+
+/** The string `code`s of an error and of its causes, outermost first (at most four deep). */
+export function errorCodes(error: unknown): string[] {
+  const codes: string[] = [];
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+  }
+  return codes;
+}

@@ -1,0 +1,73 @@
+/**
+ * Which sink an output's `type` builds, and what every output of a configuration is created with.
+ * The only module that knows every sink.
+ */
+import type { Config, OutputConfig } from '../config/load.js';
+import type { Logger } from '../observe/log.js';
+import { createElasticsearchSink } from './elasticsearch.js';
+import { createFileSink } from './file.js';
+import { createHttpSink } from './http.js';
+import { createKafkaSink } from './kafka.js';
+import { createSekoiaSink } from './sekoia.js';
+import { createSplunkHecSink } from './splunk-hec.js';
+import { createStdoutSink } from './stdout.js';
+import { createSyslogSink } from './syslog.js';
+import type { Sink, SinkIo, SinkNotice } from './types.js';
+
+/**
+ * What every output of a configuration is created with: its `http` settings, and the log its
+ * notices go to (a file truncated, replaced or rotated; a syslog receiver reconnected), so that
+ * nothing a sink does to the output goes unsaid.
+ */
+export function sinkIoOf(config: Pick<Config, 'http'>, log?: Logger): SinkIo {
+  return {
+    timeoutMs: config.http.timeoutMs,
+    ...(log === undefined ? {} : { onNotice: noticeLogger(log) }),
+    ...(config.http.proxy === undefined ? {} : { proxyUrl: config.http.proxy }),
+  };
+}
+
+/** A notice as a log line: a rotation is routine (info), anything else is worth a warning. */
+export function noticeLogger(log: Logger): (notice: SinkNotice) => void {
+  return (notice) => {
+    const level = notice.kind === 'rotated' ? 'info' : 'warn';
+    log[level](notice.message, { output: notice.sink, notice: notice.kind });
+  };
+}
+
+/** The config's `http` settings, for the outputs that speak HTTP. */
+function networkIo(io: SinkIo): { proxyUrl?: string; timeoutMs?: number } {
+  return {
+    ...(io.proxyUrl === undefined ? {} : { proxyUrl: io.proxyUrl }),
+    ...(io.timeoutMs === undefined ? {} : { timeoutMs: io.timeoutMs }),
+  };
+}
+
+export function createSink(output: OutputConfig, io: SinkIo = {}): Sink {
+  switch (output.type) {
+    case 'file':
+      return createFileSink({
+        name: output.name,
+        path: output.path,
+        ...(output.rotateBytes === undefined ? {} : { rotateBytes: output.rotateBytes }),
+        ...(io.onNotice === undefined ? {} : { onNotice: io.onNotice }),
+      });
+    case 'stdout':
+      return createStdoutSink({
+        name: output.name,
+        ...(io.stdout === undefined ? {} : { stream: io.stdout }),
+      });
+    case 'elasticsearch':
+      return createElasticsearchSink(output, networkIo(io));
+    case 'http':
+      return createHttpSink(output, networkIo(io));
+    case 'splunk-hec':
+      return createSplunkHecSink(output, networkIo(io));
+    case 'sekoia':
+      return createSekoiaSink(output, networkIo(io));
+    case 'syslog':
+      return createSyslogSink(output, io);
+    case 'kafka':
+      return createKafkaSink(output);
+  }
+}
