@@ -29,9 +29,23 @@ export const ERROR_CODES = [
   'http_error',
   /** A page's rows counted by the source are not its events plus rejects (the collector's check). */
   'page_mismatch',
+  // An output's failures (every output's, HTTP or not): what they mean for the events waiting.
+  /** The output is busy or down (408, 429, 5xx, a broker without a leader): sent again later. */
+  'output_unavailable',
+  /** The output refused our credentials (401, 403, SASL): sent again once the key is fixed. */
+  'output_auth',
+  /** The output's address or target is wrong (a path, an index, a topic, a proxy, a size limit on the way): sent again once fixed. */
+  'output_config',
+  /** The output refused the events themselves for good: they go to the dead letters. */
+  'output_refused',
+  /** The output answered something that is not its protocol's answer: sent again. */
+  'output_unreadable',
 ] as const;
 
 export type ExotraceErrorCode = (typeof ERROR_CODES)[number];
+
+/** A code that may be shown and used as a label: a word, never a message. */
+export const PLAIN_CODE = /^[\w.-]{1,64}$/;
 
 /** Which tenant and which part of the config an error is about. */
 export interface ErrorContext {
@@ -55,6 +69,12 @@ export interface ExotraceErrorOptions {
   readonly retryAfterMs?: number;
   readonly tenant?: string;
   readonly configKey?: string;
+  /**
+   * The finer code of what the other end said or the socket met, a plain word: `http_503`,
+   * `ECONNREFUSED`, `timeout`, Kafka's `UNKNOWN_TOPIC_OR_PARTITION`. Metrics label a failing
+   * output with it, and /status shows it; the closed `code` says what it means for us.
+   */
+  readonly detailCode?: string;
   readonly cause?: unknown;
 }
 
@@ -67,6 +87,7 @@ export class ExotraceError extends Error {
   readonly retryAfterMs: number | undefined;
   readonly tenant: string | undefined;
   readonly configKey: string | undefined;
+  readonly detailCode: string | undefined;
 
   constructor(options: ExotraceErrorOptions) {
     super(redact(options.message), options.cause === undefined ? {} : { cause: options.cause });
@@ -77,6 +98,11 @@ export class ExotraceError extends Error {
     this.retryAfterMs = options.retryAfterMs;
     this.tenant = options.tenant;
     this.configKey = options.configKey;
+    // Only a plain word: it becomes a metric label.
+    this.detailCode =
+      options.detailCode !== undefined && PLAIN_CODE.test(options.detailCode)
+        ? options.detailCode
+        : undefined;
   }
 
   /** Matches by name too, so an error from another copy of this module is still recognised. */
@@ -99,6 +125,7 @@ export class ExotraceError extends Error {
     if (this.retryAfterMs !== undefined) out['retryAfterMs'] = this.retryAfterMs;
     if (this.tenant !== undefined) out['tenant'] = this.tenant;
     if (this.configKey !== undefined) out['configKey'] = this.configKey;
+    if (this.detailCode !== undefined) out['detailCode'] = this.detailCode;
     if (this.cause !== undefined) out['cause'] = sanitizeCause(this.cause);
     return out;
   }
@@ -111,7 +138,7 @@ function sanitizeCause(cause: unknown, depth = 0): Record<string, unknown> | str
   const out: Record<string, unknown> = { name: cause.name, message: redact(cause.message) };
   const code =
     (cause as { code?: unknown; errorCode?: unknown }).code ?? (cause as { errorCode?: unknown }).errorCode;
-  if (typeof code === 'string' && /^[\w.-]{1,64}$/.test(code)) out['code'] = code;
+  if (typeof code === 'string' && PLAIN_CODE.test(code)) out['code'] = code;
   if (cause.cause !== undefined && depth < 3) out['cause'] = sanitizeCause(cause.cause, depth + 1);
   return out;
 }
@@ -129,4 +156,27 @@ export function errorCodes(error: unknown): string[] {
     if (typeof code === 'string') codes.push(code);
   }
   return codes;
+}
+
+/**
+ * The code a failure is counted and shown under: an `ExotraceError`'s `detailCode` when it has
+ * one (an output's `http_503`, `ECONNREFUSED`), else its own code; for any other error, the first
+ * plain-word `code` along its cause chain (a network failure's is in its cause), else its name.
+ */
+export function failureCode(error: unknown): string {
+  if (ExotraceError.is(error)) return error.detailCode ?? error.code;
+  const code = errorCodes(error).find((c) => PLAIN_CODE.test(c));
+  return code ?? (error instanceof Error ? error.name : 'unknown');
+}
+
+/**
+ * An `ExotraceError` as logs and /status show it: `toJSON()`, with `code` the one it is counted
+ * under (`failureCode`) so that /status and /metrics name a failing output alike, and the closed
+ * code kept as `kind` when that differs (`network_error` behind `ECONNREFUSED`).
+ */
+export function shownFailure(error: ExotraceError): Record<string, unknown> {
+  const json = error.toJSON();
+  if (error.detailCode === undefined) return json;
+  const { detailCode, ...rest } = json;
+  return { ...rest, code: detailCode, kind: error.code };
 }

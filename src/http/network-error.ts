@@ -1,19 +1,127 @@
 /**
- * The one classifier of failures below HTTP (no response) for every caller, sources and outputs:
- * TLS trust problems are permanent and name `tls.caFile`; resets, refusals and timeouts are
- * transient and retried; with the peer known, the host at fault and the fix are named
- * (transport-cause.ts).
+ * The one classifier of failures below HTTP (no response) for every caller, sources and outputs
+ * (HTTP or not: Kafka and syslog sockets meet the same codes): `classifyTransport` says which code
+ * tells most and whether sending again can help; `networkError` (sources: the host at fault and
+ * the fix, transport-cause.ts) and `outputTransportError` (outputs: the output and its url) build
+ * the `ExotraceError` from it; the retry strategies ask `isTransientError`.
  */
-import { errorCodes, ExotraceError, whereOf, type ErrorContext } from '../core/errors.js';
-import { TLS_TRUST, transportCause, type Peer } from './transport-cause.js';
+import { errorCodes, ExotraceError, PLAIN_CODE, whereOf, type ErrorContext } from '../core/errors.js';
+import {
+  CLOSED_CODES,
+  DNS_CODES,
+  ROUTE_CODES,
+  TIMEOUT_CODES,
+  TLS_NAME,
+  TLS_TRUST,
+  transportCause,
+  type Peer,
+} from './transport-cause.js';
+
+/** What a failure below HTTP is, read off its error chain. */
+export interface TransportFailure {
+  /** The code that tells most: a TLS trust failure's anywhere in the chain, else the innermost (the socket's). */
+  readonly code: string | undefined;
+  /** How a message names it: the code, else the error's name. */
+  readonly said: string;
+  /** A TLS trust failure: the CA setting fixes it, a retry cannot. */
+  readonly untrusted: boolean;
+  /**
+   * Sending the same request again can help: a reset, a refusal, a DNS or connect timeout, no
+   * route. False for TLS trust and name problems and for codes this does not know.
+   */
+  readonly transient: boolean;
+}
+
+// undici's own waits, on top of the socket codes transport-cause.ts sorts.
+const UNDICI_TRANSIENT = new Set([
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_RESPONSE_STATUS_CODE',
+]);
+
+function isTransientCode(code: string): boolean {
+  return (
+    code === 'ECONNREFUSED' ||
+    code === 'EAI_AGAIN' ||
+    CLOSED_CODES.has(code) ||
+    TIMEOUT_CODES.has(code) ||
+    ROUTE_CODES.has(code) ||
+    UNDICI_TRANSIENT.has(code)
+  );
+}
+
+export function classifyTransport(error: unknown): TransportFailure {
+  // Plain-word codes only: they are quoted in messages and become metric labels.
+  const codes = errorCodes(error).filter((c) => PLAIN_CODE.test(c));
+  const code = codes.find((c) => TLS_TRUST.test(c)) ?? codes.at(-1);
+  const untrusted = code !== undefined && TLS_TRUST.test(code);
+  return {
+    code,
+    said: code ?? (error instanceof Error ? error.name : 'unknown error'),
+    untrusted,
+    transient: codes.some(isTransientCode) && !untrusted && code !== TLS_NAME,
+  };
+}
+
+/** True for errors worth sending the same request again (resets, timeouts, retryable ExotraceErrors). */
+export function isTransientError(error: unknown): boolean {
+  if (ExotraceError.is(error)) return error.retryable;
+  return classifyTransport(error).transient;
+}
+
+/** Where an output's transport failure happened: its name and the host:port it sends to. */
+export interface OutputEndpoint {
+  readonly output: string;
+  readonly endpoint: string;
+  /** How the other end is called in the TLS hint; default `server`. */
+  readonly peer?: 'server' | 'broker';
+}
+
+/**
+ * `: …` naming what to check for an output's transport failure, or '' when the code says nothing
+ * actionable: the CA for a trust failure; nothing listening, a name that does not resolve, a host
+ * out of reach. Never the events' fault, so the outputs keep them (retryable) whatever it says.
+ */
+export function outputTransportHint(failure: TransportFailure, at: OutputEndpoint): string {
+  const { code } = failure;
+  const { output, endpoint } = at;
+  if (failure.untrusted)
+    return `: the ${at.peer ?? 'server'}'s TLS certificate is not trusted; set the caFile of output ${output} to the CA that signs it`;
+  if (code === undefined) return '';
+  if (code === 'ECONNREFUSED')
+    return `: nothing accepts connections at ${endpoint}; check the url of output ${output} and that the receiver is running`;
+  if (DNS_CODES.has(code))
+    return `: the host name of ${endpoint} does not resolve (DNS); check the url of output ${output} and this machine's resolver`;
+  if (TIMEOUT_CODES.has(code) || ROUTE_CODES.has(code))
+    return `: ${endpoint} cannot be reached; check the url of output ${output}, the network and any firewall between`;
+  return '';
+}
+
+/**
+ * An output's transport failure as the error it reports: `network_error`, retryable (the events
+ * wait: nothing below HTTP is their fault), counted under the socket's code (`ECONNREFUSED`).
+ * `message` already carries the hint (`outputTransportHint`); `cause` is what may be kept of the
+ * original (an output with literal secrets passes a sanitized copy).
+ */
+export function outputTransportError(
+  message: string,
+  failure: TransportFailure,
+  cause: unknown,
+): ExotraceError {
+  return new ExotraceError({
+    code: 'network_error',
+    message,
+    retryable: true,
+    ...(failure.code === undefined ? {} : { detailCode: failure.code }),
+    ...(failure.untrusted ? { configKey: 'caFile' } : {}),
+    cause,
+  });
+}
 
 export function networkError(error: unknown, target: string, ctx?: ErrorContext, peer?: Peer): ExotraceError {
   // Our own read limits (bounded-request.ts) already say what happened, and where.
   if (ExotraceError.is(error)) return error;
-  // A trust failure anywhere in the chain says most; otherwise the innermost code (the socket's).
-  const codes = errorCodes(error);
-  const code = codes.find((c) => TLS_TRUST.test(c)) ?? codes.at(-1);
-  const said = code ?? (error instanceof Error ? error.name : 'unknown error');
+  const { code, said } = classifyTransport(error);
   const who = ctx === undefined ? '' : ` for ${whereOf(ctx)}`;
   const tenant = ctx === undefined ? {} : { tenant: ctx.tenant };
   // A proxy that refuses the tunnel answers its CONNECT, not our request: 407 wants credentials
@@ -51,7 +159,7 @@ export function networkError(error: unknown, target: string, ctx?: ErrorContext,
       cause: error,
     });
   }
-  if (code !== undefined && TLS_TRUST.test(code)) {
+  if (classifyTransport(error).untrusted) {
     return new ExotraceError({
       ...tenant,
       code: 'network_error',

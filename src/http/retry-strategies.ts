@@ -2,7 +2,9 @@
  * Retry strategies only decide; the loop in retry.ts waits. Each returns the wait in ms, or
  * undefined to step aside for the next strategy (and when none answers, the loop gives up).
  */
-import { ExotraceError, errorCodes } from '../core/errors.js';
+import { ExotraceError } from '../core/errors.js';
+import { isTransientError } from './network-error.js';
+import { DEFAULT_MAX_RETRY_AFTER_MS, retryAfterMs } from './retry-after.js';
 import type { HttpResponse } from './types.js';
 
 export interface RetryContext {
@@ -16,24 +18,6 @@ export interface RetryContext {
 
 export type RetryStrategy = (context: RetryContext) => number | undefined;
 
-/**
- * Microsoft's delay headers, in the order Azure core reads them: `retry-after-ms`,
- * `x-ms-retry-after-ms`, then `Retry-After` as seconds (fractional allowed, Graph sends `2.128`)
- * or an HTTP date. Never negative (a past date means now). Undefined when none parses.
- */
-export function retryAfterMs(headers: Readonly<Record<string, string>>, now: number): number | undefined {
-  for (const name of ['retry-after-ms', 'x-ms-retry-after-ms']) {
-    const raw = headers[name]?.trim();
-    if (raw !== undefined && /^\d+(\.\d+)?$/.test(raw)) return Math.max(0, Math.ceil(Number(raw)));
-  }
-  const raw = headers['retry-after']?.trim();
-  if (raw === undefined || raw === '') return undefined;
-  // A negative number of seconds is clamped to now, as a past date is.
-  if (/^-?\d+(\.\d+)?$/.test(raw)) return Math.max(0, Math.ceil(Number(raw) * 1000));
-  const date = Date.parse(raw);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
 export interface ThrottlingStrategyOptions {
   /**
    * A safety cap only, against a nonsense header: default one hour. Throttling delays are
@@ -42,15 +26,12 @@ export interface ThrottlingStrategyOptions {
   readonly maxRetryAfterMs?: number;
 }
 
-export const DEFAULT_MAX_RETRY_AFTER_MS = 3_600_000;
-
 /** 429 and 503 that name a delay: wait exactly that long. Others step aside. */
 export function throttlingStrategy(options: ThrottlingStrategyOptions = {}): RetryStrategy {
   const cap = options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
   return ({ response, now }) => {
     if (response === undefined || (response.status !== 429 && response.status !== 503)) return undefined;
-    const delay = retryAfterMs(response.headers, now);
-    return delay === undefined ? undefined : Math.min(delay, cap);
+    return retryAfterMs(response.headers, now, cap);
   };
 }
 
@@ -61,30 +42,6 @@ export interface TransientStrategyOptions {
   readonly maxDelayMs?: number;
   /** In [0, 1); default Math.random. */
   readonly random?: () => number;
-}
-
-// undici and Node codes for failures where the same request can simply be sent again.
-const TRANSIENT_ERROR_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EAI_AGAIN',
-  'ENETUNREACH',
-  'EHOSTUNREACH',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_RESPONSE_STATUS_CODE',
-]);
-
-/** True for errors worth sending the same request again (resets, timeouts, retryable ExotraceErrors). */
-export function isTransientError(error: unknown): boolean {
-  if (ExotraceError.is(error)) return error.retryable;
-  return errorCodes(error).some((code) => TRANSIENT_ERROR_CODES.has(code));
 }
 
 /**

@@ -11,7 +11,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { AttemptReport } from '../http/attempt.js';
-import { errorCodes } from '../core/errors.js';
+import { failureCode } from '../core/errors.js';
 import type { RetryInfo } from '../http/retry.js';
 import { isKnownStatus } from '../normalize/status.js';
 import type { CommitResult } from '../state/store.js';
@@ -83,13 +83,11 @@ function processRegistry(): Registry {
 }
 
 /**
- * The error code a failure is counted under: the first plain-word `code` along its cause chain
- * (ours, `http_503`, or the system's, `ECONNREFUSED`), else its name. Never its message.
+ * The error code a failure is counted under (core/errors.ts `failureCode`): an output's finer
+ * code (`http_503`, `ECONNREFUSED`), ours, or the system's along the cause chain, else its name.
+ * Never its message.
  */
-export function errorCodeOf(error: unknown): string {
-  const code = errorCodes(error).find((c) => /^[\w.-]{1,64}$/.test(c));
-  return code ?? (error instanceof Error ? error.name : 'unknown');
-}
+export const errorCodeOf = failureCode;
 
 export function createCollectorMetrics(options: {
   readonly tenants: readonly MetricsTenant[];

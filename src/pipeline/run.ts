@@ -9,7 +9,7 @@ import type { Logger } from '../observe/log.js';
 import { batchLimitsOf, startSinks } from '../sinks/deliver.js';
 import { createSink, sinkIoOf } from '../sinks/registry.js';
 import { type Sink } from '../sinks/types.js';
-import { ExotraceError } from '../core/errors.js';
+import { ExotraceError, shownFailure } from '../core/errors.js';
 import { redactSecrets } from '../core/redact.js';
 import { abortReason, systemSleep } from '../util/abort.js';
 import { DEFAULTS } from '../config/schema.js';
@@ -100,9 +100,9 @@ const PROGRESS_TICK_MS = 5_000;
 export function describeError(error: unknown, secrets: readonly string[] = []): Record<string, unknown> {
   if (error instanceof ExotraceError) {
     // Already built without secrets; the config's own are replaced too, should one slip in.
-    if (secrets.length === 0) return error.toJSON();
+    if (secrets.length === 0) return shownFailure(error);
     return Object.fromEntries(
-      Object.entries(error.toJSON()).map(([k, v]) => [
+      Object.entries(shownFailure(error)).map(([k, v]) => [
         k,
         typeof v === 'string' ? redactSecrets(v, secrets) : v,
       ]),

@@ -28,10 +28,10 @@ import type { Dispatcher } from 'undici';
 import type { OutputConfig } from '../config/load.js';
 import { BODY_LIMITS, boundedRequest } from '../http/bounded-request.js';
 import { assertSecureUrl, createDispatcher } from '../http/client.js';
-import { errorCodes, ExotraceError } from '../core/errors.js';
+import { ExotraceError, type ExotraceErrorCode } from '../core/errors.js';
 import { redact } from '../core/redact.js';
-import { TLS_TRUST } from '../http/transport-cause.js';
-import { transportHint } from './transport-hint.js';
+import { classifyTransport, outputTransportError, outputTransportHint } from '../http/network-error.js';
+import { parseRetryAfter } from '../http/retry-after.js';
 import { abortReason } from '../util/abort.js';
 import type { OutboxEvent } from '../core/outbox-event.js';
 import { once } from '../util/once.js';
@@ -181,7 +181,7 @@ class ElasticsearchSink implements Sink {
     const url = this.#url('/_bulk', this.#pipeline === undefined ? undefined : { pipeline: this.#pipeline });
     const where = this.#where('POST', url);
     let status: number;
-    let headers: Record<string, string | string[] | undefined>;
+    let headers: Readonly<Record<string, string>>;
     let responseText: string;
     try {
       const res = await boundedRequest(url, {
@@ -209,23 +209,39 @@ class ElasticsearchSink implements Sink {
     return this.#items(where, batch, responseText);
   }
 
-  #networkError(where: string, error: unknown): Error {
+  #networkError(where: string, error: unknown): ExotraceError {
     // The read limits' own errors (a deadline, an answer too large) say what happened.
-    if (ExotraceError.is(error))
-      return new Error(`elasticsearch output ${this.name}: ${error.message}`, { cause: error });
-    const said = errorCodes(error).at(-1) ?? (error instanceof Error ? error.name : 'unknown error');
+    if (ExotraceError.is(error)) {
+      return new ExotraceError({
+        code: error.code,
+        message: `elasticsearch output ${this.name}: ${error.message}`,
+        retryable: true,
+        ...(error.code === 'request_timeout' ? { detailCode: 'timeout' } : {}),
+        cause: error,
+      });
+    }
     // A TLS trust failure is not retried away, but neither is it the events' fault: it is kept
     // retryable (nothing dead-lettered) with the key that fixes it.
-    const fix = TLS_TRUST.test(said)
-      ? `: the server's certificate is not trusted; set the caFile of output ${this.name} to the CA that signs it`
-      : transportHint(said, this.name, this.#base.host);
-    return new Error(`${where} failed: ${said}${fix}`, { cause: error });
+    const failure = classifyTransport(error);
+    const hint = outputTransportHint(failure, { output: this.name, endpoint: this.#base.host });
+    return outputTransportError(`${where} failed: ${failure.said}${hint}`, failure, error);
+  }
+
+  /** A failure of an answered request: the meaning for the events, the status it came with. */
+  #httpError(code: ExotraceErrorCode, status: number, message: string): ExotraceError {
+    return new ExotraceError({
+      code,
+      message,
+      retryable: code !== 'output_refused',
+      status,
+      detailCode: `http_${status}`,
+    });
   }
 
   #requestFailure(
     where: string,
     status: number,
-    headers: Record<string, string | string[] | undefined>,
+    headers: Readonly<Record<string, string>>,
     text: string,
     batch: readonly OutboxEvent[],
   ): SendResult {
@@ -233,24 +249,30 @@ class ElasticsearchSink implements Sink {
     if (status === 401 || status === 403) {
       return {
         status: 'retryable',
-        error: new Error(
+        error: this.#httpError(
+          'output_auth',
+          status,
           `${where} was refused with ${status}${said}: check ${this.#authKeys}` +
             (status === 403 ? ' (the credentials need the create_doc privilege on the index)' : ''),
         ),
       };
     }
     if (status === 408 || status === 429 || status >= 500) {
-      const retryAfterMs = parseRetryAfter(header(headers, 'retry-after'), this.#now());
+      const retryAfterMs = parseRetryAfter(headers['retry-after'], this.#now());
       return {
         status: 'retryable',
-        error: new Error(`${where} failed with ${status}${said}`),
+        error: this.#httpError('output_unavailable', status, `${where} failed with ${status}${said}`),
         ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
       };
     }
     if (status === 404) {
       return {
         status: 'retryable',
-        error: new Error(`${where} answered 404${said}: check the url of output ${this.name}`),
+        error: this.#httpError(
+          'output_config',
+          status,
+          `${where} answered 404${said}: check the url of output ${this.name}`,
+        ),
       };
     }
     if (status === 405 || status === 407 || status === 413) {
@@ -262,20 +284,27 @@ class ElasticsearchSink implements Sink {
           : status === 407
             ? 'a proxy on the way wants credentials: check http.proxy'
             : `the bulk is over a size limit on the way (the cluster's http.max_content_length or a proxy's): lower the batchSize (or batchBytes) of output ${this.name}, or raise that limit`;
-      return { status: 'retryable', error: new Error(`${where} answered ${status}${said}: ${what}`) };
+      return {
+        status: 'retryable',
+        error: this.#httpError('output_config', status, `${where} answered ${status}${said}: ${what}`),
+      };
     }
     if (status >= 300 && status < 400) {
       // Redirects are not followed (they would re-send credentials elsewhere): fix the URL.
       return {
         status: 'retryable',
-        error: new Error(
+        error: this.#httpError(
+          'output_config',
+          status,
           `${where} answered a redirect (${status}): set the url of output ${this.name} to its target`,
         ),
       };
     }
     return {
       status: 'rejected',
-      error: new Error(
+      error: this.#httpError(
+        'output_refused',
+        status,
         `${where} refused the batch of ${batch.length} ${plural(batch.length, 'event')} with ${status}${said}`,
       ),
       // Not an item's mapping error (those are named per item): the request as a whole.
@@ -289,9 +318,11 @@ class ElasticsearchSink implements Sink {
       // Nothing can be assumed written; sending again is safe (create + _id).
       return {
         status: 'retryable',
-        error: new Error(
-          `${where}: unreadable bulk response (${items === undefined ? 'not a bulk response' : `${items.length} ${plural(items.length, 'item')} for ${batch.length} ${plural(batch.length, 'event')}`})`,
-        ),
+        error: new ExotraceError({
+          code: 'output_unreadable',
+          message: `${where}: unreadable bulk response (${items === undefined ? 'not a bulk response' : `${items.length} ${plural(items.length, 'item')} for ${batch.length} ${plural(batch.length, 'event')}`})`,
+          retryable: true,
+        }),
       };
     }
     const retry: number[] = [];
@@ -317,9 +348,12 @@ class ElasticsearchSink implements Sink {
       parts.push(`${rejected.length} refused for good: ${summarize(rejectReasons, rejected.length)}`);
     if (retry.length > 0)
       parts.push(`${retry.length} to send again: ${summarize(retryReasons, retry.length)}`);
-    const error = new Error(
-      `${where}: of ${batch.length} ${plural(batch.length, 'event')}, ${parts.join('; ')}`,
-    );
+    // Counted under what the items say: refused events, or a cluster that pushes back.
+    const error = new ExotraceError({
+      code: rejected.length > 0 ? 'output_refused' : 'output_unavailable',
+      message: `${where}: of ${batch.length} ${plural(batch.length, 'event')}, ${parts.join('; ')}`,
+      retryable: retry.length > 0,
+    });
     if (retry.length === 0) return { status: 'rejected', error, seqs: rejected };
     return { status: 'partial', error, retry, rejected };
   }
@@ -440,19 +474,4 @@ function describeError(text: string): string {
 function summarize(reasons: readonly string[], count: number): string {
   const more = count - reasons.length;
   return reasons.join('; ') + (more > 0 ? `; and ${more} more` : '');
-}
-
-function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** Retry-After as delta-seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */
-export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const at = Date.parse(trimmed);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now);
 }

@@ -25,14 +25,14 @@ import type { Dispatcher } from 'undici';
 
 import { BODY_LIMITS, boundedRequest } from '../http/bounded-request.js';
 import { assertSecureUrl, createDispatcher } from '../http/client.js';
-import { errorCodes, ExotraceError } from '../core/errors.js';
+import { ExotraceError, type ExotraceErrorCode } from '../core/errors.js';
+import { classifyTransport, outputTransportError, outputTransportHint } from '../http/network-error.js';
 import { redactSecrets, safeUrl } from '../core/redact.js';
-import { retryAfterMs } from '../http/retry-strategies.js';
+import { retryAfterMs } from '../http/retry-after.js';
 import { abortReason } from '../util/abort.js';
 import type { OutboxEvent } from '../core/outbox-event.js';
 import { once } from '../util/once.js';
 import { SinkError, type HealthResult, type SendResult, type Sink, type SinkIo } from './types.js';
-import { transportHint } from './transport-hint.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -61,18 +61,21 @@ export interface BodyFraming {
   readonly close: string;
 }
 
-/** An event that cannot be encoded for this output, for good (it goes to the dead letters). */
-// TLS verification failures by code: the output's caFile fixes them, not a retry.
-const TLS_UNTRUSTED = /CERT|SELF_SIGNED|UNABLE_TO_|ERR_TLS/;
-
 /**
- * An error with a short code (`http_401`, `timeout`; a network failure carries the system's in its
- * cause): what metrics label a failing output with, and what /status shows beside the message.
+ * An answered request's failure: `code` says what it means for the events, `http_<status>` is
+ * what metrics label a failing output with and /status shows beside the message.
  */
-function coded(message: string, code: string): Error {
-  return Object.assign(new Error(message), { code });
+function answered(code: ExotraceErrorCode, status: number, message: string): ExotraceError {
+  return new ExotraceError({
+    code,
+    message,
+    retryable: code !== 'output_refused',
+    status,
+    detailCode: `http_${status}`,
+  });
 }
 
+/** An event that cannot be encoded for this output, for good (it goes to the dead letters). */
 export class EncodeError extends Error {
   override readonly name = 'EncodeError';
 }
@@ -223,17 +226,11 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
 
   /** A network failure as an error that carries no secret (undici errors are copied, not kept). */
   function networkFailure(error: unknown, what: string): Error {
-    // Plain-word codes only (they are quoted); a trust failure says most, else the innermost.
-    const codes = errorCodes(error).filter((c) => /^[\w.-]{1,64}$/.test(c));
-    const code = codes.find((c) => TLS_UNTRUSTED.test(c)) ?? codes.at(-1);
-    const said = code ?? (error instanceof Error ? error.name : 'unknown error');
-    const hint =
-      code !== undefined && TLS_UNTRUSTED.test(code)
-        ? `: the server's TLS certificate is not trusted; set caFile of output ${options.name} to the CA that signs it`
-        : transportHint(code, options.name, url.host);
+    const failure = classifyTransport(error);
+    const hint = outputTransportHint(failure, { output: options.name, endpoint: url.host });
     const cause = new Error(safe(error instanceof Error ? error.message : String(error)));
-    if (code !== undefined) (cause as Error & { code?: string }).code = code;
-    return new Error(safe(`${label}: ${what} failed (${said})${hint}`), { cause });
+    if (failure.code !== undefined) (cause as Error & { code?: string }).code = failure.code;
+    return outputTransportError(safe(`${label}: ${what} failed (${failure.said})${hint}`), failure, cause);
   }
 
   async function call(
@@ -262,9 +259,19 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
       // Read again: the request may have been aborted while it ran.
       if (isAborted(signal)) throw abortReason(signal);
       if (ExotraceError.is(error) && error.code === 'request_timeout') {
-        return coded(`${label}: ${what} timed out after ${timeoutMs} ms`, 'timeout');
+        return new ExotraceError({
+          code: 'request_timeout',
+          message: `${label}: ${what} timed out after ${timeoutMs} ms`,
+          retryable: true,
+          detailCode: 'timeout',
+        });
       }
-      if (ExotraceError.is(error)) return coded(safe(`${label}: ${error.message}`), error.code);
+      if (ExotraceError.is(error))
+        return new ExotraceError({
+          code: error.code,
+          message: safe(`${label}: ${error.message}`),
+          retryable: true,
+        });
       return networkFailure(error, what);
     }
   }
@@ -277,14 +284,25 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
       if (problem === undefined) return { status: 'ok' };
       return {
         status: 'retryable',
-        error: coded(safe(`${label}: ${target} answered ${status} but ${problem}`), `http_${status}`),
+        error: answered(
+          'output_unreadable',
+          status,
+          safe(`${label}: ${target} answered ${status} but ${problem}`),
+        ),
       };
     }
     const verdict = options.classify?.(response, seqs);
     const said = reason(response.text);
     const suffix = said === '' ? '' : `: ${said}`;
     if (verdict !== undefined) {
-      const error = coded(safe(`${label}: ${verdict.message}${suffix}`), `http_${status}`);
+      // The outputs' own readings are about credentials, or about the target (an index, a channel).
+      const meaning =
+        verdict.status === 'rejected'
+          ? 'output_refused'
+          : status === 401 || status === 403
+            ? 'output_auth'
+            : 'output_config';
+      const error = answered(meaning, status, safe(`${label}: ${verdict.message}${suffix}`));
       if (verdict.status === 'retryable') {
         const after = retryAfterMs(response.headers, now());
         return { status: 'retryable', error, ...(after === undefined ? {} : { retryAfterMs: after }) };
@@ -296,7 +314,11 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
       const after = retryAfterMs(response.headers, now());
       return {
         status: 'retryable',
-        error: coded(safe(`${label}: ${target} answered ${status}, retried${suffix}`), `http_${status}`),
+        error: answered(
+          'output_unavailable',
+          status,
+          safe(`${label}: ${target} answered ${status}, retried${suffix}`),
+        ),
         ...(after === undefined ? {} : { retryAfterMs: after }),
       };
     }
@@ -309,12 +331,20 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
     if (where !== undefined) {
       return {
         status: 'retryable',
-        error: coded(safe(`${label}: ${target} answered ${status}${suffix}; ${where}`), `http_${status}`),
+        error: answered(
+          'output_config',
+          status,
+          safe(`${label}: ${target} answered ${status}${suffix}; ${where}`),
+        ),
       };
     }
     return {
       status: 'rejected',
-      error: coded(safe(`${label}: ${target} refused the batch with ${status}${suffix}`), `http_${status}`),
+      error: answered(
+        'output_refused',
+        status,
+        safe(`${label}: ${target} refused the batch with ${status}${suffix}`),
+      ),
       seqs,
       whole: true,
     };
@@ -386,6 +416,8 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
     let retry: number[] = [];
     let retryError: Error | undefined;
     let retryAfter: number | undefined;
+    // The first request refused, as the server's answer made it (its code and status).
+    let firstRefusal: Error | undefined;
     for (const [index, part] of parts.entries()) {
       const outcome = await postPart(part, signal);
       if (outcome.status === 'ok') {
@@ -396,6 +428,7 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
         const refused = new Set(outcome.seqs);
         if (!outcome.whole) refusedWhole = false;
         for (const seq of refused) rejected.set(seq, outcome.error.message);
+        firstRefusal ??= outcome.error;
         // Events of a refused request that the server did not name are sent again.
         retry.push(...part.seqs.filter((s) => !refused.has(s)));
         if (refused.size < part.seqs.length) retryError ??= outcome.error;
@@ -413,17 +446,21 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
       return { status: 'ok' };
     }
     const first = [...rejected.values()][0];
+    // An unencodable event comes first in `rejected`: its reason is the error then.
+    const refusal =
+      (bad.size === 0 ? firstRefusal : undefined) ??
+      new ExotraceError({ code: 'output_refused', message: first ?? `${label}: refused` });
     if (retry.length === 0) {
       // Everything else was accepted: the batch is acknowledged with the rejects dead-lettered.
       accepted.clear();
       return {
         status: 'rejected',
-        error: new Error(first ?? `${label}: refused`),
+        error: refusal,
         seqs: [...rejected.keys()],
         ...(refusedWhole ? { batchRefused: true } : {}),
       };
     }
-    const error = retryError ?? new Error(first ?? `${label}: failed`);
+    const error = retryError ?? (first === undefined ? new Error(`${label}: failed`) : refusal);
     if (rejected.size === 0 && retry.length === fresh.length) {
       return {
         status: 'retryable',

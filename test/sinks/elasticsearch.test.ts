@@ -4,6 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { generateTlsMaterial } from '../../src/emulator/tls.js';
+import { errorCodeOf } from '../../src/observe/metrics.js';
 import { deliverOnce, startSinks } from '../../src/sinks/deliver.js';
 import { createElasticsearchSink, type ElasticsearchOutputConfig } from '../../src/sinks/elasticsearch.js';
 import type { Sink } from '../../src/sinks/types.js';
@@ -228,6 +229,36 @@ describe('elasticsearch output against the _bulk emulator', () => {
     }
     expect(await s.send(events, signal())).toEqual({ status: 'ok' });
     expect(es.documents()).toHaveLength(2);
+  });
+
+  it('a fractional Retry-After (1.5) is honoured: the delivery is told to wait 1.5 s, not retried at once', async () => {
+    const events = outboxEvents(makeEvents(1));
+    const s = track(sink(output(es.url, { apiKey: API_KEY })));
+    es.failRequests({ status: 429, retryAfter: 1.5 });
+    const throttled = await s.send(events, signal());
+    expect(throttled.status).toBe('retryable');
+    if (throttled.status === 'retryable') expect(throttled.retryAfterMs).toBeGreaterThanOrEqual(1500);
+  });
+
+  it('failures carry real codes: http_503 for an answer, ECONNREFUSED for a cluster that is down', async () => {
+    const events = outboxEvents(makeEvents(1));
+    const s = track(sink(output(es.url, { apiKey: API_KEY })));
+    es.failRequests({ status: 503 });
+    const unavailable = await s.send(events, signal());
+    expect(unavailable.status).toBe('retryable');
+    if (unavailable.status === 'retryable') {
+      expect(errorCodeOf(unavailable.error)).toBe('http_503');
+      expect(unavailable.error).toMatchObject({ code: 'output_unavailable', status: 503 });
+    }
+    const down = await startEsEmulator();
+    await down.stop();
+    const refused = await track(sink({ ...output(down.url), name: 'down' })).send(events, signal());
+    expect(refused.status).toBe('retryable');
+    if (refused.status === 'retryable') {
+      expect(errorCodeOf(refused.error)).toBe('ECONNREFUSED');
+      expect(refused.error).toMatchObject({ code: 'network_error' });
+    }
+    await down.close();
   });
 
   it('a missing ingest pipeline is retried with the key to fix, not dead-lettered', async () => {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ExotraceError } from '../../src/core/errors.js';
 import { retryPolicy, withRetry } from '../../src/http/retry.js';
-import { retryAfterMs, throttlingStrategy, transientStrategy } from '../../src/http/retry-strategies.js';
+import { parseRetryAfter, retryAfterMs } from '../../src/http/retry-after.js';
+import { throttlingStrategy, transientStrategy } from '../../src/http/retry-strategies.js';
 import type { HttpRequest, HttpResponse } from '../../src/http/types.js';
 import { systemSleep } from '../../src/util/abort.js';
 import { createVirtualTime } from './virtual-time.js';
@@ -55,6 +56,25 @@ describe('retryAfterMs', () => {
     [{}, undefined],
   ])('%j → %s ms', (headers, expected) => {
     expect(retryAfterMs(headers, now)).toBe(expected);
+  });
+});
+
+describe('parseRetryAfter', () => {
+  const now = Date.UTC(2026, 10, 25, 12);
+  it.each([
+    ['1.5', 1500],
+    ['0.2', 200],
+    ['3', 3000],
+    [new Date(now + 5_000).toUTCString(), 5_000],
+    ['86400', 3_600_000],
+    ['1.5.2', undefined],
+    ['', undefined],
+    [undefined, undefined],
+  ])('%j → %s ms (fractions read, capped at one hour, nonsense undefined)', (value, expected) => {
+    expect(parseRetryAfter(value, now)).toBe(expected);
+  });
+  it('takes the caller’s cap', () => {
+    expect(parseRetryAfter('30', now, 10_000)).toBe(10_000);
   });
 });
 

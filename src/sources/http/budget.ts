@@ -4,7 +4,7 @@
  * (default 90) so our own traffic never causes a 429. Every pass and detail call of a tenant takes
  * its slots from one budget, and a 429 pauses the whole budget until its Retry-After.
  */
-import { DEFAULT_MAX_RETRY_AFTER_MS, retryAfterMs } from '../../http/retry-strategies.js';
+import { DEFAULT_MAX_RETRY_AFTER_MS, retryAfterMs } from '../../http/retry-after.js';
 import { abortReason, systemClock, systemSleep, type Clock, type Sleep } from '../../util/abort.js';
 import { type HttpPolicy } from '../../http/types.js';
 
@@ -112,10 +112,8 @@ export function budgetPolicy(options: BudgetPolicyOptions): HttpPolicy {
       const response = await next(request);
       if (response.status === 429) {
         const now = clock();
-        const delay = retryAfterMs(response.headers, now);
-        if (delay !== undefined) {
-          options.budget.pause(now + Math.min(delay, options.maxPauseMs ?? DEFAULT_MAX_RETRY_AFTER_MS));
-        }
+        const delay = retryAfterMs(response.headers, now, options.maxPauseMs ?? DEFAULT_MAX_RETRY_AFTER_MS);
+        if (delay !== undefined) options.budget.pause(now + delay);
       }
       return response;
     },
