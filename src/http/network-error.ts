@@ -5,7 +5,7 @@
  * the fix, transport-cause.ts) and `outputTransportError` (outputs: the output and its url) build
  * the `ExotraceError` from it; the retry strategies ask `isTransientError`.
  */
-import { errorCodes, ExotraceError, PLAIN_CODE, whereOf, type ErrorContext } from '../core/errors.js';
+import { ExotraceError, PLAIN_CODE, whereOf, type ErrorContext } from '../core/errors.js';
 import {
   CLOSED_CODES,
   DNS_CODES,
@@ -50,9 +50,25 @@ function isTransientCode(code: string): boolean {
   );
 }
 
+/**
+ * The codes of an error, its causes and, for an aggregate (a client that tried several brokers or
+ * addresses), its members: outermost first.
+ */
+function chainCodes(error: unknown, depth = 0, out: string[] = []): string[] {
+  if (!(error instanceof Error) || depth > 4 || out.length > 32) return out;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') out.push(code);
+  if (error instanceof AggregateError)
+    for (const member of error.errors as unknown[]) chainCodes(member, depth + 1, out);
+  return chainCodes(error.cause, depth + 1, out);
+}
+
+// A client library's codes for "several things failed" say nothing of what did.
+const WRAPPER_CODE = /^PLT_KFK_(MULTIPLE|NETWORK|USER)$/;
+
 export function classifyTransport(error: unknown): TransportFailure {
   // Plain-word codes only: they are quoted in messages and become metric labels.
-  const codes = errorCodes(error).filter((c) => PLAIN_CODE.test(c));
+  const codes = chainCodes(error).filter((c) => PLAIN_CODE.test(c) && !WRAPPER_CODE.test(c));
   const code = codes.find((c) => TLS_TRUST.test(c)) ?? codes.at(-1);
   const untrusted = code !== undefined && TLS_TRUST.test(code);
   return {

@@ -36,7 +36,9 @@ import {
 } from '@platformatic/kafka';
 
 import type { OutputConfig } from '../config/load.js';
+import { ExotraceError, PLAIN_CODE, type ExotraceErrorCode } from '../core/errors.js';
 import { redactSecrets } from '../core/redact.js';
+import { classifyTransport, outputTransportHint } from '../http/network-error.js';
 import { TLS_TRUST } from '../http/transport-cause.js';
 import { abortReason } from '../util/abort.js';
 import type { OutboxEvent } from '../core/outbox-event.js';
@@ -70,8 +72,8 @@ const MAX_REASONS = 3;
 
 type ChunkOutcome =
   | { readonly kind: 'ok' }
-  | { readonly kind: 'too-large'; readonly error: Error }
-  | { readonly kind: 'retry'; readonly error: Error };
+  | { readonly kind: 'too-large'; readonly error: ExotraceError }
+  | { readonly kind: 'retry'; readonly error: ExotraceError };
 
 class KafkaSink implements Sink {
   readonly name: string;
@@ -151,12 +153,16 @@ class KafkaSink implements Sink {
       if (written === 0 && rejected.length === 0) return { status: 'retryable', error: outcome.error };
       return {
         status: 'partial',
-        error: new Error(
-          `${outcome.error.message} (${written} of ${batch.length} ${plural(batch.length, 'event')} ${written === 1 ? 'was' : 'were'} written before it` +
+        error: new ExotraceError({
+          code: outcome.error.code,
+          message:
+            `${outcome.error.message} (${written} of ${batch.length} ${plural(batch.length, 'event')} ${written === 1 ? 'was' : 'were'} written before it` +
             (rejected.length > 0 ? `, ${rejected.length} refused as too large` : '') +
             ')',
-          { cause: outcome.error },
-        ),
+          retryable: true,
+          ...(outcome.error.detailCode === undefined ? {} : { detailCode: outcome.error.detailCode }),
+          cause: outcome.error,
+        }),
         retry,
         rejected,
       };
@@ -166,11 +172,14 @@ class KafkaSink implements Sink {
     return {
       status: 'rejected',
       seqs: rejected,
-      error: new Error(
-        `${this.#where}: ${rejected.length} ${plural(rejected.length, 'event')} ${rejected.length === 1 ? 'is' : 'are'} larger than the broker accepts (message.max.bytes): ` +
+      error: new ExotraceError({
+        code: 'output_refused',
+        message:
+          `${this.#where}: ${rejected.length} ${plural(rejected.length, 'event')} ${rejected.length === 1 ? 'is' : 'are'} larger than the broker accepts (message.max.bytes): ` +
           reasons.join('; ') +
           (more > 0 ? `; and ${more} more` : ''),
-      ),
+        detailCode: 'MESSAGE_TOO_LARGE',
+      }),
     };
   }
 
@@ -218,18 +227,49 @@ class KafkaSink implements Sink {
     }
   }
 
-  #error(what: string, error: unknown): Error {
+  /**
+   * A client failure as the output reports it: what it means (the closed code), Kafka's own error
+   * name or the socket's code (what metrics count it under), and what to check. The library's
+   * error is not kept as the cause: its fields could hold the SASL password.
+   */
+  #error(what: string, error: unknown): ExotraceError {
     const ids = apiIds(error);
+    const said = describe(error);
+    const transport = classifyTransport(error);
     let hint = '';
-    if (ids.includes('UNKNOWN_TOPIC_OR_PARTITION') || /unknown topic/i.test(describe(error)))
+    let code: ExotraceErrorCode = 'output_unavailable';
+    // Kafka's own error name when a broker answered, else the socket's code.
+    let detail = ids[0] ?? transport.code;
+    if (ids.includes('UNKNOWN_TOPIC_OR_PARTITION') || /unknown topic/i.test(said)) {
       hint = `: create the topic ${this.#topic}, or allow auto.create.topics.enable on the cluster`;
-    else if (ids.includes('TOPIC_AUTHORIZATION_FAILED') || ids.includes('CLUSTER_AUTHORIZATION_FAILED'))
+      code = 'output_config';
+      detail = 'UNKNOWN_TOPIC_OR_PARTITION';
+    } else if (ids.includes('TOPIC_AUTHORIZATION_FAILED') || ids.includes('CLUSTER_AUTHORIZATION_FAILED')) {
       hint = `: the principal of output ${this.name} needs Write and IdempotentWrite on the topic`;
-    else if (ids.some((id) => id.startsWith('SASL') || id.includes('SASL')) || isAuthentication(error))
+      code = 'output_auth';
+    } else if (ids.some((id) => id.startsWith('SASL') || id.includes('SASL')) || isAuthentication(error)) {
       hint = `: check the sasl of output ${this.name}`;
-    else if (TLS_TRUST.test(describe(error)))
-      hint = `: the broker's certificate is not trusted; set the caFile of output ${this.name} to the CA that signs it`;
-    return new Error(this.#scrub(`${this.#where}: ${what}: ${describe(error)}${hint}`));
+      code = 'output_auth';
+      detail = ids.find((id) => id.includes('SASL')) ?? 'PLT_KFK_AUTHENTICATION';
+    } else if (transport.untrusted || TLS_TRUST.test(said)) {
+      hint = outputTransportHint(
+        { ...transport, untrusted: true },
+        { output: this.name, endpoint: '', peer: 'broker' },
+      );
+      code = 'network_error';
+    } else if (ids.some((id) => TOO_LARGE.has(id))) {
+      code = 'output_refused';
+    } else if (ids.length === 0 && transport.transient) {
+      // No broker answered: the socket's failure (refused, reset, DNS).
+      code = 'network_error';
+    }
+    return new ExotraceError({
+      code,
+      message: this.#scrub(`${this.#where}: ${what}: ${said}${hint}`),
+      // Nothing the client meets is the events' fault but their size (TOO_LARGE, decided by the caller).
+      retryable: true,
+      ...(detail !== undefined && PLAIN_CODE.test(detail) ? { detailCode: detail } : {}),
+    });
   }
 
   #scrub(text: string): string {

@@ -54,6 +54,8 @@ import { hostname as osHostname } from 'node:os';
 import { connect as tlsConnect, rootCertificates } from 'node:tls';
 
 import type { OutputConfig } from '../config/load.js';
+import { ExotraceError } from '../core/errors.js';
+import { classifyTransport, outputTransportError } from '../http/network-error.js';
 import { abortReason } from '../util/abort.js';
 import type { OutboxEvent } from '../core/outbox-event.js';
 import { SinkError, type HealthResult, type SendResult, type Sink, type SinkIo } from './types.js';
@@ -428,16 +430,21 @@ class StreamSyslogSink implements Sink {
       return this.#writtenPart(
         batch,
         written,
-        new Error(
-          `syslog output ${this.name}: ${where} took ${written} of ${batch.length} ${plural(batch.length, 'event')} within ${this.#writeTimeoutMs} ms; the rest follows`,
-        ),
+        new ExotraceError({
+          code: 'output_unavailable',
+          message: `syslog output ${this.name}: ${where} took ${written} of ${batch.length} ${plural(batch.length, 'event')} within ${this.#writeTimeoutMs} ms; the rest follows`,
+          retryable: true,
+          detailCode: 'write_timeout',
+        }),
       );
     }
     return {
       status: 'retryable',
-      error: new Error(`syslog output ${this.name}: sending to ${where} failed: ${describe(lastError)}`, {
-        cause: lastError,
-      }),
+      error: outputTransportError(
+        `syslog output ${this.name}: sending to ${where} failed: ${describe(lastError)}`,
+        classifyTransport(lastError),
+        lastError,
+      ),
     };
   }
 
@@ -633,9 +640,10 @@ class UdpSyslogSink implements Sink {
       await this.#drop();
       return {
         status: 'retryable',
-        error: new Error(
+        error: outputTransportError(
           `syslog output ${this.name}: sending to udp://${this.#output.host}:${this.#output.port} failed: ${describe(error)}`,
-          { cause: error },
+          classifyTransport(error),
+          error,
         ),
       };
     }
@@ -643,9 +651,11 @@ class UdpSyslogSink implements Sink {
       return {
         status: 'rejected',
         seqs: tooLarge,
-        error: new Error(
-          `syslog output ${this.name}: a message of ${largest} bytes does not fit in one UDP datagram (at most ${UDP_MAX_BYTES}); use protocol tcp or tls for large events`,
-        ),
+        error: new ExotraceError({
+          code: 'output_refused',
+          message: `syslog output ${this.name}: a message of ${largest} bytes does not fit in one UDP datagram (at most ${UDP_MAX_BYTES}); use protocol tcp or tls for large events`,
+          detailCode: 'datagram_too_large',
+        }),
       };
     }
     return { status: 'ok' };

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { generateTlsMaterial } from '../../src/emulator/tls.js';
 import { deliverOnce, startSinks } from '../../src/sinks/deliver.js';
+import { errorCodeOf } from '../../src/observe/metrics.js';
 import { createKafkaSink, type KafkaOutputConfig, type KafkaSinkIo } from '../../src/sinks/kafka.js';
 import type { Sink } from '../../src/sinks/types.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';
@@ -189,6 +190,9 @@ describe('kafka output against the broker subset', () => {
     if (result.status !== 'retryable') return;
     expect(result.error.message).toContain('kafka output kafka');
     expect(result.error.message).not.toContain(password);
+    // Counted under a real code (metrics' label, /status's code), not the class name `Error`.
+    expect(errorCodeOf(result.error)).toBe('ECONNREFUSED');
+    expect(result.error).toMatchObject({ code: 'network_error', retryable: true });
     const health = await sink.healthcheck(signal());
     expect(health.status).toBe('failed');
     if (health.status === 'failed') expect(health.error.message).not.toContain(password);
