@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { configSchema } from '../config/schema.js';
 import { configCheckCommand } from './config-check.js';
 import { EXIT_OK } from './exit-codes.js';
+import { formatDuration } from '../util/duration.js';
 
 /** A JSON Schema node, as far as this file reads and writes it. */
 export interface SchemaNode {
@@ -47,25 +48,11 @@ const DESCRIPTION = [
   'schema says integer. Durations are a number and a unit: 500ms, 30s, 5m, 24h, 90d.',
 ].join(' ');
 
-/** Milliseconds as a config would spell them: the largest unit that divides exactly. */
-export function formatDuration(ms: number): string {
-  // Days only from two on: `24h` reads better than `1d`.
-  if (ms >= 2 * 86_400_000 && ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
-  for (const [unit, size] of [
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1000],
-  ] as const) {
-    if (ms !== 0 && ms % size === 0) return `${ms / size}${unit}`;
-  }
-  return `${ms}ms`;
-}
-
 /** The default as the user would write it, for defaults zod leaves out (those of transformed values). */
 function inputDefault(kind: unknown, value: unknown): unknown {
-  if (kind === 'duration' && typeof value === 'number') return formatDuration(value);
+  if (kind === 'duration' && typeof value === 'number') return formatDuration(value, 'config');
   if (kind === 'start-from' && typeof value === 'object' && value !== null && 'ms' in value) {
-    return typeof value.ms === 'number' ? formatDuration(value.ms) : undefined;
+    return typeof value.ms === 'number' ? formatDuration(value.ms, 'config') : undefined;
   }
   // An object's defaults are those of its keys, documented with them.
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) return undefined;

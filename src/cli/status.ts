@@ -13,7 +13,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { Agent } from 'undici';
 import type { Config } from '../config/load.js';
 import { parseListen, snapshotFromState, type HealthSnapshot } from '../observe/health.js';
 import {
@@ -25,10 +24,11 @@ import {
   type TenantStatus,
 } from '../observe/status-report.js';
 import { BODY_LIMITS, boundedRequest } from '../http/bounded-request.js';
+import { createDispatcher } from '../http/client.js';
 import { ExotraceError } from '../core/errors.js';
 import { DB_FILE, openSqliteStore } from '../state/sqlite.js';
 import { StateStoreError, type StateStore } from '../state/store.js';
-import { parseDuration } from '../util/duration.js';
+import { formatDuration, parseDuration } from '../util/duration.js';
 import { isLoopbackHost } from '../util/net.js';
 import { EXIT_OK, EXIT_STATE_IN_USE, EXIT_STATE_UNUSABLE, EXIT_USAGE } from './exit-codes.js';
 import { loadConfigOrExplain } from './run.js';
@@ -55,18 +55,6 @@ interface Io {
 
 // The document is built in one place for `status --json` and the daemon's `/status`.
 export { statusReport, withMaxLag, type OutputStatus, type StatusReport, type TenantStatus };
-
-/** `2h 5m`, `3d 4h`, `40s`: a lag as a person reads it. */
-export function formatDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return m % 60 === 0 ? `${h}h` : `${h}h ${m % 60}m`;
-  const d = Math.floor(h / 24);
-  return h % 24 === 0 ? `${d}d` : `${d}d ${h % 24}h`;
-}
 
 /** An ISO instant without milliseconds. */
 const shortIso = (iso: string): string => iso.replace(/\.\d{3}Z$/, 'Z');
@@ -127,7 +115,7 @@ export function renderStatus(report: StatusReport): string {
           t.tenant,
           t.api ?? '?',
           t.neverCollected ? 'never collected' : fast === undefined ? '-' : shortIso(fast.cursor),
-          t.lagMs === undefined ? '-' : formatDuration(t.lagMs),
+          t.lagMs === undefined ? '-' : formatDuration(t.lagMs, 'lag'),
           t.lastSuccessAt !== undefined ? shortIso(t.lastSuccessAt) : t.neverCollected ? '-' : 'never',
           error === undefined ? '-' : (text(error['code']) ?? text(error['message']) ?? 'error'),
         ];
@@ -184,16 +172,19 @@ export function daemonStatusUrl(listen: string): { url: string } | { refused: st
 
 /** GET the daemon's `/status` (the document `status --json` prints): its snapshot, or an error saying what went wrong. */
 async function fetchDaemonStatus(url: string): Promise<HealthSnapshot> {
-  // Loopback only (daemonStatusUrl), on an agent of its own: no proxy from the environment.
-  const dispatcher = new Agent({
-    connect: { timeout: DAEMON_TIMEOUT_MS },
-    headersTimeout: DAEMON_TIMEOUT_MS,
-    bodyTimeout: DAEMON_TIMEOUT_MS,
+  // Loopback only (daemonStatusUrl), on a dispatcher of its own: no proxy from the environment.
+  const target = new URL(url);
+  const dispatcher = createDispatcher({
+    env: {},
+    connectTimeoutMs: DAEMON_TIMEOUT_MS,
+    headersTimeoutMs: DAEMON_TIMEOUT_MS,
+    bodyTimeoutMs: DAEMON_TIMEOUT_MS,
+    connections: 1,
   });
   try {
     // Bounded like every HTTP read (bounded-request.ts): whatever answers on that port, a body
     // that never ends fails at the ceiling instead of filling the memory.
-    const res = await boundedRequest(new URL(url), {
+    const res = await boundedRequest(target, {
       method: 'GET',
       dispatcher,
       maxBytes: BODY_LIMITS.statusDocument,

@@ -6,6 +6,7 @@
  * and the time the remaining requests need under the budget.
  */
 import { counted } from '../util/plural.js';
+import { formatDuration } from '../util/duration.js';
 
 /** The default budget window (Microsoft counts requests per rolling 5 minutes). */
 export const BUDGET_WINDOW_MS = 300_000;
@@ -128,21 +129,6 @@ export function backfillEtaMs(s: ProgressSnapshot): number | undefined {
     s.budgetPausedMs ?? 0,
   );
   return Math.max(byElapsed, byBudget);
-}
-
-/** `45s`, `6m 10s`, `2h 05m`, `3d 04h`; `…` when unknown. Rounded up: an ETA never says 0s early. */
-export function formatDuration(ms: number | undefined): string {
-  if (ms === undefined || !Number.isFinite(ms)) return '…';
-  const total = Math.max(0, Math.ceil(ms / 1000));
-  const days = Math.floor(total / 86_400);
-  const hours = Math.floor((total % 86_400) / 3_600);
-  const minutes = Math.floor((total % 3_600) / 60);
-  const seconds = total % 60;
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  if (days > 0) return `${days}d ${pad(hours)}h`;
-  if (hours > 0) return `${hours}h ${pad(minutes)}m`;
-  if (minutes > 0) return `${minutes}m ${pad(seconds)}s`;
-  return `${seconds}s`;
 }
 
 /**

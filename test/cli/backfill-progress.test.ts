@@ -18,12 +18,12 @@ import {
   barPayload,
   budgetWaitMs,
   elapsedEtaMs,
-  formatDuration,
   progressFields,
   remainingRequests,
   windowFraction,
   type ProgressSnapshot,
 } from '../../src/observe/progress.js';
+import { formatDuration } from '../../src/util/duration.js';
 import { CLI, jsonLines } from '../helpers/cli.js';
 import { REPO_ROOT } from '../helpers/fixtures.js';
 import { allSecrets, runCli, waitFor, writeConfig } from './collector-helpers.js';
