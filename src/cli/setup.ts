@@ -22,6 +22,8 @@ import {
 import { indexTemplate, TEMPLATE_NAME, TEMPLATE_PATTERN, type SearchEngine } from '../sinks/es-template.js';
 import { BODY_LIMITS, boundedRequest } from '../http/bounded-request.js';
 import { createDispatcher } from '../http/client.js';
+import { classifyTransport, outputTransportHint } from '../http/network-error.js';
+import { ExotraceError } from '../core/errors.js';
 import { redactSecrets } from '../core/redact.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { loadConfigOrExplain } from './run.js';
@@ -200,8 +202,12 @@ export async function setupElasticsearch(
     }
     return EXIT_OK;
   } catch (error) {
+    // What to check, as the output itself says it (the same classifier): the CA, the url, the network.
+    const hint = ExotraceError.is(error)
+      ? ''
+      : outputTransportHint(classifyTransport(error), { output: output.name, endpoint: new URL(base).host });
     io.stderr.write(
-      `exotrace setup elasticsearch: cannot reach ${base}: ${clean(error instanceof Error ? error.message : String(error))}\n`,
+      `exotrace setup elasticsearch: cannot reach ${base}: ${clean(error instanceof Error ? error.message : String(error))}${hint}\n`,
     );
     return EXIT_SETUP_FAILED;
   } finally {

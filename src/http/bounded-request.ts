@@ -1,5 +1,7 @@
 /**
- * The one way exotrace reads an HTTP answer: undici `request()` under a whole-request deadline
+ * The one way exotrace sends an HTTP request and reads its answer (the sources' innermost layer,
+ * the token endpoint, every output, `setup`, `status`): https only (plain http to loopback), then
+ * undici `request()` under a whole-request deadline
  * (connect to the last byte of the body) and with a ceiling on the body's size. undici's own
  * timeouts only bound each wait (headers, the gap between two chunks): a body trickling a byte
  * every few seconds, or one that never ends, passes them for ever. Every direct HTTP read (API
@@ -10,6 +12,7 @@ import { request, type Dispatcher } from 'undici';
 import { ExotraceError } from '../core/errors.js';
 import { safeUrl } from '../core/redact.js';
 import { abortReason } from '../util/abort.js';
+import { isLoopbackHost } from '../util/net.js';
 
 const MiB = 1024 * 1024;
 
@@ -62,11 +65,12 @@ export interface BoundedResponse {
 }
 
 /**
- * Sends one request and reads its whole answer within `timeoutMs` and `maxBytes`. Throws a
- * retryable `ExotraceError` `request_timeout` or `response_too_large` (naming the host and path,
+ * Sends one request and reads its whole answer within `timeoutMs` and `maxBytes`. Throws
+ * `insecure_url` for a URL `assertSecureUrl` refuses, a retryable `ExotraceError` `request_timeout` or `response_too_large` (naming the host and path,
  * never the query or a credential), the caller's abort reason, or undici's error otherwise.
  */
 export async function boundedRequest(url: URL, options: BoundedRequestOptions): Promise<BoundedResponse> {
+  assertSecureUrl(url);
   const deadline = AbortSignal.timeout(options.timeoutMs);
   const signal = options.signal == null ? deadline : AbortSignal.any([options.signal, deadline]);
   const target = `${options.method} ${safeUrl(url)}`;
@@ -95,6 +99,18 @@ export async function boundedRequest(url: URL, options: BoundedRequestOptions): 
     }
     throw error;
   }
+}
+
+/** Refuses anything but https, except plain http to loopback. */
+export function assertSecureUrl(url: URL): void {
+  if (url.protocol === 'https:') return;
+  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return;
+  throw new ExotraceError({
+    code: 'insecure_url',
+    message: `refused ${safeUrl(url)}: only https is allowed (plain http only to loopback)`,
+    fix: 'use an https:// URL in the config',
+    retryable: false,
+  });
 }
 
 /** The body as text, failing as soon as it is known to pass `maxBytes` (the rest is never read). */

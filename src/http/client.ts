@@ -5,11 +5,9 @@
 import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, ProxyAgent, type Dispatcher } from 'undici';
 import { boundedRequest, BODY_LIMITS } from './bounded-request.js';
-import { ExotraceError } from '../core/errors.js';
 import { networkError } from './network-error.js';
 import { safeUrl } from '../core/redact.js';
 import type { Peer } from './transport-cause.js';
-import { isLoopbackHost } from '../util/net.js';
 import type { HttpPolicy, HttpRequest, HttpResponse, SendNext } from './types.js';
 
 export interface DispatcherOptions {
@@ -69,18 +67,6 @@ function nonEmpty(value: string | undefined): value is string {
   return value !== undefined && value !== '';
 }
 
-/** Refuses anything but https, except plain http to loopback. */
-export function assertSecureUrl(url: URL): void {
-  if (url.protocol === 'https:') return;
-  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return;
-  throw new ExotraceError({
-    code: 'insecure_url',
-    message: `refused ${safeUrl(url)}: only https is allowed (plain http only to loopback)`,
-    fix: 'use an https:// URL in the config',
-    retryable: false,
-  });
-}
-
 export interface SenderLimits {
   /** The largest answer read; default `BODY_LIMITS.apiPage`. */
   readonly maxBytes?: number;
@@ -98,7 +84,6 @@ export function undiciSender(
   peer?: Omit<Peer, 'url'>,
 ): SendNext {
   return async (request: HttpRequest): Promise<HttpResponse> => {
-    assertSecureUrl(request.url);
     try {
       // Always read the body: an unread body keeps its socket out of the pool.
       return await boundedRequest(request.url, {

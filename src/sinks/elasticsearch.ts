@@ -26,8 +26,8 @@ import { gzip as gzipCallback } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 
 import type { OutputConfig } from '../config/load.js';
-import { BODY_LIMITS, boundedRequest } from '../http/bounded-request.js';
-import { assertSecureUrl, createDispatcher } from '../http/client.js';
+import { assertSecureUrl, BODY_LIMITS, boundedRequest } from '../http/bounded-request.js';
+import { createDispatcher } from '../http/client.js';
 import { ExotraceError, type ExotraceErrorCode } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import { classifyTransport, outputTransportError, outputTransportHint } from '../http/network-error.js';

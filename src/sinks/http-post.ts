@@ -23,8 +23,8 @@ import { gzip as gzipCallback } from 'node:zlib';
 
 import type { Dispatcher } from 'undici';
 
-import { BODY_LIMITS, boundedRequest } from '../http/bounded-request.js';
-import { assertSecureUrl, createDispatcher } from '../http/client.js';
+import { assertSecureUrl, BODY_LIMITS, boundedRequest } from '../http/bounded-request.js';
+import { createDispatcher } from '../http/client.js';
 import { ExotraceError, type ExotraceErrorCode } from '../core/errors.js';
 import { classifyTransport, outputTransportError, outputTransportHint } from '../http/network-error.js';
 import { redactSecrets, safeUrl } from '../core/redact.js';

@@ -4,8 +4,12 @@
  */
 import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from '@azure/msal-node';
 import type { Dispatcher } from 'undici';
-import { BODY_LIMITS, boundedRequest, type BoundedResponse } from '../../http/bounded-request.js';
-import { assertSecureUrl } from '../../http/client.js';
+import {
+  assertSecureUrl,
+  BODY_LIMITS,
+  boundedRequest,
+  type BoundedResponse,
+} from '../../http/bounded-request.js';
 
 export interface MsalNetworkClient extends INetworkModule {
   /**
