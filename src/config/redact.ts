@@ -3,30 +3,21 @@
  * tests, and in the logger) that none of them ever appears in output.
  *
  * Both walk the config with the same rule, so what one redacts the other lists. The rule is by key
- * name rather than by type so that a secret added to an output later is covered by its name alone.
+ * name rather than by type so that a secret added to an output later is covered by its name alone;
+ * the names are the one list of core/secret-keys.ts, which the logger and error texts use too.
  */
+import { isSecretHeader, isSecretKey as isSecretName } from '../core/secret-keys.js';
 import type { Config } from './load.js';
 
 export const REDACTED = '[REDACTED]';
 
-/** Keys whose string value is a secret wherever they appear. */
-const SECRET_KEYS: ReadonlySet<string> = new Set([
-  'clientSecret',
-  'passphrase',
-  'privateKeyPem',
-  'apiKey',
-  'password',
-  'token',
-  'intakeKey',
-]);
-
-/** Whether a value under this key is a secret (the rule redaction and the loader share). */
+/**
+ * Whether a value under this key is a secret (the rule redaction and the loader share): the names
+ * of core/secret-keys.ts, in any spelling.
+ */
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEYS.has(key);
+  return isSecretName(key);
 }
-
-/** HTTP headers that carry credentials; other header values (Content-Type…) stay readable. */
-const SECRET_HEADER = /authorization|cookie|token|key|secret|password|signature|auth/i;
 
 /** Keys whose value is a URL that may carry a password (`http://user:pass@proxy:3128`). */
 const URL_KEYS: ReadonlySet<string> = new Set(['proxy']);
@@ -46,7 +37,7 @@ export function secretsOf(config: Config): string[] {
 
 function walk(value: unknown, key: string | undefined, collect: (secret: string) => void): unknown {
   if (typeof value === 'string') {
-    if (key !== undefined && SECRET_KEYS.has(key)) {
+    if (key !== undefined && isSecretName(key)) {
       collect(value);
       return REDACTED;
     }
@@ -69,7 +60,7 @@ function walk(value: unknown, key: string | undefined, collect: (secret: string)
 function redactHeaders(headers: Record<string, unknown>, collect: (secret: string) => void) {
   return Object.fromEntries(
     Object.entries(headers).map(([name, value]) => {
-      if (typeof value === 'string' && SECRET_HEADER.test(name)) {
+      if (typeof value === 'string' && isSecretHeader(name)) {
         collect(value);
         return [name, REDACTED];
       }

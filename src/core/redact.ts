@@ -3,13 +3,23 @@
  * place for the patterns and for the secrets known literally (the configuration's, the access
  * tokens in use).
  */
+import { secretKeyPattern } from './secret-keys.js';
 import { tokensInUse } from './tokens-in-use.js';
 
 const JWT = /\beyJ[\w-]*\.[\w-]*\.[\w-]*/g;
 const BEARER = /\b(bearer|basic)\s+[\w.~+/=-]+/gi;
 const QUERY = /(https?:\/\/[^\s?#"']+)\?[^\s#"']*/gi;
-const SECRET_FIELDS =
-  /\b(client_secret|client_assertion|access_token|refresh_token|password|passphrase|secret|assertion)\b(["']?\s*[:=]\s*["']?)[^\s&"',}]+/gi;
+// `name=value`, `"name": "value"` for every name of the one list (core/secret-keys.ts), any
+// spelling; a value already censored (`[redacted]`, REDACTED) is left as it is.
+const SEPARATOR = `(["']?\\s*[:=]\\s*["']?)`;
+const VALUE = `(?!\\[redacted\\]|REDACTED\\b)[^\\s&"',}]+`;
+const SECRET_FIELDS = new RegExp(`\\b(${secretKeyPattern()})\\b${SEPARATOR}${VALUE}`, 'gi');
+// `Authorization: <scheme> <credential>`: the scheme stays readable, the credential goes.
+const SCHEMES = 'bearer|basic|apikey|splunk|digest|negotiate|ntlm|token|sharedaccesssignature';
+const SCHEMED_FIELDS = new RegExp(
+  `\\b(${secretKeyPattern(true)})\\b${SEPARATOR}(?!(?:${SCHEMES})\\s+REDACTED\\b)(?:(${SCHEMES})\\s+)?${VALUE}`,
+  'gi',
+);
 
 /**
  * Removes what could be a credential from text we did not write: the access tokens this process
@@ -21,6 +31,9 @@ export function redact(text: string): string {
   let out = text;
   for (const token of tokensInUse()) if (out.includes(token)) out = out.split(token).join('REDACTED');
   return out
+    .replace(SCHEMED_FIELDS, (_, name: string, separator: string, scheme: string | undefined) =>
+      scheme === undefined ? `${name}${separator}REDACTED` : `${name}${separator}${scheme} REDACTED`,
+    )
     .replace(JWT, 'REDACTED')
     .replace(BEARER, '$1 REDACTED')
     .replace(QUERY, '$1?REDACTED')

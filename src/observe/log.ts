@@ -18,6 +18,7 @@ import { pino, stdTimeFunctions, type DestinationStream, type LoggerOptions as P
 import pinoPretty from 'pino-pretty';
 import { ECS_VERSION } from '../normalize/ecs.js';
 import { MIN_LITERAL_SECRET } from '../config/secrets.js';
+import { isSecretKey, secretKeySpellings } from '../core/secret-keys.js';
 import { redactSecrets } from '../core/redact.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
@@ -61,33 +62,13 @@ export const SERVICE_NAME = 'exotrace';
 /** Where the caller's fields go in the ECS format: a custom namespace, as ECS asks. */
 export const ECS_NAMESPACE = 'exotrace';
 
-// Keys whose value is a credential wherever they appear (case-insensitive, exact): ours, the
-// config's, OAuth's and HTTP's spellings.
-const SECRET_KEY =
-  /^(?:authorization|proxy[-_]?authorization|cookie|set[-_]?cookie|x[-_]?api[-_]?key|client[-_]?secret|client[-_]?assertion|password|passwd|passphrase|api[-_]?key|token|access[-_]?token|refresh[-_]?token|id[-_]?token|intake[-_]?key|private[-_]?key(?:[-_]?pem)?|secret)$/i;
-
-// The same names as pino `redact` paths (fast-redact is case-sensitive: the usual spellings).
-const REDACT_KEYS = [
-  'authorization',
-  'Authorization',
-  'proxyAuthorization',
-  'cookie',
-  'clientSecret',
-  'client_secret',
-  'client_assertion',
-  'password',
-  'passphrase',
-  'apiKey',
-  'api_key',
-  'token',
-  'access_token',
-  'refresh_token',
-  'intakeKey',
-  'privateKey',
-  'privateKeyPem',
-  'secret',
-];
-const REDACT_HEADERS = ['authorization', 'Authorization', '"proxy-authorization"', 'cookie', '"x-api-key"'];
+// The names of secrets (core/secret-keys.ts) as pino `redact` paths: fast-redact is
+// case-sensitive, so each name's usual spellings; a kebab-case one only as a quoted header name.
+const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
+const REDACT_KEYS = secretKeySpellings().filter((key) => IDENTIFIER.test(key));
+const REDACT_HEADERS = secretKeySpellings()
+  .filter((key) => key === key.toLowerCase() || key.includes('-'))
+  .map((key) => (IDENTIFIER.test(key) ? key : `"${key}"`));
 
 function redactPaths(prefix: string): string[] {
   const headers = REDACT_HEADERS.map((h) => (h.startsWith('"') ? `headers[${h}]` : `headers.${h}`));
@@ -133,7 +114,7 @@ function scrubValue(
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {
     out[key] =
-      SECRET_KEY.test(key) && item !== undefined && item !== null && item !== ''
+      isSecretKey(key) && item !== undefined && item !== null && item !== ''
         ? CENSOR
         : scrubValue(item, secrets, depth + 1, seen);
   }
