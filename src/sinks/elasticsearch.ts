@@ -216,7 +216,6 @@ class ElasticsearchSink implements Sink {
         code: error.code,
         message: `elasticsearch output ${this.name}: ${error.message}`,
         retryable: true,
-        ...(error.code === 'request_timeout' ? { detailCode: 'timeout' } : {}),
         cause: error,
       });
     }
