@@ -366,10 +366,6 @@ class ElasticsearchSink implements Sink {
       return { status: 'failed', error: this.#networkError(where, error) };
     }
   }
-
-  async flush(): Promise<void> {
-    // Nothing is buffered past send.
-  }
 }
 
 interface BulkItem {

@@ -629,8 +629,4 @@ class FileSink implements Sink {
       };
     }
   }
-
-  async flush(): Promise<void> {
-    // Every ok send is already fsynced.
-  }
 }

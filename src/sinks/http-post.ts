@@ -170,8 +170,7 @@ const CONFIGURATION_ANSWERS = new Map<number, string>([
 
 /**
  * The whole Sink of an output that only posts batches: sending goes through the poster, the
- * health check is "the receiver answers at all" (see `BatchPoster.reachable`), nothing to start
- * or flush.
+ * health check is "the receiver answers at all" (see `BatchPoster.reachable`), nothing to start.
  */
 export function posterSink(name: string, poster: BatchPoster, reachableUrl: URL): Sink {
   return {
@@ -179,7 +178,6 @@ export function posterSink(name: string, poster: BatchPoster, reachableUrl: URL)
     start: () => Promise.resolve(undefined),
     send: (batch, signal) => poster.send(batch, signal),
     healthcheck: (signal) => poster.reachable(reachableUrl, signal),
-    flush: () => Promise.resolve(),
     close: once(() => poster.close()),
   };
 }

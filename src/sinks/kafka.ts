@@ -248,10 +248,6 @@ class KafkaSink implements Sink {
       return { status: 'failed', error: this.#error('metadata request failed', error) };
     }
   }
-
-  async flush(): Promise<void> {
-    // Nothing is buffered past send: each send waits for the broker's acknowledgement.
-  }
 }
 
 function saslOptions(sasl: NonNullable<KafkaOutputConfig['sasl']>): SASLOptions {

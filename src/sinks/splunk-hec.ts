@@ -155,7 +155,6 @@ export function createSplunkHecSink(output: SplunkHecOutputConfig, io: HttpSinkI
         ),
       };
     },
-    flush: () => Promise.resolve(),
     close: once(() => poster.close()),
   };
 }

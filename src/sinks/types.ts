@@ -65,6 +65,8 @@ export interface Sink {
    * Send one batch, in sequence order. Sending again the batch that was last sent (because its
    * acknowledgement failed) must not duplicate it for exactly-once outputs. Aborted, it throws, or
    * returns `partial` with `prefixWritten` when it had written part of the batch in order.
+   * There is no `flush`: `ok` means written, so an output never holds events past `send` (one that
+   * wants to buffer answers `ok` only once they are out).
    */
   send(batch: readonly OutboxEvent[], signal: AbortSignal): Promise<SendResult>;
   /**
@@ -75,8 +77,6 @@ export interface Sink {
   acknowledged?(meta: string | undefined): Promise<void>;
   /** Does what `send` does, minus writing data (reachability, permission). */
   healthcheck(signal: AbortSignal): Promise<HealthResult>;
-  /** Push anything buffered; the sinks of this issue buffer nothing past `send`. */
-  flush(): Promise<void>;
   /** Release resources; idempotent (a second call returns the first call's promise). */
   close(): Promise<void>;
 }
