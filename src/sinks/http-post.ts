@@ -123,7 +123,7 @@ export interface BatchPoster {
   send(batch: readonly OutboxEvent[], signal: AbortSignal): Promise<SendResult>;
   /** One request outside a batch (healthchecks): the answer, or an error already made safe. */
   request(
-    method: 'GET' | 'HEAD',
+    method: 'GET' | 'HEAD' | 'POST',
     url: URL,
     headers: Readonly<Record<string, string>>,
     signal: AbortSignal,
