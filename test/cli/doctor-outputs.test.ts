@@ -13,6 +13,7 @@ import { startEmulator, type Emulator } from '../../src/emulator/server.js';
 import { generateTlsMaterial, type TlsMaterial } from '../../src/emulator/tls.js';
 import { freePort } from '../helpers/wait.js';
 import { startEsEmulator, type EsEmulator } from '../sinks/es-emulator.js';
+import { startKafkaBroker } from '../sinks/kafka-broker.js';
 import { startReceiver, type Receiver } from '../sinks/http-family/receiver.js';
 import { runCli, writeConfig } from './collector-helpers.js';
 
@@ -233,6 +234,42 @@ describe('doctor checks the outputs', () => {
       );
       expect(fix).toMatch(/^ {2}fix: outputs\[1\]\.host: check the host and port in outputs\[1\]\.host/);
       expect(fix).not.toContain('proxy');
+    },
+    FAIL_SAFE_MS,
+  );
+
+  it(
+    'kafka: a missing topic is named (outputs[1].topic) and not created; an untrusted broker: outputs[1].caFile',
+    async () => {
+      const broker = await startKafkaBroker({ autoCreateTopics: false });
+      const secure = await startKafkaBroker({
+        tls: { certPem: tls.serverCertPem, keyPem: tls.serverKeyPem },
+      });
+      try {
+        secure.createTopic('trace');
+        const kafka = (address: string, extra: readonly string[] = []): string =>
+          [
+            '  - type: kafka',
+            '    name: bus',
+            `    brokers: [${address}]`,
+            '    topic: trace',
+            ...extra,
+          ].join('\n');
+        const missing = await doctor(config([kafka(broker.address)]));
+        expect(missing.code, missing.stdout).toBe(6);
+        const { line, fix } = report(missing.stdout, 'bus');
+        expect(line).toMatch(/FAILED \(not_found\)/);
+        expect(fix).toMatch(/^ {2}fix: outputs\[1\]\.topic: create the topic trace/);
+        expect(broker.records('trace')).toEqual([]);
+
+        const untrusted = await doctor(config([kafka(secure.address, ['    tls: true'])]));
+        expect(untrusted.code, untrusted.stdout).toBe(6);
+        const report2 = report(untrusted.stdout, 'bus');
+        expect(report2.line).toMatch(/FAILED \(tls_untrusted\)/);
+        expect(report2.fix).toMatch(/^ {2}fix: outputs\[1\]\.caFile: set outputs\[1\]\.caFile to the CA/);
+      } finally {
+        await Promise.all([broker.stop(), secure.stop()]);
+      }
     },
     FAIL_SAFE_MS,
   );
