@@ -12,6 +12,7 @@ import { redactSecrets } from '../core/redact.js';
 import { configuredProxy, TLS_TRUST, transportCause, type Peer } from '../http/transport-cause.js';
 import { createSink, sinkIoOf } from '../sinks/registry.js';
 import type { HealthResult } from '../sinks/types.js';
+import { abandonPendingWork } from './stop-signal.js';
 
 /** What doctor prints for one output. */
 export interface OutputCheck {
@@ -216,8 +217,13 @@ async function checkOutput(config: Config, output: OutputConfig, index: number):
       error: error instanceof Error ? error : new Error(String(error)),
     };
   } finally {
-    // A client stuck on a connection that never answers may not close at once either.
-    await untilAborted(sink.close(), AbortSignal.timeout(5_000)).catch(() => undefined);
+    // A client stuck on a connection that never answers may not close at once either: doctor
+    // then ends once it has reported, rather than wait for that connection.
+    const closed = await untilAborted(sink.close(), AbortSignal.timeout(5_000)).then(
+      () => true,
+      () => false,
+    );
+    if (timedOut || !closed) abandonPendingWork();
   }
   if (result.status === 'ok') return { ok: true, line: `${header}: OK — ${checked(output)}` };
   const diagnosis = diagnoseOutput(output, index, result, config, timedOut);
