@@ -2,6 +2,52 @@
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+import importDirection from './scripts/eslint-rules/import-direction.js';
+
+/**
+ * Which folder of src/ may import which (docs/architecture.md draws it): each stage imports only
+ * the stages before it in util → core → config → http → {normalize, state} → {sources, sinks} →
+ * observe → pipeline → cli, never one beside it; the state is imported only by the assembly
+ * (pipeline, cli), so that nothing else knows which database is behind it; the emulator, a
+ * stand-in for Microsoft 365 that ships with the tool, imports util only. Tests, benchmarks and
+ * scripts are outside src/ and unrestricted.
+ */
+const below = {
+  util: [],
+  core: ['util'],
+  config: ['util', 'core'],
+  http: ['util', 'core', 'config'],
+};
+const layers = {
+  ...below,
+  normalize: [...below.http, 'http'],
+  state: [...below.http, 'http'],
+  sources: [...below.http, 'http', 'normalize'],
+  sinks: [...below.http, 'http', 'normalize'],
+  observe: [...below.http, 'http', 'normalize', 'sources', 'sinks'],
+  pipeline: [...below.http, 'http', 'normalize', 'state', 'sources', 'sinks', 'observe'],
+  cli: [...below.http, 'http', 'normalize', 'state', 'sources', 'sinks', 'observe', 'pipeline', 'emulator'],
+  emulator: ['util'],
+  // src/index.ts, the library entry point.
+  '.': [...below.http, 'http', 'normalize', 'state', 'sources', 'sinks', 'observe', 'pipeline'],
+};
+
+/**
+ * Imports that break the table today and are being removed (issue 13): each is allowed for that
+ * file only. Delete an entry once its import is gone (test/architecture/imports.test.ts fails on an
+ * entry that no longer matches an import, so this list is always exactly what remains).
+ */
+const knownViolations = [
+  // The delivery of one batch reads and acknowledges the outbox itself; it moves to pipeline/outbox.
+  { file: 'src/sinks/deliver.ts', imports: 'state', why: 'delivery moves to the pipeline outbox' },
+  // The sinks take a Logger for their notices; a sink should report through SinkIo.onNotice only.
+  { file: 'src/sinks/registry.ts', imports: 'observe', why: 'sinks report through SinkIo, not a logger' },
+  // Health reads output progress from the store; telemetry should see the outbox's events instead.
+  { file: 'src/observe/health.ts', imports: 'state', why: 'health from outbox events, not the store' },
+  // Metrics take the store's CommitResult type; they should count through the page processor.
+  { file: 'src/observe/metrics.ts', imports: 'state', why: 'metrics from the processor, not the store' },
+];
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/', '.ci/out/'] },
   eslint.configs.recommended,
@@ -19,7 +65,14 @@ export default tseslint.config(
     },
   },
   {
-    files: ['eslint.config.js'],
+    files: ['src/**/*.ts'],
+    plugins: { exotrace: { rules: { 'import-direction': importDirection } } },
+    rules: {
+      'exotrace/import-direction': ['error', { root: 'src', layers, allow: knownViolations }],
+    },
+  },
+  {
+    files: ['eslint.config.js', 'scripts/eslint-rules/**/*.js'],
     ...tseslint.configs.disableTypeChecked,
   },
 );

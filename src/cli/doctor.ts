@@ -1,6 +1,8 @@
 /**
  * `exotrace doctor --config FILE`: preflight per tenant — the configuration, a token, the
- * permission and service principal, one small query — each failure with the fix it needs.
+ * permission and service principal, one small query — then per output (doctor-outputs.ts:
+ * reachable, TLS trusted, credentials accepted, where it writes there), each failure with the
+ * config key and the fix it needs. Exit 0 all good; 3 a tenant failed; 6 only outputs failed.
  * Doctor diagnoses: a transport failure (refused, DNS, TLS) is reported at once with the host
  * and setting at fault, never retried until a deadline; an HTTP failure is tried three times and
  * reported with its status and how many times it came.
@@ -15,7 +17,8 @@ import { defaultStrategies } from '../http/retry.js';
 import { answersOnly } from '../http/retry-strategies.js';
 import { counted } from '../util/plural.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
-import { EXIT_TENANT_FAILED, loadConfigOrExplain } from './run.js';
+import { checkOutputs } from './doctor-outputs.js';
+import { EXIT_OUTPUT_BEHIND, EXIT_TENANT_FAILED, loadConfigOrExplain } from './run.js';
 
 /** HTTP failures are tried this many times more: enough to tell a blip from a failing service. */
 const DOCTOR_RETRIES = 2;
@@ -64,7 +67,16 @@ export async function doctorCommand(file: string): Promise<number> {
       await source.close();
     }
   }
-  return failed ? EXIT_TENANT_FAILED : EXIT_OK;
+  // The outputs after the tenants: a tenant's failure keeps its own status (3), an output's alone
+  // is 6, the status `run --once` exits with when an output did not take everything.
+  let outputFailed = false;
+  for (const check of await checkOutputs(config)) {
+    outputFailed ||= !check.ok;
+    process.stdout.write(`output ${check.line}\n`);
+    if (check.fix !== undefined) process.stdout.write(`  fix: ${check.fix}\n`);
+  }
+  if (failed) return EXIT_TENANT_FAILED;
+  return outputFailed ? EXIT_OUTPUT_BEHIND : EXIT_OK;
 }
 
 interface Diagnosis {
@@ -143,7 +155,11 @@ function diagnosis(
 export function registerDoctorCommand(program: Command, setExitCode: (code: number) => void): void {
   program
     .command('doctor')
-    .description('check each tenant: configuration, token, permission, service principal, one small query')
+    .description(
+      'check each tenant (configuration, token, permission, service principal, one small query) and each ' +
+        'output (reachable, TLS trusted, credentials accepted, index/topic/folder there; nothing is written). ' +
+        'Exit 0 all good, 2 bad configuration, 3 a tenant failed, 6 an output failed (and no tenant)',
+    )
     .requiredOption('--config <file>', 'the YAML configuration')
     .action(async (opts: { config: string }) => {
       setExitCode(await doctorCommand(opts.config));

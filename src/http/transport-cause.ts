@@ -7,8 +7,11 @@
 
 /** The host a request was for, as the configuration names it. */
 export interface Peer {
-  /** Which of a tenant's hosts: `login host` (tokens) or `API host` (message trace). */
-  readonly role: 'login host' | 'API host';
+  /**
+   * Which of a tenant's hosts: `login host` (tokens) or `API host` (message trace); or, for an
+   * output (doctor), what it is to the output: `receiver`, `broker`, `syslog server`.
+   */
+  readonly role: 'login host' | 'API host' | 'receiver' | 'broker' | 'syslog server';
   /** Its URL (`loginUrl` or `apiUrl`, or a next link on the same host). */
   readonly url: URL;
   /** The config key that sets it, e.g. `tenants[0].loginUrl`. */

@@ -35,7 +35,7 @@ import { parseRetryAfter } from '../http/retry-after.js';
 import { abortReason } from '../util/abort.js';
 import type { OutboxEvent } from '../core/outbox-event.js';
 import { once } from '../util/once.js';
-import { type HealthResult, type SendResult, type Sink } from './types.js';
+import { type HealthFinding, type HealthResult, type SendResult, type Sink } from './types.js';
 import { plural } from '../util/plural.js';
 
 const gzip = promisify(gzipCallback);
@@ -390,18 +390,45 @@ class ElasticsearchSink implements Sink {
       const { text, status: statusCode } = res;
       // 403: the credentials are valid but lack the `monitor` privilege cluster info needs, which a
       // least-privilege ingest key (create_doc on the index only) rightly does not have.
+      // The index is not looked for: it is a data stream created by the first write from the
+      // template `setup elasticsearch` installs, and reading either takes privileges
+      // (view_index_metadata, manage_index_templates) an ingest key rightly lacks.
       if ((statusCode >= 200 && statusCode < 300) || statusCode === 403) return { status: 'ok' };
       const said = describeError(text);
       const fix = statusCode === 401 ? `: check ${this.#authKeys}` : `: check the url of output ${this.name}`;
-      return { status: 'failed', error: new Error(`${where} answered ${statusCode}${said}${fix}`) };
+      return {
+        status: 'failed',
+        error: new Error(`${where} answered ${statusCode}${said}${fix}`),
+        finding: this.#healthFinding(statusCode),
+      };
     } catch (error) {
       if (signal.aborted) throw abortReason(signal);
       return { status: 'failed', error: this.#networkError(where, error) };
     }
   }
 
-  async flush(): Promise<void> {
-    // Nothing is buffered past send.
+  /** What a health check's answer other than 2xx/403 says to fix. */
+  #healthFinding(statusCode: number): HealthFinding {
+    if (statusCode === 401) {
+      const basic = this.#authKeys.startsWith('the username');
+      return {
+        code: 'unauthorized',
+        key: basic ? 'password' : 'apiKey',
+        fix:
+          this.#authorization === undefined
+            ? 'the cluster wants credentials: set apiKey (or username and password)'
+            : basic
+              ? 'the cluster refused the username and password: check both'
+              : 'the cluster refused the API key: check it (the encoded form, or id:key) and that it is not expired or invalidated',
+      };
+    }
+    if (statusCode >= 500 || statusCode === 429)
+      return { code: 'unhealthy', key: 'url', fix: `the cluster answered ${statusCode}: check its health` };
+    return {
+      code: 'not_found',
+      key: 'url',
+      fix: `GET / answered ${statusCode}, not Elasticsearch's cluster info: check that url is the cluster's base URL`,
+    };
   }
 }
 

@@ -621,16 +621,20 @@ class FileSink implements Sink {
       await access(dirname(this.#path), constants.W_OK);
       return { status: 'ok' };
     } catch (error) {
+      const missing = (error as { code?: unknown }).code === 'ENOENT';
       return {
         status: 'failed',
         error: new Error(`file output ${this.name}: cannot write in ${dirname(this.#path)}`, {
           cause: error,
         }),
+        finding: missing
+          ? { code: 'not_found', key: 'path', fix: `create the folder ${dirname(this.#path)}, or check path` }
+          : {
+              code: 'not_writable',
+              key: 'path',
+              fix: `let the user exotrace runs as write in ${dirname(this.#path)}, or choose another path`,
+            },
       };
     }
-  }
-
-  async flush(): Promise<void> {
-    // Every ok send is already fsynced.
   }
 }

@@ -126,7 +126,7 @@ export interface BatchPoster {
   send(batch: readonly OutboxEvent[], signal: AbortSignal): Promise<SendResult>;
   /** One request outside a batch (healthchecks): the answer, or an error already made safe. */
   request(
-    method: 'GET' | 'HEAD',
+    method: 'GET' | 'HEAD' | 'POST',
     url: URL,
     headers: Readonly<Record<string, string>>,
     signal: AbortSignal,
@@ -173,8 +173,7 @@ const CONFIGURATION_ANSWERS = new Map<number, string>([
 
 /**
  * The whole Sink of an output that only posts batches: sending goes through the poster, the
- * health check is "the receiver answers at all" (see `BatchPoster.reachable`), nothing to start
- * or flush.
+ * health check is "the receiver answers at all" (see `BatchPoster.reachable`), nothing to start.
  */
 export function posterSink(name: string, poster: BatchPoster, reachableUrl: URL): Sink {
   return {
@@ -182,7 +181,6 @@ export function posterSink(name: string, poster: BatchPoster, reachableUrl: URL)
     start: () => Promise.resolve(undefined),
     send: (batch, signal) => poster.send(batch, signal),
     healthcheck: (signal) => poster.reachable(reachableUrl, signal),
-    flush: () => Promise.resolve(),
     close: once(() => poster.close()),
   };
 }

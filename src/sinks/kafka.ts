@@ -43,7 +43,7 @@ import { TLS_TRUST } from '../http/transport-cause.js';
 import { abortReason } from '../util/abort.js';
 import type { OutboxEvent } from '../core/outbox-event.js';
 import { once } from '../util/once.js';
-import { type HealthResult, type SendResult, type Sink } from './types.js';
+import { type HealthFinding, type HealthResult, type SendResult, type Sink } from './types.js';
 import { plural } from '../util/plural.js';
 
 export type KafkaOutputConfig = Extract<OutputConfig, { readonly type: 'kafka' }>;
@@ -285,12 +285,37 @@ class KafkaSink implements Sink {
       return { status: 'ok' };
     } catch (error) {
       if (signal.aborted) throw abortReason(signal);
-      return { status: 'failed', error: this.#error('metadata request failed', error) };
+      // The client's error stays the cause: a refused or untrusted broker is named from its codes.
+      const reported = new Error(this.#error('metadata request failed', error).message, { cause: error });
+      const finding = this.#healthFinding(error);
+      return finding === undefined
+        ? { status: 'failed', error: reported }
+        : { status: 'failed', error: reported, finding };
     }
   }
 
-  async flush(): Promise<void> {
-    // Nothing is buffered past send: each send waits for the broker's acknowledgement.
+  /** What the broker's refusal says to fix; undefined for a failure of the network (see the cause). */
+  #healthFinding(error: unknown): HealthFinding | undefined {
+    const ids = apiIds(error);
+    if (ids.includes('UNKNOWN_TOPIC_OR_PARTITION') || /unknown topic/i.test(describe(error)))
+      return {
+        code: 'not_found',
+        key: 'topic',
+        fix: `create the topic ${this.#topic} (doctor does not create it), or allow auto.create.topics.enable on the cluster`,
+      };
+    if (ids.includes('TOPIC_AUTHORIZATION_FAILED') || ids.includes('CLUSTER_AUTHORIZATION_FAILED'))
+      return {
+        code: 'unauthorized',
+        key: 'sasl.username',
+        fix: `give this principal Write and IdempotentWrite on the topic ${this.#topic}`,
+      };
+    if (ids.some((id) => id.includes('SASL')) || isAuthentication(error))
+      return {
+        code: 'unauthorized',
+        key: 'sasl',
+        fix: 'the broker refused the SASL login: check sasl.username, sasl.password and sasl.mechanism',
+      };
+    return undefined;
   }
 }
 

@@ -138,7 +138,6 @@ export function createMemorySink(name: string, options: MemorySinkOptions = {}):
       if (signal.aborted) return Promise.reject(abortReason(signal));
       return Promise.resolve({ status: 'ok' });
     },
-    flush: () => Promise.resolve(),
     close: () => closeOnce(),
     events: () => batches.flat(),
     setPlan,

@@ -14,13 +14,14 @@
  * - Other 4xx: the batch is refused (dead letters); 408, 429 and 5xx (503 code 9, server busy):
  *   retryable, honouring Retry-After.
  *
- * Healthcheck: `GET {url}/services/collector/health` with the token, HEC's own health endpoint.
+ * Healthcheck: `GET {url}/services/collector/health`, HEC's own health endpoint, then the token:
+ * an event request without a body (see `tokenAccepted`).
  */
 import type { OutputConfig } from '../config/load.js';
 import type { OutboxEvent } from '../core/outbox-event.js';
 import { EncodeError, createBatchPoster, type HttpSinkIo, type PostResponse } from './http-post.js';
 import { once } from '../util/once.js';
-import { type HealthResult, type Sink } from './types.js';
+import { type HealthFinding, type HealthResult, type Sink } from './types.js';
 
 export type SplunkHecOutputConfig = Extract<OutputConfig, { type: 'splunk-hec' }>;
 
@@ -135,6 +136,37 @@ export function createSplunkHecSink(output: SplunkHecOutputConfig, io: HttpSinkI
     io,
   });
   const healthUrl = new URL(`${base.href.replace(/\/+$/, '')}/services/collector/health`);
+  const eventUrl = new URL(`${base.href.replace(/\/+$/, '')}/services/collector/event`);
+
+  /**
+   * The token, checked without writing: HEC's health endpoint ignores it, but an event request
+   * with no body is refused with "No data" (400 code 5) when the token is good, and with 401 or 403
+   * (codes 1 to 4) when it is missing, invalid or disabled.
+   */
+  async function tokenAccepted(signal: AbortSignal): Promise<HealthResult> {
+    const answer = await poster.request('POST', eventUrl, { authorization }, signal);
+    if (answer instanceof Error) return { status: 'failed', error: answer };
+    const { code, text } = readAnswer(answer.text);
+    const said = poster.safe(text ?? `HTTP ${answer.status}`).slice(0, 200);
+    const failed = (message: string, finding: HealthFinding): HealthResult => ({
+      status: 'failed',
+      error: new Error(poster.safe(`splunk-hec output ${output.name}: ${message}`)),
+      finding,
+    });
+    if (answer.status === 401 || answer.status === 403)
+      return failed(`HEC refused the token (${answer.status}: ${said}): check ${key('token')}`, {
+        code: 'unauthorized',
+        key: 'token',
+        fix: 'use an enabled HEC token of this Splunk (Settings → Data inputs → HTTP Event Collector)',
+      });
+    if (answer.status === 400 && (code === 10 || code === 11 || code === 14))
+      return failed(`HEC wants indexer acknowledgement channels (400 code ${code})`, {
+        code: 'unauthorized',
+        key: 'token',
+        fix: 'turn off indexer acknowledgement for this token',
+      });
+    return { status: 'ok' };
+  }
 
   return {
     name: output.name,
@@ -143,19 +175,34 @@ export function createSplunkHecSink(output: SplunkHecOutputConfig, io: HttpSinkI
     async healthcheck(signal): Promise<HealthResult> {
       const answer = await poster.request('GET', healthUrl, { authorization }, signal);
       if (answer instanceof Error) return { status: 'failed', error: answer };
-      if (answer.status === 200) return { status: 'ok' };
-      const said = readAnswer(answer.text).text ?? `HTTP ${answer.status}`;
-      const hint = answer.status === 401 || answer.status === 403 ? `: check ${key('token')}` : '';
-      return {
-        status: 'failed',
-        error: new Error(
-          poster.safe(
-            `splunk-hec output ${output.name}: HEC health is ${answer.status} (${poster.safe(said).slice(0, 200)})${hint}`,
+      if (answer.status !== 200) {
+        const said = readAnswer(answer.text).text ?? `HTTP ${answer.status}`;
+        const denied = answer.status === 401 || answer.status === 403;
+        const hint = denied ? `: check ${key('token')}` : '';
+        return {
+          status: 'failed',
+          error: new Error(
+            poster.safe(
+              `splunk-hec output ${output.name}: HEC health is ${answer.status} (${poster.safe(said).slice(0, 200)})${hint}`,
+            ),
           ),
-        ),
-      };
+          finding: denied
+            ? { code: 'unauthorized', key: 'token', fix: 'use an enabled HEC token of this Splunk' }
+            : answer.status === 404
+              ? {
+                  code: 'not_found',
+                  key: 'url',
+                  fix: 'no HEC at this url: give the HEC base URL (port 8088 by default), without /services/collector',
+                }
+              : {
+                  code: 'unhealthy',
+                  key: 'url',
+                  fix: 'HEC says it cannot take events now (queues full, or disabled): check the Splunk side',
+                },
+        };
+      }
+      return tokenAccepted(signal);
     },
-    flush: () => Promise.resolve(),
     close: once(() => poster.close()),
   };
 }

@@ -82,7 +82,6 @@ export function createStdoutSink(options: StdoutSinkOptions): Sink {
       const closed = unusable();
       return Promise.resolve(closed === undefined ? { status: 'ok' } : { status: 'failed', error: closed });
     },
-    flush: () => Promise.resolve(),
     // The process owns stdout: closing the output must not end it.
     close: once(() => Promise.resolve()),
   };

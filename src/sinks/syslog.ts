@@ -549,10 +549,6 @@ class StreamSyslogSink implements Sink {
       };
     }
   }
-
-  async flush(): Promise<void> {
-    // An ok send has handed everything to the kernel; nothing is buffered here.
-  }
 }
 
 /** UDP: one datagram per event, on a connected socket (so ICMP errors come back as send errors). */
@@ -676,9 +672,5 @@ class UdpSyslogSink implements Sink {
         ),
       };
     }
-  }
-
-  async flush(): Promise<void> {
-    // Every datagram of an ok send was handed to the kernel.
   }
 }

@@ -48,7 +48,29 @@ export type SendResult =
       readonly prefixWritten?: boolean;
     };
 
-export type HealthResult = { readonly status: 'ok' } | { readonly status: 'failed'; readonly error: Error };
+/**
+ * A health check's verdict (what `doctor` reports per output). A failure below HTTP (refused, DNS,
+ * TLS trust, a timeout) keeps the socket's error in `error`'s cause chain, so the reporter names
+ * the cause with the sources' own reading (http/transport-cause.ts); anything the output's own
+ * answer says (credentials refused, a topic missing, a folder not writable) is a `finding`.
+ */
+export type HealthResult =
+  | { readonly status: 'ok' }
+  | { readonly status: 'failed'; readonly error: Error; readonly finding?: HealthFinding };
+
+/** What the receiver said was wrong, with the output's key that fixes it. */
+export interface HealthFinding {
+  /**
+   * `unauthorized`: credentials refused; `not_found`: the index, topic or path the output writes
+   * to is not there; `unhealthy`: the receiver says it cannot take events now; `not_writable`: no
+   * permission to write there.
+   */
+  readonly code: 'unauthorized' | 'not_found' | 'unhealthy' | 'not_writable';
+  /** The key of the output's own configuration to fix (`token`, `apiKey`, `topic`, `path`…). */
+  readonly key: string;
+  /** What to do, in a sentence. */
+  readonly fix: string;
+}
 
 export interface Sink {
   readonly name: string;
@@ -65,6 +87,8 @@ export interface Sink {
    * Send one batch, in sequence order. Sending again the batch that was last sent (because its
    * acknowledgement failed) must not duplicate it for exactly-once outputs. Aborted, it throws, or
    * returns `partial` with `prefixWritten` when it had written part of the batch in order.
+   * There is no `flush`: `ok` means written, so an output never holds events past `send` (one that
+   * wants to buffer answers `ok` only once they are out).
    */
   send(batch: readonly OutboxEvent[], signal: AbortSignal): Promise<SendResult>;
   /**
@@ -73,10 +97,12 @@ export interface Sink {
    * told apart from a crash before it (only the latter leaves a tail that is the output's to cut).
    */
   acknowledged?(meta: string | undefined): Promise<void>;
-  /** Does what `send` does, minus writing data (reachability, permission). */
+  /**
+   * Does what `send` does, minus writing data: reachable, TLS trusted, credentials accepted, and
+   * the index, topic or folder there where the receiver's API can say so without writing. Bounded
+   * by `http.timeout` (or `signal`); throws only when `signal` aborts.
+   */
   healthcheck(signal: AbortSignal): Promise<HealthResult>;
-  /** Push anything buffered; the sinks of this issue buffer nothing past `send`. */
-  flush(): Promise<void>;
   /** Release resources; idempotent (a second call returns the first call's promise). */
   close(): Promise<void>;
 }

@@ -2,6 +2,7 @@ import {
   appendFileSync,
   cpSync,
   existsSync,
+  mkdirSync,
   readFileSync,
   readdirSync,
   renameSync,
@@ -476,6 +477,25 @@ describe('file output, in process', () => {
     expect(notices[0]?.message).toContain('appended by someone else');
     expect(notices[0]?.message).toContain(kept[0]);
     await sink.close();
+  });
+
+  it('a health check failure says what to fix: a missing folder is not_found, key path', async () => {
+    const sink = createFileSink({ name: 'file', path: join(dir, 'none', 'b.ndjson') });
+    expect(await sink.healthcheck(signal)).toMatchObject({
+      status: 'failed',
+      finding: { code: 'not_found', key: 'path' },
+    });
+  });
+
+  // root writes anywhere: a folder's mode cannot refuse it.
+  it.skipIf(process.getuid?.() === 0)('a folder not writable is not_writable, key path', async () => {
+    const locked = join(dir, 'locked');
+    mkdirSync(locked, { mode: 0o500 });
+    const sink = createFileSink({ name: 'file', path: join(locked, 'b.ndjson') });
+    expect(await sink.healthcheck(signal)).toMatchObject({
+      status: 'failed',
+      finding: { code: 'not_writable', key: 'path' },
+    });
   });
 
   it('refuses to send before start, and reports an unwritable folder in its health check', async () => {

@@ -532,6 +532,31 @@ describe('healthcheck', () => {
     expectNoSecret(failed);
   });
 
+  it('splunk-hec: the token is tried with an event request without a body: refused → unauthorized, key token', async () => {
+    let tokenAnswer: Reply = { status: 403, body: '{"text":"Invalid token","code":4}' };
+    const r = await startReceiver({
+      handler: (request) =>
+        request.path === '/services/collector/health'
+          ? { status: 200, body: '{"text":"HEC is healthy","code":17}' }
+          : tokenAnswer,
+    });
+    receivers.push(r);
+    const sink = track(SPLUNK.make(r.origin));
+    const refused = await sink.healthcheck(signal);
+    expect(refused.status).toBe('failed');
+    if (refused.status === 'failed') {
+      expect(refused.finding).toMatchObject({ code: 'unauthorized', key: 'token' });
+      expect(refused.error.message).toMatch(/HEC refused the token \(403: Invalid token\)/);
+    }
+    expectNoSecret(refused);
+    const probe = at(r.requests, 1);
+    expect(probe).toMatchObject({ method: 'POST', path: '/services/collector/event', body: '' });
+    expect(probe.headers['authorization']).toBe(`Splunk ${TOKEN}`);
+    // A good token: HEC says "No data" to the empty request.
+    tokenAnswer = { status: 400, body: '{"text":"No data","code":5}' };
+    expect(await sink.healthcheck(signal)).toEqual({ status: 'ok' });
+  });
+
   it.each([HTTP, SEKOIA])('$type: reachability only (any HTTP answer), failed when down', async (kind) => {
     const r = await receiver({ status: 405 });
     const sink = track(kind.make(r.origin));

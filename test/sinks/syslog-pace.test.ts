@@ -137,7 +137,6 @@ function recordingSink(
       return result;
     },
     healthcheck: (signal) => inner.healthcheck(signal),
-    flush: () => inner.flush(),
     close: () => inner.close(),
   };
   return { sink, results };
