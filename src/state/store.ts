@@ -12,6 +12,15 @@
  */
 import type { OutboxEvent } from '../core/outbox-event.js';
 import { PASSES, type Pass } from '../core/window.js';
+import { StateStoreError } from './errors.js';
+
+export {
+  STATE_ERROR_CODES,
+  StateStoreError,
+  stateInUse,
+  type StateErrorCode,
+  type StateStoreErrorOptions,
+} from './errors.js';
 
 /** A window `[from, to]` in epoch milliseconds. */
 export interface TimeWindow {
@@ -322,30 +331,6 @@ export interface StateStore {
 
   /** Close the store; idempotent (a second call returns the first call's promise). */
   close(): Promise<void>;
-}
-
-/** A bug in how the store is used (unknown sink, ack going backwards…), not a runtime condition. */
-export class StateStoreError extends Error {
-  override readonly name = 'StateStoreError';
-}
-
-/**
- * The state database cannot grow (SQLITE_FULL: the disk or quota of stateDir is full). Not a bad
- * configuration: every command exits 5 for it, as for a state that cannot be read.
- */
-export class StateFullError extends StateStoreError {}
-
-/**
- * The state directory is held by another exotrace process (one collector at a time, so that two
- * never move the same checkpoints). Not a bad configuration: every command exits 4 for it.
- */
-export class StateInUseError extends StateStoreError {
-  constructor(
-    readonly stateDir: string,
-    options?: ErrorOptions,
-  ) {
-    super(`state directory ${stateDir} is in use by another exotrace process`, options);
-  }
 }
 
 /** Checks shared by every implementation, run before anything is written. */
