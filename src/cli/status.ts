@@ -240,7 +240,7 @@ const UNREADABLE_HINTS: Partial<Record<StateErrorCode, string>> = {
 };
 
 /** Why the state could not be read: where it is and the cause, without a stack. */
-function unreadable(location: string, error: unknown): string {
+export function unreadable(location: string, error: unknown): string {
   // Anything else the state's reader met (a bug, most likely) is said as its own message.
   const state = StateStoreError.is(error)
     ? error

@@ -9,7 +9,7 @@ import { StateStoreError } from '../errors.js';
  * Schema migrations, in order; version N is `MIGRATIONS[N - 1]`. Append only: a released
  * migration is never edited, since databases in the field already ran it.
  */
-const MIGRATIONS: readonly string[] = [
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE checkpoint (
     tenant      TEXT    NOT NULL,
