@@ -8,7 +8,21 @@
  * a promise although better-sqlite3 is synchronous: a network database will not be.
  *
  * Times are epoch milliseconds. Each method is atomic: it happens entirely or not at all, also
- * across a crash of the process.
+ * across a crash of the process. Failures are `StateStoreError`s with a code of the closed list
+ * (errors.ts); open a store through `openStateStore` (index.ts).
+ *
+ * What belongs to one tenant and what is shared, which a backend shared by several collectors
+ * must keep apart (docs/architecture.md, "The state on PostgreSQL"):
+ * - one tenant's, taken over with its lease: its checkpoints and next links (`getCheckpoint`,
+ *   `listCheckpoints(tenant)`, `commitPage`), collected ranges, seen-set (`seenCount(tenant)`),
+ *   rejects, cycles (`recordTenantCycle`), and its events in the outbox;
+ * - the outbox as the outputs see it: `readOutbox`, `ack`, `outboxDepth`, `outboxOldest`,
+ *   `outboxHead`, `pruneOutbox`, dead letters, `registerSinks`. Here one sequence and one cursor per
+ *   sink cover every tenant: in SQLite one process owns them all (its lock is the lease). A shared
+ *   backend keeps a cursor per (tenant, sink) and answers these for the tenants the instance owns;
+ *   an `ack` then moves only the cursors of tenants whose events that instance read;
+ * - the state's: `stateId`, `createdNew`, `listSinks`, `outputRounds`, `tenantCycles`,
+ *   `outboxDepthByTenant`, `pruneSeen` (what `status` reads across every tenant).
  */
 import type { OutboxEvent } from '../core/outbox-event.js';
 import { PASSES, type Pass } from '../core/window.js';
