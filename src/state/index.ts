@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/load.js';
 import { openSqliteStore } from './sqlite/open.js';
-import { DB_FILE, inspectSqliteState } from './sqlite/files.js';
+import { DB_FILE, inspectSqliteState } from './sqlite/location.js';
 import type { StateStore } from './store.js';
 
 export * from './store.js';

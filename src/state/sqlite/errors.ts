@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { StateStoreError, type StateErrorCode } from '../errors.js';
-import { DB_FILE } from './files.js';
+import { DB_FILE } from './location.js';
 
 /** SQLite's primary result codes (the part before a second `_`: `SQLITE_IOERR_WRITE` is `SQLITE_IOERR`). */
 const SQLITE_CODES: Readonly<Record<string, StateErrorCode>> = {

@@ -9,7 +9,7 @@ import { StateStoreError, stateInUse } from '../errors.js';
 import { checkStateDir, createStateFile, refuseLinkedFiles } from '../files.js';
 import type { StateStore } from '../store.js';
 import { diskFullError, isBusy, isFull, toStateError } from './errors.js';
-import { DB_FILE, stateFiles } from './files.js';
+import { DB_FILE, stateFiles } from './location.js';
 import { migrate } from './migrations.js';
 import { SqliteStore } from './store.js';
 

@@ -1,4 +1,4 @@
-/** The files of a SQLite state: where they are, and what opening them would refuse. */
+/** Where a SQLite state lives (its database and the files beside it), and what opening them would refuse. */
 import { join } from 'node:path';
 import { inspectStateDir } from '../files.js';
 
