@@ -46,8 +46,8 @@ async function withStore(
       );
       return EXIT_STATE_IN_USE;
     }
-    // Not the collector's doing: what is wrong with the state (its place, its file), and the fix.
-    io.stderr.write(`exotrace deadletter: ${error.message}\n`);
+    // Not the collector's doing: what is wrong with the state (its place, its file), and where.
+    io.stderr.write(`exotrace deadletter: cannot use the state in ${config.stateDir}: ${error.message}\n`);
     return EXIT_USAGE;
   }
   try {

@@ -1,10 +1,10 @@
 /**
- * `exotrace status` reads the state through its door (src/state/index.ts) and decides by the
- * state's closed error codes, never by SQLite's: a state it may not write, one another process
- * holds, and the wording of each code it explains.
+ * `exotrace status` and `deadletter` read the state through its door (src/state/index.ts) and
+ * decide by the state's closed error codes, never by SQLite's: a state status may not write, one
+ * another process holds, the wording of each code status explains, a state file that is not one.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -112,5 +112,17 @@ describe.skipIf(process.platform === 'win32')('status against a state it cannot 
     } finally {
       await holder.close();
     }
+  });
+});
+
+describe('deadletter against a state it cannot use', () => {
+  it('a state file that is not a database: exit 2 with what is wrong, not "stop the collector"', async () => {
+    mkdirSync(stateDir);
+    writeFileSync(path.join(stateDir, 'exotrace.db'), 'not a database at all '.repeat(300));
+    const result = await runCli(['deadletter', 'list', '--config', config]);
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toBe(
+      `exotrace deadletter: cannot use the state in ${stateDir}: file is not a database\n`,
+    );
   });
 });
