@@ -11,11 +11,12 @@ import { MIGRATIONS } from '../../src/state/sqlite/migrations.js';
 const SRC = join(import.meta.dirname, '..', '..', 'src');
 
 /**
- * Still opening SQLite themselves until the one assembly lands (issue 13, another change): each
- * needs only `openStateStore(config)` from '../state/index.js' instead of `openSqliteStore(config.stateDir)`.
- * Allowed, not required: remove an entry once its file goes through the door.
+ * Still opening SQLite themselves until the one assembly lands (issue 13, another change; it
+ * builds pipeline/assemble.ts): each needs only `openStateStore(config)` from '../state/index.js'
+ * instead of `openSqliteStore(config.stateDir)`. Allowed, not required: remove an entry once its
+ * file goes through the door.
  */
-const NOT_YET_THROUGH_THE_DOOR = new Set(['pipeline/run.ts', 'cli/backfill.ts']);
+const NOT_YET_THROUGH_THE_DOOR = new Set(['pipeline/run.ts', 'cli/backfill.ts', 'pipeline/assemble.ts']);
 
 function sourcesOutsideState(dir = SRC): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
