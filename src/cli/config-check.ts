@@ -11,8 +11,7 @@ import path from 'node:path';
 import type { Config } from '../config/index.js';
 import { configWarnings } from '../config/warnings.js';
 import { newStateWarning } from '../pipeline/new-state.js';
-import { inspectSqliteState } from '../state/index.js';
-import { StateStoreError } from '../state/store.js';
+import { StateStoreError, inspectState } from '../state/index.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { createCliLogger, loadConfigOrExplain } from './run.js';
 
@@ -44,7 +43,7 @@ export function configCheckCommand(file: string, json: boolean, io: ConfigCheckI
   if (createCliLogger(config, {}, stderr) === undefined) return fail(config.file, errors, json, io);
   let stateExists: boolean;
   try {
-    stateExists = inspectSqliteState(config.stateDir).exists;
+    stateExists = inspectState(config).exists;
   } catch (error) {
     if (!(error instanceof StateStoreError)) throw error;
     stderr.write(`exotrace: ${config.file}: stateDir: ${error.message}\n`);

@@ -8,8 +8,7 @@
  */
 import type { Command } from 'commander';
 import type { Config } from '../config/load.js';
-import { openSqliteStore } from '../state/sqlite.js';
-import { StateInUseError, StateStoreError, type StateStore } from '../state/store.js';
+import { StateStoreError, openStateStore, type StateStore } from '../state/index.js';
 import { counted, plural } from '../util/plural.js';
 import { EXIT_OK, EXIT_REJECTS, EXIT_STATE_IN_USE, EXIT_USAGE } from './exit-codes.js';
 import { UsageError, wholeNumberOption } from './numeric-option.js';
@@ -38,15 +37,18 @@ async function withStore(
 ): Promise<number> {
   let store: StateStore;
   try {
-    store = openSqliteStore(config.stateDir, { busyTimeoutMs: 1000 });
+    store = openStateStore(config, { lockWaitMs: 1000 });
   } catch (error) {
-    if (error instanceof StateStoreError) {
+    if (!StateStoreError.is(error)) throw error;
+    if (error.stateCode === 'in_use') {
       io.stderr.write(
         `exotrace deadletter: ${error.message}: stop the collector first, then run this again\n`,
       );
-      return error instanceof StateInUseError ? EXIT_STATE_IN_USE : EXIT_USAGE;
+      return EXIT_STATE_IN_USE;
     }
-    throw error;
+    // Not the collector's doing: what is wrong with the state (its place, its file), and where.
+    io.stderr.write(`exotrace deadletter: cannot use the state in ${config.stateDir}: ${error.message}\n`);
+    return EXIT_USAGE;
   }
   try {
     return await work(store);

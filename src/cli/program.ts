@@ -14,7 +14,7 @@ import { registerParseCommand } from './parse.js';
 import { registerRunCommand } from './run.js';
 import { registerSetupCommand } from './setup.js';
 import { registerStatusCommand } from './status.js';
-import { StateFullError, StateInUseError } from '../state/store.js';
+import { StateStoreError } from '../state/index.js';
 import { EXIT_OK, EXIT_STATE_IN_USE, EXIT_STATE_UNUSABLE, EXIT_USAGE } from './exit-codes.js';
 import { restoreDefaultStop } from './stop-signal.js';
 
@@ -67,14 +67,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
     // Whichever command met it (run, backfill…): another process holds the state, its own status.
-    if (error instanceof StateInUseError) {
+    if (StateStoreError.is(error, 'in_use')) {
       process.stderr.write(
         `exotrace: ${error.message}: stop it first (one process holds a state directory at a time), or give this one another stateDir\n`,
       );
       return EXIT_STATE_IN_USE;
     }
     // A full disk under stateDir is no usage error either (the message names the file and the fix).
-    if (error instanceof StateFullError) {
+    if (StateStoreError.is(error, 'full')) {
       process.stderr.write(`exotrace: ${error.message}\n`);
       return EXIT_STATE_UNUSABLE;
     }

@@ -10,8 +10,6 @@
  * endpoints, plus dead letters. It never creates a state database: a missing one is an error
  * naming `stateDir`.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import type { Config } from '../config/load.js';
 import { parseListen, snapshotFromState, type HealthSnapshot } from '../observe/health.js';
@@ -26,8 +24,13 @@ import {
 import { BODY_LIMITS, boundedRequest } from '../http/bounded-request.js';
 import { createDispatcher } from '../http/client.js';
 import { ExotraceError } from '../core/errors.js';
-import { DB_FILE, openSqliteStore } from '../state/sqlite.js';
-import { StateStoreError, type StateStore } from '../state/store.js';
+import {
+  StateStoreError,
+  openStateStore,
+  stateExists,
+  type StateErrorCode,
+  type StateStore,
+} from '../state/index.js';
 import { formatDuration, parseDuration } from '../util/duration.js';
 import { isLoopbackHost } from '../util/net.js';
 import { EXIT_OK, EXIT_STATE_IN_USE, EXIT_STATE_UNUSABLE, EXIT_USAGE } from './exit-codes.js';
@@ -213,18 +216,30 @@ async function fetchDaemonStatus(url: string): Promise<HealthSnapshot> {
   }
 }
 
-/** Why the state could not be read: the file and the cause, without a stack. */
-function unreadable(file: string, error: unknown): string {
-  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
-  const code = cause instanceof Error && 'code' in cause ? String(cause.code) : undefined;
-  const message = cause instanceof Error ? cause.message : String(cause);
-  const hint =
-    code === 'EACCES' || code === 'EPERM' || code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN'
-      ? ': run status as the user the collector runs as (it opens the state for writing, as the collector does)'
-      : code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT'
-        ? ': the file is not an exotrace state database, or it is damaged; restore it from a backup, or move it away to start over (collection restarts from startFrom)'
-        : '';
-  return `cannot read the state ${file}: ${message}${code === undefined || message.includes(code) ? '' : ` (${code})`}${hint}`;
+/** What status adds to the state's own words: who may open it, what to do with a damaged one. */
+const UNREADABLE_HINTS: Partial<Record<StateErrorCode, string>> = {
+  permission_denied:
+    ': run status as the user the collector runs as (it opens the state for writing, as the collector does)',
+  read_only:
+    ': run status as the user the collector runs as (it opens the state for writing, as the collector does)',
+  cannot_open:
+    ': run status as the user the collector runs as (it opens the state for writing, as the collector does)',
+  not_a_database:
+    ': the file is not an exotrace state database, or it is damaged; restore it from a backup, or move it away to start over (collection restarts from startFrom)',
+  corrupt:
+    ': the file is not an exotrace state database, or it is damaged; restore it from a backup, or move it away to start over (collection restarts from startFrom)',
+};
+
+/** Why the state could not be read: where it is and the cause, without a stack. */
+export function unreadable(location: string, error: unknown): string {
+  // Anything else the state's reader met (a bug, most likely) is said as its own message.
+  const state = StateStoreError.is(error)
+    ? error
+    : new StateStoreError(error instanceof Error ? error.message : String(error), {
+        code: 'unexpected',
+        cause: error instanceof Error && error.cause instanceof Error ? error.cause : error,
+      });
+  return `cannot read the state ${location}: ${state.detail}${UNREADABLE_HINTS[state.stateCode] ?? ''}`;
 }
 
 /**
@@ -234,26 +249,20 @@ function unreadable(file: string, error: unknown): string {
 function openState(
   config: Config,
 ): { store: StateStore } | { missing: string } | { busy: string } | { unreadable: string } {
-  const file = join(config.stateDir, DB_FILE);
-  if (!existsSync(config.stateDir)) {
+  const presence = stateExists(config);
+  if (!presence.exists) {
     return {
-      missing: `stateDir ${config.stateDir} does not exist (from ${config.file}): is stateDir right? Nothing was collected with it yet`,
-    };
-  }
-  if (!existsSync(file)) {
-    return {
-      missing: `stateDir ${config.stateDir} holds no exotrace state (no ${DB_FILE}; from ${config.file}): is stateDir right? Nothing was collected with it yet`,
+      missing:
+        presence.missing === 'stateDir'
+          ? `stateDir ${config.stateDir} does not exist (from ${config.file}): is stateDir right? Nothing was collected with it yet`
+          : `stateDir ${config.stateDir} holds no exotrace state (${presence.lacking}; from ${config.file}): is stateDir right? Nothing was collected with it yet`,
     };
   }
   try {
-    return { store: openSqliteStore(config.stateDir, { busyTimeoutMs: LOCK_WAIT_MS }) };
+    return { store: openStateStore(config, { lockWaitMs: LOCK_WAIT_MS }) };
   } catch (error) {
-    const cause = error instanceof Error ? error.cause : undefined;
-    const code = cause instanceof Error && 'code' in cause ? cause.code : undefined;
-    if (error instanceof StateStoreError && (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED')) {
-      return { busy: error.message };
-    }
-    return { unreadable: unreadable(file, error) };
+    if (StateStoreError.is(error, 'in_use')) return { busy: error.message };
+    return { unreadable: unreadable(presence.location, error) };
   }
 }
 
@@ -301,7 +310,7 @@ export async function statusCommand(
         });
       } catch (error) {
         // Damage SQLite finds only when a page is read.
-        io.stderr.write(`exotrace status: ${unreadable(join(config.stateDir, DB_FILE), error)}\n`);
+        io.stderr.write(`exotrace status: ${unreadable(stateExists(config).location, error)}\n`);
         return EXIT_STATE_UNREADABLE;
       }
       report = statusReport(

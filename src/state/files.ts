@@ -16,10 +16,15 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 
-import { StateStoreError } from './store.js';
+import { StateStoreError } from './errors.js';
 
 /** Permission bits are meaningless on Windows (ACLs decide there). */
 const POSIX = process.platform !== 'win32';
+
+/** The place of the state was refused: nothing was opened or written. */
+function unsafe(message: string): StateStoreError {
+  return new StateStoreError(message, { code: 'unsafe_location' });
+}
 
 function octal(mode: number): string {
   return (mode & 0o7777).toString(8).padStart(4, '0');
@@ -36,12 +41,12 @@ export function checkStateDir(dir: string): void {
   const { mode, uid } = statSync(dir);
   const self = process.getuid?.();
   if (self !== undefined && uid !== self && uid !== 0) {
-    throw new StateStoreError(
+    throw unsafe(
       `state directory ${dir} belongs to another user (uid ${uid}, this process runs as uid ${self}): its owner could put a link there and have exotrace write its state anywhere. Run exotrace as that user (e.g. sudo -u '#${uid}' exotrace …), or give the folder to this one (chown)`,
     );
   }
   if ((mode & 0o002) !== 0) {
-    throw new StateStoreError(
+    throw unsafe(
       `state directory ${dir} is writable by every local user (mode ${octal(mode)}): another user could put a link there and have exotrace write its state anywhere. Make it private (chmod 700 ${dir}), or set stateDir to a folder of its own`,
     );
   }
@@ -65,17 +70,15 @@ export function refuseLinkedFiles(files: readonly string[]): void {
     const entry = lstatOrUndefined(file);
     if (entry === undefined) continue;
     if (entry.isSymbolicLink()) {
-      throw new StateStoreError(
+      throw unsafe(
         `${file} is a symbolic link: exotrace never follows links for its state files (whoever made it chooses where the state is written). Remove the link, and put the file itself there if it is yours`,
       );
     }
     if (!entry.isFile()) {
-      throw new StateStoreError(
-        `${file} is not a regular file: remove it, or set stateDir to another folder`,
-      );
+      throw unsafe(`${file} is not a regular file: remove it, or set stateDir to another folder`);
     }
     if (POSIX && entry.nlink > 1) {
-      throw new StateStoreError(
+      throw unsafe(
         `${file} has ${entry.nlink} hard links: it is also another file, which the state would overwrite. Remove the other links (or copy the file to a new one)`,
       );
     }
@@ -112,7 +115,7 @@ export function inspectStateDir(dir: string, stateFiles: readonly string[]): { r
     return { exists: false };
   }
   if (!statSync(dir).isDirectory()) {
-    throw new StateStoreError(`state directory ${dir} is not a folder: set stateDir to a folder`);
+    throw unsafe(`state directory ${dir} is not a folder: set stateDir to a folder`);
   }
   checkStateDir(dir);
   refuseLinkedFiles(stateFiles);
@@ -123,12 +126,13 @@ export function inspectStateDir(dir: string, stateFiles: readonly string[]): { r
 
 function assertWritableFolder(dir: string, what: string): void {
   try {
-    if (!statSync(dir).isDirectory()) throw new StateStoreError(`${what}: ${dir} is not a folder`);
+    if (!statSync(dir).isDirectory()) throw unsafe(`${what}: ${dir} is not a folder`);
     accessSync(dir, constants.W_OK | constants.X_OK);
   } catch (error) {
     if (error instanceof StateStoreError) throw error;
     throw new StateStoreError(
       `${what} (permission denied): run exotrace as the user that owns it, or set stateDir`,
+      { code: 'permission_denied', cause: error },
     );
   }
 }

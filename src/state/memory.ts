@@ -83,7 +83,7 @@ class MemoryStore implements StateStore {
   }
 
   #open(): void {
-    if (this.#closing !== undefined) throw new StateStoreError('state store is closed');
+    if (this.#closing !== undefined) throw new StateStoreError('state store is closed', { code: 'closed' });
   }
 
   #sink(name: string): SinkState {

@@ -8,10 +8,33 @@
  * a promise although better-sqlite3 is synchronous: a network database will not be.
  *
  * Times are epoch milliseconds. Each method is atomic: it happens entirely or not at all, also
- * across a crash of the process.
+ * across a crash of the process. Failures are `StateStoreError`s with a code of the closed list
+ * (errors.ts); open a store through `openStateStore` (index.ts).
+ *
+ * What belongs to one tenant and what is shared, which a backend shared by several collectors
+ * must keep apart (docs/architecture.md, "The state on PostgreSQL"):
+ * - one tenant's, taken over with its lease: its checkpoints and next links (`getCheckpoint`,
+ *   `listCheckpoints(tenant)`, `commitPage`), collected ranges, seen-set (`seenCount(tenant)`),
+ *   rejects, cycles (`recordTenantCycle`), and its events in the outbox;
+ * - the outbox as the outputs see it: `readOutbox`, `ack`, `outboxDepth`, `outboxOldest`,
+ *   `outboxHead`, `pruneOutbox`, dead letters, `registerSinks`. Here one sequence and one cursor per
+ *   sink cover every tenant: in SQLite one process owns them all (its lock is the lease). A shared
+ *   backend keeps a cursor per (tenant, sink) and answers these for the tenants the instance owns;
+ *   an `ack` then moves only the cursors of tenants whose events that instance read;
+ * - the state's: `stateId`, `createdNew`, `listSinks`, `outputRounds`, `tenantCycles`,
+ *   `outboxDepthByTenant`, `pruneSeen` (what `status` reads across every tenant).
  */
 import type { OutboxEvent } from '../core/outbox-event.js';
 import { PASSES, type Pass } from '../core/window.js';
+import { StateStoreError } from './errors.js';
+
+export {
+  STATE_ERROR_CODES,
+  StateStoreError,
+  stateInUse,
+  type StateErrorCode,
+  type StateStoreErrorOptions,
+} from './errors.js';
 
 /** A window `[from, to]` in epoch milliseconds. */
 export interface TimeWindow {
@@ -322,30 +345,6 @@ export interface StateStore {
 
   /** Close the store; idempotent (a second call returns the first call's promise). */
   close(): Promise<void>;
-}
-
-/** A bug in how the store is used (unknown sink, ack going backwards…), not a runtime condition. */
-export class StateStoreError extends Error {
-  override readonly name = 'StateStoreError';
-}
-
-/**
- * The state database cannot grow (SQLITE_FULL: the disk or quota of stateDir is full). Not a bad
- * configuration: every command exits 5 for it, as for a state that cannot be read.
- */
-export class StateFullError extends StateStoreError {}
-
-/**
- * The state directory is held by another exotrace process (one collector at a time, so that two
- * never move the same checkpoints). Not a bad configuration: every command exits 4 for it.
- */
-export class StateInUseError extends StateStoreError {
-  constructor(
-    readonly stateDir: string,
-    options?: ErrorOptions,
-  ) {
-    super(`state directory ${stateDir} is in use by another exotrace process`, options);
-  }
 }
 
 /** Checks shared by every implementation, run before anything is written. */

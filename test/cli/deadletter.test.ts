@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openSqliteStore } from '../../src/state/sqlite.js';
+import { openStateStore } from '../../src/state/index.js';
 import { jsonLines, runCli } from '../helpers/cli.js';
 import { tenantYaml } from '../config/helpers.js';
 
@@ -20,7 +20,7 @@ beforeEach(async () => {
     `stateDir: ./state\n${tenantYaml()}\noutputs:\n  - type: file\n    path: ./events.ndjson\n  - type: stdout\n    name: console\n`,
   );
   // Three events; the file output refused two of them for good and acknowledged the batch.
-  const store = openSqliteStore(path.join(dir, 'state'));
+  const store = openStateStore({ stateDir: path.join(dir, 'state') });
   await store.registerSinks(['file', 'console'], 'beginning');
   await store.commitPage('contoso', {
     pass: 'fast',
@@ -76,7 +76,7 @@ describe('exotrace deadletter', () => {
     ]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain("1 dead letter re-queued for output 'file'");
-    const store = openSqliteStore(path.join(dir, 'state'));
+    const store = openStateStore({ stateDir: path.join(dir, 'state') });
     try {
       expect((await store.deadLetters('file', 10)).map((d) => d.seq)).toEqual([1]);
       // Back in the outbox after the file output's cursor; the console output never sees it again.
@@ -121,7 +121,7 @@ describe('exotrace deadletter', () => {
     // 2 was never dead-lettered, 3 was just retried.
     expect(none.stderr).toContain("output 'file' has no dead letters with --seq 2 3");
     expect(none.stderr).toContain("0 dead letters re-queued for output 'file'\n");
-    const store = openSqliteStore(path.join(dir, 'state'));
+    const store = openStateStore({ stateDir: path.join(dir, 'state') });
     try {
       expect((await store.deadLetters('file', 10)).map((d) => d.seq)).toEqual([1]);
     } finally {
@@ -150,7 +150,7 @@ describe('exotrace deadletter', () => {
     expect(badLimit.stderr).toContain(
       "--limit must be a whole number from 1 to 9007199254740991 (got '10abc')",
     );
-    const store = openSqliteStore(path.join(dir, 'state'));
+    const store = openStateStore({ stateDir: path.join(dir, 'state') });
     try {
       const busy = await runCli(['deadletter', 'list', '--config', config]);
       expect(busy.code).toBe(4);

@@ -24,7 +24,7 @@ import { statusReport, type StatusReport } from '../../src/cli/status.js';
 import { loadConfig } from '../../src/config/load.js';
 import { snapshotOfReport } from '../../src/observe/status-report.js';
 import { BODY_LIMITS } from '../../src/http/bounded-request.js';
-import { openSqliteStore } from '../../src/state/sqlite.js';
+import { openStateStore } from '../../src/state/index.js';
 import type { CliResult } from '../helpers/cli.js';
 import { allSecrets, runCli, spawnCli, waitFor, writeConfig } from './collector-helpers.js';
 import { until } from '../helpers/wait.js';
@@ -221,7 +221,7 @@ describe('exotrace status from the state', () => {
     const config = writeConfig(emulator, dir, ['contoso']);
     appendFileSync(config, 'outbox:\n  maxEvents: 1000\n');
     // The state as an earlier run left it: 1,000 events the file output never acknowledged, one dead-lettered.
-    const store = openSqliteStore(path.join(dir, 'state'));
+    const store = openStateStore({ stateDir: path.join(dir, 'state') });
     await store.registerSinks(['file'], 'beginning');
     await store.commitPage('other', {
       pass: 'fast',
@@ -270,7 +270,7 @@ describe('exotrace status from the state', () => {
     const config = writeConfig(emulator, dir, ['contoso']);
     const now = Date.now();
     // contoso collected a minute ago, current; the file output has taken nothing for 3 hours.
-    const store = openSqliteStore(path.join(dir, 'state'));
+    const store = openStateStore({ stateDir: path.join(dir, 'state') });
     await store.registerSinks(['file'], 'beginning');
     await store.commitPage('contoso', {
       pass: 'fast',
@@ -312,7 +312,7 @@ describe('exotrace status from the state', () => {
     const dir = dirOf('max-lag');
     const config = writeConfig(emulator, dir, ['contoso']);
     const now = Date.now();
-    const store = openSqliteStore(path.join(dir, 'state'));
+    const store = openStateStore({ stateDir: path.join(dir, 'state') });
     await store.commitPage('contoso', {
       pass: 'fast',
       checkpoint: { cursor: now - 3_600_000 },
@@ -352,7 +352,7 @@ describe('exotrace status from the state', () => {
     const dir = dirOf('no-cycles');
     const config = writeConfig(emulator, dir, ['contoso', 'fabrikam']);
     const now = Date.now();
-    const store = openSqliteStore(path.join(dir, 'state'));
+    const store = openStateStore({ stateDir: path.join(dir, 'state') });
     // The fast pass of each committed (contoso within its bound, fabrikam 2 hours behind), then the
     // run was stopped during the reconcile pass: no cycle recorded.
     for (const [tenant, lag] of [
@@ -532,7 +532,7 @@ describe('exotrace status while the daemon runs', () => {
       more();
     });
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-    const store = openSqliteStore(path.join(dir, 'state'));
+    const store = openStateStore({ stateDir: path.join(dir, 'state') });
     try {
       const result = await cli(['status', '--config', config]);
       expect(result.code, result.stderr).toBe(4);
