@@ -4,7 +4,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { generateTlsMaterial } from '../../src/emulator/tls.js';
-import { deliverOnce, startSinks } from '../../src/sinks/deliver.js';
+import { deliverOnce, startSinks } from '../../src/pipeline/outbox/index.js';
 import { createElasticsearchSink, type ElasticsearchOutputConfig } from '../../src/sinks/elasticsearch.js';
 import type { Sink } from '../../src/sinks/types.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';

@@ -5,13 +5,13 @@
  * failing output rests, longer when it asked for it (a Retry-After past the delivery's own limit
  * is honoured in full here, not retried every second).
  */
-import type { Logger } from '../observe/log.js';
-import { errorCodeOf, type DeliveryRound } from '../observe/metrics.js';
-import { deliverOnce, type BatchLimits, type DeadLettered } from '../sinks/deliver.js';
-import type { Sink } from '../sinks/types.js';
-import { systemSleep } from '../util/abort.js';
-import type { StateStore } from '../state/store.js';
-import { createWakeup, type Wakeup } from '../util/wakeup.js';
+import type { Logger } from '../../observe/log.js';
+import { errorCodeOf, type DeliveryRound } from '../../observe/metrics.js';
+import { deliverOnce, type BatchLimits, type DeadLettered } from './deliver-batch.js';
+import type { Sink } from '../../sinks/types.js';
+import { systemSleep } from '../../util/abort.js';
+import type { StateStore } from '../../state/store.js';
+import { createWakeup, type Wakeup } from '../../util/wakeup.js';
 
 /** How long an output rests after a failed round (each round already retried with backoff). */
 export const FAILING_OUTPUT_PAUSE_MS = 1000;
@@ -33,6 +33,8 @@ export interface DeliveryLoopsOptions {
   readonly onRound?: (output: string, round: DeliveryRound, error?: unknown) => void;
   /** Each output's batch limits, by name (its `batchSize`, `batchBytes`); default 5000 events, 8 MiB. */
   readonly batchLimits?: Readonly<Record<string, BatchLimits>>;
+  /** Rung after every round (back pressure waits on it); default a new one (`DeliveryLoops.drained`). */
+  readonly drained?: Wakeup;
 }
 
 export interface DeliveryLoops {
@@ -76,7 +78,7 @@ export function startDeliveryLoops(options: DeliveryLoopsOptions): DeliveryLoops
   const delivered: Record<string, number> = {};
   const deadLettered: Record<string, number> = {};
   const onDeadLetters = deadLetterLogger(log);
-  const drained = createWakeup();
+  const drained = options.drained ?? createWakeup();
   const running = { value: true };
   // Cuts the loops' rests and waits (at the end, or on a stop); a round in flight is not cut by the
   // end of collection (cutting a send can duplicate it downstream), only by the run's stop or by
