@@ -23,6 +23,7 @@ import { createPageNormalizer } from './normalize-pool.js';
 import { createPageGate, type PageGate } from './page-gate.js';
 import type { PageNormalizer } from './page-events.js';
 import { createOutbox, type Outbox, type StopWhenStalled } from './outbox/index.js';
+import type { Processor } from './processors/index.js';
 
 export interface AssemblyOptions {
   readonly log: Logger;
@@ -33,6 +34,8 @@ export interface AssemblyOptions {
   readonly stopWhenStalled?: StopWhenStalled;
   /** Each delivery round's outcome (metrics). */
   readonly onRound?: (output: string, round: DeliveryRound, error?: unknown) => void;
+  /** The steps that see each page's new events inside its commit (pipeline/processors). */
+  readonly processors?: readonly Processor[];
   /** Tests and the demo inject these (and close them); by default they come from the config. */
   readonly store?: StateStore;
   readonly sinks?: readonly Sink[];
@@ -80,6 +83,7 @@ export function assemble(config: Config, options: AssemblyOptions): Assembly {
     describe,
     ...(options.stopWhenStalled === undefined ? {} : { stopWhenStalled: options.stopWhenStalled }),
     ...(options.onRound === undefined ? {} : { onRound: options.onRound }),
+    ...(options.processors === undefined ? {} : { processors: options.processors }),
   });
   let closing: Promise<void> | undefined;
 

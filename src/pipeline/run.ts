@@ -25,6 +25,7 @@ import {
 import { statusReport } from '../observe/status-report.js';
 import type { PageNormalizer } from './page-events.js';
 import { assemble } from './assemble.js';
+import { commitCounters } from './processors/index.js';
 
 export { describeError } from './describe-error.js';
 
@@ -127,6 +128,12 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     ...(options.sinks === undefined ? {} : { sinks: options.sinks }),
     ...(options.sourceFor === undefined ? {} : { sourceFor: options.sourceFor }),
     ...(options.pageNormalizer === undefined ? {} : { pageNormalizer: options.pageNormalizer }),
+    // What /metrics counts of each commit, counted by the store's own decision of what is new.
+    processors: [
+      commitCounters((tenant, pass, counts) => {
+        collectorMetrics.committed(tenant, pass, counts.rows, counts);
+      }),
+    ],
   });
   const { store, sinks, outbox, describe } = assembly;
   // Collection's own stop: the run's, or (--once) back pressure with the output at fault failing,
@@ -306,7 +313,6 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             options.events?.onWindowEnd?.(name, pass, window, done, total);
           },
           onCommit(name, pass, rows, result, rejects) {
-            collectorMetrics.committed(name, pass, rows, result);
             // A row that cannot be normalized is kept (never dropped) but must not go unnoticed: a
             // new shape of the API's answers shows here first. The reason names the field; the row
             // itself stays in the state.

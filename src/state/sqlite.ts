@@ -17,7 +17,9 @@ import {
   type OutputRoundOutcome,
   type OutputRounds,
   type DeadLetter,
+  type CommitHook,
   type PageCommit,
+  type PageEvent,
   type ReadOutboxOptions,
   type SinkStart,
   type SinkState,
@@ -773,7 +775,7 @@ class SqliteStore implements StateStore {
     this.#insertRange.run(tenant, merged.from, merged.to);
   }
 
-  commitPage(tenant: string, page: PageCommit): Promise<CommitResult> {
+  commitPage(tenant: string, page: PageCommit, hook?: CommitHook): Promise<CommitResult> {
     return this.#run(() => {
       this.#open();
       validateCommit(tenant, page);
@@ -785,7 +787,9 @@ class SqliteStore implements StateStore {
         let inserted = 0;
         let duplicates = 0;
         const insertedByStatus: Record<string, number> = {};
-        for (const event of page.events) {
+        const fresh: PageEvent[] = [];
+        /** Adds the key to the seen-set, and the event to the outbox when the key was not seen. */
+        const commitEvent = (event: PageEvent): boolean => {
           // One statement for the common case (a key never seen); the lookup only for the rest.
           let isNew = this.#insertSeen.run(tenant, event.key, expiresAt).changes === 1;
           if (!isNew) {
@@ -794,23 +798,25 @@ class SqliteStore implements StateStore {
             isNew = (this.#getSeen.get(tenant, event.key)?.expires_at ?? 0) <= now;
             this.#extendSeen.run(expiresAt, tenant, event.key);
           }
-          if (isNew) {
-            const bytes = Buffer.byteLength(event.json, 'utf8');
-            this.#insertOutbox.run(tenant, page.pass, event.key, event.eventId, event.json, bytes, null, now);
-            added.push({
-              seq: 0,
-              tenant,
-              pass: page.pass,
-              key: event.key,
-              eventId: event.eventId,
-              json: event.json,
-            });
-            addedBytes.push(bytes);
-            inserted++;
-            countStatus(insertedByStatus, event.status);
-          } else {
-            duplicates++;
-          }
+          if (!isNew) return false;
+          const bytes = Buffer.byteLength(event.json, 'utf8');
+          this.#insertOutbox.run(tenant, page.pass, event.key, event.eventId, event.json, bytes, null, now);
+          added.push({
+            seq: 0,
+            tenant,
+            pass: page.pass,
+            key: event.key,
+            eventId: event.eventId,
+            json: event.json,
+          });
+          addedBytes.push(bytes);
+          inserted++;
+          countStatus(insertedByStatus, event.status);
+          return true;
+        };
+        for (const event of page.events) {
+          if (commitEvent(event)) fresh.push(event);
+          else duplicates++;
         }
         for (const reject of page.rejects) {
           this.#insertReject.run(tenant, page.pass, reject.reason, reject.input, now);
@@ -825,6 +831,17 @@ class SqliteStore implements StateStore {
           now,
         );
         if (page.collected !== undefined) this.#addCollected(tenant, page.collected);
+        // Last, so that only the commit itself may still fail after the hook saw the page.
+        if (hook !== undefined) {
+          const own = hook({
+            tenant,
+            pass: page.pass,
+            inserted: fresh,
+            duplicates,
+            rejected: page.rejects.length,
+          });
+          for (const event of own ?? []) commitEvent(event);
+        }
         return {
           inserted,
           duplicates,

@@ -1,6 +1,7 @@
 /**
  * The outbox: the one owner of delivery. The collector hands it each page (`commit`: the page's
- * events, its checkpoint and seen-set keys in one transaction, then the outputs' loops woken);
+ * events, its checkpoint and seen-set keys in one transaction, the processors' hook inside it,
+ * then the outputs' loops woken);
  * from there on everything is here: one loop per output (`loops.ts`) delivering batches with
  * retries, dead letters and acknowledgement (`deliver-batch.ts`), pruning, back pressure
  * (`back-pressure.ts`: `roomForPage`), each output's backlog and health (`output-health.ts`),
@@ -17,6 +18,7 @@ import { batchLimitsOf, type BatchLimits } from './deliver-batch.js';
 import { startDeliveryLoops, type DeliveryLoops } from './loops.js';
 import { createOutputHealth, type OutputRoundsNow } from './output-health.js';
 import { createRetentionCheck } from './retention.js';
+import { commitHookOf, type Processor } from '../processors/index.js';
 import { startSinks } from './start-outputs.js';
 
 export {
@@ -69,6 +71,8 @@ export interface OutboxOptions {
   readonly stopWhenStalled?: StopWhenStalled;
   /** Each round's outcome (metrics). */
   readonly onRound?: (output: string, round: DeliveryRound, error?: unknown) => void;
+  /** The steps that see each page's new events inside its commit (pipeline/processors). */
+  readonly processors?: readonly Processor[];
 }
 
 /** What the final flush left. */
@@ -151,6 +155,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     }
   };
   const batchLimits: Record<string, BatchLimits> = batchLimitsOf(options.outputs);
+  const processing = commitHookOf(options.processors ?? []);
 
   return {
     async start() {
@@ -182,7 +187,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
       });
     },
     async commit(tenant, page) {
-      const result = await store.commitPage(tenant, page);
+      const result = await store.commitPage(tenant, page, processing);
       if (result.inserted > 0) loops?.committed();
       return result;
     },
