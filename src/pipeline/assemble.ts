@@ -11,6 +11,7 @@ import { logSecretsOf } from '../config/secrets.js';
 import { DEFAULTS } from '../config/schema.js';
 import type { Logger } from '../observe/log.js';
 import type { DeliveryRound } from '../observe/metrics.js';
+import { assemblyTelemetry, outboxTelemetry } from '../observe/telemetry.js';
 import { createSink, sinkIoOf } from '../sinks/registry.js';
 import type { Sink } from '../sinks/types.js';
 import { createSource, createSourceBudget, type SourceHooks } from '../sources/create.js';
@@ -33,7 +34,7 @@ export interface AssemblyOptions {
   /** A run that ends by itself (`--once`, backfill) stops collecting when full for a failing output. */
   readonly stopWhenStalled?: StopWhenStalled;
   /** Each delivery round's outcome (metrics). */
-  readonly onRound?: (output: string, round: DeliveryRound, error?: unknown) => void;
+  readonly onRound?: (output: string, round: DeliveryRound) => void;
   /** The steps that see each page's new events inside its commit (pipeline/processors). */
   readonly processors?: readonly Processor[];
   /** Tests and the demo inject these (and close them); by default they come from the config. */
@@ -82,9 +83,13 @@ export function assemble(config: Config, options: AssemblyOptions): Assembly {
     now,
     describe,
     ...(options.stopWhenStalled === undefined ? {} : { stopWhenStalled: options.stopWhenStalled }),
-    ...(options.onRound === undefined ? {} : { onRound: options.onRound }),
+    telemetry: outboxTelemetry(log, {
+      describe,
+      ...(options.onRound === undefined ? {} : { onRound: options.onRound }),
+    }),
     ...(options.processors === undefined ? {} : { processors: options.processors }),
   });
+  const said = assemblyTelemetry(log, { describe });
   let closing: Promise<void> | undefined;
 
   return {
@@ -107,16 +112,12 @@ export function assemble(config: Config, options: AssemblyOptions): Assembly {
         await outbox.stop().catch(() => undefined);
         if (options.pageNormalizer === undefined)
           await pageNormalizer.close().catch((error: unknown) => {
-            log.warn('the normalizer pool did not close cleanly', { error: describe(error) });
+            said.normalizerNotClosed(error);
           });
         // Every output is closed even when one fails to, and the store after them.
         const closed = await Promise.allSettled(sinks.map((sink) => sink.close()));
         for (const [i, result] of closed.entries()) {
-          if (result.status === 'rejected')
-            log.warn('output did not close cleanly', {
-              output: sinks[i]?.name,
-              error: describe(result.reason),
-            });
+          if (result.status === 'rejected') said.outputNotClosed(sinks[i]?.name, result.reason);
         }
         if (options.store === undefined) await store.close();
       })();

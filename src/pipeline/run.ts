@@ -6,10 +6,10 @@
 import type { Config, TenantConfig } from '../config/load.js';
 import type { Logger } from '../observe/log.js';
 import { type Sink } from '../sinks/types.js';
-import { ExotraceError } from '../core/errors.js';
 import { systemSleep } from '../util/abort.js';
 import { DEFAULTS } from '../config/schema.js';
-import { createCollectorMetrics, type MetricsTenant } from '../observe/metrics.js';
+import { createCollectorMetrics } from '../observe/metrics.js';
+import { runTelemetry } from '../observe/telemetry.js';
 import { createCatchUpProgress } from '../observe/catch-up.js';
 import type { MessageTraceSource } from '../sources/source.js';
 import type { StateStore } from '../state/store.js';
@@ -28,9 +28,6 @@ import { assemble } from './assemble.js';
 import { commitCounters } from './processors/index.js';
 
 export { describeError } from './describe-error.js';
-
-/** The errors of a request abandoned at its deadline or its body ceiling. */
-const READ_LIMIT_CODES: ReadonlySet<string> = new Set(['request_timeout', 'response_too_large']);
 
 export interface TenantOutcome {
   readonly tenant: string;
@@ -118,11 +115,9 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     // --once: an output that keeps failing while the outbox is full for it will not make room
     // before the run ends; the daemon waits (the output may come back).
     ...(options.once ? { stopWhenStalled: { who: 'run --once', resumes: 'the next run resumes' } } : {}),
-    onRound: (output, round, error) => {
+    onRound: (output, round) => {
       // Rounds start with the outbox, after the metrics below exist.
       collectorMetrics.delivery(output, round, now());
-      if (round.delivered > 0 || round.deadLettered > 0 || error !== undefined)
-        log.debug('delivery round', { output, ...round });
     },
     ...(options.store === undefined ? {} : { store: options.store }),
     ...(options.sinks === undefined ? {} : { sinks: options.sinks }),
@@ -188,35 +183,10 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     Math.min(PROGRESS_TICK_MS, config.log?.progressEveryMs ?? DEFAULTS.logProgressEveryMs),
   );
   progressTimer.unref();
+  const said = runTelemetry(log, { describe, metrics: collectorMetrics, catchUp });
   /** The default source: the tenant's own budget, every attempt and retry counted. */
-  const sourceOf = (tenant: TenantConfig): MessageTraceSource => {
-    const labels: MetricsTenant = { name: tenant.name, api: tenant.api };
-    return assembly.sourceFor(tenant, {
-      onAttempt: (report) => {
-        collectorMetrics.attempt(labels, report);
-        catchUp.request(tenant.name);
-      },
-      onRetry: (info) => {
-        collectorMetrics.retry(labels, info);
-        const said = info.status === undefined ? describe(info.error)['message'] : `HTTP ${info.status}`;
-        catchUp.retry(tenant.name, typeof said === 'string' ? said : 'a failed request');
-        // A 429 under our own budget means another app spends the tenant's quota: worth a line.
-        // An answer abandoned at a read limit (bounded-request.ts) means a broken server or
-        // network: a warning, never silence.
-        const limit = ExotraceError.is(info.error) && READ_LIMIT_CODES.has(info.error.code);
-        const level = limit ? 'warn' : info.status === 429 ? 'info' : 'debug';
-        log[level]('request retried', {
-          tenant: tenant.name,
-          retry: info.retry,
-          delaySeconds: Math.round(info.delayMs / 100) / 10,
-          ...(info.status === undefined ? { error: describe(info.error) } : { status: info.status }),
-        });
-      },
-      onLoginAnswer: (status) => {
-        collectorMetrics.login(tenant.name, status);
-      },
-    });
-  };
+  const sourceOf = (tenant: TenantConfig): MessageTraceSource =>
+    assembly.sourceFor(tenant, said.sourceHooks({ name: tenant.name, api: tenant.api }));
   try {
     // A restarted daemon's gauges start from what the state knows (alerts must not reset).
     const known = new Set(config.tenants.map((t) => t.name));
@@ -262,10 +232,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
           };
         },
       });
-      log.info('health endpoints listening', {
-        address: health.address,
-        paths: ['/healthz', '/readyz', '/status', '/metrics'],
-      });
+      said.healthListening(health.address, ['/healthz', '/readyz', '/status', '/metrics']);
     }
 
     /**
@@ -276,7 +243,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       try {
         await store.recordTenantCycle(tenant, { at: now(), ...(error === undefined ? {} : { error }) });
       } catch (recordError) {
-        log.error('could not record the tenant cycle in the state', { tenant, error: describe(recordError) });
+        said.cycleNotRecorded(tenant, recordError);
       }
     };
 
@@ -293,46 +260,23 @@ export async function runCollector(config: Config, options: RunOptions): Promise
         commit: outbox.commit,
         events: {
           onClamp(name, requested, start) {
-            log.warn('start moved inside the API history', {
-              tenant: name,
-              requested: new Date(requested).toISOString(),
-              start: new Date(start).toISOString(),
-            });
+            said.clamped(name, requested, start);
             options.events?.onClamp?.(name, requested, start);
           },
           onPage(name, pass, window, rows, inserted, page) {
-            catchUp.page(name, pass, window, rows, page?.oldest);
+            said.page(name, pass, window, rows, page?.oldest);
             options.events?.onPage?.(name, pass, window, rows, inserted, page);
           },
           onWindowStart(name, pass, window, done, total) {
-            catchUp.windowStart(name, pass, window, done, total);
+            said.windowStart(name, pass, window, done, total);
             options.events?.onWindowStart?.(name, pass, window, done, total);
           },
           onWindowEnd(name, pass, window, done, total) {
-            catchUp.windowEnd(name, pass, window, done, total);
+            said.windowEnd(name, pass, window, done, total);
             options.events?.onWindowEnd?.(name, pass, window, done, total);
           },
           onCommit(name, pass, rows, result, rejects) {
-            // A row that cannot be normalized is kept (never dropped) but must not go unnoticed: a
-            // new shape of the API's answers shows here first. The reason names the field; the row
-            // itself stays in the state.
-            const first = rejects[0];
-            if (first !== undefined) {
-              log.warn('rows could not be normalized; they are kept in the state (table reject)', {
-                tenant: name,
-                pass,
-                rejected: rejects.length,
-                reason: first.reason,
-              });
-            }
-            log.debug('page committed', {
-              tenant: name,
-              pass,
-              rows,
-              inserted: result.inserted,
-              duplicates: result.duplicates,
-              rejected: result.rejected,
-            });
+            said.committed(name, pass, rows, result, rejects);
             options.events?.onCommit?.(name, pass, rows, result, rejects);
           },
         },
@@ -348,17 +292,17 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       try {
         do {
           try {
-            catchUp.passStart(tenant.name, 'fast');
+            said.passStart(tenant.name, 'fast');
             passes.push(
               await collector.fastPass(collecting).finally(() => {
-                catchUp.passEnd(tenant.name, 'fast');
+                said.passEnd(tenant.name, 'fast');
               }),
             );
             // --once reconciles always (unless told `due`); the daemon when reconcileEvery says so.
             const forceReconcile = options.once && (options.onceReconcile ?? 'always') === 'always';
-            catchUp.passStart(tenant.name, 'reconcile');
+            said.passStart(tenant.name, 'reconcile');
             const reconcile = await collector.reconcilePass(collecting, forceReconcile).finally(() => {
-              catchUp.passEnd(tenant.name, 'reconcile');
+              said.passEnd(tenant.name, 'reconcile');
             });
             if (reconcile !== undefined) passes.push(reconcile);
             // A pass stopped between two windows returns what it did: the cycle is not complete, so
@@ -369,10 +313,9 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             }
             // Keys past every re-read's reach can go; the seen-set stays the size of the lookback.
             await store.pruneSeen(now());
-            log.info('tenant collected', { tenant: tenant.name, passes: passes.slice(-2) });
+            said.tenantCollected(tenant.name, passes.slice(-2), now());
             failures = 0;
             lastError = undefined;
-            collectorMetrics.cycle(tenant.name, true, now());
             await recordCycle(tenant.name, undefined);
           } catch (error) {
             // Stopping (SIGINT/SIGTERM) aborts the request in flight: its page was not committed,
@@ -383,13 +326,8 @@ export async function runCollector(config: Config, options: RunOptions): Promise
             }
             lastError = describe(error);
             failures++;
-            collectorMetrics.cycle(tenant.name, false, now());
             const retryInMs = options.once ? undefined : failingTenantDelay(pollMs, failures);
-            log.error('tenant failed', {
-              tenant: tenant.name,
-              error: lastError,
-              ...(retryInMs === undefined ? {} : { retryInSeconds: Math.round(retryInMs / 1000) }),
-            });
+            said.tenantFailed(tenant.name, lastError, retryInMs, now());
             await recordCycle(tenant.name, lastError);
             if (retryInMs !== undefined) {
               await sleep(retryInMs, signal);
@@ -427,12 +365,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     Object.assign(delivered, flushed.delivered);
     Object.assign(deadLettered, flushed.deadLettered);
     Object.assign(pending, flushed.pending);
-    for (const [output, events] of Object.entries(flushed.pending)) {
-      log.warn('output did not take everything; its events stay in the outbox for the next run', {
-        output,
-        events,
-      });
-    }
+    for (const [output, events] of Object.entries(flushed.pending)) said.outputBehind(output, events);
   } finally {
     // Whatever ended the run, nothing of it keeps running: the tenants' waits and the outputs' loops
     // end (a round in flight is cut) before the outputs and the store are closed under them.

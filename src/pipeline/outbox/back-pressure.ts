@@ -8,7 +8,7 @@
  * the output may come back). Past a grace for a blip, collection stops; the outputs get their last
  * round and the next run resumes.
  */
-import type { Logger } from '../../observe/log.js';
+import type { OutboxTelemetry } from '../../observe/telemetry.js';
 import { abortReason } from '../../util/abort.js';
 import type { Wakeup } from '../../util/wakeup.js';
 import type { OutputRoundsNow } from './output-health.js';
@@ -37,7 +37,7 @@ export interface BackPressureOptions {
   readonly healthOf: (output: string) => OutputRoundsNow | undefined;
   /** Rung after every delivery round. */
   readonly drained: Wakeup;
-  readonly log: Logger;
+  readonly telemetry: OutboxTelemetry;
   /** Undefined: wait for room however long it takes (the daemon). */
   readonly stopWhenStalled?: StopWhenStalled;
 }
@@ -52,7 +52,7 @@ export interface BackPressure {
 }
 
 export function createBackPressure(options: BackPressureOptions): BackPressure {
-  const { maxEvents, log } = options;
+  const { maxEvents, telemetry } = options;
   const stopCollecting = new AbortController();
   let stoppedFor: string | undefined;
   const pressure: {
@@ -78,7 +78,7 @@ export function createBackPressure(options: BackPressureOptions): BackPressure {
       if (behind.events < maxEvents) {
         if (pressure.on) {
           pressure.on = false;
-          log.info('outbox has room again: collection resumes', { events: behind.events, maxEvents });
+          telemetry.resumed({ events: behind.events, maxEvents });
         }
         return;
       }
@@ -100,19 +100,12 @@ export function createBackPressure(options: BackPressureOptions): BackPressure {
       ) {
         if (stoppedFor === undefined) {
           stoppedFor = behind.output;
-          log.warn(
-            `outbox full and the output is failing: ${stop.who} stops collecting; the outputs get their last round, ${stop.resumes}`,
-            {
-              output: behind.output,
-              events: behind.events,
-              maxEvents,
-              configKey: 'outbox.maxEvents',
-              ...(failing?.lastError === undefined
-                ? {
-                    reason: `no acknowledgement for ${FULL_AND_FAILING_MS / 1000} s while the outbox is full`,
-                  }
-                : { error: failing.lastError }),
-            },
+          telemetry.stoppedCollecting(
+            stop,
+            { output: behind.output, events: behind.events, maxEvents },
+            failing?.lastError === undefined
+              ? { reason: `no acknowledgement for ${FULL_AND_FAILING_MS / 1000} s while the outbox is full` }
+              : { error: failing.lastError },
           );
           stopCollecting.abort(new Error(`outbox full for output ${behind.output}, which is failing`));
         }
@@ -120,12 +113,7 @@ export function createBackPressure(options: BackPressureOptions): BackPressure {
       }
       if (!pressure.on) {
         pressure.on = true;
-        log.warn('outbox full: collection paused until the outputs catch up (nothing is dropped)', {
-          output: behind.output,
-          events: behind.events,
-          maxEvents,
-          configKey: 'outbox.maxEvents',
-        });
+        telemetry.paused({ output: behind.output, events: behind.events, maxEvents });
       }
       await options.drained.wait(1000, waitSignal);
       if (waitSignal.aborted) throw abortReason(waitSignal);

@@ -9,7 +9,7 @@
  * or writes the outbox tables or the outputs' cursors.
  */
 import type { Logger } from '../../observe/log.js';
-import type { DeliveryRound } from '../../observe/metrics.js';
+import { outboxTelemetry, type OutboxTelemetry } from '../../observe/telemetry.js';
 import type { Sink } from '../../sinks/types.js';
 import type { CommitResult, PageCommit, StateStore } from '../../state/store.js';
 import { createWakeup } from '../../util/wakeup.js';
@@ -35,12 +35,7 @@ export {
   type SinkDelivery,
 } from './deliver-batch.js';
 export { startSinks, type RemovedOutputs } from './start-outputs.js';
-export {
-  deadLetterLogger,
-  startDeliveryLoops,
-  FAILING_OUTPUT_PAUSE_MS,
-  type DeliveryLoops,
-} from './loops.js';
+export { startDeliveryLoops, FAILING_OUTPUT_PAUSE_MS, type DeliveryLoops } from './loops.js';
 export { FULL_AND_FAILING_MS, type StopWhenStalled } from './back-pressure.js';
 export type { OutputRoundsNow } from './output-health.js';
 
@@ -69,8 +64,8 @@ export interface OutboxOptions {
   readonly describe: (error: unknown) => Record<string, unknown>;
   /** A run that ends by itself stops collecting when full for a failing output; the daemon waits. */
   readonly stopWhenStalled?: StopWhenStalled;
-  /** Each round's outcome (metrics). */
-  readonly onRound?: (output: string, round: DeliveryRound, error?: unknown) => void;
+  /** What the outbox says (log lines, round metrics); default written to `log`. */
+  readonly telemetry?: OutboxTelemetry;
   /** The steps that see each page's new events inside its commit (pipeline/processors). */
   readonly processors?: readonly Processor[];
 }
@@ -114,6 +109,7 @@ export interface Outbox {
 export function createOutbox(options: OutboxOptions): Outbox {
   const { store, sinks, log, now, describe, maxEvents } = options;
   const names = sinks.map((sink) => sink.name);
+  const telemetry = options.telemetry ?? outboxTelemetry(log, { describe });
   const drained = createWakeup();
   let loops: DeliveryLoops | undefined;
   let finishing: Promise<FlushOutcome> | undefined;
@@ -134,7 +130,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     store,
     now,
     onRecordFailed: (output, error) => {
-      log.error('could not record the output round in the state', { output, error: describe(error) });
+      telemetry.roundNotRecorded(output, error);
     },
   });
   const pressure = createBackPressure({
@@ -144,14 +140,14 @@ export function createOutbox(options: OutboxOptions): Outbox {
     ackedSeqOf: async (output) => (await store.sinkState(output))?.ackedSeq,
     healthOf: (output) => health.get(output),
     drained,
-    log,
+    telemetry,
     ...(options.stopWhenStalled === undefined ? {} : { stopWhenStalled: options.stopWhenStalled }),
   });
   // Retention: said after each delivery round, at most every ten minutes per output.
   const retention = createRetentionCheck(store, options.warnAfterMs);
   const warnOfOldEvents = async (): Promise<void> => {
     for (const warning of await retention.check(names, now())) {
-      log.error('output has not taken events for too long; they are kept in the outbox', { ...warning });
+      telemetry.eventsWaitingTooLong({ ...warning });
     }
   };
   const batchLimits: Record<string, BatchLimits> = batchLimitsOf(options.outputs);
@@ -161,15 +157,8 @@ export function createOutbox(options: OutboxOptions): Outbox {
     async start() {
       const removed = await startSinks(store, sinks);
       await health.load(names);
-      for (const output of removed.forgotten) {
-        log.info('output no longer configured: forgotten (it held back pruning of the outbox)', { output });
-      }
-      for (const output of removed.kept) {
-        log.warn(
-          'output no longer configured but has dead letters: kept, and the outbox is not pruned past it; add it back to list or retry them with exotrace deadletter',
-          { output },
-        );
-      }
+      for (const output of removed.forgotten) telemetry.outputForgotten(output);
+      for (const output of removed.kept) telemetry.outputKept(output);
       loops = startDeliveryLoops({
         store,
         sinks,
@@ -179,9 +168,10 @@ export function createOutbox(options: OutboxOptions): Outbox {
         now,
         describe,
         drained,
+        telemetry,
         afterRound: warnOfOldEvents,
         onRound: (output, round, error) => {
-          options.onRound?.(output, round, error);
+          telemetry.round(output, round, error);
           health.roundEnded(output, error === undefined ? undefined : describe(error));
         },
       });
