@@ -7,7 +7,9 @@
  * pruning), never another sink.
  */
 import { DEFAULTS } from '../../config/schema.js';
+import { retryLoop } from '../../http/retry.js';
 import { abortReason, systemSleep, type Sleep } from '../../util/abort.js';
+import { sinkRetry, type SendStep } from './sink-retry.js';
 import type { OutboxEvent } from '../../core/outbox-event.js';
 import type { StateStore } from '../../state/store.js';
 import { SinkError, type SendResult, type Sink } from '../../sinks/types.js';
@@ -204,75 +206,96 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
     let pending: readonly OutboxEvent[] = events;
     const dead = new Map<number, string>();
     let meta: string | undefined;
-    for (let attempt = 1; ; attempt++) {
-      if (split !== undefined) split.left -= 1;
-      const result: SendResult = await sink.send(pending, signal);
-      if (result.status === 'ok') {
-        meta = result.meta;
-        break;
-      }
-      if (result.status === 'rejected' || result.status === 'partial') {
-        const refused =
-          result.status === 'rejected' ? (result.seqs ?? pending.map((e) => e.seq)) : result.rejected;
-        for (const seq of refused) {
-          if (!pending.some((e) => e.seq === seq)) {
-            throw new SinkError(`output ${sink.name} refused seq ${seq}, which was not in the batch`);
+    // A half of a split that gave up: the whole batch gives up with it.
+    let halfFailed: Sent | undefined;
+    const retry = sinkRetry({ maxAttempts, backoffMs, maxDelayMs, random });
+    const last = await retryLoop<SendStep>(
+      async () => {
+        if (split !== undefined) split.left -= 1;
+        const result: SendResult = await sink.send(pending, signal);
+        if (result.status === 'ok') {
+          meta = result.meta;
+          return { kind: 'done' };
+        }
+        let progressed = false;
+        if (result.status === 'rejected' || result.status === 'partial') {
+          const refused =
+            result.status === 'rejected' ? (result.seqs ?? pending.map((e) => e.seq)) : result.rejected;
+          for (const seq of refused) {
+            if (!pending.some((e) => e.seq === seq)) {
+              throw new SinkError(`output ${sink.name} refused seq ${seq}, which was not in the batch`);
+            }
           }
-        }
-        const budget = splitRequestBudget(refused.length);
-        const searching = split ?? { left: budget, total: budget };
-        if (
-          result.status === 'rejected' &&
-          result.batchRefused === true &&
-          refused.length > 1 &&
-          searching.left >= 2
-        ) {
-          const refusedSet = new Set(refused);
-          const suspects = pending.filter((e) => refusedSet.has(e.seq));
-          const middle = Math.ceil(suspects.length / 2);
-          for (const half of [suspects.slice(0, middle), suspects.slice(middle)]) {
-            const sent = await sendAll(half, searching);
-            if (!sent.ok) return sent;
-            for (const [seq, reason] of sent.dead) dead.set(seq, reason);
-            meta = sent.meta;
+          const budget = splitRequestBudget(refused.length);
+          const searching = split ?? { left: budget, total: budget };
+          if (
+            result.status === 'rejected' &&
+            result.batchRefused === true &&
+            refused.length > 1 &&
+            searching.left >= 2
+          ) {
+            const refusedSet = new Set(refused);
+            const suspects = pending.filter((e) => refusedSet.has(e.seq));
+            const middle = Math.ceil(suspects.length / 2);
+            for (const half of [suspects.slice(0, middle), suspects.slice(middle)]) {
+              const sent = await sendAll(half, searching);
+              if (!sent.ok) {
+                halfFailed = sent;
+                return { kind: 'done' };
+              }
+              for (const [seq, reason] of sent.dead) dead.set(seq, reason);
+              meta = sent.meta;
+            }
+            return { kind: 'done' };
           }
-          break;
+          // Refused whole with the search's requests spent: all of these are taken as at fault.
+          const unsplit =
+            result.status === 'rejected' && result.batchRefused === true && refused.length > 1
+              ? ` (refused together; not split further after ${searching.total} ${plural(searching.total, 'request')})`
+              : '';
+          for (const seq of refused) dead.set(seq, result.error.message + unsplit);
+          if (result.status === 'rejected') return { kind: 'done' };
+          const again = new Set(result.retry);
+          const before = pending.length;
+          pending = pending.filter((e) => again.has(e.seq) && !dead.has(e.seq));
+          if (pending.length === 0) return { kind: 'done' };
+          // The written prefix of the whole batch (never of a half in a split, whose events before
+          // it are not all settled) is acknowledged now.
+          if (result.prefixWritten === true && split === undefined) {
+            const firstLeft = Math.min(...pending.map((e) => e.seq));
+            await settle(
+              events.filter((e) => e.seq < firstLeft),
+              dead,
+            );
+            // A send cut by the stop says what it wrote (then acknowledged); the rest waits.
+            if (signal.aborted) throw abortReason(signal);
+          }
+          progressed = pending.length < before;
         }
-        // Refused whole with the search's requests spent: all of these are taken as at fault.
-        const unsplit =
-          result.status === 'rejected' && result.batchRefused === true && refused.length > 1
-            ? ` (refused together; not split further after ${searching.total} ${plural(searching.total, 'request')})`
-            : '';
-        for (const seq of refused) dead.set(seq, result.error.message + unsplit);
-        if (result.status === 'rejected') break;
-        const retry = new Set(result.retry);
-        const before = pending.length;
-        pending = pending.filter((e) => retry.has(e.seq) && !dead.has(e.seq));
-        if (pending.length === 0) break;
-        // The written prefix of the whole batch (never of a half in a split, whose events before
-        // it are not all settled) is acknowledged now.
-        if (result.prefixWritten === true && split === undefined) {
-          const firstLeft = Math.min(...pending.map((e) => e.seq));
-          await settle(
-            events.filter((e) => e.seq < firstLeft),
-            dead,
-          );
-          // A send cut by the stop says what it wrote (then acknowledged); the rest waits.
-          if (signal.aborted) throw abortReason(signal);
-        }
-        // A partial send that got further is no failed attempt: an output that refuses one event
-        // per answer (Splunk HEC) would otherwise run out of attempts before the batch is through.
-        if (pending.length < before) attempt = 0;
-      }
-      // Retryable, or the retryable part of a partial send.
-      if (attempt >= maxAttempts) return { ok: false, error: result.error };
-      const hinted = result.retryAfterMs;
-      if (hinted !== undefined && hinted > maxDelayMs)
-        return { ok: false, error: result.error, retryAfterMs: hinted };
-      const delay =
-        hinted ?? Math.min(maxDelayMs, Math.floor(random() * backoffMs * 2 ** Math.min(attempt - 1, 30)));
-      retried += 1;
-      await sleep(delay, signal);
+        // Retryable, or the retryable part of a partial send.
+        return {
+          kind: 'again',
+          error: result.error,
+          progressed,
+          ...(result.retryAfterMs === undefined ? {} : { retryAfterMs: result.retryAfterMs }),
+        };
+      },
+      signal,
+      {
+        strategies: [retry.strategy],
+        // The strategy counts the attempts (anew after progress); no overall deadline.
+        maxRetries: Infinity,
+        maxElapsedMs: Infinity,
+        sleep,
+        onRetry: () => {
+          retried += 1;
+        },
+      },
+    );
+    if (halfFailed !== undefined) return halfFailed;
+    if (last.kind === 'again') {
+      const retryAfterMs = retry.askedToWaitMs();
+      return { ok: false, error: last.error, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
     }
     return { ok: true, dead, meta };
   };
