@@ -6,37 +6,28 @@
 import type { Config, TenantConfig } from '../config/load.js';
 import type { Logger } from '../observe/log.js';
 import { type Sink } from '../sinks/types.js';
-import { systemSleep } from '../util/abort.js';
 import { DEFAULTS } from '../config/schema.js';
 import { createCollectorMetrics } from '../observe/metrics.js';
 import { runTelemetry } from '../observe/telemetry.js';
 import { createCatchUpProgress } from '../observe/catch-up.js';
 import type { MessageTraceSource } from '../sources/source.js';
 import type { StateStore } from '../state/store.js';
-import { createTenantCollector, type CollectorEvents, type PassSummary } from './collector.js';
+import { createTenantCollector, type CollectorEvents } from './collector.js';
+import { runTenantCycles, type OnceReconcile, type TenantOutcome } from './tenant-cycles.js';
 import { warnIfNewState } from './new-state.js';
-import {
-  DEFAULT_POLL_MS,
-  RECENT_DEAD_LETTER_MS,
-  snapshotFromState,
-  startHealthServer,
-  type HealthServer,
-} from '../observe/health.js';
-import { statusReport } from '../observe/status-report.js';
+import { DEFAULT_POLL_MS, type HealthServer } from '../observe/health.js';
+import { startDaemonHealth } from './daemon-health.js';
 import type { PageNormalizer } from './page-events.js';
 import { assemble } from './assemble.js';
 import { commitCounters } from './processors/index.js';
 
 export { describeError } from './describe-error.js';
-
-export interface TenantOutcome {
-  readonly tenant: string;
-  readonly passes: readonly PassSummary[];
-  /** Why this tenant failed (sanitized); undefined when it did not. */
-  readonly error?: Record<string, unknown>;
-  /** Its last cycle was cut short (a stop): neither a success nor a failure, and not recorded. */
-  readonly cutShort?: boolean;
-}
+export {
+  failingTenantDelay,
+  ONCE_RECONCILE_MODES,
+  type OnceReconcile,
+  type TenantOutcome,
+} from './tenant-cycles.js';
 
 export interface RunSummary {
   readonly tenants: readonly TenantOutcome[];
@@ -54,14 +45,6 @@ export interface RunSummary {
    */
   readonly collectionStoppedFor?: string;
 }
-
-/**
- * When `--once` runs the reconcile pass: `always` (the default, as the interface promises), or
- * `due`: only when `reconcileEvery` has passed since the tenant's last reconcile (read from the
- * state), as the daemon does; for a cron job that runs more often than it needs to re-read the lookback.
- */
-export const ONCE_RECONCILE_MODES = ['always', 'due'] as const;
-export type OnceReconcile = (typeof ONCE_RECONCILE_MODES)[number];
 
 export interface RunOptions {
   readonly once: boolean;
@@ -85,16 +68,6 @@ export interface RunOptions {
 
 /** How often running passes are checked against `log.progressEvery` between the collector's events. */
 const PROGRESS_TICK_MS = 5_000;
-
-/** The daemon's wait before trying a failing tenant again: the poll interval, doubled per failure in a row, at most 15 minutes (or the poll interval when longer). */
-export function failingTenantDelay(pollMs: number, failures: number): number {
-  const cap = Math.max(pollMs, 15 * 60_000);
-  return Math.min(cap, pollMs * 2 ** Math.min(Math.max(failures - 1, 0), 20));
-}
-
-/** Waits, or stops waiting when the run is stopped (a stop is no error here). */
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  systemSleep(ms, signal).catch(() => undefined);
 
 export async function runCollector(config: Config, options: RunOptions): Promise<RunSummary> {
   const now = options.now ?? Date.now;
@@ -138,8 +111,6 @@ export async function runCollector(config: Config, options: RunOptions): Promise
   const delivered: Record<string, number> = {};
   const deadLettered: Record<string, number> = {};
   const pending: Record<string, number> = {};
-  const maxEvents = config.outbox?.maxEvents ?? DEFAULTS.outboxMaxEvents;
-  const warnAfterMs = config.outbox?.warnAfterMs ?? DEFAULTS.outboxWarnAfterMs;
   // Daemon: time between a tenant's polls (also in each tenant's lag bound).
   const pollMs = options.pollIntervalMs ?? DEFAULT_POLL_MS;
   const outcomes: TenantOutcome[] = [];
@@ -200,52 +171,16 @@ export async function runCollector(config: Config, options: RunOptions): Promise
     // The daemon answers /healthz, /readyz, /status and /metrics when the configuration has
     // `health`: started before anything is collected, so that a port in use stops the run at once.
     if (config.health !== undefined && !options.once) {
-      const healthListen = config.health.listen;
-      health = await startHealthServer({
-        listen: config.health.listen,
-        // A tenant is not current after two failed cycles in a row (one cut short is no outage).
-        // New dead letters make it unready for an hour (or until they are retried): they are events
-        // that will not arrive unless someone acts.
-        rule: () => ({
-          maxBacklog: maxEvents,
-          now: now(),
-          failedCycles: 2,
-          maxWaitingMs: warnAfterMs,
-          recentDeadLetterMs: RECENT_DEAD_LETTER_MS,
-        }),
-        metrics: () => collectorMetrics.exposition(),
-        // The document `exotrace status --json` prints, by its rule (see README).
-        status: (snapshot) =>
-          statusReport(config, snapshot, { kind: 'daemon', from: `http://${healthListen}/status` }, now()),
-        snapshot: async () => {
-          const fromState = await snapshotFromState(store, {
-            tenants: config.tenants.map((t) => ({ name: t.name, minAgeMs: t.minAgeMs })),
-            outputs: sinks.map((sink) => sink.name),
-            now: now(),
-            pollMs,
-            backlog: outbox.backlogOf,
-          });
-          // Plus what only this process knows: how its outputs' last rounds went.
-          return {
-            ...fromState,
-            outputs: fromState.outputs.map((o) => ({ ...o, ...outbox.roundsOf(o.output) })),
-          };
-        },
+      health = await startDaemonHealth(config, config.health.listen, {
+        store,
+        outputs: sinks.map((sink) => sink.name),
+        outbox,
+        exposition: () => collectorMetrics.exposition(),
+        now,
+        pollMs,
       });
       said.healthListening(health.address, ['/healthz', '/readyz', '/status', '/metrics']);
     }
-
-    /**
-     * Keeps a cycle's outcome in the state (`exotrace status` reads it when no daemon runs). The
-     * state may be what failed (a full disk): that is said, and the tenant carries on as it would.
-     */
-    const recordCycle = async (tenant: string, error: Record<string, unknown> | undefined): Promise<void> => {
-      try {
-        await store.recordTenantCycle(tenant, { at: now(), ...(error === undefined ? {} : { error }) });
-      } catch (recordError) {
-        said.cycleNotRecorded(tenant, recordError);
-      }
-    };
 
     const runTenant = async (tenant: TenantConfig): Promise<TenantOutcome> => {
       const source = sourceOf(tenant);
@@ -281,67 +216,20 @@ export async function runCollector(config: Config, options: RunOptions): Promise
           },
         },
       });
-      const passes: PassSummary[] = [];
-      // The daemon keeps trying a failing tenant (the cause may be fixed meanwhile: consent given,
-      // service principal created, network back), less and less often; --once reports it and ends.
-      let failures = 0;
-      let lastError: Record<string, unknown> | undefined;
-      let cutShort = false;
-      // A call, not the property: the compiler would take `aborted` as fixed after a first check.
-      const stopped = (): boolean => collecting.aborted;
       try {
-        do {
-          try {
-            said.passStart(tenant.name, 'fast');
-            passes.push(
-              await collector.fastPass(collecting).finally(() => {
-                said.passEnd(tenant.name, 'fast');
-              }),
-            );
-            // --once reconciles always (unless told `due`); the daemon when reconcileEvery says so.
-            const forceReconcile = options.once && (options.onceReconcile ?? 'always') === 'always';
-            said.passStart(tenant.name, 'reconcile');
-            const reconcile = await collector.reconcilePass(collecting, forceReconcile).finally(() => {
-              said.passEnd(tenant.name, 'reconcile');
-            });
-            if (reconcile !== undefined) passes.push(reconcile);
-            // A pass stopped between two windows returns what it did: the cycle is not complete, so
-            // it is neither "collected" nor recorded as a success (the checkpoints resume it).
-            if (stopped()) {
-              cutShort = true;
-              break;
-            }
-            // Keys past every re-read's reach can go; the seen-set stays the size of the lookback.
-            await store.pruneSeen(now());
-            said.tenantCollected(tenant.name, passes.slice(-2), now());
-            failures = 0;
-            lastError = undefined;
-            await recordCycle(tenant.name, undefined);
-          } catch (error) {
-            // Stopping (SIGINT/SIGTERM) aborts the request in flight: its page was not committed,
-            // and the checkpoint still points before it. That is a clean stop, not a failure.
-            if (stopped()) {
-              cutShort = true;
-              break;
-            }
-            lastError = describe(error);
-            failures++;
-            const retryInMs = options.once ? undefined : failingTenantDelay(pollMs, failures);
-            said.tenantFailed(tenant.name, lastError, retryInMs, now());
-            await recordCycle(tenant.name, lastError);
-            if (retryInMs !== undefined) {
-              await sleep(retryInMs, signal);
-              continue;
-            }
-          }
-          if (!options.once) await sleep(pollMs, signal);
-        } while (!options.once && !signal.aborted);
-        return {
+        return await runTenantCycles({
           tenant: tenant.name,
-          passes,
-          ...(lastError === undefined ? {} : { error: lastError }),
-          ...(cutShort ? { cutShort } : {}),
-        };
+          collector,
+          store,
+          once: options.once,
+          ...(options.onceReconcile === undefined ? {} : { onceReconcile: options.onceReconcile }),
+          pollMs,
+          now,
+          signal,
+          collecting,
+          said,
+          describe,
+        });
       } finally {
         await source.close();
       }
