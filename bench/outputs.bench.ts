@@ -15,7 +15,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import type { OutputConfig } from '../src/config/load.js';
 import { startEmulator } from '../src/emulator/server.js';
 import { pageEventsFn } from '../src/pipeline/page-events.js';
-import { deliverOnce, startSinks } from '../src/sinks/deliver.js';
+import { deliverOnce, startSinks } from '../src/pipeline/outbox/index.js';
 import { createSink } from '../src/sinks/registry.js';
 import { openSqliteStore } from '../src/state/sqlite.js';
 import type { PageEvent } from '../src/state/store.js';

@@ -2,12 +2,12 @@
  * `exotrace backfill --config FILE --tenant NAME --from WHEN [--to WHEN]`: bounded historical
  * collection, clamped to what the API keeps (90 days for Graph, 10 for the Reporting Web Service),
  * of what the state does not record as collected yet (the parts it skips are logged), with its own
- * checkpoint (an interrupted backfill resumes), progress on a TTY, then delivery.
+ * checkpoint (an interrupted backfill resumes), progress on a TTY, delivered while it collects
+ * (pipeline/backfill.ts: the same assembly as `run`, back pressure included).
  */
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { configWarnings } from '../config/warnings.js';
-import { logSecretsOf } from '../config/secrets.js';
 import type { Logger } from '../observe/log.js';
 import {
   BAR_FORMAT,
@@ -16,17 +16,9 @@ import {
   type ProgressSnapshot,
   type WindowProgress,
 } from '../observe/progress.js';
-import { createTenantCollector } from '../pipeline/collector.js';
 import type { TimeWindow } from '../core/window.js';
-import { deadLetterLogger } from '../pipeline/delivery.js';
-import { warnIfNewState } from '../pipeline/new-state.js';
-import { describeError } from '../pipeline/run.js';
-import { batchLimitsOf, deliverOnce, startSinks } from '../sinks/deliver.js';
-import { createSink, sinkIoOf } from '../sinks/registry.js';
-import { createSource, createSourceBudget } from '../sources/create.js';
-import { abortReason } from '../util/abort.js';
+import { runBackfill } from '../pipeline/backfill.js';
 import type { TenantBudget } from '../sources/http/budget.js';
-import { openSqliteStore } from '../state/sqlite.js';
 import { parseDuration } from '../util/duration.js';
 import { EXIT_DEAD_LETTERED, EXIT_OK, EXIT_USAGE, exitStatusOfStop } from './exit-codes.js';
 import { receivedSoFar, takeStop } from './stop-signal.js';
@@ -79,11 +71,11 @@ export async function backfillCommand(
   const log = createCliLogger(config, logFlagsOf(opts));
   if (log === undefined) return EXIT_USAGE;
   for (const warning of configWarnings(config)) log.warn(warning, { file: config.file });
-  // Our own budget, so the ETA can read what is left of it; the source takes its slots from it.
-  const budget = createSourceBudget(tenant);
+  // The tenant's budget once its source exists, so the ETA can read what is left of it.
+  let budget: TenantBudget | undefined;
   const progress = createBackfillProgress({
     tenant: tenant.name,
-    budget,
+    budgetOf: () => budget,
     perWindow: tenant.requestsPer5Min,
     tty: process.stderr.isTTY,
     log,
@@ -94,22 +86,25 @@ export async function backfillCommand(
     // The bar first: the terminal is left clean even if stopping takes a while.
     progress.stop();
   });
-  const store = openSqliteStore(config.stateDir);
-  const sinks = config.outputs.map((output) => createSink(output, sinkIoOf(config, log)));
-  const source = createSource(tenant, config, {
-    budget,
-    onAttempt: () => {
-      progress.request();
-    },
-  });
   try {
-    await warnIfNewState(store, config, log);
-    await startSinks(store, sinks);
-    const collector = createTenantCollector({
-      tenant,
-      source,
-      store,
-      now: Date.now,
+    const outcome = await runBackfill(config, tenant, {
+      from,
+      to,
+      signal: stop.signal,
+      log,
+      recollect: opts.recollect === true,
+      onAttempt: () => {
+        progress.request();
+      },
+      onBudget: (own) => {
+        budget = own;
+      },
+      onCollected: () => {
+        progress.stop();
+      },
+      onWindow: (done, total) => {
+        progress.window(done, total);
+      },
       events: {
         onClamp: (_, requested, start) => {
           // Before the first request, so before the bar starts: the line is not drawn over.
@@ -134,40 +129,7 @@ export async function backfillCommand(
         },
       },
     });
-    const summary = await collector.backfill(
-      from,
-      to,
-      stop.signal,
-      (done, total) => {
-        progress.window(done, total);
-      },
-      { recollect: opts.recollect === true },
-    );
-    progress.stop();
-    const deliveries = await deliverOnce(store, sinks, {
-      signal: stop.signal,
-      perOutput: batchLimitsOf(config.outputs),
-      onDeadLetters: deadLetterLogger(log),
-    });
-    // Stopped while delivering: the same as stopped while collecting (deliveries do not throw).
-    if (stop.signal.aborted) throw abortReason(stop.signal);
-    log.info('backfill done', { ...summary });
-    // Like `run --once`: what was collected but not taken, or refused for good, is not a success.
-    let behind = false;
-    for (const delivery of deliveries) {
-      if (delivery.error === undefined) continue;
-      behind = true;
-      log.warn('output did not take everything; its events stay in the outbox for the next run', {
-        output: delivery.sink,
-        events: await store.outboxDepth(delivery.sink),
-        error: describeError(delivery.error, logSecretsOf(config)),
-      });
-    }
-    if (behind) return EXIT_OUTPUT_BEHIND;
-    return deliveries.some((d) => d.deadLettered > 0) ? EXIT_DEAD_LETTERED : EXIT_OK;
-  } catch (error) {
-    progress.stop();
-    if (stop.signal.aborted) {
+    if (outcome.kind === 'stopped') {
       // ^C is no failure: every committed page stays committed (with its next link), and the
       // same command resumes from the backfill checkpoint.
       log.warn('backfill stopped; run the same command again to resume where it stopped', {
@@ -175,14 +137,27 @@ export async function backfillCommand(
       });
       return exitStatusOfStop(stop.received());
     }
-    log.error('backfill failed', { tenant: tenant.name, error: describeError(error) });
-    return EXIT_TENANT_FAILED;
+    if (outcome.kind === 'failed') {
+      log.error('backfill failed', { tenant: tenant.name, error: outcome.error });
+      return EXIT_TENANT_FAILED;
+    }
+    if (outcome.kind === 'collected') log.info('backfill done', { ...outcome.summary });
+    // Like `run --once`: what was collected but not taken, or refused for good, is not a success;
+    // nor is collection stopped by an output that stayed down with the outbox full.
+    for (const [output, events] of Object.entries(outcome.flushed.pending)) {
+      const error = outcome.errors[output];
+      log.warn('output did not take everything; its events stay in the outbox for the next run', {
+        output,
+        events,
+        ...(error === undefined ? {} : { error }),
+      });
+    }
+    if (outcome.kind === 'stalled' || Object.keys(outcome.flushed.pending).length > 0)
+      return EXIT_OUTPUT_BEHIND;
+    return Object.keys(outcome.flushed.deadLettered).length > 0 ? EXIT_DEAD_LETTERED : EXIT_OK;
   } finally {
     progress.stop();
     stop.release();
-    await source.close();
-    for (const sink of sinks) await sink.close();
-    await store.close();
   }
 }
 
@@ -208,7 +183,8 @@ const IN_WINDOW_LINE_EVERY_MS = 30_000;
  */
 function createBackfillProgress(options: {
   tenant: string;
-  budget: TenantBudget;
+  /** The tenant's budget, once its source exists. */
+  budgetOf: () => TenantBudget | undefined;
   perWindow: number;
   tty: boolean;
   log: Logger;
@@ -227,7 +203,8 @@ function createBackfillProgress(options: {
 
   const snapshot = (): ProgressSnapshot => {
     const now = Date.now();
-    const pausedUntil = options.budget.pausedUntil();
+    const budget = options.budgetOf();
+    const pausedUntil = budget?.pausedUntil();
     return {
       windowsDone,
       windowsTotal,
@@ -236,7 +213,7 @@ function createBackfillProgress(options: {
       requestsThisWindow: requests - requestsAtWindow,
       elapsedMs: now - started,
       budgetPerWindow: options.perWindow,
-      budgetFree: options.budget.remaining(),
+      budgetFree: budget?.remaining() ?? options.perWindow,
       budgetPausedMs: pausedUntil === undefined ? 0 : pausedUntil - now,
       ...(inWindow === undefined ? {} : { window: { ...inWindow } }),
     };
@@ -330,7 +307,10 @@ export function registerBackfillCommand(program: Command, setExitCode: (code: nu
       'after',
       `
 Exit status: 0 collected and delivered, 2 bad configuration or usage, 3 the backfill failed,
-6 an output did not take everything (its events stay in the outbox for the next run),
+6 an output did not take everything (its events stay in the outbox for the next run), or the outbox
+  was full (outbox.maxEvents) for an output that kept failing: collection pauses while the outbox is
+  full and resumes when the output takes events again; an output still failing after 30 s stops it,
+  the outputs get their last round (30 s at most), and the same command resumes,
 7 everything taken, but an output refused some events for good (exotrace deadletter list),
 130 stopped by ^C (SIGINT), 143 by SIGTERM, 129 by SIGHUP (the same command resumes).`,
     )

@@ -7,16 +7,17 @@ import { isTransientError } from './network-error.js';
 import { DEFAULT_MAX_RETRY_AFTER_MS, retryAfterMs } from './retry-after.js';
 import type { HttpResponse } from './types.js';
 
-export interface RetryContext {
+/** What a strategy decides about: the attempt's result (`response`) or the error it threw. */
+export interface RetryContext<T = HttpResponse> {
   /** Retries done so far: 0 when deciding about the first attempt's outcome. */
   readonly retryCount: number;
-  readonly response?: HttpResponse;
+  readonly response?: T;
   readonly error?: unknown;
   /** Now, on the injected clock (for HTTP dates). */
   readonly now: number;
 }
 
-export type RetryStrategy = (context: RetryContext) => number | undefined;
+export type RetryStrategy<T = HttpResponse> = (context: RetryContext<T>) => number | undefined;
 
 export interface ThrottlingStrategyOptions {
   /**

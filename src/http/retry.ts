@@ -24,7 +24,8 @@ export interface RetryInfo {
   readonly error?: unknown;
 }
 
-export interface RetryOptions {
+/** The loop's options for any kind of attempt (an HTTP request, a batch sent to an output). */
+export interface RetryLoopOptions<T> {
   /** Retries after the first attempt; default 10. */
   readonly maxRetries?: number;
   /**
@@ -32,12 +33,19 @@ export interface RetryOptions {
    * end past it is not started: the loop gives up at once with what it has.
    */
   readonly maxElapsedMs?: number;
-  /** Default: throttling (Retry-After honoured) then transient (backoff with jitter). */
-  readonly strategies?: readonly RetryStrategy[];
+  /** Asked in order after each attempt; the first that answers a wait decides it. */
+  readonly strategies: readonly RetryStrategy<T>[];
   readonly clock?: Clock;
   readonly sleep?: Sleep;
   /** Called before each wait: for logs and metrics. */
   readonly onRetry?: (info: RetryInfo) => void;
+  /** The HTTP status an attempt's result stands for, for `onRetry` (HTTP: the response's). */
+  readonly statusOf?: (result: T) => number | undefined;
+}
+
+export interface RetryOptions extends Omit<RetryLoopOptions<HttpResponse>, 'strategies' | 'statusOf'> {
+  /** Default: throttling (Retry-After honoured) then transient (backoff with jitter). */
+  readonly strategies?: readonly RetryStrategy[];
 }
 
 export interface DefaultStrategiesOptions extends ThrottlingStrategyOptions, TransientStrategyOptions {}
@@ -50,23 +58,40 @@ export function defaultStrategies(options: DefaultStrategiesOptions = {}): Retry
  * Runs `attempt` until it returns a response no strategy wants to retry, or throws an error none
  * wants to retry. Aborts end waits at once and are rethrown, never retried.
  */
-export async function withRetry(
+export function withRetry(
   attempt: (retry: number) => Promise<HttpResponse>,
   signal: AbortSignal,
   options: RetryOptions = {},
 ): Promise<HttpResponse> {
+  return retryLoop(attempt, signal, {
+    ...options,
+    strategies: options.strategies ?? defaultStrategies(),
+    statusOf: (response) => response.status,
+  });
+}
+
+/**
+ * The loop itself, over any attempt: runs it until its result is one no strategy wants to try
+ * again (returned), or it throws an error none wants to retry (thrown). Aborts end waits at once
+ * and are rethrown, never retried.
+ */
+export async function retryLoop<T>(
+  attempt: (retry: number) => Promise<T>,
+  signal: AbortSignal,
+  options: RetryLoopOptions<T>,
+): Promise<T> {
   const clock = options.clock ?? systemClock;
   const sleep = options.sleep ?? systemSleep;
-  const strategies = options.strategies ?? defaultStrategies();
+  const { strategies } = options;
   const maxRetries = options.maxRetries ?? 10;
   const deadline = clock() + (options.maxElapsedMs ?? 3_600_000);
 
   for (let retry = 0; ; retry++) {
     if (signal.aborted) throw abortReason(signal);
-    let response: HttpResponse | undefined;
+    let result: { value: T } | undefined;
     let error: unknown;
     try {
-      response = await attempt(retry);
+      result = { value: await attempt(retry) };
     } catch (caught) {
       // The attempt may have been aborted while in flight: an abort ends the loop, never retries.
       if (isAborted(signal)) throw abortReason(signal);
@@ -75,20 +100,25 @@ export async function withRetry(
     const now = clock();
     let delay: number | undefined;
     if (retry < maxRetries) {
-      const context = { retryCount: retry, now, ...(response === undefined ? { error } : { response }) };
+      const context = {
+        retryCount: retry,
+        now,
+        ...(result === undefined ? { error } : { response: result.value }),
+      };
       for (const strategy of strategies) {
         delay = strategy(context);
         if (delay !== undefined) break;
       }
     }
     if (delay === undefined || now + delay > deadline) {
-      if (response !== undefined) return response;
+      if (result !== undefined) return result.value;
       throw error;
     }
+    const status = result === undefined ? undefined : options.statusOf?.(result.value);
     options.onRetry?.({
       retry: retry + 1,
       delayMs: delay,
-      ...(response === undefined ? { error } : { status: response.status }),
+      ...(result === undefined ? { error } : status === undefined ? {} : { status }),
     });
     await sleep(delay, signal);
   }

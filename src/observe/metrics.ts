@@ -55,7 +55,12 @@ export interface CollectorMetrics {
   /** A retry about to wait (the sources' `onRetry` hook). */
   retry(tenant: MetricsTenant, info: RetryInfo): void;
   /** A page committed with its checkpoint. */
-  committed(tenant: string, pass: Pass, rows: number, result: CommitResult): void;
+  committed(
+    tenant: string,
+    pass: Pass,
+    rows: number,
+    result: Pick<CommitResult, 'insertedByStatus' | 'duplicates' | 'rejected'> & Partial<CommitResult>,
+  ): void;
   /** A tenant's cycle (fast pass, reconcile) ended. */
   cycle(tenant: string, ok: boolean, atMs: number): void;
   /** What the state knows of a tenant's last cycles when the run starts (no cycle is counted). */

@@ -8,7 +8,7 @@ import type { TenantConfig } from '../config/load.js';
 import type { NormalizeOptions } from '../normalize/normalizer.js';
 import { ExotraceError } from '../core/errors.js';
 import type { MessageTraceSource, Page } from '../sources/source.js';
-import type { CommitResult, RejectInput, StateStore } from '../state/store.js';
+import type { CommitResult, PageCommit, RejectInput, StateStore } from '../state/store.js';
 import type { Pass } from '../core/window.js';
 import type { PageGate } from './page-gate.js';
 import { inlinePageNormalizer, type PageEvents, type PageNormalizer } from './page-events.js';
@@ -100,6 +100,11 @@ export interface TenantCollectorOptions {
    * (outputs behind by less than the bound). Default: always room.
    */
   readonly roomForPage?: (signal: AbortSignal) => Promise<void>;
+  /**
+   * Commits a page (the outbox's `commit`: it also wakes the outputs). Default: the store's
+   * `commitPage` (a collector alone, delivery left to its caller).
+   */
+  readonly commit?: (tenant: string, page: PageCommit) => Promise<CommitResult>;
 }
 
 export interface TenantCollector {
@@ -166,6 +171,7 @@ const SEEN_MARGIN_MS = 6 * 3_600_000;
 
 export function createTenantCollector(options: TenantCollectorOptions): TenantCollector {
   const { tenant, source, store, now } = options;
+  const commit = options.commit ?? ((name: string, page: PageCommit) => store.commitPage(name, page));
   const pageNormalizer = options.pageNormalizer ?? inlinePageNormalizer();
   // The full profile with the tenant's organization, accepted domains, name and id.
   const normalizeOptions: NormalizeOptions = normalizeOptionsOf(tenant);
@@ -227,7 +233,7 @@ export function createTenantCollector(options: TenantCollectorOptions): TenantCo
           page.nextLink === undefined
             ? { cursor: window.to }
             : { cursor: cursorBefore, window, nextLink: page.nextLink };
-        const result = await store.commitPage(tenant.name, {
+        const result = await commit(tenant.name, {
           pass,
           checkpoint,
           events,

@@ -12,7 +12,9 @@ import {
   type OutputRoundOutcome,
   type OutputRounds,
   type DeadLetter,
+  type CommitHook,
   type PageCommit,
+  type PageEvent,
   type ReadOutboxOptions,
   type SinkStart,
   type SinkState,
@@ -133,40 +135,46 @@ class MemoryStore implements StateStore {
     });
   }
 
-  commitPage(tenant: string, page: PageCommit): Promise<CommitResult> {
+  commitPage(tenant: string, page: PageCommit, hook?: CommitHook): Promise<CommitResult> {
     return run(() => {
       this.#open();
       validateCommit(tenant, page);
       const { now, checkpoint } = page;
       const expiresAt = now + page.seenTtlMs;
-      let seen = this.#seen.get(tenant);
-      if (seen === undefined) {
-        seen = new Map();
-        this.#seen.set(tenant, seen);
-      }
-      let inserted = 0;
-      let duplicates = 0;
-      const insertedByStatus: Record<string, number> = {};
-      for (const event of page.events) {
+      const seen = this.#seen.get(tenant) ?? new Map<string, number>();
+      // Decided first, changed after: a hook that throws leaves the store as it was (atomic).
+      const freshKeys = new Set<string>();
+      const isNew = (event: PageEvent): boolean => {
+        if (freshKeys.has(event.key)) return false;
         const expires = seen.get(event.key);
         // An expired key that is not yet pruned counts as unseen (same rule as SQLite).
-        const isNew = expires === undefined || expires <= now;
-        seen.set(event.key, Math.max(expires ?? 0, expiresAt));
-        if (isNew) {
-          this.#append({
-            tenant,
-            pass: page.pass,
-            key: event.key,
-            eventId: event.eventId,
-            json: event.json,
-            bytes: Buffer.byteLength(event.json, 'utf8'),
-            createdAt: page.now,
-          });
-          inserted++;
-          countStatus(insertedByStatus, event.status);
-        } else {
-          duplicates++;
-        }
+        const unseen = expires === undefined || expires <= now;
+        if (unseen) freshKeys.add(event.key);
+        return unseen;
+      };
+      const fresh = page.events.filter(isNew);
+      const duplicates = page.events.length - fresh.length;
+      const own =
+        hook?.({ tenant, pass: page.pass, inserted: fresh, duplicates, rejected: page.rejects.length }) ?? [];
+      const ownFresh = own.filter(isNew);
+      this.#seen.set(tenant, seen);
+      for (const event of [...page.events, ...own]) {
+        seen.set(event.key, Math.max(seen.get(event.key) ?? 0, expiresAt));
+      }
+      let inserted = 0;
+      const insertedByStatus: Record<string, number> = {};
+      for (const event of [...fresh, ...ownFresh]) {
+        this.#append({
+          tenant,
+          pass: page.pass,
+          key: event.key,
+          eventId: event.eventId,
+          json: event.json,
+          bytes: Buffer.byteLength(event.json, 'utf8'),
+          createdAt: page.now,
+        });
+        inserted++;
+        countStatus(insertedByStatus, event.status);
       }
       for (const reject of page.rejects) {
         this.#rejects.push({

@@ -126,6 +126,28 @@ export interface CommitResult {
   readonly headSeq: number;
 }
 
+/**
+ * What a processor (pipeline/processors) sees of a page being committed: its new events only, the
+ * ones the seen-set did not know (not the duplicates a re-read brings again).
+ */
+export interface CommittedEvents {
+  readonly tenant: string;
+  readonly pass: Pass;
+  /** The page's events appended to the outbox, in page order (a key repeated in the page once). */
+  readonly inserted: readonly PageEvent[];
+  /** The page's events the seen-set suppressed. */
+  readonly duplicates: number;
+  readonly rejected: number;
+}
+
+/**
+ * Called by `commitPage` inside its transaction, once the page's events are decided, with the new
+ * ones. Synchronous (it runs inside the transaction), it returns events of its own to append in
+ * the same transaction (through the seen-set as well, so a re-read adds them once; they are not
+ * shown to the hook again), or nothing. Throwing fails the commit: nothing of the page is stored.
+ */
+export type CommitHook = (committed: CommittedEvents) => readonly PageEvent[] | undefined;
+
 export interface ReadOutboxOptions {
   /**
    * Read after this sequence instead of the sink's acknowledged one, so that a sink can have
@@ -236,9 +258,11 @@ export interface StateStore {
    * Commit one page in one transaction: add every key to the tenant's seen-set (expiring at
    * `now + seenTtlMs`, extended if already there), append to the outbox only the events whose
    * key was not seen (a key repeated inside the page counts once), record the rejects and
-   * replace the pass's checkpoint. A crash leaves either all of it or none of it.
+   * replace the pass's checkpoint. A crash leaves either all of it or none of it. `hook` sees the
+   * new events and may add its own, in the same transaction (`CommitHook`); what it adds is
+   * counted in the result like the page's own.
    */
-  commitPage(tenant: string, page: PageCommit): Promise<CommitResult>;
+  commitPage(tenant: string, page: PageCommit, hook?: CommitHook): Promise<CommitResult>;
 
   /**
    * Declare the sinks that read the outbox. A sink already known keeps its cursor; a new one

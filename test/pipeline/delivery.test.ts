@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/observe/log.js';
-import { startDeliveryLoops } from '../../src/pipeline/delivery.js';
-import { startSinks } from '../../src/sinks/deliver.js';
+import { startDeliveryLoops } from '../../src/pipeline/outbox/loops.js';
+import { startSinks } from '../../src/pipeline/outbox/index.js';
 import { createMemorySink } from '../../src/sinks/memory.js';
 import type { Sink } from '../../src/sinks/types.js';
 import { createMemoryStore } from '../../src/state/memory.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRetentionCheck, RETENTION_WARNING_EVERY_MS } from '../../src/pipeline/retention.js';
+import { createRetentionCheck, RETENTION_WARNING_EVERY_MS } from '../../src/pipeline/outbox/retention.js';
 import { createMemoryStore } from '../../src/state/memory.js';
 
 const HOUR = 3_600_000;

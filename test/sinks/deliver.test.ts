@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { deliverOnce, startSinks } from '../../src/sinks/deliver.js';
+import { deliverOnce, startSinks } from '../../src/pipeline/outbox/index.js';
 import { createMemorySink } from '../../src/sinks/memory.js';
 import { createSink } from '../../src/sinks/registry.js';
 import { type Sink } from '../../src/sinks/types.js';

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { generateTlsMaterial } from '../../src/emulator/tls.js';
 import { errorCodeOf } from '../../src/observe/metrics.js';
-import { deliverOnce, startSinks } from '../../src/sinks/deliver.js';
+import { deliverOnce, startSinks } from '../../src/pipeline/outbox/index.js';
 import { createElasticsearchSink, type ElasticsearchOutputConfig } from '../../src/sinks/elasticsearch.js';
 import type { Sink } from '../../src/sinks/types.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';

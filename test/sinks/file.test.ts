@@ -14,7 +14,7 @@ import {
 import { basename, dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { deliverOnce, startSinks } from '../../src/sinks/deliver.js';
+import { deliverOnce, startSinks } from '../../src/pipeline/outbox/index.js';
 import { createFileSink, parseFileMeta } from '../../src/sinks/file.js';
 import type { SinkNotice } from '../../src/sinks/types.js';
 import type { StateStore } from '../../src/state/store.js';

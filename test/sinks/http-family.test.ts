@@ -2,7 +2,12 @@ import { inspect } from 'node:util';
 
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { deliverOnce, splitRequestBudget, startSinks, type DeliverOptions } from '../../src/sinks/deliver.js';
+import {
+  deliverOnce,
+  splitRequestBudget,
+  startSinks,
+  type DeliverOptions,
+} from '../../src/pipeline/outbox/index.js';
 import { createHttpSink } from '../../src/sinks/http.js';
 import type { HttpSinkIo } from '../../src/sinks/http-post.js';
 import { createSekoiaSink } from '../../src/sinks/sekoia.js';

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { generateTlsMaterial } from '../../src/emulator/tls.js';
-import { deliverOnce, startSinks } from '../../src/sinks/deliver.js';
+import { deliverOnce, startSinks } from '../../src/pipeline/outbox/index.js';
 import { errorCodeOf } from '../../src/observe/metrics.js';
 import { createKafkaSink, type KafkaOutputConfig, type KafkaSinkIo } from '../../src/sinks/kafka.js';
 import type { Sink } from '../../src/sinks/types.js';

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { Agent, request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import type { OutputConfig } from '../../src/config/load.js';
-import { deliverOnce, startSinks } from '../../src/sinks/deliver.js';
+import { deliverOnce, startSinks } from '../../src/pipeline/outbox/index.js';
 import { createSink } from '../../src/sinks/registry.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';
 import type { PageEvent } from '../../src/state/store.js';

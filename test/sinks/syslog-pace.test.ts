@@ -10,7 +10,7 @@ import { join } from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { deliverOnce, startSinks } from '../../src/sinks/deliver.js';
+import { deliverOnce, startSinks } from '../../src/pipeline/outbox/index.js';
 import type { SendResult, Sink } from '../../src/sinks/types.js';
 import { WRITE_CHUNK_BYTES, createSyslogSink, type SyslogOutputConfig } from '../../src/sinks/syslog.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';

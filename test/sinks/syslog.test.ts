@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { createCertificate } from '../../src/emulator/tls.js';
-import { deliverOnce, startSinks } from '../../src/sinks/deliver.js';
+import { deliverOnce, startSinks } from '../../src/pipeline/outbox/index.js';
 import { createLogger } from '../../src/observe/log.js';
 import { createSink, sinkIoOf } from '../../src/sinks/registry.js';
 import { type Sink } from '../../src/sinks/types.js';

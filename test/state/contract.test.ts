@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../../src/state/memory.js';
 import { openSqliteStore } from '../../src/state/sqlite.js';
-import type { PageCommit, PageEvent, StateStore } from '../../src/state/store.js';
+import type { CommittedEvents, PageCommit, PageEvent, StateStore } from '../../src/state/store.js';
 
 // The same behaviour is required of every StateStore: pipeline tests use the memory one and
 // trust it to behave like SQLite (and, later, PostgreSQL).
@@ -95,6 +95,56 @@ describe.each(factories)('StateStore contract: %s', (_name, factory) => {
     expect(again.insertedByStatus).toEqual({ Failed: 1, Pending: 1 });
     const bare = await s.commitPage('t', page([{ key: 'c', eventId: 'c', json: '{}' }]));
     expect(bare.insertedByStatus).toEqual({ unknown: 1 });
+  });
+
+  it('a commit hook sees only the new events, and what it adds commits with the page (once)', async () => {
+    const s = open();
+    await s.registerSinks(['out'], 'beginning');
+    await s.commitPage('t', page([ev('a|x|delivered')]));
+    const seen: { tenant: string; pass: string; inserted: string[]; duplicates: number; rejected: number }[] =
+      [];
+    const hook = (committed: CommittedEvents): PageEvent[] => {
+      seen.push({
+        tenant: committed.tenant,
+        pass: committed.pass,
+        inserted: committed.inserted.map((e) => e.key),
+        duplicates: committed.duplicates,
+        rejected: committed.rejected,
+      });
+      // A "detection" per new event, with a key of its own (stable across re-reads).
+      return committed.inserted.map((e) => ev(`alert|${e.key}`));
+    };
+    const second = page([ev('a|x|delivered'), ev('b|x|failed'), ev('b|x|failed')], {
+      pass: 'reconcile',
+      rejects: [{ reason: 'no trace id', input: '{}' }],
+    });
+    const r = await s.commitPage('t', second, hook);
+    expect(seen).toEqual([
+      { tenant: 't', pass: 'reconcile', inserted: ['b|x|failed'], duplicates: 2, rejected: 1 },
+    ]);
+    // The hook's event counts like the page's own.
+    expect(r).toMatchObject({ inserted: 2, duplicates: 2, headSeq: 3 });
+    const rows = await s.readOutbox('out', { limit: 100, maxBytes: 1e6 });
+    expect(rows.map((e) => e.key)).toEqual(['a|x|delivered', 'b|x|failed', 'alert|b|x|failed']);
+    expect(rows.at(-1)).toMatchObject({ tenant: 't', pass: 'reconcile', eventId: 'id-alert|b|x|failed' });
+    // The same page again: nothing new, so the hook sees nothing and adds nothing twice.
+    await s.commitPage('t', second, hook);
+    expect(seen.at(-1)).toMatchObject({ inserted: [], duplicates: 3 });
+    expect(await s.outboxHead()).toBe(3);
+  });
+
+  it('a commit hook that throws fails the commit: nothing of the page is stored', async () => {
+    const s = open();
+    await s.registerSinks(['out'], 'beginning');
+    await expect(
+      s.commitPage('t', page([ev('a|x|delivered')], { checkpoint: { cursor: 500 } }), () => {
+        throw new Error('processor failed');
+      }),
+    ).rejects.toThrow('processor failed');
+    expect(await s.outboxHead()).toBe(0);
+    expect(await s.getCheckpoint('t', 'fast')).toBeUndefined();
+    // The key was not kept either: the page committed again is new.
+    expect(await s.commitPage('t', page([ev('a|x|delivered')]))).toMatchObject({ inserted: 1 });
   });
 
   it('scopes the seen-set per tenant', async () => {

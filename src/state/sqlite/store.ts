@@ -13,12 +13,14 @@ import {
   validateCycle,
   validateOutputRound,
   validateReadOptions,
+  type CommitHook,
   type CommitResult,
   type CycleOutcome,
   type DeadLetter,
   type OutputRoundOutcome,
   type OutputRounds,
   type PageCommit,
+  type PageEvent,
   type ReadOutboxOptions,
   type SinkStart,
   type SinkState,
@@ -115,7 +117,7 @@ export class SqliteStore implements StateStore {
     return this.#run(() => this.#checkpoints.collectedRanges(tenant));
   }
 
-  commitPage(tenant: string, page: PageCommit): Promise<CommitResult> {
+  commitPage(tenant: string, page: PageCommit, hook?: CommitHook): Promise<CommitResult> {
     return this.#run(() => {
       validateCommit(tenant, page);
       const { now } = page;
@@ -126,39 +128,54 @@ export class SqliteStore implements StateStore {
         let inserted = 0;
         let duplicates = 0;
         const insertedByStatus: Record<string, number> = {};
+        const fresh: PageEvent[] = [];
+        /** Adds the key to the seen-set, and the event to the outbox when the key was not seen. */
+        const commitEvent = (event: PageEvent): boolean => {
+          if (!this.#seen.see(tenant, event.key, now, expiresAt)) return false;
+          const bytes = Buffer.byteLength(event.json, 'utf8');
+          this.#outbox.append({
+            tenant,
+            pass: page.pass,
+            key: event.key,
+            eventId: event.eventId,
+            json: event.json,
+            bytes,
+            onlySink: null,
+            createdAt: now,
+          });
+          added.push({
+            seq: 0,
+            tenant,
+            pass: page.pass,
+            key: event.key,
+            eventId: event.eventId,
+            json: event.json,
+          });
+          addedBytes.push(bytes);
+          inserted++;
+          countStatus(insertedByStatus, event.status);
+          return true;
+        };
         for (const event of page.events) {
-          if (this.#seen.see(tenant, event.key, now, expiresAt)) {
-            const bytes = Buffer.byteLength(event.json, 'utf8');
-            this.#outbox.append({
-              tenant,
-              pass: page.pass,
-              key: event.key,
-              eventId: event.eventId,
-              json: event.json,
-              bytes,
-              onlySink: null,
-              createdAt: now,
-            });
-            added.push({
-              seq: 0,
-              tenant,
-              pass: page.pass,
-              key: event.key,
-              eventId: event.eventId,
-              json: event.json,
-            });
-            addedBytes.push(bytes);
-            inserted++;
-            countStatus(insertedByStatus, event.status);
-          } else {
-            duplicates++;
-          }
+          if (commitEvent(event)) fresh.push(event);
+          else duplicates++;
         }
         for (const reject of page.rejects) {
           this.#rejects.add(tenant, page.pass, reject.reason, reject.input, now);
         }
         this.#checkpoints.put(tenant, page.pass, page.checkpoint, now);
         if (page.collected !== undefined) this.#checkpoints.addCollected(tenant, page.collected);
+        // Last, so that only the commit itself may still fail after the hook saw the page.
+        if (hook !== undefined) {
+          const own = hook({
+            tenant,
+            pass: page.pass,
+            inserted: fresh,
+            duplicates,
+            rejected: page.rejects.length,
+          });
+          for (const event of own ?? []) commitEvent(event);
+        }
         return {
           inserted,
           duplicates,

@@ -5,13 +5,14 @@
  * failing output rests, longer when it asked for it (a Retry-After past the delivery's own limit
  * is honoured in full here, not retried every second).
  */
-import type { Logger } from '../observe/log.js';
-import { errorCodeOf, type DeliveryRound } from '../observe/metrics.js';
-import { deliverOnce, type BatchLimits, type DeadLettered } from '../sinks/deliver.js';
-import type { Sink } from '../sinks/types.js';
-import { systemSleep } from '../util/abort.js';
-import type { StateStore } from '../state/store.js';
-import { createWakeup, type Wakeup } from '../util/wakeup.js';
+import type { Logger } from '../../observe/log.js';
+import { outboxTelemetry, type OutboxTelemetry } from '../../observe/telemetry.js';
+import { errorCodeOf, type DeliveryRound } from '../../observe/metrics.js';
+import { deliverOnce, type BatchLimits, type DeadLettered } from './deliver-batch.js';
+import type { Sink } from '../../sinks/types.js';
+import { systemSleep } from '../../util/abort.js';
+import type { StateStore } from '../../state/store.js';
+import { createWakeup, type Wakeup } from '../../util/wakeup.js';
 
 /** How long an output rests after a failed round (each round already retried with backoff). */
 export const FAILING_OUTPUT_PAUSE_MS = 1000;
@@ -33,6 +34,10 @@ export interface DeliveryLoopsOptions {
   readonly onRound?: (output: string, round: DeliveryRound, error?: unknown) => void;
   /** Each output's batch limits, by name (its `batchSize`, `batchBytes`); default 5000 events, 8 MiB. */
   readonly batchLimits?: Readonly<Record<string, BatchLimits>>;
+  /** Rung after every round (back pressure waits on it); default a new one (`DeliveryLoops.drained`). */
+  readonly drained?: Wakeup;
+  /** What the loops say; default written to `log`. */
+  readonly telemetry?: OutboxTelemetry;
 }
 
 export interface DeliveryLoops {
@@ -56,27 +61,15 @@ export interface DeliveryLoops {
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   systemSleep(ms, signal).catch(() => undefined);
 
-/**
- * Says each batch that put events in the dead letters, at warn: how many, which output, the first
- * reason, and how to list them. Refused events are kept, but must never go unnoticed.
- */
-export function deadLetterLogger(log: Logger): (batch: DeadLettered) => void {
-  return (batch) => {
-    log.warn('output refused events for good: they are in the dead letters', {
-      output: batch.sink,
-      events: batch.count,
-      reason: batch.reason,
-      fix: `exotrace deadletter list --output ${batch.sink}; fix the cause, then exotrace deadletter retry`,
-    });
-  };
-}
-
 export function startDeliveryLoops(options: DeliveryLoopsOptions): DeliveryLoops {
   const { store, sinks, log, signal, now } = options;
   const delivered: Record<string, number> = {};
   const deadLettered: Record<string, number> = {};
-  const onDeadLetters = deadLetterLogger(log);
-  const drained = createWakeup();
+  const telemetry = options.telemetry ?? outboxTelemetry(log, { describe: options.describe });
+  const onDeadLetters = (batch: DeadLettered): void => {
+    telemetry.deadLettered(batch);
+  };
+  const drained = options.drained ?? createWakeup();
   const running = { value: true };
   // Cuts the loops' rests and waits (at the end, or on a stop); a round in flight is not cut by the
   // end of collection (cutting a send can duplicate it downstream), only by the run's stop or by
@@ -138,16 +131,13 @@ export function startDeliveryLoops(options: DeliveryLoopsOptions): DeliveryLoops
         },
         error,
       );
-      log.error('delivery failed; the events stay in the outbox', {
-        output: sink.name,
-        error: options.describe(error),
-      });
+      telemetry.deliveryFailed(sink.name, error);
     }
     drained.ring();
     try {
       await options.afterRound?.();
     } catch (error) {
-      log.error('outbox check failed', { error: options.describe(error) });
+      telemetry.outboxCheckFailed(error);
     }
     return { ok, restMs };
   };
@@ -157,11 +147,7 @@ export function startDeliveryLoops(options: DeliveryLoopsOptions): DeliveryLoops
     const last = lastWarned.get(name);
     if (last !== undefined && current - last < FAILING_WARNING_EVERY_MS) return;
     lastWarned.set(name, current);
-    log.warn('output failing; its events wait in the outbox', {
-      output: name,
-      error: options.describe(error),
-      ...(retryAfterMs === undefined ? {} : { retryAfterSeconds: Math.ceil(retryAfterMs / 1000) }),
-    });
+    telemetry.outputFailing(name, error, retryAfterMs);
   };
 
   const loops = sinks.map(async (sink, i) => {

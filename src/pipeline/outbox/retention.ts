@@ -3,7 +3,7 @@
  * reported loudly, again every ten minutes while it lasts. Its events stay in the outbox until it
  * takes them: the warning is the only thing that happens (dropping them would lose data).
  */
-import type { StateStore } from '../state/store.js';
+import type { StateStore } from '../../state/store.js';
 
 /** How often the warning repeats for an output that keeps holding events back. */
 export const RETENTION_WARNING_EVERY_MS = 10 * 60_000;

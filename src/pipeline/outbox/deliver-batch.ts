@@ -1,14 +1,19 @@
 /**
- * The delivery loop: the outbox decides what each sink gets, sinks only send (style.md, "For
- * exotrace" 6). Each sink has its own acknowledged cursor and is driven on its own, so a sink that
- * keeps failing holds back only itself (and pruning), never another sink.
+ * One output's delivery from the outbox: batches read at its acknowledged cursor, sent with
+ * retries, events refused for good put in the dead letters (a batch refused as a whole is split to
+ * find them), the cursor moved (acknowledgement), then the outbox pruned. The outbox decides what
+ * each sink gets, sinks only send (style.md, "For exotrace" 6). Each sink has its own acknowledged
+ * cursor and is driven on its own, so a sink that keeps failing holds back only itself (and
+ * pruning), never another sink.
  */
-import { DEFAULTS } from '../config/schema.js';
-import { abortReason, systemSleep, type Sleep } from '../util/abort.js';
-import type { OutboxEvent } from '../core/outbox-event.js';
-import type { StateStore } from '../state/store.js';
-import { SinkError, type SendResult, type Sink } from './types.js';
-import { plural } from '../util/plural.js';
+import { DEFAULTS } from '../../config/schema.js';
+import { retryLoop } from '../../http/retry.js';
+import { abortReason, systemSleep, type Sleep } from '../../util/abort.js';
+import { sinkRetry, type SendStep } from './sink-retry.js';
+import type { OutboxEvent } from '../../core/outbox-event.js';
+import type { StateStore } from '../../state/store.js';
+import { SinkError, type SendResult, type Sink } from '../../sinks/types.js';
+import { plural } from '../../util/plural.js';
 
 /** The defaults of an output's `batchSize` and `batchBytes`. */
 export const DEFAULT_BATCH_SIZE: number = DEFAULTS.batchSize;
@@ -94,14 +99,6 @@ export interface SinkDelivery {
   readonly retryAfterMs?: number;
 }
 
-/** Outputs the state knows that the configuration no longer has. */
-export interface RemovedOutputs {
-  /** Forgotten: they held back pruning, and nothing of theirs was kept. */
-  readonly forgotten: readonly string[];
-  /** Kept because they have dead letters (list or retry them, or add the output back). */
-  readonly kept: readonly string[];
-}
-
 /** Each configured output's batch limits, by output name, for `DeliverOptions.perOutput`. */
 export function batchLimitsOf(
   outputs: readonly {
@@ -118,41 +115,6 @@ export function batchLimitsOf(
     };
   }
   return limits;
-}
-
-/**
- * Register the sinks (a new one reads the outbox from the beginning) and start each from its
- * acknowledged state. A sink that records a state on start (the file output's offset) has it
- * stored before anything is sent. Throws when a sink cannot start.
- *
- * An output removed from the configuration would hold back pruning for ever (the outbox keeps
- * what every registered output has not acknowledged): it is forgotten, unless it has dead letters,
- * which are kept (and said) rather than dropped.
- */
-export async function startSinks(store: StateStore, sinks: readonly Sink[]): Promise<RemovedOutputs> {
-  const names = sinks.map((s) => s.name);
-  if (new Set(names).size !== names.length)
-    throw new SinkError(`two outputs share a name: ${names.join(', ')}`);
-  await store.registerSinks(names, 'beginning');
-  const forgotten: string[] = [];
-  const kept: string[] = [];
-  for (const known of await store.listSinks()) {
-    if (names.includes(known.name)) continue;
-    if ((await store.deadLetters(known.name, 1)).length > 0) {
-      kept.push(known.name);
-    } else {
-      await store.unregisterSink(known.name);
-      forgotten.push(known.name);
-    }
-  }
-  const context = { stateId: await store.stateId() };
-  for (const sink of sinks) {
-    const state = await store.sinkState(sink.name);
-    if (state === undefined) throw new SinkError(`output ${sink.name} is not registered`);
-    const meta = await sink.start(state.meta, context);
-    if (meta !== undefined && meta !== state.meta) await store.ack(sink.name, state.ackedSeq, meta);
-  }
-  return { forgotten, kept };
 }
 
 /**
@@ -244,75 +206,96 @@ async function deliverSink(store: StateStore, sink: Sink, options: DeliverOption
     let pending: readonly OutboxEvent[] = events;
     const dead = new Map<number, string>();
     let meta: string | undefined;
-    for (let attempt = 1; ; attempt++) {
-      if (split !== undefined) split.left -= 1;
-      const result: SendResult = await sink.send(pending, signal);
-      if (result.status === 'ok') {
-        meta = result.meta;
-        break;
-      }
-      if (result.status === 'rejected' || result.status === 'partial') {
-        const refused =
-          result.status === 'rejected' ? (result.seqs ?? pending.map((e) => e.seq)) : result.rejected;
-        for (const seq of refused) {
-          if (!pending.some((e) => e.seq === seq)) {
-            throw new SinkError(`output ${sink.name} refused seq ${seq}, which was not in the batch`);
+    // A half of a split that gave up: the whole batch gives up with it.
+    let halfFailed: Sent | undefined;
+    const retry = sinkRetry({ maxAttempts, backoffMs, maxDelayMs, random });
+    const last = await retryLoop<SendStep>(
+      async () => {
+        if (split !== undefined) split.left -= 1;
+        const result: SendResult = await sink.send(pending, signal);
+        if (result.status === 'ok') {
+          meta = result.meta;
+          return { kind: 'done' };
+        }
+        let progressed = false;
+        if (result.status === 'rejected' || result.status === 'partial') {
+          const refused =
+            result.status === 'rejected' ? (result.seqs ?? pending.map((e) => e.seq)) : result.rejected;
+          for (const seq of refused) {
+            if (!pending.some((e) => e.seq === seq)) {
+              throw new SinkError(`output ${sink.name} refused seq ${seq}, which was not in the batch`);
+            }
           }
-        }
-        const budget = splitRequestBudget(refused.length);
-        const searching = split ?? { left: budget, total: budget };
-        if (
-          result.status === 'rejected' &&
-          result.batchRefused === true &&
-          refused.length > 1 &&
-          searching.left >= 2
-        ) {
-          const refusedSet = new Set(refused);
-          const suspects = pending.filter((e) => refusedSet.has(e.seq));
-          const middle = Math.ceil(suspects.length / 2);
-          for (const half of [suspects.slice(0, middle), suspects.slice(middle)]) {
-            const sent = await sendAll(half, searching);
-            if (!sent.ok) return sent;
-            for (const [seq, reason] of sent.dead) dead.set(seq, reason);
-            meta = sent.meta;
+          const budget = splitRequestBudget(refused.length);
+          const searching = split ?? { left: budget, total: budget };
+          if (
+            result.status === 'rejected' &&
+            result.batchRefused === true &&
+            refused.length > 1 &&
+            searching.left >= 2
+          ) {
+            const refusedSet = new Set(refused);
+            const suspects = pending.filter((e) => refusedSet.has(e.seq));
+            const middle = Math.ceil(suspects.length / 2);
+            for (const half of [suspects.slice(0, middle), suspects.slice(middle)]) {
+              const sent = await sendAll(half, searching);
+              if (!sent.ok) {
+                halfFailed = sent;
+                return { kind: 'done' };
+              }
+              for (const [seq, reason] of sent.dead) dead.set(seq, reason);
+              meta = sent.meta;
+            }
+            return { kind: 'done' };
           }
-          break;
+          // Refused whole with the search's requests spent: all of these are taken as at fault.
+          const unsplit =
+            result.status === 'rejected' && result.batchRefused === true && refused.length > 1
+              ? ` (refused together; not split further after ${searching.total} ${plural(searching.total, 'request')})`
+              : '';
+          for (const seq of refused) dead.set(seq, result.error.message + unsplit);
+          if (result.status === 'rejected') return { kind: 'done' };
+          const again = new Set(result.retry);
+          const before = pending.length;
+          pending = pending.filter((e) => again.has(e.seq) && !dead.has(e.seq));
+          if (pending.length === 0) return { kind: 'done' };
+          // The written prefix of the whole batch (never of a half in a split, whose events before
+          // it are not all settled) is acknowledged now.
+          if (result.prefixWritten === true && split === undefined) {
+            const firstLeft = Math.min(...pending.map((e) => e.seq));
+            await settle(
+              events.filter((e) => e.seq < firstLeft),
+              dead,
+            );
+            // A send cut by the stop says what it wrote (then acknowledged); the rest waits.
+            if (signal.aborted) throw abortReason(signal);
+          }
+          progressed = pending.length < before;
         }
-        // Refused whole with the search's requests spent: all of these are taken as at fault.
-        const unsplit =
-          result.status === 'rejected' && result.batchRefused === true && refused.length > 1
-            ? ` (refused together; not split further after ${searching.total} ${plural(searching.total, 'request')})`
-            : '';
-        for (const seq of refused) dead.set(seq, result.error.message + unsplit);
-        if (result.status === 'rejected') break;
-        const retry = new Set(result.retry);
-        const before = pending.length;
-        pending = pending.filter((e) => retry.has(e.seq) && !dead.has(e.seq));
-        if (pending.length === 0) break;
-        // The written prefix of the whole batch (never of a half in a split, whose events before
-        // it are not all settled) is acknowledged now.
-        if (result.prefixWritten === true && split === undefined) {
-          const firstLeft = Math.min(...pending.map((e) => e.seq));
-          await settle(
-            events.filter((e) => e.seq < firstLeft),
-            dead,
-          );
-          // A send cut by the stop says what it wrote (then acknowledged); the rest waits.
-          if (signal.aborted) throw abortReason(signal);
-        }
-        // A partial send that got further is no failed attempt: an output that refuses one event
-        // per answer (Splunk HEC) would otherwise run out of attempts before the batch is through.
-        if (pending.length < before) attempt = 0;
-      }
-      // Retryable, or the retryable part of a partial send.
-      if (attempt >= maxAttempts) return { ok: false, error: result.error };
-      const hinted = result.retryAfterMs;
-      if (hinted !== undefined && hinted > maxDelayMs)
-        return { ok: false, error: result.error, retryAfterMs: hinted };
-      const delay =
-        hinted ?? Math.min(maxDelayMs, Math.floor(random() * backoffMs * 2 ** Math.min(attempt - 1, 30)));
-      retried += 1;
-      await sleep(delay, signal);
+        // Retryable, or the retryable part of a partial send.
+        return {
+          kind: 'again',
+          error: result.error,
+          progressed,
+          ...(result.retryAfterMs === undefined ? {} : { retryAfterMs: result.retryAfterMs }),
+        };
+      },
+      signal,
+      {
+        strategies: [retry.strategy],
+        // The strategy counts the attempts (anew after progress); no overall deadline.
+        maxRetries: Infinity,
+        maxElapsedMs: Infinity,
+        sleep,
+        onRetry: () => {
+          retried += 1;
+        },
+      },
+    );
+    if (halfFailed !== undefined) return halfFailed;
+    if (last.kind === 'again') {
+      const retryAfterMs = retry.askedToWaitMs();
+      return { ok: false, error: last.error, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
     }
     return { ok: true, dead, meta };
   };
