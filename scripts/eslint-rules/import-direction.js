@@ -86,7 +86,9 @@ const rule = {
       // `import('../x.js').T` in a type position (typescript-eslint's node, unknown to estree).
       /** @param {any} node */
       TSImportType(node) {
-        const literal = node.argument?.literal ?? node.argument;
+        // `source` in newer typescript-eslint (`argument`, deprecated there, in older ones).
+        const spec = 'source' in node ? node.source : node.argument;
+        const literal = spec?.literal ?? spec;
         check(node, literal?.value);
       },
     };

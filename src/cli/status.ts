@@ -12,7 +12,8 @@
  */
 import type { Command } from 'commander';
 import type { Config } from '../config/load.js';
-import { parseListen, snapshotFromState, type HealthSnapshot } from '../observe/health.js';
+import { parseListen, type HealthSnapshot } from '../observe/health.js';
+import { snapshotFromState } from '../pipeline/state-snapshot.js';
 import {
   snapshotOfReport,
   statusReport,

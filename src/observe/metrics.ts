@@ -14,7 +14,7 @@ import type { AttemptReport } from '../http/attempt.js';
 import { failureCode } from '../core/errors.js';
 import type { RetryInfo } from '../http/retry.js';
 import { isKnownStatus } from '../normalize/status.js';
-import type { CommitResult } from '../state/store.js';
+import type { CommitResult } from '../core/commit-result.js';
 import type { Pass } from '../core/window.js';
 
 /** What the scrape reads from the state and the sources, per tenant and per output. */

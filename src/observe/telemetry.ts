@@ -9,9 +9,10 @@ import { ExotraceError } from '../core/errors.js';
 import type { Pass, TimeWindow } from '../core/window.js';
 import type { AttemptReport } from '../http/attempt.js';
 import type { RetryInfo } from '../http/retry.js';
-import type { CommitResult } from '../state/store.js';
+import type { CommitResult } from '../core/commit-result.js';
 import type { CatchUpProgress } from './catch-up.js';
 import type { Logger } from './log.js';
+import type { SinkNotice } from '../sinks/types.js';
 import type { CollectorMetrics, DeliveryRound } from './metrics.js';
 
 /** What the outbox says: its outputs' rounds, back pressure, retention, dead letters. */
@@ -284,5 +285,13 @@ export function runTelemetry(
         events,
       });
     },
+  };
+}
+
+/** A notice as a log line: a rotation is routine (info), anything else is worth a warning. */
+export function noticeLogger(log: Logger): (notice: SinkNotice) => void {
+  return (notice) => {
+    const level = notice.kind === 'rotated' ? 'info' : 'warn';
+    log[level](notice.message, { output: notice.sink, notice: notice.kind });
   };
 }

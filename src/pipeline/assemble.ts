@@ -11,7 +11,7 @@ import { logSecretsOf } from '../config/secrets.js';
 import { DEFAULTS } from '../config/schema.js';
 import type { Logger } from '../observe/log.js';
 import type { DeliveryRound } from '../observe/metrics.js';
-import { assemblyTelemetry, outboxTelemetry } from '../observe/telemetry.js';
+import { assemblyTelemetry, noticeLogger, outboxTelemetry } from '../observe/telemetry.js';
 import { createSink, sinkIoOf } from '../sinks/registry.js';
 import type { Sink } from '../sinks/types.js';
 import { createSource, createSourceBudget, type SourceHooks } from '../sources/create.js';
@@ -68,7 +68,8 @@ export function assemble(config: Config, options: AssemblyOptions): Assembly {
   const secrets = logSecretsOf(config);
   const describe = (error: unknown): Record<string, unknown> => describeError(error, secrets);
   const store = options.store ?? openStateStore(config);
-  const sinks = options.sinks ?? config.outputs.map((output) => createSink(output, sinkIoOf(config, log)));
+  const sinks =
+    options.sinks ?? config.outputs.map((output) => createSink(output, sinkIoOf(config, noticeLogger(log))));
   const pageNormalizer = options.pageNormalizer ?? createPageNormalizer();
   const pageGate = createPageGate();
   const budgets = new Map<string, TenantBudget>();

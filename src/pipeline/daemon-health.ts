@@ -4,12 +4,8 @@
  */
 import type { Config } from '../config/load.js';
 import { DEFAULTS } from '../config/schema.js';
-import {
-  RECENT_DEAD_LETTER_MS,
-  snapshotFromState,
-  startHealthServer,
-  type HealthServer,
-} from '../observe/health.js';
+import { RECENT_DEAD_LETTER_MS, startHealthServer, type HealthServer } from '../observe/health.js';
+import { snapshotFromState } from './state-snapshot.js';
 import { statusReport } from '../observe/status-report.js';
 import type { StateStore } from '../state/store.js';
 import type { Outbox } from './outbox/index.js';

@@ -3,7 +3,6 @@
  * The only module that knows every sink.
  */
 import type { Config, OutputConfig } from '../config/load.js';
-import type { Logger } from '../observe/log.js';
 import { createElasticsearchSink } from './elasticsearch.js';
 import { createFileSink } from './file.js';
 import { createHttpSink } from './http.js';
@@ -16,22 +15,14 @@ import type { Sink, SinkIo, SinkNotice } from './types.js';
 
 /**
  * What every output of a configuration is created with: its `http` settings, and the log its
- * notices go to (a file truncated, replaced or rotated; a syslog receiver reconnected), so that
+ * notices go to (the collector's log, `noticeLogger` in observe/telemetry.ts: a file truncated, replaced or rotated; a syslog receiver reconnected), so that
  * nothing a sink does to the output goes unsaid.
  */
-export function sinkIoOf(config: Pick<Config, 'http'>, log?: Logger): SinkIo {
+export function sinkIoOf(config: Pick<Config, 'http'>, onNotice?: (notice: SinkNotice) => void): SinkIo {
   return {
     timeoutMs: config.http.timeoutMs,
-    ...(log === undefined ? {} : { onNotice: noticeLogger(log) }),
+    ...(onNotice === undefined ? {} : { onNotice }),
     ...(config.http.proxy === undefined ? {} : { proxyUrl: config.http.proxy }),
-  };
-}
-
-/** A notice as a log line: a rotation is routine (info), anything else is worth a warning. */
-export function noticeLogger(log: Logger): (notice: SinkNotice) => void {
-  return (notice) => {
-    const level = notice.kind === 'rotated' ? 'info' : 'warn';
-    log[level](notice.message, { output: notice.sink, notice: notice.kind });
   };
 }
 

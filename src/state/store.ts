@@ -24,6 +24,7 @@
  * - the state's: `stateId`, `createdNew`, `listSinks`, `outputRounds`, `tenantCycles`,
  *   `outboxDepthByTenant`, `pruneSeen` (what `status` reads across every tenant).
  */
+import type { CommitResult } from '../core/commit-result.js';
 import type { OutboxEvent } from '../core/outbox-event.js';
 import { PASSES, type Pass } from '../core/window.js';
 import { StateStoreError } from './errors.js';
@@ -112,18 +113,6 @@ export interface PageCommit {
    * for the tenant (`collectedRanges`): a crash never records a range whose rows are not stored.
    */
   readonly collected?: TimeWindow;
-}
-
-export interface CommitResult {
-  /** Events appended to the outbox (keys not seen before, or seen but expired). */
-  readonly inserted: number;
-  /** Events suppressed because their key was already in the seen-set. */
-  readonly duplicates: number;
-  readonly rejected: number;
-  /** The inserted events counted by their `status` (metrics: events by status). */
-  readonly insertedByStatus: Readonly<Record<string, number>>;
-  /** The last outbox sequence after this commit (the head). */
-  readonly headSeq: number;
 }
 
 /**

@@ -14,6 +14,7 @@ import { createCertificate } from '../../src/emulator/tls.js';
 import { deliverOnce, startSinks } from '../../src/pipeline/outbox/index.js';
 import { createLogger } from '../../src/observe/log.js';
 import { createSink, sinkIoOf } from '../../src/sinks/registry.js';
+import { noticeLogger } from '../../src/observe/telemetry.js';
 import { type Sink } from '../../src/sinks/types.js';
 import {
   REPLAY_WINDOW_MS,
@@ -178,7 +179,10 @@ describe('syslog output: replay after a broken connection (a node:net receiver)'
     const server = await receiver();
     const lines: string[] = [];
     const log = createLogger({ write: (line: string) => lines.push(line) }, { format: 'json' });
-    const sink = createSink(output('tcp', server.port), sinkIoOf({ http: { timeoutMs: 2000 } }, log));
+    const sink = createSink(
+      output('tcp', server.port),
+      sinkIoOf({ http: { timeoutMs: 2000 } }, noticeLogger(log)),
+    );
     try {
       expect(await sink.send(makeEvents('n', 1), never)).toEqual({ status: 'ok' });
       await server.dropAll();

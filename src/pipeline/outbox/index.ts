@@ -11,7 +11,8 @@
 import type { Logger } from '../../observe/log.js';
 import { outboxTelemetry, type OutboxTelemetry } from '../../observe/telemetry.js';
 import type { Sink } from '../../sinks/types.js';
-import type { CommitResult, PageCommit, StateStore } from '../../state/store.js';
+import type { CommitResult } from '../../core/commit-result.js';
+import type { PageCommit, StateStore } from '../../state/store.js';
 import { createWakeup } from '../../util/wakeup.js';
 import { createBackPressure, type StopWhenStalled } from './back-pressure.js';
 import { batchLimitsOf, type BatchLimits } from './deliver-batch.js';

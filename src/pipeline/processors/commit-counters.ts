@@ -5,7 +5,7 @@
  */
 import type { Pass } from '../../core/window.js';
 import { countStatus } from '../../state/store.js';
-import type { Processor } from './index.js';
+import type { Processor } from './processor.js';
 
 /** One committed page as the counters take it. */
 export interface CommitCounts {

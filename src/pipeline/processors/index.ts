@@ -17,14 +17,10 @@
  *   what it keeps in memory is best effort, what it returns is exactly as durable as the page.
  * Processors run in their order; each sees the page's new events (not what the others add).
  */
-import type { CommitHook, CommittedEvents, PageEvent } from '../../state/store.js';
+import type { CommitHook, PageEvent } from '../../state/store.js';
+import type { Processor } from './processor.js';
 
-export interface Processor {
-  /** For messages: which step failed. */
-  readonly name: string;
-  /** A page's new events, inside its commit; returns events to add to it, or nothing. */
-  process(page: CommittedEvents): readonly PageEvent[] | undefined;
-}
+export type { Processor } from './processor.js';
 
 /** The hook `commitPage` takes for `processors`, in their order; undefined when there are none. */
 export function commitHookOf(processors: readonly Processor[]): CommitHook | undefined {
