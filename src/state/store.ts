@@ -15,14 +15,15 @@
  * must keep apart (docs/architecture.md, "The state on PostgreSQL"):
  * - one tenant's, taken over with its lease: its checkpoints and next links (`getCheckpoint`,
  *   `listCheckpoints(tenant)`, `commitPage`), collected ranges, seen-set (`seenCount(tenant)`),
- *   rejects, cycles (`recordTenantCycle`), and its events in the outbox;
+ *   rejects, cycles (`recordTenantCycle`), `pruneSeen` (a write: per owned tenant, fenced), and its
+ *   events in the outbox;
  * - the outbox as the outputs see it: `readOutbox`, `ack`, `outboxDepth`, `outboxOldest`,
  *   `outboxHead`, `pruneOutbox`, dead letters, `registerSinks`. Here one sequence and one cursor per
  *   sink cover every tenant: in SQLite one process owns them all (its lock is the lease). A shared
  *   backend keeps a cursor per (tenant, sink) and answers these for the tenants the instance owns;
  *   an `ack` then moves only the cursors of tenants whose events that instance read;
  * - the state's: `stateId`, `createdNew`, `listSinks`, `outputRounds`, `tenantCycles`,
- *   `outboxDepthByTenant`, `pruneSeen` (what `status` reads across every tenant).
+ *   `outboxDepthByTenant` (what `status` reads across every tenant).
  */
 import type { CommitResult } from '../core/commit-result.js';
 import type { OutboxEvent } from '../core/outbox-event.js';
