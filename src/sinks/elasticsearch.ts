@@ -31,7 +31,7 @@ import { createDispatcher } from '../http/client.js';
 import { ExotraceError, type ExotraceErrorCode } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import { classifyTransport, outputTransportError, outputTransportHint } from '../http/network-error.js';
-import { parseRetryAfter } from '../http/retry-after.js';
+import { retryAfterMs as retryAfterHeaders } from '../http/retry-after.js';
 import { abortReason } from '../util/abort.js';
 import type { OutboxEvent } from '../core/outbox-event.js';
 import { once } from '../util/once.js';
@@ -257,7 +257,7 @@ class ElasticsearchSink implements Sink {
       };
     }
     if (status === 408 || status === 429 || status >= 500) {
-      const retryAfterMs = parseRetryAfter(headers['retry-after'], this.#now());
+      const retryAfterMs = retryAfterHeaders(headers, this.#now());
       return {
         status: 'retryable',
         error: this.#httpError('output_unavailable', status, `${where} failed with ${status}${said}`),
