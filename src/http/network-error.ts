@@ -5,7 +5,7 @@
  * the fix, transport-cause.ts) and `outputTransportError` (outputs: the output and its url) build
  * the `ExotraceError` from it; the retry strategies ask `isTransientError`.
  */
-import { ExotraceError, PLAIN_CODE, whereOf, type ErrorContext } from '../core/errors.js';
+import { ExotraceError, errorCodes, PLAIN_CODE, whereOf, type ErrorContext } from '../core/errors.js';
 import {
   CLOSED_CODES,
   DNS_CODES,
@@ -50,27 +50,15 @@ function isTransientCode(code: string): boolean {
   );
 }
 
-/**
- * The codes of an error, its causes and, for an aggregate (a client that tried several brokers or
- * addresses), its members: outermost first.
- */
-function chainCodes(error: unknown, depth = 0, out: string[] = []): string[] {
-  if (!(error instanceof Error) || depth > 4 || out.length > 32) return out;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string') out.push(code);
-  if (error instanceof AggregateError)
-    for (const member of error.errors as unknown[]) chainCodes(member, depth + 1, out);
-  return chainCodes(error.cause, depth + 1, out);
-}
-
 // A client library's codes for "several things failed" say nothing of what did.
 const WRAPPER_CODE = /^PLT_KFK_(MULTIPLE|NETWORK|USER)$/;
 
 export function classifyTransport(error: unknown): TransportFailure {
   // Plain-word codes only: they are quoted in messages and become metric labels.
-  const codes = chainCodes(error).filter((c) => PLAIN_CODE.test(c) && !WRAPPER_CODE.test(c));
+  const codes = errorCodes(error).filter((c) => PLAIN_CODE.test(c) && !WRAPPER_CODE.test(c));
   const code = codes.find((c) => TLS_TRUST.test(c)) ?? codes.at(-1);
-  const untrusted = code !== undefined && TLS_TRUST.test(code);
+  // A host-name mismatch is a TLS code too, but no CA fixes it: the url does (outputTransportHint).
+  const untrusted = code !== undefined && TLS_TRUST.test(code) && code !== TLS_NAME;
   return {
     code,
     said: code ?? (error instanceof Error ? error.name : 'unknown error'),
@@ -104,6 +92,8 @@ export function outputTransportHint(failure: TransportFailure, at: OutputEndpoin
   if (failure.untrusted)
     return `: the ${at.peer ?? 'server'}'s TLS certificate is not trusted; set the caFile of output ${output} to the CA that signs it`;
   if (code === undefined) return '';
+  if (code === TLS_NAME)
+    return `: the ${at.peer ?? 'server'}'s TLS certificate does not name the host of ${endpoint}; set the ${at.peer === 'broker' ? 'brokers' : 'url'} of output ${output} to a host name the certificate is issued for, or have it reissued with this one`;
   if (code === 'ECONNREFUSED')
     return `: nothing accepts connections at ${endpoint}; check the url of output ${output} and that the receiver is running`;
   if (DNS_CODES.has(code))
