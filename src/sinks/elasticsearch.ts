@@ -35,7 +35,13 @@ import { retryAfterMs as retryAfterHeaders } from '../http/retry-after.js';
 import { abortReason } from '../util/abort.js';
 import type { OutboxEvent } from '../core/outbox-event.js';
 import { once } from '../util/once.js';
-import { type HealthFinding, type HealthResult, type SendResult, type Sink } from './types.js';
+import {
+  healthAnswerError,
+  type HealthFinding,
+  type HealthResult,
+  type SendResult,
+  type Sink,
+} from './types.js';
 import { plural } from '../util/plural.js';
 
 const gzip = promisify(gzipCallback);
@@ -396,10 +402,11 @@ class ElasticsearchSink implements Sink {
       if ((statusCode >= 200 && statusCode < 300) || statusCode === 403) return { status: 'ok' };
       const said = describeError(text);
       const fix = statusCode === 401 ? `: check ${this.#authKeys}` : `: check the url of output ${this.name}`;
+      const finding = this.#healthFinding(statusCode);
       return {
         status: 'failed',
-        error: new Error(`${where} answered ${statusCode}${said}${fix}`),
-        finding: this.#healthFinding(statusCode),
+        error: healthAnswerError(`${where} answered ${statusCode}${said}${fix}`, statusCode, finding),
+        finding,
       };
     } catch (error) {
       if (signal.aborted) throw abortReason(signal);
