@@ -143,6 +143,17 @@ function sanitizeCause(cause: unknown, depth = 0): Record<string, unknown> | str
   return out;
 }
 
+/**
+ * What of an error a wrapper keeps so that the fix is not lost on the way up: its `fix` and
+ * `configKey` (the wrapper states its own retryability and message).
+ */
+export function fixOf(error: ExotraceError): { fix?: string; configKey?: string } {
+  return {
+    ...(error.fix === undefined ? {} : { fix: error.fix }),
+    ...(error.configKey === undefined ? {} : { configKey: error.configKey }),
+  };
+}
+
 /** How an error names the tenant it is about: `tenant 'x' (tenants[0])`. */
 export function whereOf(ctx: ErrorContext): string {
   return `tenant '${ctx.tenant}' (${ctx.configPath})`;

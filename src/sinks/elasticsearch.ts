@@ -28,7 +28,7 @@ import type { Dispatcher } from 'undici';
 import type { OutputConfig } from '../config/load.js';
 import { assertSecureUrl, BODY_LIMITS, boundedRequest } from '../http/bounded-request.js';
 import { createDispatcher } from '../http/client.js';
-import { ExotraceError, type ExotraceErrorCode } from '../core/errors.js';
+import { ExotraceError, fixOf, type ExotraceErrorCode } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import { classifyTransport, outputTransportError, outputTransportHint } from '../http/network-error.js';
 import { retryAfterMs as retryAfterHeaders } from '../http/retry-after.js';
@@ -218,18 +218,21 @@ class ElasticsearchSink implements Sink {
   #networkError(where: string, error: unknown): ExotraceError {
     // The read limits' own errors (a deadline, an answer too large) say what happened.
     if (ExotraceError.is(error)) {
+      // The wrap keeps what fixes it (http.timeout for a deadline) and whether it may be retried.
       return new ExotraceError({
+        ...fixOf(error),
         code: error.code,
         message: `elasticsearch output ${this.name}: ${error.message}`,
-        retryable: true,
+        retryable: error.retryable,
         cause: error,
       });
     }
     // A TLS trust failure is not retried away, but neither is it the events' fault: it is kept
     // retryable (nothing dead-lettered) with the key that fixes it.
     const failure = classifyTransport(error);
-    const hint = outputTransportHint(failure, { output: this.name, endpoint: this.#base.host });
-    return outputTransportError(`${where} failed: ${failure.said}${hint}`, failure, error);
+    const at = { output: this.name, endpoint: this.#base.host };
+    const hint = outputTransportHint(failure, at);
+    return outputTransportError(`${where} failed: ${failure.said}${hint}`, failure, error, at);
   }
 
   /** A failure of an answered request: the meaning for the events, the status it came with. */
