@@ -143,16 +143,43 @@ function sanitizeCause(cause: unknown, depth = 0): Record<string, unknown> | str
   return out;
 }
 
+/**
+ * What of an error a wrapper keeps so that the fix is not lost on the way up: its `fix` and
+ * `configKey` (the wrapper states its own retryability and message).
+ */
+export function fixOf(error: ExotraceError): { fix?: string; configKey?: string } {
+  return {
+    ...(error.fix === undefined ? {} : { fix: error.fix }),
+    ...(error.configKey === undefined ? {} : { configKey: error.configKey }),
+  };
+}
+
 /** How an error names the tenant it is about: `tenant 'x' (tenants[0])`. */
 export function whereOf(ctx: ErrorContext): string {
   return `tenant '${ctx.tenant}' (${ctx.configPath})`;
 }
 
-/** The string `code`s of an error and of its causes, outermost first (at most four deep). */
+/**
+ * The one walk of an error chain, for every reader of it (metrics' `failureCode`, the transport
+ * classifier, the sources' transport cause, Kafka's protocol names): the error itself, an
+ * aggregate's members (a client that tried several addresses or brokers) and causes, outermost
+ * first, each once; non-Error values included where they stand (a library may reject with one).
+ */
+export function errorChain(error: unknown, out: unknown[] = [], depth = 0): unknown[] {
+  if (depth > 6 || out.length >= 32 || error === undefined || error === null || out.includes(error))
+    return out;
+  out.push(error);
+  if (error instanceof AggregateError)
+    for (const member of error.errors as unknown[]) errorChain(member, out, depth + 1);
+  if (error instanceof Error && error.cause !== undefined) errorChain(error.cause, out, depth + 1);
+  return out;
+}
+
+/** The string `code`s along `errorChain`, outermost first. */
 export function errorCodes(error: unknown): string[] {
   const codes: string[] = [];
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
+  for (const e of errorChain(error)) {
+    const code = e instanceof Error ? (e as { code?: unknown }).code : undefined;
     if (typeof code === 'string') codes.push(code);
   }
   return codes;

@@ -11,15 +11,31 @@ const BEARER = /\b(bearer|basic)\s+[\w.~+/=-]+/gi;
 const QUERY = /(https?:\/\/[^\s?#"']+)\?[^\s#"']*/gi;
 // `name=value`, `"name": "value"` for every name of the one list (core/secret-keys.ts), any
 // spelling; a value already censored (`[redacted]`, REDACTED) is left as it is.
+// A header's value (`name: value`, a JSON field) runs to the end of the line or the closing
+// quote (REST); a form's (`name=value`) to the next space or `&` (VALUE).
 const SEPARATOR = `(["']?\\s*[:=]\\s*["']?)`;
-const VALUE = `(?!\\[redacted\\]|REDACTED\\b)[^\\s&"',}]+`;
-const SECRET_FIELDS = new RegExp(`\\b(${secretKeyPattern()})\\b${SEPARATOR}${VALUE}`, 'gi');
-// `Authorization: <scheme> <credential>`: the scheme stays readable, the credential goes.
-const SCHEMES = 'bearer|basic|apikey|splunk|digest|negotiate|ntlm|token|sharedaccesssignature';
-const SCHEMED_FIELDS = new RegExp(
-  `\\b(${secretKeyPattern(true)})\\b${SEPARATOR}(?!(?:${SCHEMES})\\s+REDACTED\\b)(?:(${SCHEMES})\\s+)?${VALUE}`,
+const HEADER_SEPARATOR = `(["']?\\s*:\\s*["']?)`;
+const FORM_SEPARATOR = `(\\s*=\\s*["']?)`;
+const CENSORED = `\\[redacted\\]|REDACTED\\b`;
+const VALUE = `(?!${CENSORED})[^\\s&"',}]+`;
+const BARE_FIELDS = new RegExp(`\\b(${secretKeyPattern('bare')})\\b${SEPARATOR}${VALUE}`, 'gi');
+// Names that are also words of a diagnosis ("invalid token: signature verification failed"):
+// only `name=value` and a quoted JSON field (`"token": "…"`), never `name: word` in prose.
+const FORM_FIELDS = new RegExp(`\\b(${secretKeyPattern('field')})\\b${FORM_SEPARATOR}${VALUE}`, 'gi');
+const JSON_FIELDS = new RegExp(`(["'])(${secretKeyPattern('field')})(["']\\s*:\\s*["']?)${VALUE}`, 'gi');
+const REST = `(?!${CENSORED})[^\\s"'](?:[^\\r\\n"']*[^\\s"'])?`;
+const SCHEMED = secretKeyPattern('schemed');
+// `Authorization: <scheme> <credential>`: any word followed by a space is the scheme (SSWS,
+// AWS4-HMAC-SHA256, Bearer…) and stays readable; everything after it goes.
+const SCHEMED_HEADERS = new RegExp(
+  `\\b(${SCHEMED})\\b${HEADER_SEPARATOR}(?![\\w-]+ +(?:${CENSORED}))(?:([A-Za-z][\\w-]*) +(?=\\S))?${REST}`,
   'gi',
 );
+const SCHEMED_FORMS = new RegExp(`\\b(${SCHEMED})\\b${FORM_SEPARATOR}${VALUE}`, 'gi');
+// `Cookie: a=1; b=2`: every pair is a secret, so the value goes whole.
+const WHOLE = secretKeyPattern('whole');
+const WHOLE_HEADERS = new RegExp(`\\b(${WHOLE})\\b${HEADER_SEPARATOR}${REST}`, 'gi');
+const WHOLE_FORMS = new RegExp(`\\b(${WHOLE})\\b${FORM_SEPARATOR}${VALUE}`, 'gi');
 
 /**
  * Removes what could be a credential from text we did not write: the access tokens this process
@@ -31,13 +47,18 @@ export function redact(text: string): string {
   let out = text;
   for (const token of tokensInUse()) if (out.includes(token)) out = out.split(token).join('REDACTED');
   return out
-    .replace(SCHEMED_FIELDS, (_, name: string, separator: string, scheme: string | undefined) =>
+    .replace(SCHEMED_HEADERS, (_, name: string, separator: string, scheme: string | undefined) =>
       scheme === undefined ? `${name}${separator}REDACTED` : `${name}${separator}${scheme} REDACTED`,
     )
+    .replace(SCHEMED_FORMS, '$1$2REDACTED')
+    .replace(WHOLE_HEADERS, '$1$2REDACTED')
+    .replace(WHOLE_FORMS, '$1$2REDACTED')
     .replace(JWT, 'REDACTED')
     .replace(BEARER, '$1 REDACTED')
     .replace(QUERY, '$1?REDACTED')
-    .replace(SECRET_FIELDS, '$1$2REDACTED');
+    .replace(BARE_FIELDS, '$1$2REDACTED')
+    .replace(FORM_FIELDS, '$1$2REDACTED')
+    .replace(JSON_FIELDS, '$1$2$3REDACTED');
 }
 
 /**

@@ -75,12 +75,45 @@ export function secretKeySpellings(): string[] {
 /** Names whose value starts with a scheme (`Authorization: Bearer …`): text rules keep the scheme. */
 const SCHEMED = new Set(['authorization', 'proxyauthorization']);
 
+/** Names whose value is a list of secrets (`Cookie: a=1; b=2`): text rules take it whole. */
+const WHOLE = new Set(['cookie', 'setcookie']);
+
 /**
- * A regex alternation of the names, any separator between their words (for text patterns, with
- * the `i` flag): those whose value is a scheme and a credential (`schemed`), or all the others.
+ * The names matched in error text as `name: word` too, not only as `name=value` or a JSON field:
+ * those that never stand as plain words of a diagnosis. "token" or "signature" do ("invalid
+ * token: signature verification failed"), so they are matched only as fields.
  */
-export function secretKeyPattern(schemed = false): string {
-  return SECRET_KEY_WORDS.filter((words) => SCHEMED.has(words.join('')) === schemed)
+const BARE = new Set([
+  'clientsecret',
+  'clientassertion',
+  'accesstoken',
+  'refreshtoken',
+  'password',
+  'passphrase',
+  'secret',
+  'assertion',
+]);
+
+/**
+ * How a text rule reads a name's value: `schemed` (a scheme, then a credential), `whole` (the
+ * rest of the value), `bare` (also after `name:` in prose), `field` (only `name=value` or a quoted
+ * JSON field).
+ */
+export type SecretKeyKind = 'schemed' | 'whole' | 'bare' | 'field';
+
+function kindOf(words: readonly string[]): SecretKeyKind {
+  const name = words.join('');
+  if (SCHEMED.has(name)) return 'schemed';
+  if (WHOLE.has(name)) return 'whole';
+  return BARE.has(name) ? 'bare' : 'field';
+}
+
+/**
+ * A regex alternation of the names of one kind, any separator between their words (for text
+ * patterns, with the `i` flag).
+ */
+export function secretKeyPattern(kind: SecretKeyKind): string {
+  return SECRET_KEY_WORDS.filter((words) => kindOf(words) === kind)
     .map((words) => words.join('[-_]?'))
     .sort((a, b) => b.length - a.length)
     .join('|');

@@ -5,7 +5,7 @@
  * the fix, transport-cause.ts) and `outputTransportError` (outputs: the output and its url) build
  * the `ExotraceError` from it; the retry strategies ask `isTransientError`.
  */
-import { ExotraceError, PLAIN_CODE, whereOf, type ErrorContext } from '../core/errors.js';
+import { ExotraceError, errorCodes, PLAIN_CODE, whereOf, type ErrorContext } from '../core/errors.js';
 import {
   CLOSED_CODES,
   DNS_CODES,
@@ -50,27 +50,15 @@ function isTransientCode(code: string): boolean {
   );
 }
 
-/**
- * The codes of an error, its causes and, for an aggregate (a client that tried several brokers or
- * addresses), its members: outermost first.
- */
-function chainCodes(error: unknown, depth = 0, out: string[] = []): string[] {
-  if (!(error instanceof Error) || depth > 4 || out.length > 32) return out;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string') out.push(code);
-  if (error instanceof AggregateError)
-    for (const member of error.errors as unknown[]) chainCodes(member, depth + 1, out);
-  return chainCodes(error.cause, depth + 1, out);
-}
-
 // A client library's codes for "several things failed" say nothing of what did.
 const WRAPPER_CODE = /^PLT_KFK_(MULTIPLE|NETWORK|USER)$/;
 
 export function classifyTransport(error: unknown): TransportFailure {
   // Plain-word codes only: they are quoted in messages and become metric labels.
-  const codes = chainCodes(error).filter((c) => PLAIN_CODE.test(c) && !WRAPPER_CODE.test(c));
+  const codes = errorCodes(error).filter((c) => PLAIN_CODE.test(c) && !WRAPPER_CODE.test(c));
   const code = codes.find((c) => TLS_TRUST.test(c)) ?? codes.at(-1);
-  const untrusted = code !== undefined && TLS_TRUST.test(code);
+  // A host-name mismatch is a TLS code too, but no CA fixes it: the url does (outputTransportHint).
+  const untrusted = code !== undefined && TLS_TRUST.test(code) && code !== TLS_NAME;
   return {
     code,
     said: code ?? (error instanceof Error ? error.name : 'unknown error'),
@@ -91,45 +79,90 @@ export interface OutputEndpoint {
   readonly endpoint: string;
   /** How the other end is called in the TLS hint; default `server`. */
   readonly peer?: 'server' | 'broker';
+  /** The output's place in the configuration (`outputs[2]`), for a full config key; else bare. */
+  readonly configPath?: string;
+}
+
+/** What to check for a transport failure: the output's key at fault and the fix, in a sentence. */
+export interface OutputTransportAdvice {
+  /** The output's own key (`caFile`, `url`, `brokers`). */
+  readonly key: string;
+  readonly fix: string;
 }
 
 /**
- * `: …` naming what to check for an output's transport failure, or '' when the code says nothing
- * actionable: the CA for a trust failure; nothing listening, a name that does not resolve, a host
- * out of reach. Never the events' fault, so the outputs keep them (retryable) whatever it says.
+ * What to check for an output's transport failure, or undefined when the code says nothing
+ * actionable: the CA for a trust failure; the url for a host-name mismatch, nothing listening, a
+ * name that does not resolve, a host out of reach. Never the events' fault, so the outputs keep
+ * them (retryable) whatever it says.
  */
-export function outputTransportHint(failure: TransportFailure, at: OutputEndpoint): string {
+export function outputTransportAdvice(
+  failure: TransportFailure,
+  at: OutputEndpoint,
+): OutputTransportAdvice | undefined {
   const { code } = failure;
   const { output, endpoint } = at;
+  const peer = at.peer ?? 'server';
+  const urlKey = peer === 'broker' ? 'brokers' : 'url';
   if (failure.untrusted)
-    return `: the ${at.peer ?? 'server'}'s TLS certificate is not trusted; set the caFile of output ${output} to the CA that signs it`;
-  if (code === undefined) return '';
+    return {
+      key: 'caFile',
+      fix: `the ${peer}'s TLS certificate is not trusted; set the caFile of output ${output} to the CA that signs it`,
+    };
+  if (code === undefined) return undefined;
+  if (code === TLS_NAME)
+    return {
+      key: urlKey,
+      fix: `the ${peer}'s TLS certificate does not name the host of ${endpoint}; set the ${urlKey} of output ${output} to a host name the certificate is issued for, or have it reissued with this one`,
+    };
   if (code === 'ECONNREFUSED')
-    return `: nothing accepts connections at ${endpoint}; check the url of output ${output} and that the receiver is running`;
+    return {
+      key: urlKey,
+      fix: `nothing accepts connections at ${endpoint}; check the ${urlKey} of output ${output} and that the receiver is running`,
+    };
   if (DNS_CODES.has(code))
-    return `: the host name of ${endpoint} does not resolve (DNS); check the url of output ${output} and this machine's resolver`;
+    return {
+      key: urlKey,
+      fix: `the host name of ${endpoint} does not resolve (DNS); check the ${urlKey} of output ${output} and this machine's resolver`,
+    };
   if (TIMEOUT_CODES.has(code) || ROUTE_CODES.has(code))
-    return `: ${endpoint} cannot be reached; check the url of output ${output}, the network and any firewall between`;
-  return '';
+    return {
+      key: urlKey,
+      fix: `${endpoint} cannot be reached; check the ${urlKey} of output ${output}, the network and any firewall between`,
+    };
+  return undefined;
+}
+
+/** `: …` naming what to check (`outputTransportAdvice`), for a message; '' when nothing is. */
+export function outputTransportHint(failure: TransportFailure, at: OutputEndpoint): string {
+  const advice = outputTransportAdvice(failure, at);
+  return advice === undefined ? '' : `: ${advice.fix}`;
 }
 
 /**
  * An output's transport failure as the error it reports: `network_error`, retryable (the events
  * wait: nothing below HTTP is their fault), counted under the socket's code (`ECONNREFUSED`).
  * `message` already carries the hint (`outputTransportHint`); `cause` is what may be kept of the
- * original (an output with literal secrets passes a sanitized copy).
+ * original (an output with literal secrets passes a sanitized copy). Given where (`at`), the
+ * error carries the advice as its `fix` and config key too, so the log's "— fix:" shows it.
  */
 export function outputTransportError(
   message: string,
   failure: TransportFailure,
   cause: unknown,
+  at?: OutputEndpoint,
 ): ExotraceError {
+  const advice = at === undefined ? undefined : outputTransportAdvice(failure, at);
+  const key = advice?.key ?? (failure.untrusted ? 'caFile' : undefined);
   return new ExotraceError({
     code: 'network_error',
     message,
     retryable: true,
     ...(failure.code === undefined ? {} : { detailCode: failure.code }),
-    ...(failure.untrusted ? { configKey: 'caFile' } : {}),
+    ...(key === undefined
+      ? {}
+      : { configKey: at?.configPath === undefined ? key : `${at.configPath}.${key}` }),
+    ...(advice === undefined ? {} : { fix: advice.fix }),
     cause,
   });
 }

@@ -25,14 +25,25 @@ export interface ThrottlingStrategyOptions {
    * honoured in full below it (capping at e.g. 20 s, as Cribl does, burns the quota again).
    */
   readonly maxRetryAfterMs?: number;
+  /**
+   * The wait a named delay may only lengthen: a hint of 0 or a date already past would otherwise
+   * retry a throttled tenant at once, ten times over. Default none (the hint exactly).
+   */
+  readonly floor?: RetryStrategy;
 }
 
-/** 429 and 503 that name a delay: wait exactly that long. Others step aside. */
+/**
+ * 429 and 503 that name a delay: wait that long, or the floor's backoff when that is longer.
+ * Others step aside.
+ */
 export function throttlingStrategy(options: ThrottlingStrategyOptions = {}): RetryStrategy {
   const cap = options.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS;
-  return ({ response, now }) => {
+  return (context) => {
+    const { response, now } = context;
     if (response === undefined || (response.status !== 429 && response.status !== 503)) return undefined;
-    return retryAfterMs(response.headers, now, cap);
+    const hinted = retryAfterMs(response.headers, now, cap);
+    if (hinted === undefined) return undefined;
+    return Math.max(hinted, options.floor?.(context) ?? 0);
   };
 }
 

@@ -48,10 +48,16 @@ export interface RetryOptions extends Omit<RetryLoopOptions<HttpResponse>, 'stra
   readonly strategies?: readonly RetryStrategy[];
 }
 
-export interface DefaultStrategiesOptions extends ThrottlingStrategyOptions, TransientStrategyOptions {}
+export interface DefaultStrategiesOptions
+  extends Omit<ThrottlingStrategyOptions, 'floor'>, TransientStrategyOptions {}
 
+/**
+ * Throttling then transient backoff; the backoff is also the throttling's floor, so a server's
+ * delay lengthens the jittered wait and never shortens it.
+ */
 export function defaultStrategies(options: DefaultStrategiesOptions = {}): RetryStrategy[] {
-  return [throttlingStrategy(options), transientStrategy(options)];
+  const backoff = transientStrategy(options);
+  return [throttlingStrategy({ ...options, floor: backoff }), backoff];
 }
 
 /**

@@ -4,6 +4,7 @@
  * reset), and the setting that fixes it. Built from the socket error's own fields (`address`,
  * `port`, `hostname`), so a refusal by the proxy is told apart from one by the destination.
  */
+import { errorChain } from '../core/errors.js';
 
 /** The host a request was for, as the configuration names it. */
 export interface Peer {
@@ -73,10 +74,10 @@ export function configuredProxy(
 /** The error of the chain with `code` (or, without one, the innermost with any code): its fields. */
 function errorWithCode(error: unknown, code?: string): Record<string, unknown> | undefined {
   let found: Record<string, unknown> | undefined;
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    const own = (e as { code?: unknown }).code;
+  for (const e of errorChain(error)) {
+    const own = e instanceof Error ? (e as { code?: unknown }).code : undefined;
     if (typeof own === 'string' && (code === undefined || own === code)) {
-      found = e as unknown as Record<string, unknown>;
+      found = e as Record<string, unknown>;
     }
   }
   return found;

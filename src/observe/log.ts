@@ -237,7 +237,9 @@ function oneLineErrors(logger: Logger, secrets: readonly string[]): Logger {
         .filter(([key, value]) => key !== 'error' && ['string', 'number', 'boolean'].includes(typeof value))
         .map(([key, value]) => `${key}=${String(value)}`);
       if (typeof error.code === 'string') plain.push(`code=${error.code}`);
-      const fix = typeof error.fix === 'string' ? ` — fix: ${error.fix}` : '';
+      // An output's message already ends with its hint: the same sentence is not said twice.
+      const fix =
+        typeof error.fix === 'string' && !error.message.includes(error.fix) ? ` — fix: ${error.fix}` : '';
       const context = plain.length === 0 ? '' : ` [${plain.join(' ')}]`;
       logger[level](`${message}: ${oneLine(error.message)}${oneLine(fix)}${context}`);
       logger.debug(`${message} (details)`, fields);

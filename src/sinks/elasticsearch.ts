@@ -28,14 +28,20 @@ import type { Dispatcher } from 'undici';
 import type { OutputConfig } from '../config/load.js';
 import { assertSecureUrl, BODY_LIMITS, boundedRequest } from '../http/bounded-request.js';
 import { createDispatcher } from '../http/client.js';
-import { ExotraceError, type ExotraceErrorCode } from '../core/errors.js';
+import { ExotraceError, fixOf, type ExotraceErrorCode } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import { classifyTransport, outputTransportError, outputTransportHint } from '../http/network-error.js';
-import { parseRetryAfter } from '../http/retry-after.js';
+import { retryAfterMs as retryAfterHeaders } from '../http/retry-after.js';
 import { abortReason } from '../util/abort.js';
 import type { OutboxEvent } from '../core/outbox-event.js';
 import { once } from '../util/once.js';
-import { type HealthFinding, type HealthResult, type SendResult, type Sink } from './types.js';
+import {
+  healthAnswerError,
+  type HealthFinding,
+  type HealthResult,
+  type SendResult,
+  type Sink,
+} from './types.js';
 import { plural } from '../util/plural.js';
 
 const gzip = promisify(gzipCallback);
@@ -212,18 +218,21 @@ class ElasticsearchSink implements Sink {
   #networkError(where: string, error: unknown): ExotraceError {
     // The read limits' own errors (a deadline, an answer too large) say what happened.
     if (ExotraceError.is(error)) {
+      // The wrap keeps what fixes it (http.timeout for a deadline) and whether it may be retried.
       return new ExotraceError({
+        ...fixOf(error),
         code: error.code,
         message: `elasticsearch output ${this.name}: ${error.message}`,
-        retryable: true,
+        retryable: error.retryable,
         cause: error,
       });
     }
     // A TLS trust failure is not retried away, but neither is it the events' fault: it is kept
     // retryable (nothing dead-lettered) with the key that fixes it.
     const failure = classifyTransport(error);
-    const hint = outputTransportHint(failure, { output: this.name, endpoint: this.#base.host });
-    return outputTransportError(`${where} failed: ${failure.said}${hint}`, failure, error);
+    const at = { output: this.name, endpoint: this.#base.host };
+    const hint = outputTransportHint(failure, at);
+    return outputTransportError(`${where} failed: ${failure.said}${hint}`, failure, error, at);
   }
 
   /** A failure of an answered request: the meaning for the events, the status it came with. */
@@ -257,7 +266,7 @@ class ElasticsearchSink implements Sink {
       };
     }
     if (status === 408 || status === 429 || status >= 500) {
-      const retryAfterMs = parseRetryAfter(headers['retry-after'], this.#now());
+      const retryAfterMs = retryAfterHeaders(headers, this.#now());
       return {
         status: 'retryable',
         error: this.#httpError('output_unavailable', status, `${where} failed with ${status}${said}`),
@@ -396,10 +405,11 @@ class ElasticsearchSink implements Sink {
       if ((statusCode >= 200 && statusCode < 300) || statusCode === 403) return { status: 'ok' };
       const said = describeError(text);
       const fix = statusCode === 401 ? `: check ${this.#authKeys}` : `: check the url of output ${this.name}`;
+      const finding = this.#healthFinding(statusCode);
       return {
         status: 'failed',
-        error: new Error(`${where} answered ${statusCode}${said}${fix}`),
-        finding: this.#healthFinding(statusCode),
+        error: healthAnswerError(`${where} answered ${statusCode}${said}${fix}`, statusCode, finding),
+        finding,
       };
     } catch (error) {
       if (signal.aborted) throw abortReason(signal);

@@ -25,7 +25,7 @@ import type { Dispatcher } from 'undici';
 
 import { assertSecureUrl, BODY_LIMITS, boundedRequest } from '../http/bounded-request.js';
 import { createDispatcher } from '../http/client.js';
-import { ExotraceError, type ExotraceErrorCode } from '../core/errors.js';
+import { ExotraceError, fixOf, type ExotraceErrorCode } from '../core/errors.js';
 import { classifyTransport, outputTransportError, outputTransportHint } from '../http/network-error.js';
 import { redactSecrets, safeUrl } from '../core/redact.js';
 import { retryAfterMs } from '../http/retry-after.js';
@@ -225,10 +225,16 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
   /** A network failure as an error that carries no secret (undici errors are copied, not kept). */
   function networkFailure(error: unknown, what: string): Error {
     const failure = classifyTransport(error);
-    const hint = outputTransportHint(failure, { output: options.name, endpoint: url.host });
+    const at = { output: options.name, endpoint: url.host };
+    const hint = outputTransportHint(failure, at);
     const cause = new Error(safe(error instanceof Error ? error.message : String(error)));
     if (failure.code !== undefined) (cause as Error & { code?: string }).code = failure.code;
-    return outputTransportError(safe(`${label}: ${what} failed (${failure.said})${hint}`), failure, cause);
+    return outputTransportError(
+      safe(`${label}: ${what} failed (${failure.said})${hint}`),
+      failure,
+      cause,
+      at,
+    );
   }
 
   async function call(
@@ -256,8 +262,10 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
     } catch (error) {
       // Read again: the request may have been aborted while it ran.
       if (isAborted(signal)) throw abortReason(signal);
+      // Our read limits' errors carry the setting that fixes them (http.timeout): a re-wrap keeps it.
       if (ExotraceError.is(error) && error.code === 'request_timeout') {
         return new ExotraceError({
+          ...fixOf(error),
           code: 'request_timeout',
           message: `${label}: ${what} timed out after ${timeoutMs} ms`,
           retryable: true,
@@ -266,9 +274,10 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
       }
       if (ExotraceError.is(error))
         return new ExotraceError({
+          ...fixOf(error),
           code: error.code,
           message: safe(`${label}: ${error.message}`),
-          retryable: true,
+          retryable: error.retryable,
         });
       return networkFailure(error, what);
     }

@@ -36,10 +36,10 @@ import {
 } from '@platformatic/kafka';
 
 import type { OutputConfig } from '../config/load.js';
-import { ExotraceError, PLAIN_CODE, type ExotraceErrorCode } from '../core/errors.js';
+import { errorChain, ExotraceError, PLAIN_CODE, type ExotraceErrorCode } from '../core/errors.js';
 import { redactSecrets } from '../core/redact.js';
 import { classifyTransport, outputTransportHint } from '../http/network-error.js';
-import { TLS_TRUST } from '../http/transport-cause.js';
+import { TLS_NAME, TLS_TRUST } from '../http/transport-cause.js';
 import { abortReason } from '../util/abort.js';
 import type { OutboxEvent } from '../core/outbox-event.js';
 import { once } from '../util/once.js';
@@ -251,6 +251,9 @@ class KafkaSink implements Sink {
       hint = `: check the sasl of output ${this.name}`;
       code = 'output_auth';
       detail = ids.find((id) => id.includes('SASL')) ?? 'PLT_KFK_AUTHENTICATION';
+    } else if (transport.code === TLS_NAME) {
+      hint = outputTransportHint(transport, { output: this.name, endpoint: 'the broker', peer: 'broker' });
+      code = 'network_error';
     } else if (transport.untrusted || TLS_TRUST.test(said)) {
       hint = outputTransportHint(
         { ...transport, untrusted: true },
@@ -346,19 +349,10 @@ async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T
   }
 }
 
-/** Every error reachable from `error`: itself, its `errors` (aggregates) and causes. */
-function walk(error: unknown, out: unknown[] = [], depth = 0): unknown[] {
-  if (depth > 6 || error === undefined || error === null || out.includes(error)) return out;
-  out.push(error);
-  if (error instanceof AggregateError) for (const e of error.errors as unknown[]) walk(e, out, depth + 1);
-  if (error instanceof Error && error.cause !== undefined) walk(error.cause, out, depth + 1);
-  return out;
-}
-
 /** Kafka protocol error names (`MESSAGE_TOO_LARGE`…) anywhere in the error. */
 function apiIds(error: unknown): string[] {
   const ids: string[] = [];
-  for (const e of walk(error)) {
+  for (const e of errorChain(error)) {
     const id = (e as { apiId?: unknown }).apiId;
     if (typeof id === 'string') ids.push(id);
   }
@@ -366,13 +360,13 @@ function apiIds(error: unknown): string[] {
 }
 
 function isAuthentication(error: unknown): boolean {
-  return walk(error).some((e) => (e as { code?: unknown }).code === 'PLT_KFK_AUTHENTICATION');
+  return errorChain(error).some((e) => (e as { code?: unknown }).code === 'PLT_KFK_AUTHENTICATION');
 }
 
 /** The distinct messages of the leaves (a library error says "Producing messages failed." on top). */
 function describe(error: unknown): string {
   const parts: string[] = [];
-  for (const e of walk(error)) {
+  for (const e of errorChain(error)) {
     if (!(e instanceof Error)) {
       parts.push(String(e));
       continue;

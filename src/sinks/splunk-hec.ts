@@ -21,7 +21,7 @@ import type { OutputConfig } from '../config/load.js';
 import type { OutboxEvent } from '../core/outbox-event.js';
 import { EncodeError, createBatchPoster, type HttpSinkIo, type PostResponse } from './http-post.js';
 import { once } from '../util/once.js';
-import { type HealthFinding, type HealthResult, type Sink } from './types.js';
+import { healthAnswerError, type HealthFinding, type HealthResult, type Sink } from './types.js';
 
 export type SplunkHecOutputConfig = Extract<OutputConfig, { type: 'splunk-hec' }>;
 
@@ -150,7 +150,11 @@ export function createSplunkHecSink(output: SplunkHecOutputConfig, io: HttpSinkI
     const said = poster.safe(text ?? `HTTP ${answer.status}`).slice(0, 200);
     const failed = (message: string, finding: HealthFinding): HealthResult => ({
       status: 'failed',
-      error: new Error(poster.safe(`splunk-hec output ${output.name}: ${message}`)),
+      error: healthAnswerError(
+        poster.safe(`splunk-hec output ${output.name}: ${message}`),
+        answer.status,
+        finding,
+      ),
       finding,
     });
     if (answer.status === 401 || answer.status === 403)
@@ -179,27 +183,23 @@ export function createSplunkHecSink(output: SplunkHecOutputConfig, io: HttpSinkI
         const said = readAnswer(answer.text).text ?? `HTTP ${answer.status}`;
         const denied = answer.status === 401 || answer.status === 403;
         const hint = denied ? `: check ${key('token')}` : '';
-        return {
-          status: 'failed',
-          error: new Error(
-            poster.safe(
-              `splunk-hec output ${output.name}: HEC health is ${answer.status} (${poster.safe(said).slice(0, 200)})${hint}`,
-            ),
-          ),
-          finding: denied
-            ? { code: 'unauthorized', key: 'token', fix: 'use an enabled HEC token of this Splunk' }
-            : answer.status === 404
-              ? {
-                  code: 'not_found',
-                  key: 'url',
-                  fix: 'no HEC at this url: give the HEC base URL (port 8088 by default), without /services/collector',
-                }
-              : {
-                  code: 'unhealthy',
-                  key: 'url',
-                  fix: 'HEC says it cannot take events now (queues full, or disabled): check the Splunk side',
-                },
-        };
+        const finding: HealthFinding = denied
+          ? { code: 'unauthorized', key: 'token', fix: 'use an enabled HEC token of this Splunk' }
+          : answer.status === 404
+            ? {
+                code: 'not_found',
+                key: 'url',
+                fix: 'no HEC at this url: give the HEC base URL (port 8088 by default), without /services/collector',
+              }
+            : {
+                code: 'unhealthy',
+                key: 'url',
+                fix: 'HEC says it cannot take events now (queues full, or disabled): check the Splunk side',
+              };
+        const message = poster.safe(
+          `splunk-hec output ${output.name}: HEC health is ${answer.status} (${poster.safe(said).slice(0, 200)})${hint}`,
+        );
+        return { status: 'failed', error: healthAnswerError(message, answer.status, finding), finding };
       }
       return tokenAccepted(signal);
     },

@@ -540,11 +540,12 @@ class StreamSyslogSink implements Sink {
       if (isAborted(signal)) throw abortReason(signal);
       return {
         status: 'failed',
-        error: new Error(
+        // Coded like a send's transport failure (network_error, the socket's code): a plain
+        // Error counted as `Error`.
+        error: outputTransportError(
           `syslog output ${this.name}: cannot connect to ${this.#where()}: ${describe(error)}`,
-          {
-            cause: error,
-          },
+          classifyTransport(error),
+          error,
         ),
       };
     }
@@ -666,9 +667,10 @@ class UdpSyslogSink implements Sink {
     } catch (error) {
       return {
         status: 'failed',
-        error: new Error(
+        error: outputTransportError(
           `syslog output ${this.name}: cannot reach udp://${this.#output.host}:${this.#output.port}: ${describe(error)}`,
-          { cause: error },
+          classifyTransport(error),
+          error,
         ),
       };
     }

@@ -6,6 +6,7 @@
  */
 import type { Writable } from 'node:stream';
 
+import { ExotraceError, type ExotraceErrorCode } from '../core/errors.js';
 import type { OutboxEvent } from '../core/outbox-event.js';
 
 export type SendResult =
@@ -70,6 +71,30 @@ export interface HealthFinding {
   readonly key: string;
   /** What to do, in a sentence. */
   readonly fix: string;
+}
+
+/** The closed code an output error carries for each finding: what it means for the events. */
+const FINDING_CODES: Readonly<Record<HealthFinding['code'], ExotraceErrorCode>> = {
+  unauthorized: 'output_auth',
+  not_found: 'output_config',
+  unhealthy: 'output_unavailable',
+  not_writable: 'output_config',
+};
+
+/**
+ * A failed health check's answer as an error with a code, like every output failure: counted and
+ * shown under the receiver's status (`http_401`), with the finding's fix. doctor reads the finding
+ * itself (its own key path); the message stays as it was.
+ */
+export function healthAnswerError(message: string, status: number, finding: HealthFinding): ExotraceError {
+  return new ExotraceError({
+    code: FINDING_CODES[finding.code],
+    message,
+    fix: finding.fix,
+    retryable: true,
+    status,
+    detailCode: `http_${status}`,
+  });
 }
 
 export interface Sink {

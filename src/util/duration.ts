@@ -23,11 +23,14 @@ export function parseDuration(value: string | number): number | undefined {
  *   divides it (`24h`, `90d`, `1500ms`), so that it reads back through `parseDuration` unchanged;
  * - `lag` (`status`'s table): `40s`, `5m`, `2h 5m`, `3d 4h`, rounded, whole minutes below an hour
  *   and hours up to two days (a lag of "1d 1h" reads worse than "25h"): a glance, not a count.
+ * An unknown or infinite duration is `…` as an ETA, `-` in the other two styles.
  */
 export type DurationStyle = 'eta' | 'config' | 'lag';
 
 export function formatDuration(ms: number | undefined, style: DurationStyle = 'eta'): string {
-  if (ms === undefined || !Number.isFinite(ms)) return style === 'eta' ? '…' : String(ms);
+  // Unknown: an ETA still being estimated (`…`); for a lag or a setting, status's dash (it printed
+  // "undefined" or "NaN").
+  if (ms === undefined || !Number.isFinite(ms)) return style === 'eta' ? '…' : '-';
   if (style === 'config') return exact(ms);
   if (style === 'lag') return lag(ms);
   return eta(ms);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ExotraceError } from '../../src/core/errors.js';
-import { retryPolicy, withRetry } from '../../src/http/retry.js';
+import { defaultStrategies, retryPolicy, withRetry } from '../../src/http/retry.js';
 import { parseRetryAfter, retryAfterMs } from '../../src/http/retry-after.js';
 import { throttlingStrategy, transientStrategy } from '../../src/http/retry-strategies.js';
 import type { HttpRequest, HttpResponse } from '../../src/http/types.js';
@@ -215,5 +215,53 @@ describe('retry policy', () => {
       error,
     );
     expect(script.calls()).toBe(1);
+  });
+});
+
+describe('Retry-After: only what RFC 9110 allows, the first of a repeated header', () => {
+  const now = Date.UTC(2026, 10, 25, 12);
+  it.each(['wait 60', 'soon 2', 'Tue 3', 'May 5', 'next 10', '2026-11-25T12:00:05Z'])(
+    '%j is no delay (Date.parse would read it as a date long past: 0 ms)',
+    (value) => {
+      expect(parseRetryAfter(value, now)).toBeUndefined();
+    },
+  );
+  it.each([
+    ['Wed, 25 Nov 2026 12:00:05 GMT', 5_000],
+    ['Wednesday, 25-Nov-26 12:00:05 GMT', 5_000],
+    ['Wed Nov 25 12:00:05 2026', 5_000],
+    ['Wed Nov  5 12:00:05 2026', 0],
+  ])('%j (IMF-fixdate, rfc850, asctime in GMT) → %s ms', (value, expected) => {
+    expect(parseRetryAfter(value, now)).toBe(expected);
+  });
+  it.each([
+    [{ 'retry-after': '120, 120' }, 120_000],
+    [{ 'retry-after': '120,60' }, 120_000],
+    [{ 'retry-after': 'Wed, 25 Nov 2026 12:00:05 GMT, Wed, 25 Nov 2026 12:00:09 GMT' }, 5_000],
+    [{ 'retry-after-ms': '1500, 1500' }, 1500],
+  ])('a header sent twice (%j, as joined) reads its first value: %s ms', (headers, expected) => {
+    expect(retryAfterMs(headers, now)).toBe(expected);
+  });
+});
+
+describe('default strategies: a server delay only lengthens the backoff', () => {
+  it.each([
+    [{ 'retry-after': '0' }],
+    [{ 'retry-after': 'Sun, 06 Nov 1994 08:49:37 GMT' }],
+    [{ 'retry-after-ms': '0' }],
+  ])('a 429 with %j waits the jittered backoff, not 0 ms', async (headers) => {
+    const time = createVirtualTime();
+    const script = scripted([reply(429, headers), reply(429, headers), ok]);
+    const strategies = defaultStrategies({ baseDelayMs: 1000, random: () => 0.5 });
+    const policy = retryPolicy({ clock: time.now, sleep: time.sleep, strategies });
+    expect((await policy.send(request(), script.next)).status).toBe(200);
+    expect(time.waits).toEqual([500, 1000]);
+  });
+  it('a longer hint is honoured in full', async () => {
+    const time = createVirtualTime();
+    const script = scripted([reply(503, { 'retry-after': '7' }), ok]);
+    const strategies = defaultStrategies({ baseDelayMs: 1000, random: () => 0.5 });
+    await retryPolicy({ clock: time.now, sleep: time.sleep, strategies }).send(request(), script.next);
+    expect(time.waits).toEqual([7000]);
   });
 });

@@ -36,4 +36,11 @@ describe('formatDuration: one formatter, each caller’s text', () => {
     expect(formatDuration(1)).toBe('1s');
     expect(formatDuration(2 * HOUR + 5 * MIN, 'eta')).toBe('2h 05m');
   });
+
+  it('lag and config: unknown is a dash, never "undefined" or "NaN"', () => {
+    expect(formatDuration(undefined, 'lag')).toBe('-');
+    expect(formatDuration(Number.NaN, 'lag')).toBe('-');
+    expect(formatDuration(undefined, 'config')).toBe('-');
+    expect(formatDuration(Number.POSITIVE_INFINITY, 'eta')).toBe('…');
+  });
 });
