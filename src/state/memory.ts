@@ -1,6 +1,27 @@
 import { randomBytes } from 'node:crypto';
 
-import { StateStoreError, countStatus, validateCommit, validateCycle, validateOutputRound, validateReadOptions, type CycleOutcome, type OutputRoundOutcome, type OutputRounds, type DeadLetter, type CommitHook, type PageCommit, type PageEvent, type ReadOutboxOptions, type SinkStart, type SinkState, type StateStore, type StoredCheckpoint, type StoredReject, type TenantCycle } from './store.js';
+import {
+  StateStoreError,
+  countStatus,
+  validateCommit,
+  validateCycle,
+  validateOutputRound,
+  validateReadOptions,
+  type CycleOutcome,
+  type OutputRoundOutcome,
+  type OutputRounds,
+  type DeadLetter,
+  type CommitHook,
+  type PageCommit,
+  type PageEvent,
+  type ReadOutboxOptions,
+  type SinkStart,
+  type SinkState,
+  type StateStore,
+  type StoredCheckpoint,
+  type StoredReject,
+  type TenantCycle,
+} from './store.js';
 import { type CommitResult } from '../core/commit-result.js';
 import { type OutboxEvent } from '../core/outbox-event.js';
 import { type Pass } from '../core/window.js';

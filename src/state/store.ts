@@ -27,7 +27,7 @@
  */
 import type { CommitResult } from '../core/commit-result.js';
 import type { OutboxEvent } from '../core/outbox-event.js';
-import { PASSES, type Pass } from '../core/window.js';
+import { PASSES, type Pass, type TimeWindow } from '../core/window.js';
 import { StateStoreError } from './errors.js';
 
 export {
@@ -37,12 +37,6 @@ export {
   type StateErrorCode,
   type StateStoreErrorOptions,
 } from './errors.js';
-
-/** A window `[from, to]` in epoch milliseconds. */
-export interface TimeWindow {
-  readonly from: number;
-  readonly to: number;
-}
 
 /**
  * Where a pass of a tenant stands. A checkpoint is written only together with the events it

@@ -4,7 +4,8 @@
  */
 import type Database from 'better-sqlite3';
 import type { Pass } from '../../core/window.js';
-import type { Checkpoint, StoredCheckpoint, TimeWindow } from '../store.js';
+import type { Checkpoint, StoredCheckpoint } from '../store.js';
+import type { TimeWindow } from '../../core/window.js';
 import { toPass } from './decode.js';
 
 interface CheckpointRow {

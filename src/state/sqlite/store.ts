@@ -7,7 +7,28 @@ import type Database from 'better-sqlite3';
 import type { OutboxEvent } from '../../core/outbox-event.js';
 import type { Pass } from '../../core/window.js';
 import { StateStoreError } from '../errors.js';
-import { countStatus, validateCommit, validateCycle, validateOutputRound, validateReadOptions, type CommitHook, type CycleOutcome, type DeadLetter, type OutputRoundOutcome, type OutputRounds, type PageCommit, type PageEvent, type ReadOutboxOptions, type SinkStart, type SinkState, type StateStore, type StoredCheckpoint, type StoredReject, type TenantCycle, type TimeWindow } from '../store.js';
+import {
+  countStatus,
+  validateCommit,
+  validateCycle,
+  validateOutputRound,
+  validateReadOptions,
+  type CommitHook,
+  type CycleOutcome,
+  type DeadLetter,
+  type OutputRoundOutcome,
+  type OutputRounds,
+  type PageCommit,
+  type PageEvent,
+  type ReadOutboxOptions,
+  type SinkStart,
+  type SinkState,
+  type StateStore,
+  type StoredCheckpoint,
+  type StoredReject,
+  type TenantCycle,
+} from '../store.js';
+import { type TimeWindow } from '../../core/window.js';
 import { type CommitResult } from '../../core/commit-result.js';
 import { Checkpoints } from './checkpoints.js';
 import { Cycles } from './cycles.js';
