@@ -142,8 +142,7 @@ export async function backfillCommand(
       return EXIT_TENANT_FAILED;
     }
     if (outcome.kind === 'collected') log.info('backfill done', { ...outcome.summary });
-    // Like `run --once`: what was collected but not taken, or refused for good, is not a success;
-    // nor is collection stopped by an output that stayed down with the outbox full.
+    // Like `run --once`: what was collected but not taken, or refused for good, is not a success.
     for (const [output, events] of Object.entries(outcome.flushed.pending)) {
       const error = outcome.errors[output];
       log.warn('output did not take everything; its events stay in the outbox for the next run', {
@@ -152,8 +151,7 @@ export async function backfillCommand(
         ...(error === undefined ? {} : { error }),
       });
     }
-    if (outcome.kind === 'stalled' || Object.keys(outcome.flushed.pending).length > 0)
-      return EXIT_OUTPUT_BEHIND;
+    if (Object.keys(outcome.flushed.pending).length > 0) return EXIT_OUTPUT_BEHIND;
     return Object.keys(outcome.flushed.deadLettered).length > 0 ? EXIT_DEAD_LETTERED : EXIT_OK;
   } finally {
     progress.stop();
@@ -307,12 +305,14 @@ export function registerBackfillCommand(program: Command, setExitCode: (code: nu
       'after',
       `
 Exit status: 0 collected and delivered, 2 bad configuration or usage, 3 the backfill failed,
-6 an output did not take everything (its events stay in the outbox for the next run), or the outbox
-  was full (outbox.maxEvents) for an output that kept failing: collection pauses while the outbox is
-  full and resumes when the output takes events again; an output still failing after 30 s stops it,
-  the outputs get their last round (30 s at most), and the same command resumes,
+6 an output did not take everything (its events stay in the outbox for the next run),
 7 everything taken, but an output refused some events for good (exotrace deadletter list),
-130 stopped by ^C (SIGINT), 143 by SIGTERM, 129 by SIGHUP (the same command resumes).`,
+130 stopped by ^C (SIGINT), 143 by SIGTERM, 129 by SIGHUP (the same command resumes).
+
+Events are delivered while the backfill collects. With outbox.maxEvents events waiting for an
+output, no new page is asked for until it takes them (it says so): an output that is down pauses
+the backfill, which resumes when the output is back; ^C stops it, the outputs get 30 s to take
+what was committed, and the same command resumes.`,
     )
     .action(
       async (

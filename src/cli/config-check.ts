@@ -10,7 +10,7 @@
 import path from 'node:path';
 import type { Config } from '../config/index.js';
 import { configWarnings } from '../config/warnings.js';
-import { newStateWarning } from '../pipeline/new-state.js';
+import { newStateWarning } from '../observe/new-state.js';
 import { StateStoreError, inspectState } from '../state/index.js';
 import { EXIT_OK, EXIT_USAGE } from './exit-codes.js';
 import { createCliLogger, loadConfigOrExplain } from './run.js';

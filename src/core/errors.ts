@@ -29,6 +29,8 @@ export const ERROR_CODES = [
   'http_error',
   /** A page's rows counted by the source are not its events plus rejects (the collector's check). */
   'page_mismatch',
+  /** A processor (pipeline/processors) threw on a page: the page was not committed. */
+  'processor_failed',
   // An output's failures (every output's, HTTP or not): what they mean for the events waiting.
   /** The output is busy or down (408, 429, 5xx, a broker without a leader): sent again later. */
   'output_unavailable',

@@ -16,7 +16,7 @@ import {
   type CollectorEvents,
   type PassSummary,
 } from './collector.js';
-import { warnIfNewState } from './new-state.js';
+import { warnIfNewState } from '../observe/new-state.js';
 import type { FlushOutcome } from './outbox/index.js';
 
 export interface BackfillRunOptions extends BackfillOptions {
@@ -44,13 +44,6 @@ export type BackfillOutcome =
       /** The last error of each output left behind (for the line that says so). */
       readonly errors: Readonly<Record<string, Record<string, unknown>>>;
     }
-  /** Collection stopped because the outbox stayed full for this failing output. */
-  | {
-      readonly kind: 'stalled';
-      readonly output: string;
-      readonly flushed: FlushOutcome;
-      readonly errors: Readonly<Record<string, Record<string, unknown>>>;
-    }
   | { readonly kind: 'stopped' }
   | { readonly kind: 'failed'; readonly error: Record<string, unknown> };
 
@@ -67,13 +60,12 @@ export async function runBackfill(
   };
   options.signal.addEventListener('abort', onCallerStop, { once: true });
   if (options.signal.aborted) onCallerStop();
-  const assembly = assemble(config, {
-    log,
-    signal: stopRun.signal,
-    stopWhenStalled: { who: 'backfill', resumes: 'the same command resumes' },
-  });
+  // No `stopWhenStalled`: with the outbox full for an output that is down, a backfill waits for it
+  // as the daemon does and resumes when it takes events again (^C stops it; the same command
+  // resumes). It is run by hand, for one tenant, and has nothing else to get on with.
+  const assembly = assemble(config, { log, signal: stopRun.signal });
   const { outbox } = assembly;
-  const collecting = AbortSignal.any([stopRun.signal, outbox.collectionStopped]);
+  const collecting = stopRun.signal;
   const errorsOf = (flushed: FlushOutcome): Record<string, Record<string, unknown>> => {
     const errors: Record<string, Record<string, unknown>> = {};
     for (const output of Object.keys(flushed.pending)) {
@@ -83,7 +75,7 @@ export async function runBackfill(
     return errors;
   };
   try {
-    await warnIfNewState(assembly.store, config, log);
+    warnIfNewState(await assembly.store.createdNew(), config, log);
     await outbox.start();
     const source = assembly.sourceFor(tenant, {
       ...(options.onAttempt === undefined ? {} : { onAttempt: options.onAttempt }),
@@ -117,9 +109,6 @@ export async function runBackfill(
     // stopped.
     const flushed = await outbox.finish(options.signal);
     if (options.signal.aborted) return { kind: 'stopped' };
-    const stalled = outbox.collectionStoppedFor();
-    if (stalled !== undefined)
-      return { kind: 'stalled', output: stalled, flushed, errors: errorsOf(flushed) };
     if (summary === undefined) return { kind: 'failed', error: assembly.describe(failure) };
     return { kind: 'collected', summary, flushed, errors: errorsOf(flushed) };
   } catch (error) {

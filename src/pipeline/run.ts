@@ -14,7 +14,7 @@ import type { MessageTraceSource } from '../sources/source.js';
 import type { StateStore } from '../state/store.js';
 import { createTenantCollector, type CollectorEvents } from './collector.js';
 import { runTenantCycles, type OnceReconcile, type TenantOutcome } from './tenant-cycles.js';
-import { warnIfNewState } from './new-state.js';
+import { warnIfNewState } from '../observe/new-state.js';
 import { DEFAULT_POLL_MS, type HealthServer } from '../observe/health.js';
 import { startDaemonHealth } from './daemon-health.js';
 import type { PageNormalizer } from './page-events.js';
@@ -165,7 +165,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
       if (known.has(c.tenant))
         collectorMetrics.lastCycle(c.tenant, c.lastError !== undefined, c.lastSuccessAt);
     }
-    await warnIfNewState(store, config, log);
+    warnIfNewState(await store.createdNew(), config, log);
     await outbox.start();
 
     // The daemon answers /healthz, /readyz, /status and /metrics when the configuration has

@@ -156,6 +156,11 @@ describe('exotrace backfill with an output down and the outbox full', () => {
         await until(() => receiver.refused() >= refusedAtPause + 10 || exited(), 120_000);
         expect(exited(), backfill.stderr()).toBe(false);
         expect(listRequests()).toBe(requestsPaused);
+        // An outage longer than one of --once's grace (30 s, about six rounds of five refused
+        // sends): a backfill waits for the output as the daemon does, it does not give up.
+        await until(() => receiver.refused() >= refusedAtPause + 60 || exited(), 240_000);
+        expect(exited(), backfill.stderr()).toBe(false);
+        expect(listRequests()).toBe(requestsPaused);
       } catch (error) {
         backfill.child.kill('SIGKILL');
         throw error;

@@ -19,7 +19,7 @@ import { batchLimitsOf, type BatchLimits } from './deliver-batch.js';
 import { startDeliveryLoops, type DeliveryLoops } from './loops.js';
 import { createOutputHealth, type OutputRoundsNow } from './output-health.js';
 import { createRetentionCheck } from './retention.js';
-import { commitHookOf, type Processor } from '../processors/index.js';
+import { commitStepsOf, type Processor } from '../processors/index.js';
 import { startSinks } from './start-outputs.js';
 
 export {
@@ -152,7 +152,7 @@ export function createOutbox(options: OutboxOptions): Outbox {
     }
   };
   const batchLimits: Record<string, BatchLimits> = batchLimitsOf(options.outputs);
-  const processing = commitHookOf(options.processors ?? []);
+  const processors = options.processors ?? [];
 
   return {
     async start() {
@@ -178,7 +178,10 @@ export function createOutbox(options: OutboxOptions): Outbox {
       });
     },
     async commit(tenant, page) {
-      const result = await store.commitPage(tenant, page, processing);
+      const steps = commitStepsOf(processors);
+      const result = await store.commitPage(tenant, page, steps.hook);
+      // Durable now: what the processors keep in memory (the counters) follows the commit.
+      steps.committed();
       if (result.inserted > 0) loops?.committed();
       return result;
     },
@@ -224,8 +227,11 @@ export function createOutbox(options: OutboxOptions): Outbox {
           clearTimeout(deadline);
         }
         const pending: Record<string, number> = {};
+        // Counted exactly, once: the cheap estimate counts rows re-queued for another output
+        // (`deadletter retry`) as waiting for this one, and would report it behind when it is not.
         for (const output of names) {
-          const waiting = await backlogOf(output);
+          const estimate = await backlogOf(output);
+          const waiting = estimate > 0 ? await store.outboxDepth(output) : 0;
           if (waiting > 0) pending[output] = waiting;
         }
         return {

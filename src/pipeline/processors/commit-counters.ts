@@ -1,7 +1,8 @@
 /**
  * The first processor: the counters /metrics gives of what was committed (pages and rows by tenant
  * and pass, new events by status, duplicates, rejects), counted from each page's new events as the
- * store decided them. It adds no event.
+ * store decided them, once the commit is durable (a page whose commit failed is not counted, however
+ * often its window is read again). It adds no event.
  */
 import type { Pass } from '../../core/window.js';
 import { countStatus } from '../../state/store.js';
@@ -21,7 +22,7 @@ export interface CommitCounts {
 export function commitCounters(count: (tenant: string, pass: Pass, counts: CommitCounts) => void): Processor {
   return {
     name: 'commit counters',
-    process(page) {
+    committed(page) {
       const insertedByStatus: Record<string, number> = {};
       for (const event of page.inserted) countStatus(insertedByStatus, event.status);
       count(page.tenant, page.pass, {
@@ -30,7 +31,6 @@ export function commitCounters(count: (tenant: string, pass: Pass, counts: Commi
         rejected: page.rejected,
         insertedByStatus,
       });
-      return undefined;
     },
   };
 }

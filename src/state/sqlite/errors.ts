@@ -3,6 +3,7 @@
  * closed list (`STATE_ERROR_CODES`), the original kept as the cause. This file is the only place
  * that reads a `SQLITE_*` code.
  */
+import { ExotraceError } from '../../core/errors.js';
 import { join } from 'node:path';
 import { StateStoreError, type StateErrorCode } from '../errors.js';
 import { DB_FILE } from './location.js';
@@ -58,8 +59,11 @@ export function isBusy(error: unknown): boolean {
  * Any failure as a `StateStoreError`: ours as they are, a driver's or the system's with its code
  * mapped and its message kept (the original is the cause, so logs still show its code).
  */
-export function toStateError(error: unknown): StateStoreError {
+export function toStateError(error: unknown): Error {
   if (StateStoreError.is(error)) return error;
+  // Not the database's: a processor's failure inside a commit (pipeline/processors) is said as
+  // itself, naming the processor, exactly as the memory store says it.
+  if (ExotraceError.is(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
   return new StateStoreError(message, { code: stateErrorCode(codeOf(error)), cause: error });
 }

@@ -5,8 +5,7 @@
  * cannot tell, so the run says it once, at start.
  */
 import type { Config } from '../config/load.js';
-import type { Logger } from '../observe/log.js';
-import type { StateStore } from '../state/store.js';
+import type { Logger } from './log.js';
 
 /** The outputs that cannot tell events delivered by an earlier state (all but the file output). */
 function blindOutputs(config: Pick<Config, 'outputs'>): string[] {
@@ -30,13 +29,13 @@ export function newStateWarning(
   return `${state}: the outputs ${blind.join(', ')} will receive again whatever an earlier state already delivered to them, if there was one (only the file output can detect it)`;
 }
 
-/** Warns when `store` was created by this run and some output is not a file output. */
-export async function warnIfNewState(
-  store: StateStore,
+/** Warns when the state was created by this run (`createdNew`) and some output is not a file output. */
+export function warnIfNewState(
+  createdNew: boolean,
   config: Pick<Config, 'stateDir' | 'outputs'>,
   log: Logger,
-): Promise<void> {
-  if (!(await store.createdNew())) return;
+): void {
+  if (!createdNew) return;
   const warning = newStateWarning(config);
   if (warning === undefined) return;
   log.warn(warning, { stateDir: config.stateDir, outputs: blindOutputs(config) });
