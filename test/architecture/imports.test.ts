@@ -153,6 +153,11 @@ describe('import direction (eslint rule)', () => {
       { filename: at('src/sinks/a.ts'), code: "import { x } from './b.js';", options: [options] },
       { filename: at('src/sinks/deep/a.ts'), code: "import { x } from '../b.js';", options: [options] },
       { filename: at('src/sinks/a.ts'), code: "import { x } from 'undici';", options: [options] },
+      {
+        filename: at('src/sinks/a.ts'),
+        code: "const x = import(`../core/x.js`); const y = require('node:fs'); this.sinks.require(name);",
+        options: [options],
+      },
       { filename: at('test/a.ts'), code: "import { x } from '../src/pipeline/x.js';", options: [options] },
       { filename: at('src/sinks/old.ts'), code: "import { x } from '../pipeline/x.js';", options: [options] },
     ],
@@ -172,6 +177,24 @@ describe('import direction (eslint rule)', () => {
         code: "export { x } from '../sinks/x.js'; export * from '../sinks/y.js'; const m = import('../sinks/z.js'); type T = import('../sinks/t.js').T;",
         options: [options],
         errors: 4,
+      },
+      {
+        // Review state-edges finding 4: these forms were not read at all.
+        filename: at('src/sinks/a.ts'),
+        code: [
+          'const a = import(`../pipeline/a.js`);',
+          "const b = require('../pipeline/b.js');",
+          "const c = createRequire(import.meta.url)('../pipeline/c.js');",
+          "import d = require('../pipeline/d.js');",
+        ].join('\n'),
+        options: [options],
+        errors: 4,
+      },
+      {
+        filename: at('src/sinks/a.ts'),
+        code: 'const where = "../pipeline/x.js"; const m = import(where); const n = require(`../${where}`);',
+        options: [options],
+        errors: [{ messageId: 'computed' }, { messageId: 'computed' }],
       },
       {
         // The allowance is for one file and one folder.
