@@ -3,51 +3,14 @@
  * rejects an import against the layer table, its list of known violations holds only imports that
  * still exist, and no two modules of src/ import each other, directly or around a loop.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import { ESLint, Linter, RuleTester } from 'eslint';
 import tseslint from 'typescript-eslint';
-import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 import importDirection from '../../scripts/eslint-rules/import-direction.js';
-
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-
-/** src/ files as repository-relative posix paths. */
-function sourceFiles(dir = join(repo, 'src')): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = join(dir, entry.name);
-    if (entry.isDirectory()) return sourceFiles(full);
-    return entry.name.endsWith('.ts') ? [posix(relative(repo, full))] : [];
-  });
-}
-
-function posix(path: string): string {
-  return path.split(sep).join('/');
-}
-
-/**
- * Each src/ file's imports of other src/ files: static, type-only, re-exports, `import('…')` and
- * `import('…').T` (TypeScript's own scanner, so comments and strings are not mistaken for imports).
- */
-function importGraph(): Map<string, string[]> {
-  const files = sourceFiles();
-  const known = new Set(files);
-  const graph = new Map<string, string[]>();
-  for (const file of files) {
-    const scanned = ts.preProcessFile(readFileSync(join(repo, file), 'utf8'), true, true);
-    const targets = scanned.importedFiles
-      .map((imported) => imported.fileName)
-      .filter((specifier) => specifier.startsWith('.'))
-      .map((specifier) => posix(join(dirname(file), specifier)).replace(/\.js$/, '.ts'))
-      .filter((target) => known.has(target));
-    graph.set(file, [...new Set(targets)]);
-  }
-  return graph;
-}
+import { importGraph, repo } from '../helpers/import-graph.js';
 
 /** Strongly connected components with more than one module, or a module importing itself. */
 function cycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
