@@ -12,8 +12,11 @@
  *   list is exactly what remains to fix.
  *
  * Every kind of import counts, a type-only one too: a type import ties the importing folder to the
- * other's vocabulary just as much, and it is where a runtime import starts. Only relative
- * specifiers are checked (packages are not folders of src/).
+ * other's vocabulary just as much, and it is where a runtime import starts. So do `import()`,
+ * `require(…)`, `createRequire(…)(…)` and `import x = require(…)`, with a string or a template
+ * without `${}` as the specifier; a computed `import()` or `require()` is reported, as the rule
+ * cannot see where it goes. Only relative specifiers are checked (packages are not folders of
+ * src/).
  */
 import path from 'node:path';
 
@@ -47,6 +50,7 @@ const rule = {
     ],
     messages: {
       forbidden: '{{from}} may not import {{to}} (allowed: {{allowed}}): {{specifier}}',
+      computed: 'a computed specifier cannot be checked against the layer table: write it as a string',
     },
   },
   create(context) {
@@ -78,11 +82,33 @@ const rule = {
       });
     }
 
+    /** A call's specifier: checked when it is a string, reported when computed. @param {any} node @param {any} argument */
+    function checkCall(node, argument) {
+      const specifier = specifierOf(argument);
+      if (specifier === undefined) context.report({ node, messageId: 'computed' });
+      else check(node, specifier);
+    }
+
     return {
       ImportDeclaration: (node) => check(node, node.source.value),
       ExportNamedDeclaration: (node) => check(node, node.source?.value),
       ExportAllDeclaration: (node) => check(node, node.source.value),
-      ImportExpression: (node) => check(node, node.source.type === 'Literal' ? node.source.value : undefined),
+      ImportExpression: (node) => checkCall(node, node.source),
+      /** `require('…')`, `createRequire(import.meta.url)('…')`. @param {any} node */
+      CallExpression(node) {
+        const callee = node.callee;
+        const isRequire = callee.type === 'Identifier' && callee.name === 'require';
+        const isCreated =
+          callee.type === 'CallExpression' &&
+          callee.callee.type === 'Identifier' &&
+          callee.callee.name === 'createRequire';
+        if (isRequire || isCreated) checkCall(node, node.arguments[0]);
+      },
+      /** `import x = require('…')`. @param {any} node */
+      TSImportEqualsDeclaration(node) {
+        if (node.moduleReference.type === 'TSExternalModuleReference')
+          checkCall(node, node.moduleReference.expression);
+      },
       // `import('../x.js').T` in a type position (typescript-eslint's node, unknown to estree).
       /** @param {any} node */
       TSImportType(node) {
@@ -94,6 +120,16 @@ const rule = {
     };
   },
 };
+
+/**
+ * The text of a string literal, or of a template literal without expressions; undefined otherwise.
+ * @param {any} node
+ */
+function specifierOf(node) {
+  if (node?.type === 'Literal') return typeof node.value === 'string' ? node.value : undefined;
+  if (node?.type === 'TemplateLiteral' && node.expressions.length === 0) return node.quasis[0]?.value.cooked;
+  return undefined;
+}
 
 /**
  * The layer a file belongs to: the first folder under `root`, `"."` for a file directly in it,

@@ -33,6 +33,7 @@ import { abortReason } from '../util/abort.js';
 import type { OutboxEvent } from '../core/outbox-event.js';
 import {
   SinkError,
+  type HealthFinding,
   type HealthResult,
   type SendResult,
   type Sink,
@@ -159,7 +160,8 @@ async function readClaim(path: string): Promise<FileClaim | undefined> {
   try {
     text = await readFile(claimPath(path), 'utf8');
   } catch (error) {
-    if (isCode(error, 'ENOENT')) return undefined;
+    // ENOTDIR: a file on the way; the walk up finds it and says so.
+    if (isCode(error, 'ENOENT') || isCode(error, 'ENOTDIR')) return undefined;
     throw error;
   }
   try {
@@ -216,7 +218,8 @@ async function fileInfo(path: string): Promise<FileInfo | undefined> {
   try {
     return toInfo(await stat(path, { bigint: true }));
   } catch (error) {
-    if (isCode(error, 'ENOENT')) return undefined;
+    // ENOTDIR: a file on the way; the walk up finds it and says so.
+    if (isCode(error, 'ENOENT') || isCode(error, 'ENOTDIR')) return undefined;
     throw error;
   }
 }
@@ -615,26 +618,104 @@ class FileSink implements Sink {
     this.#notice('rotated', `rotated ${this.#path} to ${this.#path}.1`);
   }
 
+  /**
+   * Writable as `start` would use it: an existing `path` must be a regular file we may write; a
+   * folder not there yet is fine when its nearest existing ancestor is a folder we may write in
+   * (`start` creates the rest), so doctor does not fail a setup that `run` accepts.
+   */
   async healthcheck(signal: AbortSignal): Promise<HealthResult> {
     if (signal.aborted) throw abortReason(signal);
+    const failed = (why: string, finding: HealthFinding, cause?: unknown): HealthResult => ({
+      status: 'failed',
+      error: new Error(`file output ${this.name}: ${why}`, cause === undefined ? {} : { cause }),
+      finding,
+    });
+    let file: Awaited<ReturnType<typeof stat>> | undefined;
     try {
-      await access(dirname(this.#path), constants.W_OK);
+      file = await statOrMissing(this.#path);
+    } catch (error) {
+      // A folder on the way we may not look into (EACCES).
+      return failed(
+        `cannot reach ${this.#path}`,
+        {
+          code: 'not_writable',
+          key: 'path',
+          fix: `let the user exotrace runs as read the folders of ${this.#path}, or choose another path`,
+        },
+        error,
+      );
+    }
+    if (file !== undefined) {
+      if (!file.isFile())
+        return failed(`${this.#path} exists and is not a regular file`, {
+          code: 'not_writable',
+          key: 'path',
+          fix: `${this.#path} is a folder or another kind of file: give path the name of a file`,
+        });
+      try {
+        await access(this.#path, constants.W_OK);
+      } catch (error) {
+        return failed(
+          `cannot write ${this.#path}`,
+          {
+            code: 'not_writable',
+            key: 'path',
+            fix: `let the user exotrace runs as write ${this.#path}, or choose another path`,
+          },
+          error,
+        );
+      }
+      return { status: 'ok' };
+    }
+    let folder = dirname(this.#path);
+    let found: Awaited<ReturnType<typeof stat>> | undefined;
+    try {
+      found = await statOrMissing(folder);
+      while (found === undefined && dirname(folder) !== folder) {
+        folder = dirname(folder);
+        found = await statOrMissing(folder);
+      }
+    } catch (error) {
+      return failed(
+        `cannot reach ${folder}`,
+        {
+          code: 'not_writable',
+          key: 'path',
+          fix: `let the user exotrace runs as read ${folder}, or choose another path`,
+        },
+        error,
+      );
+    }
+    if (found !== undefined && !found.isDirectory())
+      return failed(`${folder} is not a folder`, {
+        code: 'not_found',
+        key: 'path',
+        fix: `${folder} is a file, so the folder ${dirname(this.#path)} cannot be created there: check path`,
+      });
+    try {
+      await access(folder, constants.W_OK);
       return { status: 'ok' };
     } catch (error) {
-      const missing = (error as { code?: unknown }).code === 'ENOENT';
-      return {
-        status: 'failed',
-        error: new Error(`file output ${this.name}: cannot write in ${dirname(this.#path)}`, {
-          cause: error,
-        }),
-        finding: missing
-          ? { code: 'not_found', key: 'path', fix: `create the folder ${dirname(this.#path)}, or check path` }
-          : {
-              code: 'not_writable',
-              key: 'path',
-              fix: `let the user exotrace runs as write in ${dirname(this.#path)}, or choose another path`,
-            },
-      };
+      return failed(
+        `cannot write in ${folder}`,
+        {
+          code: 'not_writable',
+          key: 'path',
+          fix: `let the user exotrace runs as write in ${folder}, or choose another path`,
+        },
+        error,
+      );
     }
+  }
+}
+
+/** The file's stat, or undefined when nothing is there (other errors are thrown). */
+async function statOrMissing(path: string): Promise<Awaited<ReturnType<typeof stat>> | undefined> {
+  try {
+    return await stat(path);
+  } catch (error) {
+    // ENOTDIR: a file on the way; the walk up finds it and says so.
+    if (isCode(error, 'ENOENT') || isCode(error, 'ENOTDIR')) return undefined;
+    throw error;
   }
 }

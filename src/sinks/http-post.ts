@@ -32,7 +32,15 @@ import { retryAfterMs } from '../http/retry-after.js';
 import { abortReason } from '../util/abort.js';
 import type { OutboxEvent } from '../core/outbox-event.js';
 import { once } from '../util/once.js';
-import { SinkError, type HealthResult, type SendResult, type Sink, type SinkIo } from './types.js';
+import {
+  healthAnswerError,
+  SinkError,
+  type HealthFinding,
+  type HealthResult,
+  type SendResult,
+  type Sink,
+  type SinkIo,
+} from './types.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -122,6 +130,13 @@ export interface BatchPosterOptions {
   readonly io?: HttpSinkIo | undefined;
 }
 
+/** The credentials a reachability check sends, and what a refusal of them means. */
+export interface ReachableCredentials {
+  readonly headers: Readonly<Record<string, string>>;
+  /** The finding of a 401 or 403 (the key is the output's own, e.g. `headers`). */
+  readonly refused: HealthFinding;
+}
+
 export interface BatchPoster {
   send(batch: readonly OutboxEvent[], signal: AbortSignal): Promise<SendResult>;
   /** One request outside a batch (healthchecks): the answer, or an error already made safe. */
@@ -131,8 +146,11 @@ export interface BatchPoster {
     headers: Readonly<Record<string, string>>,
     signal: AbortSignal,
   ): Promise<PostResponse | Error>;
-  /** `failed` for anything but an answer; any status counts (reachability only). */
-  reachable(url: URL, signal: AbortSignal): Promise<HealthResult>;
+  /**
+   * `failed` for anything but an answer; any status counts (reachability only), except 401/403
+   * when `credentials` are given: they are sent, and a refusal is that finding.
+   */
+  reachable(url: URL, signal: AbortSignal, credentials?: ReachableCredentials): Promise<HealthResult>;
   /** Text made safe to print: `redact` plus the output's secrets. */
   safe(text: string): string;
   close(): Promise<void>;
@@ -175,12 +193,17 @@ const CONFIGURATION_ANSWERS = new Map<number, string>([
  * The whole Sink of an output that only posts batches: sending goes through the poster, the
  * health check is "the receiver answers at all" (see `BatchPoster.reachable`), nothing to start.
  */
-export function posterSink(name: string, poster: BatchPoster, reachableUrl: URL): Sink {
+export function posterSink(
+  name: string,
+  poster: BatchPoster,
+  reachableUrl: URL,
+  credentials?: ReachableCredentials,
+): Sink {
   return {
     name,
     start: () => Promise.resolve(undefined),
     send: (batch, signal) => poster.send(batch, signal),
-    healthcheck: (signal) => poster.reachable(reachableUrl, signal),
+    healthcheck: (signal) => poster.reachable(reachableUrl, signal, credentials),
     close: once(() => poster.close()),
   };
 }
@@ -487,9 +510,18 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
   return {
     send,
     request: (method, to, headers, signal) => call(method, to, headers, undefined, signal),
-    async reachable(to: URL, signal: AbortSignal): Promise<HealthResult> {
-      const answer = await call('HEAD', to, {}, undefined, signal);
-      return answer instanceof Error ? { status: 'failed', error: answer } : { status: 'ok' };
+    async reachable(to: URL, signal: AbortSignal, credentials?: ReachableCredentials): Promise<HealthResult> {
+      const answer = await call('HEAD', to, credentials?.headers ?? {}, undefined, signal);
+      if (answer instanceof Error) return { status: 'failed', error: answer };
+      // Without credentials on the request a refusal says nothing about the configuration.
+      if (credentials !== undefined && (answer.status === 401 || answer.status === 403)) {
+        const finding = credentials.refused;
+        const message = safe(
+          `${label}: ${safeUrl(to)} refused the credentials (${answer.status}): check its ${finding.key}`,
+        );
+        return { status: 'failed', error: healthAnswerError(message, answer.status, finding), finding };
+      }
+      return { status: 'ok' };
     },
     safe,
     close: () => (closed ??= dispatcher.close()),

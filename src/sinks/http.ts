@@ -3,9 +3,10 @@
  * configured headers (authentication goes there) and optional gzip. At-least-once (see
  * http-post.ts): a receiver that must not store duplicates can dedupe on `event.id`.
  *
- * Healthcheck: reachability only (DNS, connect, TLS trust, proxy, an HTTP answer of any status).
- * A HEAD or OPTIONS of an ingest URL says nothing reliable (many receivers answer 404 or 405 to
- * anything but POST), and a POST would write data.
+ * Healthcheck: a HEAD with the configured headers: reachability (DNS, connect, TLS trust, proxy,
+ * an HTTP answer) and, where the receiver checks them on HEAD, the credentials (401/403 fail).
+ * Other statuses pass: many receivers answer 404 or 405 to anything but POST, and a POST would
+ * write data.
  */
 import type { OutputConfig } from '../config/load.js';
 import type { OutboxEvent } from '../core/outbox-event.js';
@@ -42,5 +43,16 @@ export function createHttpSink(output: HttpOutputConfig, io: HttpSinkIo = {}): S
         : undefined,
     io,
   });
-  return posterSink(output.name, poster, new URL(output.url));
+  // The check sends the configured headers (without ours about the body): a receiver that refuses
+  // them is found by doctor, not by the first batch.
+  const credentials: Record<string, string> = { ...configured };
+  delete credentials['content-type'];
+  return posterSink(output.name, poster, new URL(output.url), {
+    headers: credentials,
+    refused: {
+      code: 'unauthorized',
+      key: 'headers',
+      fix: 'the receiver refused the configured headers: check the credentials in them (Authorization, API key)',
+    },
+  });
 }

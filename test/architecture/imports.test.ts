@@ -3,51 +3,14 @@
  * rejects an import against the layer table, its list of known violations holds only imports that
  * still exist, and no two modules of src/ import each other, directly or around a loop.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 
 import { ESLint, Linter, RuleTester } from 'eslint';
 import tseslint from 'typescript-eslint';
-import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 import importDirection from '../../scripts/eslint-rules/import-direction.js';
-
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-
-/** src/ files as repository-relative posix paths. */
-function sourceFiles(dir = join(repo, 'src')): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const full = join(dir, entry.name);
-    if (entry.isDirectory()) return sourceFiles(full);
-    return entry.name.endsWith('.ts') ? [posix(relative(repo, full))] : [];
-  });
-}
-
-function posix(path: string): string {
-  return path.split(sep).join('/');
-}
-
-/**
- * Each src/ file's imports of other src/ files: static, type-only, re-exports, `import('…')` and
- * `import('…').T` (TypeScript's own scanner, so comments and strings are not mistaken for imports).
- */
-function importGraph(): Map<string, string[]> {
-  const files = sourceFiles();
-  const known = new Set(files);
-  const graph = new Map<string, string[]>();
-  for (const file of files) {
-    const scanned = ts.preProcessFile(readFileSync(join(repo, file), 'utf8'), true, true);
-    const targets = scanned.importedFiles
-      .map((imported) => imported.fileName)
-      .filter((specifier) => specifier.startsWith('.'))
-      .map((specifier) => posix(join(dirname(file), specifier)).replace(/\.js$/, '.ts'))
-      .filter((target) => known.has(target));
-    graph.set(file, [...new Set(targets)]);
-  }
-  return graph;
-}
+import { importGraph, repo } from '../helpers/import-graph.js';
 
 /** Strongly connected components with more than one module, or a module importing itself. */
 function cycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
@@ -153,6 +116,11 @@ describe('import direction (eslint rule)', () => {
       { filename: at('src/sinks/a.ts'), code: "import { x } from './b.js';", options: [options] },
       { filename: at('src/sinks/deep/a.ts'), code: "import { x } from '../b.js';", options: [options] },
       { filename: at('src/sinks/a.ts'), code: "import { x } from 'undici';", options: [options] },
+      {
+        filename: at('src/sinks/a.ts'),
+        code: "const x = import(`../core/x.js`); const y = require('node:fs'); this.sinks.require(name);",
+        options: [options],
+      },
       { filename: at('test/a.ts'), code: "import { x } from '../src/pipeline/x.js';", options: [options] },
       { filename: at('src/sinks/old.ts'), code: "import { x } from '../pipeline/x.js';", options: [options] },
     ],
@@ -172,6 +140,24 @@ describe('import direction (eslint rule)', () => {
         code: "export { x } from '../sinks/x.js'; export * from '../sinks/y.js'; const m = import('../sinks/z.js'); type T = import('../sinks/t.js').T;",
         options: [options],
         errors: 4,
+      },
+      {
+        // Review state-edges finding 4: these forms were not read at all.
+        filename: at('src/sinks/a.ts'),
+        code: [
+          'const a = import(`../pipeline/a.js`);',
+          "const b = require('../pipeline/b.js');",
+          "const c = createRequire(import.meta.url)('../pipeline/c.js');",
+          "import d = require('../pipeline/d.js');",
+        ].join('\n'),
+        options: [options],
+        errors: 4,
+      },
+      {
+        filename: at('src/sinks/a.ts'),
+        code: 'const where = "../pipeline/x.js"; const m = import(where); const n = require(`../${where}`);',
+        options: [options],
+        errors: [{ messageId: 'computed' }, { messageId: 'computed' }],
       },
       {
         // The allowance is for one file and one folder.

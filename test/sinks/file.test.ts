@@ -479,13 +479,60 @@ describe('file output, in process', () => {
     await sink.close();
   });
 
-  it('a health check failure says what to fix: a missing folder is not_found, key path', async () => {
-    const sink = createFileSink({ name: 'file', path: join(dir, 'none', 'b.ndjson') });
+  // Changed by review state-edges finding 2: a missing folder was not_found although start()
+  // creates it; now the walk up reaches a file, which no start() can get past.
+  it('a health check failure says what to fix: a file where a folder should be is not_found, key path', async () => {
+    writeFileSync(join(dir, 'plain'), '');
+    const sink = createFileSink({ name: 'file', path: join(dir, 'plain', 'none', 'b.ndjson') });
     expect(await sink.healthcheck(signal)).toMatchObject({
       status: 'failed',
       finding: { code: 'not_found', key: 'path' },
     });
   });
+
+  it('a folder not there yet passes the health check when its nearest existing ancestor is writable (start creates it)', async () => {
+    const path = join(dir, 'new', 'deeper', 'b.ndjson');
+    const sink = createFileSink({ name: 'file', path });
+    expect(await sink.healthcheck(signal)).toEqual({ status: 'ok' });
+    expect(existsSync(join(dir, 'new'))).toBe(false);
+    await sink.start(undefined);
+    expect(existsSync(join(dir, 'new', 'deeper'))).toBe(true);
+    await sink.close();
+  });
+
+  it('a path that is an existing folder fails the health check, key path', async () => {
+    mkdirSync(join(dir, 'is-a-folder'));
+    const sink = createFileSink({ name: 'file', path: join(dir, 'is-a-folder') });
+    const result = await sink.healthcheck(signal);
+    expect(result).toMatchObject({ status: 'failed', finding: { code: 'not_writable', key: 'path' } });
+    if (result.status === 'failed') expect(result.error.message).toMatch(/not a regular file/);
+  });
+
+  it.skipIf(process.getuid?.() === 0)(
+    'an existing file that is not writable fails the health check',
+    async () => {
+      const path = join(dir, 'read-only.ndjson');
+      writeFileSync(path, '', { mode: 0o400 });
+      const sink = createFileSink({ name: 'file', path });
+      expect(await sink.healthcheck(signal)).toMatchObject({
+        status: 'failed',
+        finding: { code: 'not_writable', key: 'path' },
+      });
+    },
+  );
+
+  it.skipIf(process.getuid?.() === 0)(
+    'a missing folder under a folder not writable is not_writable',
+    async () => {
+      const locked = join(dir, 'locked-parent');
+      mkdirSync(locked, { mode: 0o500 });
+      const sink = createFileSink({ name: 'file', path: join(locked, 'sub', 'b.ndjson') });
+      expect(await sink.healthcheck(signal)).toMatchObject({
+        status: 'failed',
+        finding: { code: 'not_writable', key: 'path' },
+      });
+    },
+  );
 
   // root writes anywhere: a folder's mode cannot refuse it.
   it.skipIf(process.getuid?.() === 0)('a folder not writable is not_writable, key path', async () => {
@@ -498,10 +545,12 @@ describe('file output, in process', () => {
     });
   });
 
-  it('refuses to send before start, and reports an unwritable folder in its health check', async () => {
+  // The health check before start: 'ok' since review state-edges finding 2 (start creates the
+  // folder, the check no longer fails for its absence).
+  it('refuses to send before start, and its health check passes before and after start', async () => {
     const sink = createFileSink({ name: 'file', path: join(dir, 'a', 'b.ndjson') });
     await expect(sink.send(fakeEvents(1, 1), signal)).rejects.toThrow(/before start/);
-    expect((await sink.healthcheck(signal)).status).toBe('failed');
+    expect((await sink.healthcheck(signal)).status).toBe('ok');
     await sink.start(undefined);
     expect((await sink.healthcheck(signal)).status).toBe('ok');
     await sink.close();

@@ -572,6 +572,27 @@ describe('healthcheck', () => {
     expect(failed.status).toBe('failed');
     expectNoSecret(failed);
   });
+  it('http: the check sends the configured headers; 401/403 → unauthorized, key headers; 404 still reachable', async () => {
+    let answer: Reply = { status: 401 };
+    const r = await receiver(() => answer);
+    const sink = track(HTTP.make(r.origin));
+    const refused = await sink.healthcheck(signal);
+    expect(refused.status).toBe('failed');
+    if (refused.status === 'failed') {
+      expect(refused.finding).toMatchObject({ code: 'unauthorized', key: 'headers' });
+      expect(refused.error.message).toMatch(/refused the credentials \(401\)/);
+    }
+    expectNoSecret(refused);
+    expect(at(r.requests, 0).method).toBe('HEAD');
+    expect(at(r.requests, 0).headers['authorization']).toBe(HEADER_SECRET);
+    answer = { status: 403 };
+    expect(await sink.healthcheck(signal)).toMatchObject({
+      status: 'failed',
+      finding: { code: 'unauthorized' },
+    });
+    answer = { status: 404 };
+    expect(await sink.healthcheck(signal)).toEqual({ status: 'ok' });
+  });
 });
 
 describe('delivery through the outbox (SQLite)', () => {

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../src/state/sqlite/migrations.js';
+import { resolvedImports } from '../helpers/import-graph.js';
 
 const SRC = join(import.meta.dirname, '..', '..', 'src');
 
@@ -30,6 +31,14 @@ const sources = sourcesOutsideState().map((file) => ({
   name: relative(SRC, file).split('\\').join('/'),
   text: readFileSync(file, 'utf8'),
 }));
+
+/** The state's files a source imports other than its door and its interface (resolved paths). */
+function pastTheDoor(name: string, text: string): string[] {
+  return resolvedImports(`src/${name}`, text).filter(
+    (target) =>
+      target.startsWith('src/state/') && target !== 'src/state/index.ts' && target !== 'src/state/store.ts',
+  );
+}
 
 /** The tables the migrations create (and SQLite's own that the state reads). */
 const TABLES = [...MIGRATIONS.join('\n').matchAll(/CREATE TABLE (?:IF NOT EXISTS )?(\w+)/g)].map(
@@ -63,6 +72,29 @@ describe('the state behind one door', () => {
     const offenders = sources
       .filter((s) => inner.test(s.text) && !NOT_YET_THROUGH_THE_DOOR.has(s.name))
       .map((s) => s.name);
+    expect(offenders).toEqual([]);
+  });
+
+  // Review state-edges finding 5: the text match above lets these through.
+  it('reads where an import goes, not how it is spelt', () => {
+    const spelt = [
+      "import { x } from './../state/sqlite/open.js';",
+      "export * from '../pipeline/../state/sqlite/location.js';",
+      "const m = await import('../state/sqlite.js');",
+      "import type { StateStore } from '../state/store.js';",
+      "import { openStateStore } from './../state/index.js';",
+    ].join('\n');
+    expect(pastTheDoor('cli/a.ts', spelt)).toEqual([
+      'src/state/sqlite/open.ts',
+      'src/state/sqlite/location.ts',
+      'src/state/sqlite.ts',
+    ]);
+  });
+
+  it('outside src/state/, no resolved import reaches past index.ts and store.ts', () => {
+    const offenders = sources
+      .filter((s) => !NOT_YET_THROUGH_THE_DOOR.has(s.name))
+      .flatMap((s) => pastTheDoor(s.name, s.text).map((target) => `${s.name} → ${target}`));
     expect(offenders).toEqual([]);
   });
 });
