@@ -141,7 +141,7 @@ export async function backfillCommand(
       log.error('backfill failed', { tenant: tenant.name, error: outcome.error });
       return EXIT_TENANT_FAILED;
     }
-    if (outcome.kind === 'collected') log.info('backfill done', { ...outcome.summary });
+    log.info('backfill done', { ...outcome.summary });
     // Like `run --once`: what was collected but not taken, or refused for good, is not a success.
     for (const [output, events] of Object.entries(outcome.flushed.pending)) {
       const error = outcome.errors[output];
