@@ -5,6 +5,7 @@
  * while the outbox is full for it stops collection (after the full-and-failing grace), the outputs
  * get their last round within the flush deadline, and the same command resumes.
  */
+import { linkedAbort } from '../util/abort.js';
 import type { Config, TenantConfig } from '../config/load.js';
 import type { Logger } from '../observe/log.js';
 import type { SourceHooks } from '../sources/create.js';
@@ -54,12 +55,7 @@ export async function runBackfill(
 ): Promise<BackfillOutcome> {
   const { log } = options;
   // The run's own stop: the caller's, or the end of this function whatever ends it.
-  const stopRun = new AbortController();
-  const onCallerStop = (): void => {
-    stopRun.abort(options.signal.reason);
-  };
-  options.signal.addEventListener('abort', onCallerStop, { once: true });
-  if (options.signal.aborted) onCallerStop();
+  const stopRun = linkedAbort(options.signal);
   // No `stopWhenStalled`: with the outbox full for an output that is down, a backfill waits for it
   // as the daemon does and resumes when it takes events again (^C stops it; the same command
   // resumes). It is run by hand, for one tenant, and has nothing else to get on with.
@@ -115,8 +111,7 @@ export async function runBackfill(
     if (options.signal.aborted) return { kind: 'stopped' };
     return { kind: 'failed', error: assembly.describe(error) };
   } finally {
-    stopRun.abort(new Error('the backfill ended'));
-    options.signal.removeEventListener('abort', onCallerStop);
+    stopRun.end(new Error('the backfill ended'));
     await assembly.close();
   }
 }

@@ -4,6 +4,7 @@
  * first); a page's next link is stored with its rows, so a crash resumes inside the window; a
  * window's checkpoint only moves once its last page is committed.
  */
+import { linkedAbort } from '../util/abort.js';
 import type { TenantConfig } from '../config/load.js';
 import type { NormalizeOptions } from '../normalize/normalizer.js';
 import { ExotraceError } from '../core/errors.js';
@@ -192,12 +193,7 @@ export function createTenantCollector(options: TenantCollectorOptions): TenantCo
     const gate = options.pageGate;
     // Our own signal for the walk: leaving early (a failed commit) must also end a fetch ahead that
     // waits for the budget, or the failure would wait with it.
-    const walkControl = new AbortController();
-    const onStop = (): void => {
-      walkControl.abort(signal.reason);
-    };
-    signal.addEventListener('abort', onStop, { once: true });
-    if (signal.aborted) onStop();
+    const walkControl = linkedAbort(signal);
     const walk = source.pages(window, {
       ...(nextLink === undefined ? {} : { nextLink }),
       ...(gate === undefined ? {} : { acquirePage: (held: AbortSignal) => gate.acquire(held) }),
@@ -267,8 +263,7 @@ export function createTenantCollector(options: TenantCollectorOptions): TenantCo
         () => undefined,
       );
       // Ends the source's walk (aborting its prefetch) when we stop before its last page.
-      signal.removeEventListener('abort', onStop);
-      walkControl.abort(new Error('page walk ended'));
+      walkControl.end(new Error('page walk ended'));
       await pages.return?.();
     }
   }

@@ -3,6 +3,7 @@
  * its own request budget) and checkpoints, over one state store; delivery to every output from
  * the outbox. `once` is `exotrace run --once`; otherwise it runs until the signal aborts.
  */
+import { linkedAbort } from '../util/abort.js';
 import type { Config, TenantConfig } from '../config/load.js';
 import type { Logger } from '../observe/log.js';
 import { type Sink } from '../sinks/types.js';
@@ -74,12 +75,7 @@ export async function runCollector(config: Config, options: RunOptions): Promise
   const { log } = options;
   // The run's own stop: the caller's signal, or the end of this function whatever ends it (an
   // unexpected error must not leave tenants or delivery loops running on a closed store).
-  const stopRun = new AbortController();
-  const onCallerStop = (): void => {
-    stopRun.abort(options.signal.reason);
-  };
-  options.signal.addEventListener('abort', onCallerStop, { once: true });
-  if (options.signal.aborted) onCallerStop();
+  const stopRun = linkedAbort(options.signal);
   const signal = stopRun.signal;
   const assembly = assemble(config, {
     log,
@@ -257,9 +253,8 @@ export async function runCollector(config: Config, options: RunOptions): Promise
   } finally {
     // Whatever ended the run, nothing of it keeps running: the tenants' waits and the outputs' loops
     // end (a round in flight is cut) before the outputs and the store are closed under them.
-    stopRun.abort(new Error('the run ended'));
+    stopRun.end(new Error('the run ended'));
     clearInterval(progressTimer);
-    options.signal.removeEventListener('abort', onCallerStop);
     await outbox.stop();
     await health?.close();
     await assembly.close();

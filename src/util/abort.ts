@@ -36,3 +36,35 @@ export function abortReason(signal: AbortSignal | undefined): Error {
   if (reason instanceof Error) return reason;
   return new DOMException('The operation was aborted', 'AbortError');
 }
+
+/** A stop of our own that follows another: aborted with its reason (at once if it already is). */
+export interface LinkedAbort {
+  readonly signal: AbortSignal;
+  /** Stops ours only (the one followed is left as it is). */
+  abort(reason: unknown): void;
+  /** Stops following and stops ours: nothing keeps listening to the one followed. */
+  end(reason: unknown): void;
+}
+
+/**
+ * A stop that ends with `parent` or earlier, by our own decision (a run that ends, a walk left
+ * early), without a listener left on `parent` once it is ended.
+ */
+export function linkedAbort(parent: AbortSignal): LinkedAbort {
+  const controller = new AbortController();
+  const follow = (): void => {
+    controller.abort(parent.reason);
+  };
+  parent.addEventListener('abort', follow, { once: true });
+  if (parent.aborted) follow();
+  return {
+    signal: controller.signal,
+    abort: (reason) => {
+      controller.abort(reason);
+    },
+    end: (reason) => {
+      parent.removeEventListener('abort', follow);
+      controller.abort(reason);
+    },
+  };
+}
