@@ -28,7 +28,7 @@ import type { Dispatcher } from 'undici';
 import type { OutputConfig } from '../config/load.js';
 import { assertSecureUrl, BODY_LIMITS, boundedRequest } from '../http/bounded-request.js';
 import { createDispatcher } from '../http/client.js';
-import { ExotraceError, fixOf, type ExotraceErrorCode } from '../core/errors.js';
+import { ExotraceError, fixOf } from '../core/errors.js';
 import { redact } from '../core/redact.js';
 import { classifyTransport, outputTransportError, outputTransportHint } from '../http/network-error.js';
 import { retryAfterMs as retryAfterHeaders } from '../http/retry-after.js';
@@ -36,6 +36,7 @@ import { abortReason } from '../util/abort.js';
 import type { OutboxEvent } from '../core/outbox-event.js';
 import { once } from '../util/once.js';
 import {
+  answeredError,
   healthAnswerError,
   type HealthFinding,
   type HealthResult,
@@ -235,17 +236,6 @@ class ElasticsearchSink implements Sink {
     return outputTransportError(`${where} failed: ${failure.said}${hint}`, failure, error, at);
   }
 
-  /** A failure of an answered request: the meaning for the events, the status it came with. */
-  #httpError(code: ExotraceErrorCode, status: number, message: string): ExotraceError {
-    return new ExotraceError({
-      code,
-      message,
-      retryable: code !== 'output_refused',
-      status,
-      detailCode: `http_${status}`,
-    });
-  }
-
   #requestFailure(
     where: string,
     status: number,
@@ -257,7 +247,7 @@ class ElasticsearchSink implements Sink {
     if (status === 401 || status === 403) {
       return {
         status: 'retryable',
-        error: this.#httpError(
+        error: answeredError(
           'output_auth',
           status,
           `${where} was refused with ${status}${said}: check ${this.#authKeys}` +
@@ -269,14 +259,14 @@ class ElasticsearchSink implements Sink {
       const retryAfterMs = retryAfterHeaders(headers, this.#now());
       return {
         status: 'retryable',
-        error: this.#httpError('output_unavailable', status, `${where} failed with ${status}${said}`),
+        error: answeredError('output_unavailable', status, `${where} failed with ${status}${said}`),
         ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
       };
     }
     if (status === 404) {
       return {
         status: 'retryable',
-        error: this.#httpError(
+        error: answeredError(
           'output_config',
           status,
           `${where} answered 404${said}: check the url of output ${this.name}`,
@@ -294,14 +284,14 @@ class ElasticsearchSink implements Sink {
             : `the bulk is over a size limit on the way (the cluster's http.max_content_length or a proxy's): lower the batchSize (or batchBytes) of output ${this.name}, or raise that limit`;
       return {
         status: 'retryable',
-        error: this.#httpError('output_config', status, `${where} answered ${status}${said}: ${what}`),
+        error: answeredError('output_config', status, `${where} answered ${status}${said}: ${what}`),
       };
     }
     if (status >= 300 && status < 400) {
       // Redirects are not followed (they would re-send credentials elsewhere): fix the URL.
       return {
         status: 'retryable',
-        error: this.#httpError(
+        error: answeredError(
           'output_config',
           status,
           `${where} answered a redirect (${status}): set the url of output ${this.name} to its target`,
@@ -310,7 +300,7 @@ class ElasticsearchSink implements Sink {
     }
     return {
       status: 'rejected',
-      error: this.#httpError(
+      error: answeredError(
         'output_refused',
         status,
         `${where} refused the batch of ${batch.length} ${plural(batch.length, 'event')} with ${status}${said}`,

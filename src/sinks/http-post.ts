@@ -25,7 +25,7 @@ import type { Dispatcher } from 'undici';
 
 import { assertSecureUrl, BODY_LIMITS, boundedRequest } from '../http/bounded-request.js';
 import { createDispatcher } from '../http/client.js';
-import { ExotraceError, fixOf, type ExotraceErrorCode } from '../core/errors.js';
+import { ExotraceError, fixOf } from '../core/errors.js';
 import { classifyTransport, outputTransportError, outputTransportHint } from '../http/network-error.js';
 import { redactSecrets, safeUrl } from '../core/redact.js';
 import { retryAfterMs } from '../http/retry-after.js';
@@ -33,6 +33,7 @@ import { abortReason } from '../util/abort.js';
 import type { OutboxEvent } from '../core/outbox-event.js';
 import { once } from '../util/once.js';
 import {
+  answeredError,
   healthAnswerError,
   SinkError,
   type HealthFinding,
@@ -67,20 +68,6 @@ export interface BodyFraming {
   readonly open: string;
   readonly separator: string;
   readonly close: string;
-}
-
-/**
- * An answered request's failure: `code` says what it means for the events, `http_<status>` is
- * what metrics label a failing output with and /status shows beside the message.
- */
-function answered(code: ExotraceErrorCode, status: number, message: string): ExotraceError {
-  return new ExotraceError({
-    code,
-    message,
-    retryable: code !== 'output_refused',
-    status,
-    detailCode: `http_${status}`,
-  });
 }
 
 /** An event that cannot be encoded for this output, for good (it goes to the dead letters). */
@@ -314,7 +301,7 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
       if (problem === undefined) return { status: 'ok' };
       return {
         status: 'retryable',
-        error: answered(
+        error: answeredError(
           'output_unreadable',
           status,
           safe(`${label}: ${target} answered ${status} but ${problem}`),
@@ -332,7 +319,7 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
           : status === 401 || status === 403
             ? 'output_auth'
             : 'output_config';
-      const error = answered(meaning, status, safe(`${label}: ${verdict.message}${suffix}`));
+      const error = answeredError(meaning, status, safe(`${label}: ${verdict.message}${suffix}`));
       if (verdict.status === 'retryable') {
         const after = retryAfterMs(response.headers, now());
         return { status: 'retryable', error, ...(after === undefined ? {} : { retryAfterMs: after }) };
@@ -344,7 +331,7 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
       const after = retryAfterMs(response.headers, now());
       return {
         status: 'retryable',
-        error: answered(
+        error: answeredError(
           'output_unavailable',
           status,
           safe(`${label}: ${target} answered ${status}, retried${suffix}`),
@@ -361,7 +348,7 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
     if (where !== undefined) {
       return {
         status: 'retryable',
-        error: answered(
+        error: answeredError(
           'output_config',
           status,
           safe(`${label}: ${target} answered ${status}${suffix}; ${where}`),
@@ -370,7 +357,7 @@ export function createBatchPoster(options: BatchPosterOptions): BatchPoster {
     }
     return {
       status: 'rejected',
-      error: answered(
+      error: answeredError(
         'output_refused',
         status,
         safe(`${label}: ${target} refused the batch with ${status}${suffix}`),

@@ -82,6 +82,21 @@ const FINDING_CODES: Readonly<Record<HealthFinding['code'], ExotraceErrorCode>> 
 };
 
 /**
+ * An answered request's failure: `code` says what it means for the events, `http_<status>` is
+ * what metrics label a failing output with and /status shows beside the message. Refused for good
+ * is the one that is not retried.
+ */
+export function answeredError(code: ExotraceErrorCode, status: number, message: string): ExotraceError {
+  return new ExotraceError({
+    code,
+    message,
+    retryable: code !== 'output_refused',
+    status,
+    detailCode: `http_${status}`,
+  });
+}
+
+/**
  * A failed health check's answer as an error with a code, like every output failure: counted and
  * shown under the receiver's status (`http_401`), with the finding's fix. doctor reads the finding
  * itself (its own key path); the message stays as it was.
